@@ -1,0 +1,39 @@
+# litellm-gateway: the two commands of the README's Quickstart, and a few helpers.
+#   make render [STACK=local|dev]   evaluate the program offline, write build/<stack>/ and print the tree
+#   make test                        the whole test suite (needs PostgreSQL and Redis on 127.0.0.1)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+STACK ?= local
+BIN := $(VENV)/bin
+
+.PHONY: render test bench clean venv
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# One venv (the one Pulumi.yaml names): the program's pins, then the test pins on top.
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.test-installed: requirements.txt requirements-test.txt $(VENV)/.runtime-installed
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	@touch $@
+
+venv: $(VENV)/.test-installed
+
+render: $(VENV)/.runtime-installed
+	$(BIN)/python -m offline.render $(STACK)
+
+test: $(VENV)/.test-installed
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python bench/bench_providers.py
+	$(BIN)/python bench/bench_gateway.py
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,21 @@
+"""litellm-gateway: one LiteLLM gateway per stack. Load config, build the gateway, export outputs."""
+
+import pulumi
+
+from components.gateway import Gateway, GatewayArgs
+from config.pulumi_source import load_stack_settings
+
+settings = load_stack_settings()  # validated once, here; raises a ConfigError naming every problem
+gateway = Gateway(f"litellm-{settings.environment}", GatewayArgs(settings=settings))
+
+pulumi.export("base_url", gateway.base_url)
+pulumi.export("ui_url", gateway.ui_url)
+pulumi.export("docs_url", gateway.docs_url)
+pulumi.export("health_url", gateway.health_url)
+pulumi.export("master_key", pulumi.Output.secret(gateway.master_key))
+pulumi.export("models", settings.public_model_names)
+if gateway.ca_bundle_pem is not None:
+    pulumi.export("ca_bundle_pem", gateway.ca_bundle_pem)
+if gateway.database_url is not None:
+    pulumi.export("database_url", pulumi.Output.secret(gateway.database_url))
+pulumi.export("keys", pulumi.Output.secret(gateway.key_values))

@@ -1,0 +1,311 @@
+"""The whole LiteLLM gateway of one stack: the top-level component `__main__.py` builds.
+
+Order (each arrow is a Pulumi dependency through outputs, not a string):
+  TLS certificate ─┐
+  DNS records ─────┤
+  Postgres db/role ┼─> LiteLLM host(s) (ready = /health/readiness answered) ─> models, teams, keys
+  Redis cache ─────┘
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Optional
+
+import pulumi
+import pulumi_random as random
+
+from components.connection import ssh_connection
+from components.dns import DnsRecord, DnsRecordArgs
+from components.host import LiteLLMHost, LiteLLMHostArgs, TlsFiles
+from components.litellm_admin.resources import (
+    Model,
+    ModelArgs,
+    Team,
+    TeamArgs,
+    VirtualKey,
+    VirtualKeyArgs,
+)
+from components.postgres import PostgresDatabase, PostgresDatabaseArgs
+from components.redis_cache import RedisCache, RedisCacheArgs
+from components.tls import TlsCertificate, TlsCertificateArgs
+from config.host_files import base_url, secret_env_names
+from config.litellm_yaml import deployment_entry, render_litellm_config_yaml
+from config.settings import GatewaySettings, VirtualKeySpec
+
+
+@dataclass
+class GatewayArgs:
+    settings: GatewaySettings
+    """Already validated (config.loader): components never see raw config."""
+    now: Optional[datetime] = None
+    """The clock for key rotation periods (tests pin it)."""
+
+
+def _secret(value) -> Optional[pulumi.Output[str]]:
+    return pulumi.Output.secret(value.get_secret_value()) if value is not None else None
+
+
+def rotation_trigger(spec: VirtualKeySpec, now: datetime) -> Optional[str]:
+    """A value that changes once every rotate_after_days (and whenever rotation_trigger does).
+
+    Periods count from the Unix epoch, so every stack run inside one period yields the same value
+    and `pulumi preview` shows a rotation only when a period has passed.
+    """
+    parts = []
+    if spec.rotation_trigger:
+        parts.append(spec.rotation_trigger)
+    if spec.rotate_after_days:
+        period = int(now.timestamp() // (spec.rotate_after_days * 86400))
+        parts.append(f"every-{spec.rotate_after_days}d-period-{period}")
+    return "/".join(parts) or None
+
+
+class Gateway(pulumi.ComponentResource):
+    base_url: pulumi.Output[str]
+    ui_url: pulumi.Output[str]
+    docs_url: pulumi.Output[str]
+    health_url: pulumi.Output[str]
+    master_key: pulumi.Output[str]
+    database_url: Optional[pulumi.Output[str]]
+    ca_bundle_pem: Optional[pulumi.Output[str]]
+    config_yaml: str
+    key_values: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: GatewayArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("litellm-gateway:index:Gateway", name, None, opts)
+        s = args.settings
+        now = args.now or datetime.now(timezone.utc)
+        child = pulumi.ResourceOptions(parent=self)
+        protect = s.protected
+
+        # ---- keys the proxy itself needs ----------------------------------------------------
+        if s.secrets.master_key is not None:
+            self.master_key = _secret(s.secrets.master_key)
+        else:
+            generated = random.RandomPassword(
+                f"{name}-master-key", length=48, special=False, opts=child
+            )
+            self.master_key = pulumi.Output.concat("sk-", generated.result)
+        if s.secrets.salt_key is not None:
+            salt_key = _secret(s.secrets.salt_key)
+        else:
+            # LiteLLM encrypts stored credentials with it: a new salt key makes them unreadable.
+            # Protected, and blind to changes of its own arguments, so no ordinary edit replaces it.
+            salt_key = random.RandomPassword(
+                f"{name}-salt-key",
+                length=48,
+                special=False,
+                opts=pulumi.ResourceOptions(
+                    parent=self, protect=protect, ignore_changes=["length", "special", "keepers"]
+                ),
+            ).result
+
+        # ---- database and cache -----------------------------------------------------------
+        depends: list[pulumi.Resource] = []
+        self.database_url = None
+        if s.postgres.enabled:
+            db = PostgresDatabase(
+                f"{name}-db",
+                PostgresDatabaseArgs(
+                    settings=s.postgres,
+                    admin_password=_secret(s.secrets.postgres_admin_password),
+                    protect=protect,
+                ),
+                opts=child,
+            )
+            self.database_url = db.database_url
+            depends.append(db)
+
+        redis_password: pulumi.Input[str] = pulumi.Output.secret("")
+        if s.redis.enabled:
+            cache = RedisCache(
+                f"{name}-redis",
+                RedisCacheArgs(
+                    settings=s.redis,
+                    password=_secret(s.secrets.redis_password),
+                    connection=ssh_connection(s, s.redis.ssh_host or s.redis.host) if s.redis.manage_acl else None,
+                    key_patterns=[f"{s.cache.namespace or f'litellm.{s.environment}.cache'}*", "*"] if s.router_shares_state else [f"{s.cache.namespace or f'litellm.{s.environment}.cache'}*"],
+                ),
+                opts=child,
+            )
+            redis_password = cache.password
+            depends.append(cache)
+
+        # ---- config.yaml (no secrets: os.environ/ references only) ------------------------
+        self.config_yaml = render_litellm_config_yaml(s)
+
+        env_values: dict[str, pulumi.Input[str]] = {
+            "LITELLM_MASTER_KEY": self.master_key,
+            "LITELLM_SALT_KEY": salt_key,
+            "REDIS_PASSWORD": redis_password,
+        }
+        if self.database_url is not None:
+            env_values["DATABASE_URL"] = self.database_url
+        for env_name, value in s.secrets.env_secrets.items():
+            env_values[env_name] = pulumi.Output.secret(value.get_secret_value())
+        env_values = {k: v for k, v in env_values.items() if k in secret_env_names(s)}
+
+        # ---- TLS and DNS, then the hosts -------------------------------------------------------
+        self.ca_bundle_pem = None
+        hosts: list[LiteLLMHost] = []
+        for index, host in enumerate(s.litellm.hosts):
+            host_depends = list(depends)
+            tls_files = None
+            if s.tls.enabled:
+                dns_names = [s.fqdn(host.name), host.name]
+                if s.litellm.service_name:
+                    dns_names.append(s.service_fqdn)
+                if s.litellm.deploy == "local":
+                    dns_names.append("localhost")
+                cert = TlsCertificate(
+                    f"{name}-{host.name}-tls",
+                    TlsCertificateArgs(
+                        common_name=s.fqdn(host.name) if s.litellm.deploy == "ssh" else host.name,
+                        dns_names=list(dict.fromkeys(dns_names)),
+                        ip_addresses=[host.address] if _is_ip(host.address) else [],
+                        issuer=s.tls.issuer,
+                        ca_cert_pem=s.tls_ca_cert,
+                        ca_private_key_pem=_secret(s.secrets.tls_ca_key),
+                        validity_hours=s.tls.validity_hours,
+                        early_renewal_hours=s.tls.early_renewal_hours,
+                        key_algorithm=s.tls.key_algorithm,
+                    ),
+                    opts=child,
+                )
+                tls_files = TlsFiles(cert_pem=cert.cert_pem, private_key_pem=cert.private_key_pem, ca_pem=cert.ca_cert_pem)
+                if self.ca_bundle_pem is None:
+                    self.ca_bundle_pem = cert.ca_cert_pem
+                host_depends.append(cert)
+            if s.dns.enabled:
+                dns_conn = ssh_connection(s, s.dns.server)  # type: ignore[arg-type]
+                records = [
+                    DnsRecord(
+                        f"{name}-{host.name}-a",
+                        DnsRecordArgs(
+                            connection=dns_conn,
+                            server=s.dns.server,  # type: ignore[arg-type]
+                            zone=s.dns.zone or s.domain,
+                            name=host.name,
+                            record_type="A",
+                            value=host.address,
+                            admin_user=s.dns.admin_user,
+                            admin_password=_secret(s.secrets.dns_admin_password),
+                            auth=s.dns.auth,
+                        ),
+                        opts=child,
+                    )
+                ]
+                if index == 0 and s.litellm.service_name and s.litellm.service_name != host.name:
+                    records.append(
+                        DnsRecord(
+                            f"{name}-{s.litellm.service_name}-cname",
+                            DnsRecordArgs(
+                                connection=dns_conn,
+                                server=s.dns.server,  # type: ignore[arg-type]
+                                zone=s.dns.zone or s.domain,
+                                name=s.litellm.service_name,
+                                record_type="CNAME",
+                                value=s.fqdn(host.name),
+                                admin_user=s.dns.admin_user,
+                                admin_password=_secret(s.secrets.dns_admin_password),
+                                auth=s.dns.auth,
+                            ),
+                            opts=child,
+                        )
+                    )
+                host_depends.extend(records)
+
+            hosts.append(
+                LiteLLMHost(
+                    f"{name}-{host.name}",
+                    LiteLLMHostArgs(
+                        settings=s,
+                        host=host,
+                        connection=ssh_connection(s, host.address) if s.litellm.deploy == "ssh" else None,
+                        config_yaml=self.config_yaml,
+                        env_values=env_values,
+                        tls=tls_files,
+                    ),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=host_depends),
+                )
+            )
+
+        self.base_url = pulumi.Output.from_input(base_url(s))
+        self.ui_url = self.base_url.apply(lambda u: f"{u}/ui")
+        self.docs_url = self.base_url.apply(lambda u: f"{u}/docs")
+        self.health_url = self.base_url.apply(lambda u: f"{u}/health/readiness")
+
+        # ---- objects inside the proxy, after every host is ready ------------------------------
+        after_ready = pulumi.ResourceOptions(parent=self, depends_on=hosts)
+        if s.litellm.model_source == "api":
+            for m in s.models:
+                entry = deployment_entry(m)
+                Model(
+                    f"{name}-model-{m.id}",
+                    ModelArgs(
+                        model_id=m.id,
+                        model_name=entry["model_name"],
+                        litellm_params=entry["litellm_params"],
+                    ),
+                    opts=after_ready,
+                )
+        teams: dict[str, Team] = {}
+        for t in s.teams:
+            teams[t.team_id] = Team(
+                f"{name}-team-{t.team_id}",
+                TeamArgs(
+                    team_id=t.team_id,
+                    team_alias=t.alias,
+                    models=list(t.models) or None,
+                    max_budget=t.max_budget,
+                    budget_duration=t.budget_duration,
+                    rpm_limit=t.rpm_limit,
+                    tpm_limit=t.tpm_limit,
+                    metadata=dict(t.metadata) or None,
+                ),
+                opts=after_ready,
+            )
+        self.key_values = {}
+        for k in s.keys:
+            key = VirtualKey(
+                f"{name}-key-{k.alias}",
+                VirtualKeyArgs(
+                    key_alias=k.alias,
+                    # through the Team's output, so the key is created after (deleted before) it
+                    team_id=teams[k.team].team_id if k.team else None,
+                    models=list(k.models) or None,
+                    max_budget=k.max_budget,
+                    budget_duration=k.budget_duration,
+                    rpm_limit=k.rpm_limit,
+                    tpm_limit=k.tpm_limit,
+                    expires=k.expires.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if k.expires else None,
+                    metadata={"service": k.service, **k.metadata},
+                    rotation_trigger=rotation_trigger(k, now),
+                ),
+                opts=after_ready,
+            )
+            self.key_values[k.service] = pulumi.Output.secret(key.key)
+
+        self.register_outputs(
+            {
+                "base_url": self.base_url,
+                "ui_url": self.ui_url,
+                "docs_url": self.docs_url,
+                "health_url": self.health_url,
+                "master_key": pulumi.Output.secret(self.master_key),
+                "config_sha256": hashlib.sha256(self.config_yaml.encode()).hexdigest(),
+            }
+        )
+
+
+def _is_ip(value: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,141 @@
+"""Dynamic provider for a LiteLLM virtual key (`/key/generate`, `/key/update`, `/key/delete`,
+`/key/info`). The resource id is the key's sha256 token, never the raw key; the raw `sk-...` value is
+the `key` output, which the resource marks secret.
+
+Rotation and the alias clash
+----------------------------
+A replacement (changed `rotation_trigger`) is create-before-delete, so consumers can switch to the new
+key while the old one still works. But `key_alias` is unique on the server, and during the replacement
+the old key still holds it. Creating the new key under a temporary alias and renaming it later does not
+work: the only later call is `delete` of the *old* resource, and until then the new resource's state
+would claim an alias it does not have (and keep claiming it if that delete never runs).
+
+Instead, `create` takes the alias over from its predecessor:
+
+1. generate the key with the declared alias (the usual case: one request);
+2. on a 400, look up the key holding the alias. Every key this provider creates records its owner --
+   "<project>/<stack>/<resource name>", set by `resources.VirtualKey` -- in its metadata. Only a holder
+   with *our* owner is our predecessor: rename it to "<alias>-replaced-<token prefix>" (its raw value
+   keeps working, so nothing breaks) and generate again. Any other holder is someone else's key: fail
+   with a clear error rather than take its alias;
+3. if that second generate fails, the predecessor gets its alias back.
+
+The engine then deletes the old key by token as usual. The new key has its final alias from the moment
+it exists, and at no point is there no working key.
+
+A key adopted with `pulumi import` has no owner marker until its metadata is next written, so the first
+rotation after an import fails with the "used by another key" error; re-running after changing its
+metadata, or deleting the old key first (`delete_before_replace`), resolves it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from pulumi.dynamic import ConfigureRequest, CreateResult, ReadResult, ResourceProvider, UpdateResult
+
+from . import client, specs
+from .client import AdminApiError, AdminEndpoint
+from .connection import admin_endpoint, remember_stack_config
+from .provider_results import check_result, diff_result, inputs_without_provider
+
+logger = logging.getLogger(__name__)
+
+
+class KeyAliasInUse(RuntimeError):
+    pass
+
+
+def retiring_alias(alias: str, token: str) -> str:
+    """The alias a predecessor carries between the creation of its replacement and its deletion."""
+    return f"{alias}-replaced-{token[:12]}"
+
+
+def _generate_taking_over_alias(endpoint: AdminEndpoint, body: Mapping[str, Any], owner: Any) -> dict:
+    try:
+        return client.generate_key(endpoint, body)
+    except AdminApiError as error:
+        alias = body.get("key_alias")
+        if error.status not in (400, 409) or not alias:
+            raise
+        holder = client.find_key_by_alias(endpoint, alias)
+        if holder is None or not holder.get("token"):
+            raise
+        holder_token = holder["token"]
+        holder_owner = (holder.get("metadata") or {}).get(specs.OWNER_METADATA_FIELD)
+        if not owner or holder_owner != owner:
+            raise KeyAliasInUse(
+                f"key_alias {alias!r} is already used by another key (token {holder_token[:12]}...) that this "
+                "resource does not manage: choose another alias, or adopt that key with the `import_` option"
+            ) from None
+
+    logger.info("key_alias %r: moving it from the key being replaced to its replacement", alias)
+    client.update_key(endpoint, holder_token, {"key_alias": retiring_alias(alias, holder_token)})
+    try:
+        return client.generate_key(endpoint, body)
+    except Exception:
+        try:
+            client.update_key(endpoint, holder_token, {"key_alias": alias})
+        except AdminApiError as restore_error:
+            logger.error("could not give key_alias %r back to the key being replaced: %s", alias, restore_error)
+        raise
+
+
+def _gone(id_: str) -> AdminApiError:
+    return AdminApiError(
+        "POST", "/key/update", 404, f"key {id_[:12]}... no longer exists on the proxy; run `pulumi refresh` so it is created again"
+    )
+
+
+class VirtualKeyProvider(ResourceProvider):
+    """Stateless: credentials come from configure()/the environment on every call (see connection)."""
+
+    def configure(self, req: ConfigureRequest) -> None:
+        remember_stack_config(req.config)
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]):
+        inputs = inputs_without_provider(news)
+        return check_result(inputs, specs.check_key(inputs))
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]):
+        return diff_result(specs.diff_key(olds, news))
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = specs.own_fields(props, specs.KEY_INPUTS)
+        body = specs.key_create_body(inputs, datetime.now(timezone.utc))
+        response = _generate_taking_over_alias(admin_endpoint(), body, inputs.get(specs.KEY_OWNER_FIELD))
+        token = response["token"]
+        return CreateResult(token, specs.key_outputs(inputs, response["key"], token))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        info = client.get_key(admin_endpoint(), id_)
+        if info is None:
+            return ReadResult(None, {})
+        state = specs.project_key(info, props)
+        # The raw key cannot be read back: keep the one in state (absent after an import).
+        outputs = specs.key_outputs(state, props.get("key"), id_)
+        return ReadResult(id_, outputs, dict(state))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        endpoint = admin_endpoint()
+        server_metadata = None
+        if specs.key_metadata_needed(olds, news):
+            # LiteLLM replaces metadata whole and keeps fields of its own there: merge onto what it has.
+            info = client.get_key(endpoint, id_)
+            if info is None:
+                raise _gone(id_)
+            server_metadata = info.get("metadata") or {}
+        patch, expected = specs.key_update_patch(olds, news, datetime.now(timezone.utc), server_metadata)
+        if patch:
+            try:
+                client.update_key(endpoint, id_, patch, expected)
+            except AdminApiError as error:
+                if error.status == 404:
+                    raise _gone(id_) from None
+                raise
+        return UpdateResult(specs.key_outputs(specs.own_fields(news, specs.KEY_INPUTS), olds.get("key"), id_))
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        client.delete_key(admin_endpoint(), id_)

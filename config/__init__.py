@@ -1,0 +1,1 @@
+"""Stack configuration: the validated settings model, its loader, and the pure renderers."""

@@ -1,0 +1,162 @@
+"""The files a LiteLLM host receives besides config.yaml: its env file and systemd unit. Pure.
+
+The env file holds every secret the proxy needs (mode 0600, read by systemd through
+EnvironmentFile=), so neither the unit, nor the command line, nor config.yaml carries one.
+`render_env_file(..., redact=True)` gives the review copy `make render` writes, with every secret
+value shown as "[secret]".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Mapping, Optional
+
+from config.settings import GatewaySettings, LiteLLMHostSpec
+
+REDACTED = "[secret]"
+
+# Settings that are not secret and the same on every host.
+#  - LITELLM_MODE=PRODUCTION: otherwise the proxy loads a .env from its working directory.
+#  - LITELLM_LOCAL_MODEL_COST_MAP=True: no download of the price map at every start.
+#  - STORE_MODEL_IN_DB=True: /model/new works (API-managed models), as the issue's design asks.
+PLAIN_ENV: tuple[tuple[str, str], ...] = (
+    ("LITELLM_MODE", "PRODUCTION"),
+    ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
+    ("STORE_MODEL_IN_DB", "True"),
+)
+
+
+@dataclass(frozen=True)
+class HostPaths:
+    install_dir: str
+    config_dir: str
+    venv: str
+    config_file: str
+    env_file: str
+    unit_name: str
+    unit_file: str
+    requirements_file: str
+    tls_cert_file: str
+    tls_key_file: str
+    tls_ca_file: str
+
+
+def host_paths(settings: GatewaySettings) -> HostPaths:
+    install = PurePosixPath(settings.litellm.install_dir)
+    conf = PurePosixPath(settings.litellm.config_dir)
+    tls = PurePosixPath(settings.tls.cert_dir)
+    unit_name = "litellm.service"
+    return HostPaths(
+        install_dir=str(install),
+        config_dir=str(conf),
+        venv=str(install / "venv"),
+        config_file=str(conf / "config.yaml"),
+        env_file=str(conf / "litellm.env"),
+        unit_name=unit_name,
+        unit_file=f"/etc/systemd/system/{unit_name}",
+        requirements_file=str(install / "requirements.txt"),
+        tls_cert_file=str(tls / "server.crt"),
+        tls_key_file=str(tls / "server.key"),
+        tls_ca_file=str(tls / "ca.crt"),
+    )
+
+
+def secret_env_names(settings: GatewaySettings) -> list[str]:
+    """Names of the env file's secret entries, in file order."""
+    names = ["LITELLM_MASTER_KEY", "LITELLM_SALT_KEY"]
+    if settings.postgres.enabled:
+        names.append("DATABASE_URL")
+    if settings.redis.enabled:
+        names.append("REDIS_PASSWORD")
+    names.extend(settings.referenced_env_vars())
+    return names
+
+
+def render_env_file(
+    settings: GatewaySettings,
+    secret_values: Optional[Mapping[str, str]] = None,
+    *,
+    redact: bool = False,
+) -> str:
+    """The env file. `secret_values` maps each name of `secret_env_names` to its value; with
+    redact=True values are not needed and every secret shows as "[secret]"."""
+    lines = [
+        f"# litellm-gateway: environment of the LiteLLM proxy, stack '{settings.stack}'.",
+        "# Mode 0600, owned by root; read by systemd (EnvironmentFile=). Holds every secret.",
+    ]
+    for name, value in PLAIN_ENV:
+        lines.append(f"{name}={_quote(value)}")
+    for name in secret_env_names(settings):
+        if redact:
+            value = REDACTED
+        else:
+            if secret_values is None or name not in secret_values:
+                raise KeyError(f"no value for env var {name}")
+            value = secret_values[name]
+        if value == "" and name == "REDIS_PASSWORD":
+            continue  # a Redis without auth: LiteLLM treats an empty password as a wrong one
+        lines.append(f"{name}={_quote(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _quote(value: str) -> str:
+    """systemd EnvironmentFile quoting: double quotes, backslash escapes; no newlines allowed."""
+    if "\n" in value or "\r" in value:
+        raise ValueError("environment values cannot contain newlines")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def proxy_args(settings: GatewaySettings) -> list[str]:
+    """The proxy's command-line arguments (no secret ever goes here)."""
+    paths = host_paths(settings)
+    args = [
+        "--config", paths.config_file,
+        "--host", settings.litellm.bind_host,
+        "--port", str(settings.litellm.port),
+        "--num_workers", str(settings.litellm.workers),
+    ]
+    if settings.tls.enabled:
+        args += ["--ssl_keyfile_path", paths.tls_key_file, "--ssl_certfile_path", paths.tls_cert_file]
+    return args
+
+
+def render_systemd_unit(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
+    paths = host_paths(settings)
+    user = settings.litellm.system_user
+    exec_start = " ".join([f"{paths.venv}/bin/litellm", *proxy_args(settings)])
+    return f"""# litellm-gateway: LiteLLM proxy on {host.name} (stack '{settings.stack}'). Rendered; do not edit.
+[Unit]
+Description=LiteLLM proxy ({settings.environment})
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+User={user}
+Group={user}
+WorkingDirectory={paths.install_dir}
+EnvironmentFile={paths.env_file}
+ExecStart={exec_start}
+Restart=on-failure
+RestartSec=5
+TimeoutStopSec=30
+LimitNOFILE=65536
+NoNewPrivileges=true
+PrivateTmp=true
+ProtectSystem=full
+ReadWritePaths={paths.install_dir}
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def base_url(settings: GatewaySettings, host_name: Optional[str] = None) -> str:
+    """How consumers reach the gateway: the service name (or a host's FQDN) on the proxy port."""
+    scheme = "https" if settings.tls.enabled else "http"
+    if settings.litellm.deploy == "local":
+        name = "127.0.0.1" if settings.litellm.bind_host in ("0.0.0.0", "127.0.0.1") else settings.litellm.bind_host
+    else:
+        name = settings.fqdn(host_name) if host_name else settings.service_fqdn
+    return f"{scheme}://{name}:{settings.litellm.port}"

@@ -1,0 +1,166 @@
+"""GatewaySettings -> the LiteLLM proxy's config.yaml. Pure: no Pulumi imports.
+
+Rules the pinned LiteLLM (see PINNED_LITELLM_VERSION) imposes, and that hand-written configs get
+wrong, are encoded here once:
+- `router_settings.fallbacks` is a list of one-key maps `[{"llama3.2": ["gpt-4o"]}]`
+  (Router.validate_fallbacks); `[{model: a, fallback: b}]` makes the proxy exit at startup.
+- `database_url` belongs in `general_settings` (under `litellm_settings` it is silently ignored).
+- Secrets are `os.environ/NAME` references resolved on the host from its env file, so the rendered
+  file holds none and can be reviewed, diffed and stored in plain text.
+- Every Ollama deployment carries `api_base` (without it LiteLLM tries to run `ollama serve`).
+- Every deployment carries a stable `model_info.id` (otherwise a random uuid per restart, which
+  breaks per-deployment cooldowns and spend tracking across restarts).
+
+The output is deterministic: same settings, byte-identical YAML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from config.settings import GatewaySettings, ModelDeployment
+
+MASTER_KEY_REF = "os.environ/LITELLM_MASTER_KEY"
+DATABASE_URL_REF = "os.environ/DATABASE_URL"
+REDIS_PASSWORD_REF = "os.environ/REDIS_PASSWORD"
+
+
+def deployment_entry(model: ModelDeployment) -> dict[str, Any]:
+    """One model_list entry — also the body the admin API's /model/new receives for model_source api."""
+    params: dict[str, Any] = {"model": model.litellm_model}
+    if model.api_base:
+        params["api_base"] = model.api_base
+    if model.api_key:
+        params["api_key"] = model.api_key
+    if model.credential_name:
+        params["litellm_credential_name"] = model.credential_name
+    for name in ("rpm", "tpm", "timeout", "weight", "max_tokens"):
+        value = getattr(model, name)
+        if value is not None:
+            params[name] = value
+    return {
+        "model_name": model.model_name,
+        "litellm_params": params,
+        "model_info": {"id": model.id},
+    }
+
+
+def _fallback_list(table: dict[str, list[str]]) -> list[dict[str, list[str]]]:
+    return [{source: list(targets)} for source, targets in table.items()]
+
+
+def router_settings(settings: GatewaySettings) -> dict[str, Any]:
+    routing = settings.routing
+    out: dict[str, Any] = {
+        "routing_strategy": routing.strategy,
+        "num_retries": routing.num_retries,
+        "timeout": routing.timeout,
+        "allowed_fails": routing.allowed_fails,
+        "cooldown_time": routing.cooldown_time,
+    }
+    for name in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
+        table = getattr(routing, name)
+        if table:
+            out[name] = _fallback_list(table)
+    if settings.router_shares_state:
+        # Several proxies: rpm/tpm usage and cooldowns must be shared or each replica enforces
+        # limits alone (N times the intended rate).
+        redis = settings.redis
+        out["redis_host"] = redis.host
+        out["redis_port"] = redis.port
+        out["redis_password"] = REDIS_PASSWORD_REF
+        kwargs = _redis_client_kwargs(settings)
+        if kwargs:
+            out["cache_kwargs"] = kwargs
+    return out
+
+
+def _redis_client_kwargs(settings: GatewaySettings) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if settings.redis.user:
+        kwargs["username"] = settings.redis.user
+    if settings.redis.tls:
+        kwargs["ssl"] = True
+    return kwargs
+
+
+def litellm_settings(settings: GatewaySettings) -> dict[str, Any]:
+    obs = settings.observability
+    out: dict[str, Any] = {
+        # Providers differ in the params they accept; drop unsupported ones instead of failing.
+        "drop_params": True,
+        "json_logs": obs.json_logs,
+    }
+    if settings.cache_enabled:
+        cache_params: dict[str, Any] = {
+            "type": "redis",
+            "host": settings.redis.host,
+            "port": settings.redis.port,
+            "password": REDIS_PASSWORD_REF,
+            "ttl": settings.cache.ttl_seconds,
+            "namespace": settings.cache.namespace or f"litellm.{settings.environment}.cache",
+        }
+        cache_params.update(_redis_client_kwargs(settings))
+        out["cache"] = True
+        out["cache_params"] = cache_params
+    if obs.proxy_budget:
+        out["max_budget"] = obs.proxy_budget.max_budget
+        out["budget_duration"] = obs.proxy_budget.budget_duration
+    callbacks = [c for c in obs.callbacks if c != "langfuse"]
+    if callbacks:
+        out["callbacks"] = callbacks
+    if "langfuse" in obs.callbacks:
+        out["success_callback"] = ["langfuse"]
+        out["failure_callback"] = ["langfuse"]
+    return out
+
+
+def general_settings(settings: GatewaySettings) -> dict[str, Any]:
+    out: dict[str, Any] = {"master_key": MASTER_KEY_REF}
+    if settings.postgres.enabled:
+        out["database_url"] = DATABASE_URL_REF
+        out["database_connection_pool_limit"] = settings.litellm.database_connection_pool_limit
+        out["proxy_batch_write_at"] = settings.litellm.proxy_batch_write_at
+    out["store_model_in_db"] = settings.litellm.model_source == "api"
+    alerting = settings.observability.alerting
+    if alerting.channels:
+        out["alerting"] = list(alerting.channels)
+        if alerting.alert_types:
+            out["alert_types"] = list(alerting.alert_types)
+    return out
+
+
+def render_litellm_config(settings: GatewaySettings) -> dict[str, Any]:
+    """The config.yaml document as a dict (sections in LiteLLM's documented order)."""
+    model_list = (
+        [deployment_entry(m) for m in settings.models] if settings.litellm.model_source == "config" else []
+    )
+    return {
+        "model_list": model_list,
+        "router_settings": router_settings(settings),
+        "litellm_settings": litellm_settings(settings),
+        "general_settings": general_settings(settings),
+    }
+
+
+def dump_yaml(document: dict[str, Any]) -> str:
+    """Stable YAML text: insertion order kept (it is deterministic by construction), no anchors."""
+
+    class _NoAliases(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002 - PyYAML's signature
+            return True
+
+    return yaml.dump(document, Dumper=_NoAliases, sort_keys=False, default_flow_style=False, width=100)
+
+
+def render_litellm_config_yaml(settings: GatewaySettings) -> str:
+    env_file = f"{settings.litellm.config_dir.rstrip('/')}/litellm.env"
+    header = [
+        f"# LiteLLM proxy config for stack '{settings.stack}', rendered by litellm-gateway: do not edit on the host.",
+        f"# Secrets are os.environ/ references, resolved at startup from {env_file}.",
+    ]
+    if settings.litellm.model_source == "api":
+        header.append("# model_list is empty on purpose: deployments are managed through the admin API (model_source: api).")
+    return "\n".join(header) + "\n" + dump_yaml(render_litellm_config(settings))

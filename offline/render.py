@@ -1,0 +1,147 @@
+"""`make render STACK=<stack>`: everything a stack would build, without the Pulumi CLI.
+
+Evaluates the real program with Pulumi's mock engine and writes, under build/<stack>/:
+  resources.json            every resource: urn, type, name, parent, inputs, secret_inputs
+                            (each secret input's value replaced by "[secret]")
+  litellm/config.yaml       the exact file each host receives
+  hosts/<host>/litellm.service, hosts/<host>/litellm.env   review copies (secrets as "[secret]")
+and prints the resource tree. It never prints or writes a secret value: the written files are
+checked for every secret value the run knew before they are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from config.host_files import render_env_file, render_systemd_unit
+from config.litellm_yaml import render_litellm_config_yaml
+from config.loader import ConfigError
+from offline.engine import PROJECT_DIR, REDACTED, ProgramRun, run_program
+from offline.stack_inputs import load_stack_inputs
+
+
+def resources_document(run: ProgramRun) -> dict[str, Any]:
+    return {
+        "stack": run.stack,
+        "resources": [
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent,
+                "inputs": r.redacted_inputs(),
+                "secret_inputs": r.secret_inputs,
+                **({"protect": True} if r.protect else {}),
+            }
+            for r in run.resources
+        ],
+        "outputs": run.redacted_outputs(),
+    }
+
+
+def tree_lines(run: ProgramRun) -> list[str]:
+    children: dict[str, list] = {}
+    for r in run.resources:
+        children.setdefault(r.parent, []).append(r)
+    roots = [r for r in run.resources if r.parent not in {x.urn for x in run.resources}]
+    lines: list[str] = []
+
+    def walk(resource, prefix: str, last: bool) -> None:
+        flags = " [protected]" if resource.protect else ""
+        secret = f"  (secret: {', '.join(resource.secret_inputs)})" if resource.secret_inputs else ""
+        lines.append(f"{prefix}{'└─ ' if last else '├─ '}{resource.type}  {resource.name}{flags}{secret}")
+        kids = children.get(resource.urn, [])
+        for i, kid in enumerate(kids):
+            walk(kid, prefix + ("   " if last else "│  "), i == len(kids) - 1)
+
+    for i, root in enumerate(roots):
+        walk(root, "", i == len(roots) - 1)
+    return lines
+
+
+def _secret_values(inputs_config: dict[str, Any], secret_keys: set[str]) -> list[str]:
+    values: list[str] = []
+    for key in secret_keys:
+        raw = inputs_config.get(key)
+        if raw is None:
+            continue
+        try:
+            decoded = json.loads(raw)
+        except (TypeError, json.JSONDecodeError):
+            decoded = raw
+        stack = [decoded]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, str) and len(item) >= 6:
+                values.append(item)
+    return values
+
+
+def render(stack: str, out_root: Path) -> int:
+    try:
+        inputs = load_stack_inputs(stack)
+        settings = inputs.settings()
+    except (ConfigError, FileNotFoundError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for key in inputs.placeholders:
+        print(f"note: {key} is not in Pulumi.{stack}.yaml; rendered with a placeholder "
+              f"(set it with `pulumi config set --secret` before `pulumi up`)")
+
+    run = run_program(stack, inputs.config, inputs.secret_keys)
+
+    out = out_root / stack
+    if out.exists():
+        shutil.rmtree(out)
+    files: dict[Path, str] = {
+        out / "resources.json": json.dumps(resources_document(run), indent=2, sort_keys=False, default=str) + "\n",
+        out / "litellm" / "config.yaml": render_litellm_config_yaml(settings),
+    }
+    for host in settings.litellm.hosts:
+        files[out / "hosts" / host.name / "litellm.service"] = render_systemd_unit(settings, host)
+        files[out / "hosts" / host.name / "litellm.env"] = render_env_file(settings, redact=True)
+
+    # Belt and braces: refuse to write anything that contains a secret value the run knew.
+    secrets = _secret_values(inputs.config, inputs.secret_keys)
+    for path, text in files.items():
+        leaked = [v for v in secrets if v in text]
+        if leaked:
+            print(f"refusing to write {path.relative_to(out_root.parent)}: it would contain a secret value "
+                  f"({len(leaked)} found); this is a bug", file=sys.stderr)
+            return 3
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    print(f"stack {stack}: {len(run.resources)} resources")
+    for line in tree_lines(run):
+        print(line)
+    print("outputs:")
+    for name, value in run.redacted_outputs().items():
+        shown = value if value == REDACTED or isinstance(value, (int, float)) else json.dumps(value)
+        print(f"  {name}: {shown}")
+    print("wrote:")
+    for path in files:
+        print(f"  {path.relative_to(out_root.parent) if out_root.parent in path.parents else path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stack", nargs="?", default="local")
+    parser.add_argument("--out", default=str(PROJECT_DIR / "build"))
+    args = parser.parse_args(argv)
+    return render(args.stack, Path(args.out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

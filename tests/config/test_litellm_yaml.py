@@ -1,0 +1,171 @@
+"""The rendered config.yaml is what the pinned LiteLLM accepts, byte-stable, and secret-free."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import litellm
+import pytest
+import yaml
+from litellm import Router
+from litellm.proxy._types import ConfigGeneralSettings
+from litellm.types.router import Deployment
+
+from config.litellm_yaml import deployment_entry, render_litellm_config, render_litellm_config_yaml
+from config.settings import GatewaySettings
+from offline.stack_inputs import load_stack_inputs
+
+STACKS = ("local", "dev")
+PROXY_SERVER_SOURCE = Path(litellm.__file__).parent / "proxy" / "proxy_server.py"
+
+
+def settings_of(stack: str, **overrides) -> GatewaySettings:
+    return load_stack_inputs(stack, overrides=overrides).settings()
+
+
+def all_deployments(settings: GatewaySettings) -> list[dict]:
+    """model_list entries, or for model_source api the same bodies the admin API receives."""
+    return [deployment_entry(m) for m in settings.models]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_pinned_router_accepts_the_rendered_model_list_and_router_settings(stack):
+    settings = settings_of(stack)
+    doc = render_litellm_config(settings)
+    router_settings = dict(doc["router_settings"])
+    valid = set(Router.get_valid_args())
+    assert set(router_settings) <= valid, set(router_settings) - valid
+    router = Router(model_list=all_deployments(settings), **router_settings)
+    # Router.__init__ ran validate_fallbacks; check the parsed result too.
+    assert router.fallbacks == doc["router_settings"].get("fallbacks", [])
+    assert sorted(router.get_model_names()) == sorted(settings.public_model_names)
+    ids = {d["model_info"]["id"] for d in router.model_list}
+    assert ids == {m.id for m in settings.models}
+    assert router.routing_strategy == settings.routing.strategy
+
+
+def test_pinned_router_rejects_the_classic_hand_written_fallback_form():
+    # What our renderer never produces, and why: the proxy exits at startup with it.
+    settings = settings_of("local")
+    with pytest.raises(ValueError, match="exactly one key"):
+        Router(
+            model_list=all_deployments(settings),
+            fallbacks=[{"model": "llama3.2", "fallback": "qwen2.5"}],
+        )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_deployment_is_a_valid_litellm_deployment(stack):
+    for entry in all_deployments(settings_of(stack)):
+        parsed = Deployment(**entry)
+        assert parsed.model_info.id == entry["model_info"]["id"]
+        assert parsed.litellm_params.model == entry["litellm_params"]["model"]
+        if entry["litellm_params"]["model"].startswith("ollama"):
+            assert entry["litellm_params"]["api_base"].startswith("http")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_general_settings_keys_are_ones_litellm_reads(stack):
+    doc = render_litellm_config(settings_of(stack))
+    read_by_proxy = set(re.findall(r'general_settings\.get\(\s*"([a-z_]+)"', PROXY_SERVER_SOURCE.read_text()))
+    known = set(ConfigGeneralSettings.model_fields) | read_by_proxy
+    assert set(doc["general_settings"]) <= known, set(doc["general_settings"]) - known
+    assert doc["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
+    assert doc["general_settings"]["database_url"] == "os.environ/DATABASE_URL"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_litellm_settings_keys_exist_on_the_litellm_module(stack):
+    # The proxy applies litellm_settings with setattr(litellm, key, value) and never complains
+    # about unknown keys, so a key that is not a module attribute would be silently ignored.
+    doc = render_litellm_config(settings_of(stack))
+    handled_specially = {"cache", "cache_params", "callbacks", "success_callback", "failure_callback"}
+    for key in doc["litellm_settings"]:
+        assert key in handled_specially or hasattr(litellm, key), key
+    assert "database_url" not in doc["litellm_settings"]
+
+
+def test_cache_params_construct_a_litellm_cache_object():
+    from litellm.caching.caching import Cache
+
+    doc = render_litellm_config(settings_of("local"))
+    params = dict(doc["litellm_settings"]["cache_params"])
+    assert params["password"] == "os.environ/REDIS_PASSWORD"
+    params["password"] = None  # resolved from the env file on the host
+    cache = Cache(**params)
+    assert cache.cache.__class__.__name__ == "RedisCache"
+    assert cache.namespace == "litellm.local.cache"
+
+
+def test_dev_renders_api_managed_models_budget_alerting_and_router_state():
+    settings = settings_of("dev")
+    doc = render_litellm_config(settings)
+    assert doc["model_list"] == []  # model_source api: Model resources instead
+    assert doc["general_settings"]["store_model_in_db"] is True
+    assert doc["litellm_settings"]["max_budget"] == 500
+    assert doc["litellm_settings"]["budget_duration"] == "30d"
+    assert doc["general_settings"]["alerting"] == ["slack"]
+    assert doc["router_settings"]["fallbacks"] == [
+        {"llama3.2": ["gpt-4o", "claude-sonnet-4"]},
+        {"qwen2.5-coder": ["gpt-4o"]},
+        {"gpt-4o": ["claude-sonnet-4"]},
+    ]
+    assert "redis_host" not in doc["router_settings"]  # one host: no shared router state needed
+
+    two_hosts = settings.model_dump(mode="python")
+    two = settings_of(
+        "dev",
+        litellm={**two_hosts["litellm"], "hosts": [
+            {"name": "hx-litellm-server", "address": "192.168.10.20"},
+            {"name": "hx-litellm-server-2", "address": "192.168.10.21"},
+        ]},
+    )
+    rs = render_litellm_config(two)["router_settings"]
+    assert rs["redis_host"] == "hx-redis-server.hx.dev.local"
+    assert rs["redis_password"] == "os.environ/REDIS_PASSWORD"
+    assert rs["cache_kwargs"] == {"username": "litellm"}
+
+
+def test_every_ollama_deployment_has_api_base_and_every_deployment_a_stable_id():
+    for stack in STACKS:
+        for entry in all_deployments(settings_of(stack)):
+            assert entry["model_info"]["id"]
+            if entry["litellm_params"]["model"].startswith("ollama"):
+                assert "api_base" in entry["litellm_params"]
+
+
+def test_replicas_of_one_name_stay_separate_deployments():
+    settings = settings_of(
+        "local",
+        models=[
+            {"id": "a", "model_name": "llama3.2", "provider": "ollama_chat", "model": "llama3.2", "api_base": "http://127.0.0.1:11434"},
+            {"id": "b", "model_name": "llama3.2", "provider": "ollama_chat", "model": "llama3.2", "api_base": "http://127.0.0.2:11434"},
+        ],
+        routing={"strategy": "least-busy"},
+        keys=[],
+    )
+    doc = render_litellm_config(settings)
+    assert [d["model_info"]["id"] for d in doc["model_list"]] == ["a", "b"]
+    router = Router(model_list=doc["model_list"], **doc["router_settings"])
+    assert len(router.get_model_list(model_name="llama3.2")) == 2
+    assert doc["router_settings"]["routing_strategy"] == "least-busy"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_rendering_is_deterministic(stack):
+    first = render_litellm_config_yaml(settings_of(stack))
+    second = render_litellm_config_yaml(settings_of(stack))
+    assert first == second
+    assert yaml.safe_load(first) == render_litellm_config(settings_of(stack))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_secret_in_the_rendered_file(stack):
+    secrets = {"masterKey": "sk-distinctive-master-1234567890", "envSecrets.OPENAI_API_KEY": "sk-distinctive-openai-1234567890"}
+    settings = load_stack_inputs(stack, secrets=secrets).settings()
+    text = render_litellm_config_yaml(settings)
+    for value in secrets.values():
+        assert value not in text
+    for secret_value in [s.get_secret_value() for s in settings.secrets.env_secrets.values()]:
+        assert secret_value not in text
