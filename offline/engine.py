@@ -77,6 +77,12 @@ class ProgramRun:
         return {k: (REDACTED if k in self.secret_outputs else v) for k, v in sorted(self.outputs.items())}
 
 
+def real_engine_urn(urn: str) -> str:
+    """The mock monitor prefixes the type of the stack's direct children with
+    `pulumi:pulumi:Stack$`; the real engine does not. Record URNs as `pulumi up` would show them."""
+    return urn.replace("::pulumi:pulumi:Stack$", "::")
+
+
 def _unwrap_secrets(value: Any) -> tuple[Any, bool]:
     """Pulumi's wire form -> (plain value, contained a secret)."""
     if isinstance(value, dict):
@@ -168,17 +174,17 @@ def run_program(
                 outputs, _ = _unwrap_secrets(json_format.MessageToDict(response.object))
                 recorded.append(
                     RecordedResource(
-                        urn=response.urn,
+                        urn=real_engine_urn(response.urn),
                         type=request.type,
                         name=request.name,
-                        parent=request.parent,
+                        parent=real_engine_urn(request.parent),
                         custom=request.custom,
                         inputs=inputs,
                         secret_inputs=sorted(secret_names),
                         protect=request.protect,
                         delete_before_replace=request.deleteBeforeReplace,
                         retain_on_delete=request.retainOnDelete,
-                        depends_on=list(request.dependencies),
+                        depends_on=[real_engine_urn(u) for u in request.dependencies],
                         additional_secret_outputs=list(request.additionalSecretOutputs),
                         ignore_changes=list(request.ignoreChanges),
                         replace_on_changes=list(request.replaceOnChanges),

@@ -93,9 +93,9 @@ def render(stack: str, out_root: Path) -> int:
     except (ConfigError, FileNotFoundError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    for key in inputs.placeholders:
-        print(f"note: {key} is not in Pulumi.{stack}.yaml; rendered with a placeholder "
-              f"(set it with `pulumi config set --secret` before `pulumi up`)")
+    if inputs.placeholders:
+        print(f"note: not in Pulumi.{stack}.yaml, so rendered with placeholders: {', '.join(inputs.placeholders)}")
+        print("      (set each with `pulumi config set --secret ...` before `pulumi up`; see README)")
 
     run = run_program(stack, inputs.config, inputs.secret_keys)
 

@@ -106,7 +106,7 @@ def smoke_config(a: FakeOllama, b: FakeOllama, o: FakeOpenAI, cache_params: dict
     return config
 
 
-class Setup:
+class Gateway:
     def __init__(self, fake_factory, redis_endpoint, namespace: str) -> None:
         self.namespace = namespace
         self.a = fake_factory(FakeOllama, "cached-ollama-a")
@@ -126,8 +126,8 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def setup(fake_factory, redis_endpoint, module_cache_namespace):
-    s = Setup(fake_factory, redis_endpoint, module_cache_namespace)
+def gateway(fake_factory, redis_endpoint, module_cache_namespace):
+    s = Gateway(fake_factory, redis_endpoint, module_cache_namespace)
     try:
         s.cached.start(wait=False)
         s.failover.start(wait=False)
@@ -142,10 +142,10 @@ def setup(fake_factory, redis_endpoint, module_cache_namespace):
 @pytest.fixture(autouse=True)
 def isolated_fakes(request):
     """Every test starts with healthy, zeroed fakes and no router cooldown left from the last one."""
-    if "setup" not in request.fixturenames:
+    if "gateway" not in request.fixturenames:
         yield
         return
-    s: Setup = request.getfixturevalue("setup")
+    s: Gateway = request.getfixturevalue("gateway")
     s.fleet.recover_and_reset()
     since = time.monotonic()
     yield
@@ -178,19 +178,19 @@ def answered_by(text: str, *fakes: FakeUpstream) -> FakeUpstream:
 # -- the cached proxy: healthy paths --------------------------------------------------------------
 
 
-def test_models_lists_exactly_the_public_names(setup):
-    ids = [m.id for m in setup.cached.openai_client().models.list()]
+def test_models_lists_exactly_the_public_names(gateway):
+    ids = [m.id for m in gateway.cached.openai_client().models.list()]
     assert sorted(ids) == PUBLIC_NAMES
 
 
-def test_master_key_is_required(setup):
+def test_master_key_is_required(gateway):
     # Without a database the pinned proxy can only check the master key:
     # - no key: 401, *provided the `prisma` Python package is importable*. litellm[proxy]==1.108.7
     #   does not pull it (it is in the `extra_proxy` extra); without it the auth error handler
     #   itself fails (`import prisma`) and the answer is a 500.
     # - any other key: 400 "No connected db." (it would be looked up as a virtual key in the DB;
     #   with a database it is a 401).
-    proxy = setup.cached
+    proxy = gateway.cached
     body = {"model": "llama3.2", "messages": [{"role": "user", "content": "who are you"}]}
     hint = "500 here means the prisma package is missing from the venv (pin prisma==0.15.0)"
     with httpx.Client(base_url=proxy.base_url, timeout=30, trust_env=False) as http:
@@ -198,167 +198,167 @@ def test_master_key_is_required(setup):
         assert http.post("/v1/chat/completions", json=body).status_code == 401, hint
         wrong = http.post("/v1/chat/completions", json=body, headers=proxy.headers("sk-not-the-master-key"))
         assert wrong.status_code == 400 and "No connected db" in wrong.text
-        assert setup.a.count + setup.b.count == 0, "a request without the master key reached an upstream"
+        assert gateway.a.count + gateway.b.count == 0, "a request without the master key reached an upstream"
         assert http.get("/v1/models", headers=proxy.headers()).status_code == 200
         ok = http.post("/v1/chat/completions", json=body, headers=proxy.headers())
     assert ok.status_code == 200
-    assert setup.a.count + setup.b.count == 1
+    assert gateway.a.count + gateway.b.count == 1
     with pytest.raises(openai.APIStatusError) as refused:  # what an SDK consumer with a wrong key sees
         proxy.openai_client(api_key="sk-wrong").models.list()
     assert refused.value.status_code == 400
 
 
-def test_non_streaming_chat_reaches_one_replica(setup):
+def test_non_streaming_chat_reaches_one_replica(gateway):
     prompt = f"non-streaming {uuid.uuid4().hex}"
-    text, headers = ask(setup.cached, prompt)
-    fake = answered_by(text, setup.a, setup.b)
-    other = setup.b if fake is setup.a else setup.a
+    text, headers = ask(gateway.cached, prompt)
+    fake = answered_by(text, gateway.a, gateway.b)
+    other = gateway.b if fake is gateway.a else gateway.a
     assert text == fake.reply_text(prompt)
-    assert fake.counts == {"/api/chat": 1} and other.count == 0 and setup.o.count == 0
+    assert fake.counts == {"/api/chat": 1} and other.count == 0 and gateway.o.count == 0
     body = fake.last_body
     assert body["model"] == "llama3.2" and body["stream"] is False
     assert body["messages"][-1]["content"] == prompt
     assert headers["x-litellm-model-id"] == f"llama3.2-{fake.identity}"
 
 
-def test_streaming_chat_reaches_one_replica(setup):
+def test_streaming_chat_reaches_one_replica(gateway):
     prompt = f"streaming please {uuid.uuid4().hex}"
-    text, nonempty_chunks = ask_stream(setup.cached, prompt)
-    fake = answered_by(text, setup.a, setup.b)
+    text, nonempty_chunks = ask_stream(gateway.cached, prompt)
+    fake = answered_by(text, gateway.a, gateway.b)
     assert text == fake.reply_text(prompt)
     assert nonempty_chunks > 1, "the reply arrived in one piece: not streamed"
     assert fake.count_for("/api/chat") == 1 and fake.last_body["stream"] is True
-    assert setup.o.count == 0
+    assert gateway.o.count == 0
 
 
-def test_external_provider_gets_the_key_from_env(setup):
+def test_external_provider_gets_the_key_from_env(gateway):
     prompt = f"openai path {uuid.uuid4().hex}"
-    text, headers = ask(setup.cached, prompt, model="gpt-4o")
-    assert text == setup.o.reply_text(prompt)
-    request = setup.o.last_request
+    text, headers = ask(gateway.cached, prompt, model="gpt-4o")
+    assert text == gateway.o.reply_text(prompt)
+    request = gateway.o.last_request
     assert request.path == "/v1/chat/completions" and request.body["model"] == "gpt-4o"
     sent_the_env_key = request.headers["authorization"] == f"Bearer {OPENAI_KEY}"
     assert sent_the_env_key, "the fake did not get OPENAI_API_KEY from the proxy's env"  # no key in the report
-    assert setup.a.count + setup.b.count == 0
-    streamed, _ = ask_stream(setup.cached, f"{prompt} streamed", model="gpt-4o")
-    assert streamed == setup.o.reply_text(f"{prompt} streamed")
+    assert gateway.a.count + gateway.b.count == 0
+    streamed, _ = ask_stream(gateway.cached, f"{prompt} streamed", model="gpt-4o")
+    assert streamed == gateway.o.reply_text(f"{prompt} streamed")
 
 
-def test_both_replicas_get_a_share(setup):
+def test_both_replicas_get_a_share(gateway):
     # simple-shuffle without weights picks each of the 2 replicas with p = 1/2 per request, so a
     # replica's share of N=40 distinct (uncached) requests is Binomial(40, 0.5). Requiring >= 20%
     # (8 of 40) of each: P(X <= 7) = 1.1e-5 per replica, ~2e-5 for the test: a failure means the
     # router does not balance, not bad luck.
     n = 40
     for i in range(n):
-        text, _ = ask(setup.cached, f"share {i} {uuid.uuid4().hex}")
-        answered_by(text, setup.a, setup.b)
-    a, b = setup.a.count_for("/api/chat"), setup.b.count_for("/api/chat")
+        text, _ = ask(gateway.cached, f"share {i} {uuid.uuid4().hex}")
+        answered_by(text, gateway.a, gateway.b)
+    a, b = gateway.a.count_for("/api/chat"), gateway.b.count_for("/api/chat")
     assert a + b == n
     assert a >= n * 0.2 and b >= n * 0.2, f"unbalanced: a={a} b={b}"
 
 
-def test_cache_hit_skips_the_upstream_and_lives_in_redis(setup, cache_namespace, redis_client):
+def test_cache_hit_skips_the_upstream_and_lives_in_redis(gateway, cache_namespace, redis_client):
     prompt = f"cache me {uuid.uuid4().hex}"
     extra = {"extra_body": {"cache": {"namespace": cache_namespace}}}
-    first, _ = ask(setup.cached, prompt, **extra)
-    assert setup.a.count + setup.b.count == 1
-    keys = wait_for_redis_key(redis_client, f"{setup.namespace}:{cache_namespace}:*")
-    assert len(keys) == 1, f"expected one cache entry under {setup.namespace}:{cache_namespace}:, got {keys}"
+    first, _ = ask(gateway.cached, prompt, **extra)
+    assert gateway.a.count + gateway.b.count == 1
+    keys = wait_for_redis_key(redis_client, f"{gateway.namespace}:{cache_namespace}:*")
+    assert len(keys) == 1, f"expected one cache entry under {gateway.namespace}:{cache_namespace}:, got {keys}"
     assert first in json.loads(redis_client.get(keys[0]))["response"], "the entry does not hold the reply"
 
-    second, headers = ask(setup.cached, prompt, **extra)
+    second, headers = ask(gateway.cached, prompt, **extra)
     assert second == first
-    assert setup.a.count + setup.b.count == 1, "the repeated request reached an upstream"
-    assert keys[0].decode() == f"{setup.namespace}:{headers['x-litellm-cache-key']}"
+    assert gateway.a.count + gateway.b.count == 1, "the repeated request reached an upstream"
+    assert keys[0].decode() == f"{gateway.namespace}:{headers['x-litellm-cache-key']}"
 
     # A streaming request has its own cache key (stream is part of it): one miss, then a hit.
-    streamed_first, _ = ask_stream(setup.cached, prompt, **extra)
-    streamed_again, _ = ask_stream(setup.cached, prompt, **extra)
+    streamed_first, _ = ask_stream(gateway.cached, prompt, **extra)
+    streamed_again, _ = ask_stream(gateway.cached, prompt, **extra)
     assert streamed_first.endswith(prompt) and streamed_again == streamed_first
-    assert setup.a.count + setup.b.count == 2, "the repeated streaming request reached an upstream"
+    assert gateway.a.count + gateway.b.count == 2, "the repeated streaming request reached an upstream"
 
 
 # -- the failover proxy: no cache, upstreams failing ----------------------------------------------
 
 
-def test_without_cache_repeats_reach_the_upstream(setup, cache_namespace, redis_client):
+def test_without_cache_repeats_reach_the_upstream(gateway, cache_namespace, redis_client):
     prompt = f"no cache {uuid.uuid4().hex}"
     extra = {"extra_body": {"cache": {"namespace": cache_namespace}}}
-    first, _ = ask(setup.failover, prompt, **extra)
-    second, _ = ask(setup.failover, prompt, **extra)
-    answered_by(first, setup.fa, setup.fb)
-    answered_by(second, setup.fa, setup.fb)
-    assert setup.fa.count + setup.fb.count == 2
+    first, _ = ask(gateway.failover, prompt, **extra)
+    second, _ = ask(gateway.failover, prompt, **extra)
+    answered_by(first, gateway.fa, gateway.fb)
+    answered_by(second, gateway.fa, gateway.fb)
+    assert gateway.fa.count + gateway.fb.count == 2
     assert list(redis_client.scan_iter(match=f"*{cache_namespace}*")) == []
 
 
-def test_retry_moves_to_the_healthy_replica(setup):
-    setup.fa.fail_with(500)
+def test_retry_moves_to_the_healthy_replica(gateway):
+    gateway.fa.fail_with(500)
     answers = []
     # Ask until the router has tried the failing replica once (each request picks it with p >= 1/2:
     # 20 requests without it has p = 1e-6).
     for i in range(20):
-        text, headers = ask(setup.failover, f"retry {i}")
-        answers.append(answered_by(text, setup.fa, setup.fb, setup.fo))
-        if setup.fa.failures_served:
+        text, headers = ask(gateway.failover, f"retry {i}")
+        answers.append(answered_by(text, gateway.fa, gateway.fb, gateway.fo))
+        if gateway.fa.failures_served:
             assert int(headers["x-litellm-attempted-retries"]) >= 1
             break
-    assert setup.fa.failures_served >= 1, "the failing replica was never tried"
-    assert set(answers) == {setup.fb}, "a request was not answered by the healthy replica"
-    assert setup.fo.count == 0
+    assert gateway.fa.failures_served >= 1, "the failing replica was never tried"
+    assert set(answers) == {gateway.fb}, "a request was not answered by the healthy replica"
+    assert gateway.fo.count == 0
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
-def test_fallback_answers_when_every_replica_fails(setup, stream):
-    setup.fa.fail_with(500)
-    setup.fb.fail_with(500)
+def test_fallback_answers_when_every_replica_fails(gateway, stream):
+    gateway.fa.fail_with(500)
+    gateway.fb.fail_with(500)
     prompt = f"fallback {uuid.uuid4().hex}"
     if stream:
-        text, _ = ask_stream(setup.failover, prompt)
+        text, _ = ask_stream(gateway.failover, prompt)
     else:
-        text, headers = ask(setup.failover, prompt)
+        text, headers = ask(gateway.failover, prompt)
         assert int(headers["x-litellm-attempted-fallbacks"]) >= 1
-    assert text == setup.fo.reply_text(prompt)
-    assert setup.fa.failures_served + setup.fb.failures_served >= 1
-    assert setup.fo.last_body["model"] == "gpt-4o"
+    assert text == gateway.fo.reply_text(prompt)
+    assert gateway.fa.failures_served + gateway.fb.failures_served >= 1
+    assert gateway.fo.last_body["model"] == "gpt-4o"
 
 
-def test_fallback_answers_when_replicas_hang(setup):
-    setup.fa.fail_with(timeout=UPSTREAM_TIMEOUT * 10)
-    setup.fb.fail_with(timeout=UPSTREAM_TIMEOUT * 10)
+def test_fallback_answers_when_replicas_hang(gateway):
+    gateway.fa.fail_with(timeout=UPSTREAM_TIMEOUT * 10)
+    gateway.fb.fail_with(timeout=UPSTREAM_TIMEOUT * 10)
     prompt = f"hang {uuid.uuid4().hex}"
-    text, headers = ask(setup.failover, prompt)
-    assert text == setup.fo.reply_text(prompt)
+    text, headers = ask(gateway.failover, prompt)
+    assert text == gateway.fo.reply_text(prompt)
     assert int(headers["x-litellm-attempted-fallbacks"]) >= 1
-    assert setup.fa.count + setup.fb.count >= 1, "no replica was tried before the fallback"
+    assert gateway.fa.count + gateway.fb.count >= 1, "no replica was tried before the fallback"
 
 
-def test_stopped_replica_is_refused_and_requests_still_succeed(setup):
-    setup.fa.stop()
+def test_stopped_replica_is_refused_and_requests_still_succeed(gateway):
+    gateway.fa.stop()
     with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{setup.fa.base_url}/api/tags", timeout=5)
-    answers = [answered_by(ask(setup.failover, f"refused {i}")[0], setup.fb, setup.fo) for i in range(8)]
+        httpx.get(f"{gateway.fa.base_url}/api/tags", timeout=5)
+    answers = [answered_by(ask(gateway.failover, f"refused {i}")[0], gateway.fb, gateway.fo) for i in range(8)]
     # Connection refused never cools a deployment down and retries re-pick at random: a request
     # falls back only when all 3 attempts pick the dead replica (p = 1/8). b answering none of 8:
     # p = (1/8)^8 = 6e-8.
-    assert setup.fb in answers
-    assert setup.fa.count == 0
+    assert gateway.fb in answers
+    assert gateway.fa.count == 0
 
 
 # -- the harness itself ----------------------------------------------------------------------------
 
 
-def test_database_is_dropped_explicitly_and_the_proxy_runs_without_one(setup):
-    proxy = setup.cached
+def test_database_is_dropped_explicitly_and_the_proxy_runs_without_one(gateway):
+    proxy = gateway.cached
     assert proxy.dropped_database_settings == ["general_settings.database_url", "env DATABASE_URL"]
     assert "database_url" not in proxy.config_path.read_text()
     readiness = httpx.get(f"{proxy.base_url}/health/readiness", timeout=10, trust_env=False).json()
     assert readiness["status"] == "healthy" and readiness["db"] == "Not connected"
 
 
-def test_proxy_process_has_a_clean_env_and_no_secret_on_its_command_line(setup, monkeypatch):
-    proxy = setup.cached
+def test_proxy_process_has_a_clean_env_and_no_secret_on_its_command_line(gateway, monkeypatch):
+    proxy = gateway.cached
     environ = dict(
         item.split("=", 1) for item in open(f"/proc/{proxy.pid}/environ", "rb").read().decode().split("\0") if "=" in item
     )

@@ -41,7 +41,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-__all__ = ["FakeUpstream", "FakeOllama", "FakeOpenAI", "RecordedRequest", "free_port"]
+__all__ = ["FakeUpstream", "FakeOllama", "FakeOpenAI", "FakeAnthropic", "RecordedRequest", "free_port"]
 
 _LOOPBACK = "127.0.0.1"
 
@@ -615,3 +615,78 @@ class FakeOpenAI(FakeUpstream):
                 + b"\n\n"
             )
         yield b"data: [DONE]\n\n"
+
+
+class FakeAnthropic(FakeUpstream):
+    """Anthropic's Messages API as LiteLLM's ``anthropic`` provider calls it: ``POST /v1/messages``
+    (JSON, or Anthropic's SSE event stream with ``stream: true``: message_start, content_block_start,
+    content_block_delta..., content_block_stop, message_delta, message_stop). Point ``anthropic/...``
+    deployments at ``base_url`` (LiteLLM appends ``/v1/messages``). The key arrives in ``x-api-key``.
+    Errors are Anthropic-shaped: ``{"type": "error", "error": {"type", "message"}}``."""
+
+    kind = "anthropic"
+
+    def __init__(self, identity: str, models: Iterable[str] = ("claude-sonnet-4-20250514",)) -> None:
+        super().__init__(identity)
+        self.models = list(models)
+
+    def _error_body(self, status: int) -> Any:
+        kind = "api_error" if status >= 500 else ("rate_limit_error" if status == 429 else "invalid_request_error")
+        return {"type": "error", "error": {"type": kind, "message": f"[fake:{self.identity}] injected failure (HTTP {status})"}}
+
+    def _route(self, h: _Handler, method: str, path: str, body: dict) -> None:
+        if path == "/v1/messages" and method == "POST":
+            model = body.get("model") or self.models[0]
+            text = self.reply_text(self._last_user_text(body.get("messages")))
+            mid = f"msg_fake_{uuid.uuid4().hex[:16]}"
+            output_tokens = max(1, len(text.split()))
+            if body.get("stream"):
+                h.send_stream("text/event-stream", self._events(mid, model, text, output_tokens))
+            else:
+                h.send_json(
+                    200,
+                    {
+                        "id": mid,
+                        "type": "message",
+                        "role": "assistant",
+                        "model": model,
+                        "content": [{"type": "text", "text": text}],
+                        "stop_reason": "end_turn",
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": 5, "output_tokens": output_tokens},
+                    },
+                )
+        elif path == "/v1/models" and method in ("GET", "HEAD"):
+            h.send_json(200, {"data": [{"type": "model", "id": m, "display_name": m} for m in self.models], "has_more": False})
+        else:
+            h.send_json(404, {"type": "error", "error": {"type": "not_found_error", "message": f"[fake:{self.identity}] no route {method} {path}"}})
+
+    def _events(self, mid: str, model: str, text: str, output_tokens: int) -> Iterator[bytes]:
+        def event(name: str, payload: dict) -> bytes:
+            return f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode()
+
+        yield event(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": mid,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 5, "output_tokens": 1},
+                },
+            },
+        )
+        yield event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+        for piece in self._pieces(text):
+            yield event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})
+        yield event("content_block_stop", {"type": "content_block_stop", "index": 0})
+        yield event(
+            "message_delta",
+            {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": output_tokens}},
+        )
+        yield event("message_stop", {"type": "message_stop"})

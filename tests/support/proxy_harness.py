@@ -33,6 +33,15 @@ and changes only what a test machine needs changed, each step explicit:
   router registers each ``ollama*`` deployment's pricing and asks ``POST /api/show`` of
   ``OLLAMA_API_BASE`` or ``http://localhost:11434``, *not* of the deployment's ``api_base``.
 
+TLS: the unit's ``--ssl_keyfile_path``/``--ssl_certfile_path`` are refused unless the caller gives
+the test's certificate files (:class:`ProxyTls`: server certificate, its private key, and the CA
+bundle clients trust). Then, as for ``--config``, only those two *values* are replaced, by copies of
+the files in the private temp dir (the key copy mode 0600); the flags themselves come from the unit.
+Giving :class:`ProxyTls` for args without both flags is refused too (a test would believe it speaks
+HTTPS while the unit does not). With TLS the harness speaks ``https://`` and verifies the proxy's
+certificate against the CA bundle *only* (never ``verify=False``), for the health checks and for
+:meth:`RunningProxy.openai_client` / :meth:`RunningProxy.http_client`.
+
 ``start()`` launches ``litellm`` in its own process group, waits (bounded) for
 ``/health/liveliness`` and then ``/health/readiness``, and checks that the port we asked for is
 listened on *by this process group*. LiteLLM's CLI silently moves to a random port when the port it
@@ -52,11 +61,13 @@ import re
 import shutil
 import signal
 import subprocess
+import ssl
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +78,7 @@ from tests.support.fake_upstreams import free_port
 
 __all__ = [
     "RunningProxy",
+    "ProxyTls",
     "ProxyStartupError",
     "ProxyPortError",
     "without_database",
@@ -182,24 +194,66 @@ def _option_value_index(args: Sequence[str], names: Iterable[str]) -> list[tuple
     return found
 
 
-def rewrite_cli_args(args: Sequence[str], *, config_path: str, port: int, host: str = LOOPBACK) -> list[str]:
-    """The unit's args with only ``--config``, ``--port`` and ``--host`` replaced (added if absent)."""
+@dataclass(frozen=True)
+class ProxyTls:
+    """The test's TLS material for a unit whose args enable TLS: PEM files of the server
+    certificate (or chain), its private key, and the CA bundle clients trust."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
+
+
+_SSL_KEY_FLAG = "--ssl_keyfile_path"
+_SSL_CERT_FLAG = "--ssl_certfile_path"
+
+
+def _replace_option_values(out: list[str], names: tuple[str, ...], value: str, *, add: bool = True) -> bool:
+    positions = _option_value_index(out, names)
+    if not positions:
+        if add:
+            out += [names[0], value]
+        return False
+    for i, inline in reversed(positions):
+        if inline is not None:
+            out[i] = f"{out[i].split('=', 1)[0]}={value}"
+        elif i + 1 < len(out):
+            out[i + 1] = value
+        else:
+            out.append(value)
+    return True
+
+
+def rewrite_cli_args(
+    args: Sequence[str],
+    *,
+    config_path: str,
+    port: int,
+    host: str = LOOPBACK,
+    tls_paths: tuple[str, str] | None = None,
+) -> list[str]:
+    """The unit's args with only ``--config``, ``--port`` and ``--host`` replaced (added if absent),
+    and, when ``tls_paths=(keyfile, certfile)`` is given, the values of the unit's own
+    ``--ssl_keyfile_path``/``--ssl_certfile_path`` (both must be there; never added)."""
     out = list(args)
     for names, value in ((("--config", "-c"), config_path), (("--port",), str(port)), (("--host",), host)):
-        positions = _option_value_index(out, names)
-        if not positions:
-            out += [names[0], value]
-            continue
-        for i, inline in reversed(positions):
-            if inline is not None:
-                out[i] = f"{out[i].split('=', 1)[0]}={value}"
-            elif i + 1 < len(out):
-                out[i + 1] = value
-            else:
-                out.append(value)
-    for tls in ("--ssl_keyfile_path", "--ssl_certfile_path"):
-        if _option_value_index(out, (tls,)):
-            raise ValueError(f"{tls} in the unit's args: the harness speaks plain HTTP; drop TLS args for tests")
+        _replace_option_values(out, names, value)
+    present = [flag for flag in (_SSL_KEY_FLAG, _SSL_CERT_FLAG) if _option_value_index(out, (flag,))]
+    if tls_paths is None:
+        if present:
+            raise ValueError(
+                f"{present[0]} in the unit's args but no test TLS material: pass ProxyTls (tls=...) "
+                "so the harness serves the test certificate and verifies it against the CA"
+            )
+        return out
+    if len(present) != 2:
+        raise ValueError(
+            "TLS material given but the unit's args do not enable TLS with both --ssl_keyfile_path "
+            f"and --ssl_certfile_path (found: {present or 'neither'}): the harness never adds them"
+        )
+    keyfile, certfile = tls_paths
+    _replace_option_values(out, (_SSL_KEY_FLAG,), keyfile, add=False)
+    _replace_option_values(out, (_SSL_CERT_FLAG,), certfile, add=False)
     return out
 
 
@@ -287,6 +341,7 @@ class RunningProxy:
         startup_timeout: float = 120.0,
         cli: str | None = None,
         keep_workdir_on_failure: bool = True,
+        tls: ProxyTls | None = None,
     ) -> None:
         if isinstance(config, (str, os.PathLike)):
             loaded = yaml.safe_load(Path(config).read_text())
@@ -303,6 +358,16 @@ class RunningProxy:
             if any(secret in arg for secret in self._secrets):
                 raise ValueError("a secret value appears in the proxy's CLI args: pass secrets through env only")
         self._unit_args = list(args)
+        self.tls = tls
+        if tls is not None:
+            for path in (tls.cert_file, tls.key_file, tls.ca_file):
+                if not Path(path).is_file():
+                    raise FileNotFoundError(f"TLS material missing: {path}")
+            if "PRIVATE KEY" in Path(tls.ca_file).read_text() or "PRIVATE KEY" in Path(tls.cert_file).read_text():
+                raise ValueError("a private key is in the CA bundle or certificate file given to the harness")
+        # Fail now, not at start(), when the unit's TLS flags and the material disagree.
+        rewrite_cli_args(self._unit_args, config_path="c", port=1, tls_paths=("k", "c") if tls else None)
+        self.ca_file: Path | None = None  # the workdir copy of tls.ca_file once started
         self._user_env = env_without_db
         self.port = port if port is not None else free_port()
         self.host = LOOPBACK
@@ -323,8 +388,26 @@ class RunningProxy:
         return f"RunningProxy({self.name!r}, port={self.port}, {state})"
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
+
+    @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """With TLS: a client context that trusts only the CA bundle given in ``ProxyTls``."""
+        if self.tls is None:
+            return None
+        return ssl.create_default_context(cafile=str(self.ca_file or self.tls.ca_file))
+
+    def http_client(self, **kwargs: Any) -> httpx.Client:
+        """An httpx client for this proxy (no env proxies; with TLS, trusting only the CA bundle)."""
+        kwargs.setdefault("timeout", 30.0)
+        context = self.ssl_context()
+        if context is not None:
+            kwargs.setdefault("verify", context)
+        return httpx.Client(base_url=self.base_url, trust_env=False, **kwargs)
 
     @property
     def pid(self) -> int | None:
@@ -372,7 +455,20 @@ class RunningProxy:
         self.config_path = self.workdir / "config.yaml"
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
         self.log_path = self.workdir / "proxy.log"
-        self.args = rewrite_cli_args(self._unit_args, config_path=str(self.config_path), port=self.port, host=self.host)
+        tls_paths = None
+        if self.tls is not None:
+            tls_dir = self.workdir / "tls"
+            tls_dir.mkdir(mode=0o700)
+            key_copy, cert_copy, ca_copy = tls_dir / "server.key", tls_dir / "server.crt", tls_dir / "ca.crt"
+            key_copy.touch(mode=0o600)
+            key_copy.write_bytes(Path(self.tls.key_file).read_bytes())
+            shutil.copyfile(self.tls.cert_file, cert_copy)
+            shutil.copyfile(self.tls.ca_file, ca_copy)
+            self.ca_file = ca_copy
+            tls_paths = (str(key_copy), str(cert_copy))
+        self.args = rewrite_cli_args(
+            self._unit_args, config_path=str(self.config_path), port=self.port, host=self.host, tls_paths=tls_paths
+        )
         self._log_file = open(self.log_path, "wb")
         log.info("starting %r: %s %s", self, self.cli, " ".join(self.args))
         self._proc = subprocess.Popen(
@@ -458,6 +554,9 @@ class RunningProxy:
 
         kwargs.setdefault("max_retries", 0)
         kwargs.setdefault("timeout", 60.0)
+        context = self.ssl_context()
+        if context is not None and "http_client" not in kwargs:
+            kwargs["http_client"] = httpx.Client(verify=context, trust_env=False, timeout=kwargs["timeout"])
         key = self.master_key if api_key is None else api_key
         return openai.OpenAI(base_url=f"{self.base_url}/v1", api_key=key, **kwargs)
 
@@ -498,7 +597,8 @@ class RunningProxy:
         assert self._proc is not None
         deadline = time.monotonic() + self.startup_timeout
         stage = "/health/liveliness"
-        with httpx.Client(timeout=2.0, trust_env=False) as http:
+        verify: Any = self.ssl_context() or True
+        with httpx.Client(timeout=2.0, trust_env=False, verify=verify) as http:
             while True:
                 rc = self._proc.poll()
                 if rc is not None:

@@ -230,8 +230,9 @@ def test_password_is_stored_as_scram_verifier_and_never_leaks(scratch, caplog):
 
 
 def test_url_encoded_password_with_special_characters_gives_working_database_url(scratch):
-    # components/postgres.py did not exist when this was written, so this exercises the
-    # helper in tests/support; point it at components.postgres.database_url once that lands.
+    # The URL the gateway really hands to LiteLLM: components.postgres.database_url.
+    from components.postgres import database_url as component_database_url
+
     admin = scratch.admin
     role, db = scratch.role_name("url"), scratch.database_name("url")
     password = "p@ss:w/rd?x#y%25 z"
@@ -239,7 +240,7 @@ def test_url_encoded_password_with_special_characters_gives_working_database_url
     apply_database(admin, db, role)
     revoke_connect_from_public(admin, db)
 
-    url = database_url(role, password, "127.0.0.1", 5432, db, "disable")
+    url = component_database_url(role, password, "127.0.0.1", 5432, db, "disable")
 
     parts = urlsplit(url)
     assert (unquote(parts.username), unquote(parts.password), parts.hostname, parts.port) == (role, password, "127.0.0.1", 5432)

@@ -1,0 +1,250 @@
+"""The gateway's Redis: where LiteLLM finds it, as whom, and (optionally) the ACL user itself.
+
+Without ``settings.manage_acl`` the server is someone else's: the component declares nothing and
+hands on host/port/user and the password from secret config (``""`` when the server has no auth).
+
+With ``manage_acl`` it owns one ACL user, created/rotated/deleted by a ``remote.Command`` that runs
+``redis-cli`` on the Redis host (over SSH, ``settings.ssh_host`` or ``settings.host``):
+
+* create/update: ``redis-cli`` reads ONE line from the command's **stdin** (a secret input)::
+
+      ACL SETUSER "<user>" reset resetchannels on "#<sha256 of the password>" "~<pattern>"... +@all -@dangerous +info
+
+  then ``ACL SAVE`` when the server has an ACL file (its absence is tolerated, with a warning:
+  users defined only in memory vanish when Redis restarts).
+* delete: ``ACL DELUSER <user>`` (+ ``ACL SAVE``); nothing secret involved.
+
+How the password travels: secret config or a RandomPassword -> (secret) stdin of the command,
+and only as its SHA-256 (``#<hex>``, which ACL SETUSER accepts as a password): the plaintext
+never reaches the Redis host at deployment time, and neither plaintext nor hash is ever on a
+command line (``ps``), in ``create``/``update``/``delete`` (plain strings in state) or in a
+trigger. The SSH channel carries stdin encrypted; Pulumi state stores it encrypted (secret
+input). The scripts never echo the reply of ACL SETUSER verbatim (Redis quotes the offending
+rule in its errors) and the command's stdout/stderr are secret outputs besides.
+
+Rotation: a new password changes ``stdin``; that is an ordinary input change, so the provider's
+diff sees it and, because ``update`` is set, runs the update script in place — no separate
+trigger is needed, and none is declared (a trigger derived from the password, even hashed
+without salt, would publish exactly the value ACL SETUSER stores). ``reset`` at the start of the
+rule list makes each run declarative: the user ends with exactly these rules and only the new
+password. A different user name or server changes ``delete``, which is marked replace-on-change
+with delete-before-replace: the old user is removed (by its own stored delete script) before
+the new one is created, so the same user on the same server is never deleted after creation.
+
+ACL rules, checked against litellm/caching/redis_cache.py (1.108.7): the cache and router use
+GET/SET(EX)/MGET/DEL/EXPIRE/TTL/INCR/INCRBYFLOAT/RPUSH/LPOP/LTRIM/SADD/SCAN, pipelines
+(MULTI/EXEC), Lua via EVAL/EVALSHA/SCRIPT LOAD (rate limiters), PING; redis-py sends CLIENT
+SETINFO on connect. ``+@all -@dangerous`` keeps all of that and removes every administrative
+command (FLUSHALL/FLUSHDB, CONFIG, KEYS, DEBUG, SHUTDOWN, ACL, CLIENT LIST/KILL, MONITOR, SAVE,
+REPLICAOF, MODULE, MIGRATE/RESTORE, SORT...; @admin is a subset of @dangerous). ``+info`` is added
+back on purpose: LiteLLM reads ``redis_version`` from INFO at startup to choose between native
+``LPOP key count`` (Redis >= 7) and a pipelined fallback; without it the version is "Unknown" and
+assumed 7. LiteLLM's own FLUSHALL (the /cache/flushall admin endpoint) is refused, which is
+wanted on a shared server. Key access is limited to ``key_patterns`` (Lua scripts are checked
+against them too); SCAN still lists key names outside them (SCAN is not a key command). No
+pub/sub channels (``resetchannels``): LiteLLM does not use Redis pub/sub.
+
+The admin side: ``redis-cli`` connects to ``settings.host:port`` from the Redis host as the
+default user; a server whose default user needs a password must provide it to redis-cli there
+(e.g. ``REDISCLI_AUTH`` in the SSH user's environment) — there is no setting for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_random as random
+from pulumi_command import remote
+
+from config.settings import RedisSettings
+
+TYPE_TOKEN = "litellm-gateway:redis:RedisCache"
+
+PASSWORD_LENGTH = 40
+# Command categories/commands after the key patterns; see the module docstring for why.
+ACL_COMMAND_RULES = ("+@all", "-@dangerous", "+info")
+NO_ACL_FILE_MARKER = "not configured to use an ACL file"
+# sed program for error text: drops '#<hash>' / '>password' rules and any 64-hex run.
+_REDACT = "sed -e \"s/[#>][^' ]*/<redacted>/g\" -e 's/[0-9a-fA-F]\\{64\\}/<redacted>/g'"
+
+
+def _check_token(label: str, value: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{label} must be a non-empty string")
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError(f"{label} {value!r} must not contain whitespace or control characters")
+    return value
+
+
+def check_acl_user(user: str) -> str:
+    _check_token("Redis ACL user", user)
+    if user == "default":
+        # `reset` would strip the default user of everything and lock every client out.
+        raise ValueError("refusing to manage the Redis 'default' user; choose a dedicated user name")
+    return user
+
+
+def redis_cli_quote(arg: str) -> str:
+    """One argument for redis-cli's line parser (sdssplitargs): double-quoted, escaped."""
+    out = ['"']
+    for byte in arg.encode("utf-8"):
+        ch = chr(byte)
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif 0x20 <= byte < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\x{byte:02x}")
+    out.append('"')
+    return "".join(out)
+
+
+def password_sha256(password: str) -> str:
+    return hashlib.sha256(password.encode("utf-8")).hexdigest()
+
+
+def acl_setuser_line(user: str, password: str, key_patterns: Sequence[str]) -> str:
+    """The line redis-cli reads from stdin. Contains the password's SHA-256: treat as secret."""
+    check_acl_user(user)
+    if not key_patterns:
+        raise ValueError("at least one key pattern is needed (e.g. 'litellm.dev.cache*')")
+    if not password:
+        raise ValueError("the ACL user's password must not be empty")
+    rules = ["reset", "resetchannels", "on", redis_cli_quote("#" + password_sha256(password))]
+    rules += [redis_cli_quote("~" + _check_token("key pattern", p)) for p in key_patterns]
+    rules += list(ACL_COMMAND_RULES)
+    return " ".join(["ACL", "SETUSER", redis_cli_quote(user), *rules]) + "\n"
+
+
+def _redis_cli(settings: RedisSettings) -> str:
+    parts = ["redis-cli", "-h", shlex.quote(settings.host), "-p", str(int(settings.port))]
+    if settings.tls:
+        parts.append("--tls")
+    return " ".join(parts)
+
+
+def _acl_save_snippet(cli: str) -> str:
+    return (
+        f"saved=$({cli} ACL SAVE </dev/null 2>&1)\n"
+        'case "$saved" in\n'
+        "  OK) ;;\n"
+        f'  *"{NO_ACL_FILE_MARKER}"*)\n'
+        "    echo 'warning: this Redis has no ACL file: the user lives in memory only and is lost when "
+        "Redis restarts (configure aclfile, then run pulumi up again)' >&2 ;;\n"
+        '  *) printf \'ACL SAVE failed: %s\\n\' "$saved" >&2; exit 1 ;;\n'
+        "esac\n"
+    )
+
+
+def acl_create_script(settings: RedisSettings) -> str:
+    """Shell run over SSH for create and update. redis-cli reads ACL SETUSER from stdin."""
+    user = check_acl_user(settings.user or "")
+    cli = _redis_cli(settings)
+    return (
+        "set -u\n"
+        # redis-cli inherits the command's stdin: the one secret line, never an argument.
+        f"reply=$({cli} 2>&1)\n"
+        'if [ "$reply" != "OK" ]; then\n'
+        # Redis quotes the failing rule (the password hash) in its error: redact before printing.
+        "  printf 'ACL SETUSER %s failed: %s\\n' "
+        f"{shlex.quote(user)} \"$(printf '%s\\n' \"$reply\" | head -n 3 | {_REDACT})\" >&2\n"
+        "  exit 1\n"
+        "fi\n"
+        + _acl_save_snippet(cli)
+        + f"echo {shlex.quote('ACL user ' + user + ' set')}\n"
+    )
+
+
+def acl_delete_script(settings: RedisSettings) -> str:
+    """Shell run over SSH on delete: ACL DELUSER (0 = already gone is fine), then ACL SAVE."""
+    user = check_acl_user(settings.user or "")
+    cli = _redis_cli(settings)
+    return (
+        "set -u\n"
+        f"reply=$({cli} ACL DELUSER {shlex.quote(user)} </dev/null 2>&1)\n"
+        'case "$reply" in\n'
+        "  0|1) ;;\n"
+        "  *) printf 'ACL DELUSER %s failed: %s\\n' "
+        f"{shlex.quote(user)} \"$reply\" >&2; exit 1 ;;\n"
+        "esac\n"
+        + _acl_save_snippet(cli)
+        + f"echo {shlex.quote('ACL user ' + user + ' deleted')}\n"
+    )
+
+
+@dataclass
+class RedisCacheArgs:
+    settings: RedisSettings
+    password: Optional[pulumi.Input[str]]
+    """Secret config redisPassword, if set. With manage_acl and None, a password is generated."""
+    connection: Optional[remote.ConnectionArgs]
+    """SSH to the host that runs redis-cli (needed with manage_acl)."""
+    key_patterns: list[str] = field(default_factory=list)
+    """Redis key patterns the ACL user may touch (manage_acl only)."""
+
+
+class RedisCache(pulumi.ComponentResource):
+    host: pulumi.Output[str]
+    port: pulumi.Output[int]
+    username: pulumi.Output[Optional[str]]
+    password: pulumi.Output[str]
+    """Secret; "" when the server has no auth."""
+
+    def __init__(self, name: str, args: RedisCacheArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        s = args.settings
+        self.host = pulumi.Output.from_input(s.host)
+        self.port = pulumi.Output.from_input(s.port)
+        self.username = pulumi.Output.from_input(s.user)
+        self.acl_user: Optional[remote.Command] = None
+
+        if not s.manage_acl:
+            self.password = pulumi.Output.secret(args.password if args.password is not None else "")
+        else:
+            if args.connection is None:
+                raise ValueError("redis.manage_acl needs an SSH connection to the Redis host")
+            user = check_acl_user(s.user or "")
+            patterns = list(args.key_patterns)
+            for p in patterns:
+                _check_token("key pattern", p)
+            if not patterns:
+                raise ValueError("redis.manage_acl needs at least one key pattern")
+            if args.password is not None:
+                password = pulumi.Output.secret(args.password)
+            else:
+                generated = random.RandomPassword(
+                    f"{name}-password",
+                    length=PASSWORD_LENGTH,
+                    special=False,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                # The mock engine (and previews) do not apply RandomPassword's secret outputs.
+                password = pulumi.Output.secret(generated.result)
+            create = acl_create_script(s)
+            self.acl_user = remote.Command(
+                f"{name}-acl-user",
+                connection=args.connection,
+                create=create,
+                update=create,
+                delete=acl_delete_script(s),
+                stdin=pulumi.Output.secret(password.apply(lambda pw: acl_setuser_line(user, pw, patterns))),
+                add_previous_output_in_env=False,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    additional_secret_outputs=["stdin", "stdout", "stderr"],
+                    replace_on_changes=["delete"],
+                    delete_before_replace=True,
+                ),
+            )
+            # Through the command: whoever reads the password waits until the user has it.
+            self.password = pulumi.Output.secret(
+                pulumi.Output.all(self.acl_user.id, password).apply(lambda v: v[1])
+            )
+
+        self.register_outputs(
+            {"host": self.host, "port": self.port, "username": self.username, "password": self.password}
+        )

@@ -1,0 +1,200 @@
+"""components/postgres.py against the real PostgreSQL on 127.0.0.1:5432.
+
+The mocked program (dev stack, with unique role/database names pointed at 127.0.0.1) declares
+the Role, Database and Grant; tests/support/postgres_apply.py applies exactly those inputs to the
+server as `postgres`; then LiteLLM's Prisma migrations run as the declared role through the
+component's own DATABASE_URL.
+
+Never skips: if the server is missing, every test fails with how to start it. The local server
+uses trust auth, so the password is not *verified* by a login here (see test_postgres_apply.py
+for the stored-verifier check); what is proven is the privilege model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+import pytest
+
+from components.postgres import TYPE_TOKEN
+from offline.engine import ProgramRun, RecordedResource, default_outputs, run_program
+from offline.stack_inputs import load_stack_inputs
+from tests.support import postgres_apply as pa
+from tests.support.postgres_apply import (
+    DATABASE_TYPE,
+    GRANT_TYPE,
+    ROLE_TYPE,
+    apply_database_grant,
+    apply_declared,
+    apply_litellm_migrations,
+    apply_role,
+    scratch_cluster_objects,
+)
+
+ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
+PREFIX = "llmgw_pgcomp"
+START_HINT = (
+    "PostgreSQL must run on 127.0.0.1:5432 with the `postgres` superuser reachable over TCP. "
+    "Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+)
+PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
+
+
+@pytest.fixture(scope="module")
+def admin_dsn() -> str:
+    try:
+        with psycopg.connect(ADMIN_DSN) as conn:
+            superuser, version = conn.execute(
+                "SELECT rolsuper, current_setting('server_version_num')::int FROM pg_roles WHERE rolname = current_user"
+            ).fetchone()
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"cannot reach PostgreSQL ({exc}). {START_HINT}", pytrace=False)
+    if not superuser:
+        pytest.fail(f"`postgres` on 127.0.0.1:5432 is not a superuser. {START_HINT}", pytrace=False)
+    if version < 150000:
+        pytest.fail(f"PostgreSQL >= 15 required (public-schema privileges changed in 15); server is {version}", pytrace=False)
+    return ADMIN_DSN
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nothing_left_behind(admin_dsn):
+    yield
+    with psycopg.connect(admin_dsn) as conn:
+        leftovers = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE %(p)s UNION ALL SELECT datname FROM pg_database WHERE datname LIKE %(p)s",
+            {"p": PREFIX + "\\_%"},
+        ).fetchall()
+    assert leftovers == [], f"scratch objects left behind: {leftovers}"
+
+
+@pytest.fixture
+def scratch(admin_dsn):
+    with scratch_cluster_objects(admin_dsn, prefix=PREFIX) as s:
+        yield s
+
+
+@dataclass
+class Declared:
+    run: ProgramRun
+    role: RecordedResource
+    database: RecordedResource
+    grant: RecordedResource
+    password: str  # what the mocked RandomPassword returned
+    url: str  # the component's DATABASE_URL (stack output)
+
+
+def declare_and_apply(scratch) -> Declared:
+    """Run the mocked dev program with scratch names, then apply its declarations for real."""
+    role_name, db_name = scratch.role_name("gw"), scratch.database_name("gw")
+    inputs = load_stack_inputs(
+        "dev",
+        secrets={"postgresAdminPassword": "unused-with-trust-auth"},
+        overrides={
+            "postgres": {
+                "host": "127.0.0.1",
+                "port": 5432,
+                "admin_user": "postgres",
+                "sslmode": "disable",
+                "database": db_name,
+                "role": role_name,
+                "connection_limit": 12,
+            }
+        },
+    )
+    run = run_program("dev", inputs.config, inputs.secret_keys)
+    component = run.one(TYPE_TOKEN)
+    mine = run.children_of(component.urn)
+
+    def one(token: str) -> RecordedResource:
+        found = [r for r in mine if r.type == token]
+        assert len(found) == 1, (token, len(found))
+        return found[0]
+
+    role, database, grant, pw = one(ROLE_TYPE), one(DATABASE_TYPE), one(GRANT_TYPE), one(PASSWORD_TYPE)
+    assert (role.inputs["name"], database.inputs["name"]) == (role_name, db_name)
+    # exactly the declared inputs, in dependency order
+    for r in (role, database, grant):
+        apply_declared(scratch.admin, r.type, r.inputs)
+    return Declared(
+        run=run,
+        role=role,
+        database=database,
+        grant=grant,
+        password=default_outputs(pw.type, pw.name, pw.inputs)["result"],
+        url=run.outputs["database_url"],
+    )
+
+
+def test_declared_role_applies_every_litellm_migration_through_the_component_url(scratch):
+    d = declare_and_apply(scratch)
+    assert d.role.inputs["password"] == d.password  # the role got the generated password
+
+    report = apply_litellm_migrations(d.url)
+
+    assert report.first_error is None, report.first_error
+    assert report.ok and report.applied_count == len(pa.list_litellm_migrations()) > 200
+    role, db = d.role.inputs["name"], d.database.inputs["name"]
+    with psycopg.connect(scratch.dsn("postgres", db)) as conn:
+        foreign = conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND pg_get_userbyid(c.relowner) <> %s",
+            (role,),
+        ).fetchall()
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
+    assert foreign == [] and tables > 20
+
+
+def test_declared_role_has_exactly_the_declared_attributes(scratch):
+    d = declare_and_apply(scratch)
+    role, db = d.role.inputs["name"], d.database.inputs["name"]
+    assert scratch.admin.execute(
+        "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolconnlimit "
+        "FROM pg_roles WHERE rolname = %s",
+        (role,),
+    ).fetchone() == (True, False, False, False, False, False, 12)
+    assert scratch.admin.execute(
+        "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (db,)
+    ).fetchone() == (role,)
+    # the Grant took CONNECT and TEMPORARY away from PUBLIC
+    public_acl = scratch.admin.execute(
+        "SELECT a.privilege_type FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = %s AND a.grantee = 0",
+        (db,),
+    ).fetchall()
+    assert public_acl == []
+
+
+def test_connect_only_role_fails_first_migration_and_a_stranger_cannot_connect(scratch):
+    d = declare_and_apply(scratch)
+    db = d.database.inputs["name"]
+    stranger = scratch.role_name("stranger")
+    apply_role(scratch.admin, stranger, "stranger-pw")
+
+    # PUBLIC lost CONNECT: a role of the same cluster is refused at login
+    with pytest.raises(psycopg.OperationalError) as refused:
+        psycopg.connect(scratch.dsn(stranger, db, "stranger-pw")).close()
+    assert f'permission denied for database "{db}"' in str(refused.value)
+
+    # with CONNECT only (what a naive setup grants) LiteLLM's first migration fails
+    apply_database_grant(scratch.admin, db, stranger, ["CONNECT"])
+    report = apply_litellm_migrations(scratch.dsn(stranger, db, "stranger-pw"))
+    first = pa.list_litellm_migrations()[0].name
+    assert report.applied_count == 0
+    assert report.first_error == pa.MigrationError(first, "42501", "permission denied for schema public")
+
+    # the declared owner, on the very same database, then applies them all
+    assert apply_litellm_migrations(d.url).ok
+
+
+def test_database_url_output_parses_back_to_the_declared_role_and_database(scratch):
+    d = declare_and_apply(scratch)
+    assert "database_url" in d.run.secret_outputs
+    parts = urlsplit(d.url)
+    role, db = d.role.inputs["name"], d.database.inputs["name"]
+    assert (unquote(parts.username), unquote(parts.password)) == (role, d.password)
+    assert (parts.scheme, parts.hostname, parts.port) == ("postgresql", "127.0.0.1", 5432)
+    assert unquote(parts.path.lstrip("/")) == db and parts.query == "sslmode=disable"
+    with psycopg.connect(d.url) as conn:
+        assert conn.info.password == d.password
+        assert conn.execute("SELECT current_user, current_database()").fetchone() == (role, db)
