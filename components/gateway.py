@@ -127,7 +127,7 @@ class Gateway(pulumi.ComponentResource):
                     settings=s.redis,
                     password=_secret(s.secrets.redis_password),
                     connection=ssh_connection(s, s.redis.ssh_host or s.redis.host) if s.redis.manage_acl else None,
-                    key_patterns=[f"{s.cache.namespace or f'litellm.{s.environment}.cache'}*", "*"] if s.router_shares_state else [f"{s.cache.namespace or f'litellm.{s.environment}.cache'}*"],
+                    key_patterns=redis_key_patterns(s),
                 ),
                 opts=child,
             )
@@ -299,6 +299,15 @@ class Gateway(pulumi.ComponentResource):
                 "config_sha256": hashlib.sha256(self.config_yaml.encode()).hexdigest(),
             }
         )
+
+
+def redis_key_patterns(s: GatewaySettings) -> list[str]:
+    """Keys the gateway's Redis user may touch: the response cache and rate-limit counters live
+    under `<namespace>:`; the router's shared state (several hosts) uses LiteLLM's own un-prefixed
+    keys, so replicas need the whole keyspace — give them a Redis (or db) of their own."""
+    if s.router_shares_state:
+        return ["*"]
+    return [f"{s.cache_namespace}:*"]
 
 
 def _is_ip(value: str) -> bool:

@@ -10,7 +10,8 @@ Steps (each a pulumi-command resource, child of the component; scripts in compon
   file-unit    the systemd unit from stdin (ssh only)                        (after install)
   file-tls-key/-cert/-ca  key 0600 (secret stdin), cert/CA 0644, service user's (after install)
   migrate      `litellm --skip_server_startup` with the env file (if postgres) (after the files)
-  service      restart + wait for /health/readiness on the configured port   (after all of it)
+  service      (re)start, only when a restart trigger changed                 (after all of it)
+  ready        wait for /health/readiness on the configured port             (after service)
 
 ssh deploy: remote.Command on the host as root (sudo -n unless the SSH user is root);
 local deploy: local.Command with /bin/bash in the project directory, no sudo, the proxy as a
@@ -21,7 +22,7 @@ state and hidden in previews/logs). Not in command strings (pulumi-command print
 on failure), not in `environment` (remote: needs sshd AcceptEnv and is silently dropped otherwise;
 both: stored as a plain input unless marked secret), not in `triggers`.
 
-Restart trigger (the service step's `triggers`, labelled strings so a preview says what changed):
+Restart trigger (the service and ready steps' `triggers`, labelled strings so a preview says what changed):
   litellm=<version>, config=sha256(config.yaml), unit=sha256(unit) (local: launch=sha256(argv)),
   tls=sha256(cert+CA) when TLS is on, and env=HMAC-SHA256(trigger-key, env file text).
 The env file holds the secrets, and a plain sha256 of it could be brute-forced offline for any
@@ -92,7 +93,7 @@ class LiteLLMHost(pulumi.ComponentResource):
     docs_url: pulumi.Output[str]
     health_url: pulumi.Output[str]
     ready: pulumi.Output[bool]
-    """Resolves (True) once the service step succeeded, i.e. after /health/readiness answered."""
+    """Resolves (True) once the ready step succeeded, i.e. after /health/readiness answered 200."""
     restart_triggers: pulumi.Output[list]
 
     def __init__(self, name: str, args: LiteLLMHostArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -223,7 +224,9 @@ class LiteLLMHost(pulumi.ComponentResource):
         ]
         if tls_digest is not None:
             triggers.append(tls_digest)
-        restart = scripts.restart_and_wait_script(s, host)
+        # Only this step restarts the proxy, and only when a trigger changed (or its own short
+        # script did, which depends on the unit name / pid file alone).
+        restart = scripts.restart_script(s)
         service = self._command(
             "service",
             create=restart,
@@ -232,6 +235,16 @@ class LiteLLMHost(pulumi.ComponentResource):
             triggers=triggers,
             depends_on=before_start,
         )
+        # After every (re)start: the same triggers, so it re-runs whenever the service step does;
+        # a change of only the wait (timeout, probe) re-runs the check without a restart.
+        wait = scripts.wait_ready_script(s, host)
+        ready = self._command(
+            "ready",
+            create=wait,
+            update=wait,
+            triggers=triggers,
+            depends_on=[service],
+        )
 
         # ---- outputs -----------------------------------------------------------------------------
         url = base_url(s, host.name)
@@ -239,7 +252,7 @@ class LiteLLMHost(pulumi.ComponentResource):
         self.ui_url = pulumi.Output.from_input(f"{url}/ui")
         self.docs_url = pulumi.Output.from_input(f"{url}/docs")
         self.health_url = pulumi.Output.from_input(f"{url}/health/readiness")
-        self.ready = service.id.apply(lambda _: True)
+        self.ready = ready.id.apply(lambda _: True)
         self.restart_triggers = pulumi.Output.all(*triggers)
         self.register_outputs(
             {

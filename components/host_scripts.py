@@ -6,7 +6,8 @@
   install  venv, `pip install -r requirements.txt` (exact pins), `prisma generate`
   files    config.yaml, litellm.env (0600, content from stdin only), systemd unit, TLS files
   migrate  `litellm --config ... --skip_server_startup` with the env file's DATABASE_URL
-  service  (re)start, then wait for /health/readiness on the configured port
+  service  (re)start                     (only when config/env/unit/version/TLS changed)
+  ready    wait for /health/readiness on the configured port (after every (re)start)
 
 Two deploy modes (`settings.litellm.deploy`):
   ssh    the script runs as root on the host (`remote_command` wraps it in `sudo -n bash -c` unless
@@ -329,7 +330,13 @@ def migrate_script(settings: GatewaySettings) -> str:
     (systemd's EnvironmentFile= parser on ssh hosts, ENV_LAUNCHER locally), never a command line.
     """
     p, lay = host_paths(settings), host_layout(settings)
-    cmd = f"{_q(p.venv + '/bin/litellm')} --config {_q(p.config_file)} --skip_server_startup"
+    # The env file sets DISABLE_SCHEMA_UPDATE=True so serving workers never migrate; this step is
+    # the one that must (an EnvironmentFile= value would win over systemd's Environment=, so the
+    # override is /usr/bin/env on the command itself).
+    cmd = (
+        f"/usr/bin/env DISABLE_SCHEMA_UPDATE=false {_q(p.venv + '/bin/litellm')} "
+        f"--config {_q(p.config_file)} --skip_server_startup"
+    )
     if lay.is_local:
         return "\n".join(
             [
@@ -351,75 +358,20 @@ def migrate_script(settings: GatewaySettings) -> str:
     ) + "\n"
 
 
-def _wait_block(settings: GatewaySettings, host: LiteLLMHostSpec, *, alive: str, owns_port: str, logs: str) -> list[str]:
-    p = host_paths(settings)
-    address, name = probe_target(settings, host)
-    ca = p.tls_ca_file if settings.tls.enabled else ""
-    timeout = settings.litellm.readiness_timeout_seconds
-    scheme = "https" if settings.tls.enabled else "http"
-    url = f"{scheme}://{name}:{settings.litellm.port}/health/readiness"
-    return [
-        _heredoc_assign("PROBE", READINESS_PROBE, "PROBE_EOF"),
-        f"PORT={int(settings.litellm.port)}",
-        f"URL={_q(url)}",
-        "fail() {",
-        '  echo "LiteLLM did not become ready: $1" >&2',
-        '  echo "--- last 50 lines of the proxy log ---" >&2',
-        f"  {{ {logs}; }} 2>&1 | {REDACT_FILTER} >&2 || true",
-        "  exit 1",
-        "}",
-        f"deadline=$((SECONDS + {int(timeout)}))",
-        "while :; do",
-        f"  {alive} || fail \"the proxy process is not running\"",
-        f'  if {owns_port} && {_q(p.venv + "/bin/python")} -c "$PROBE" {_q(address)} "$PORT" {_q(name)} {_q(ca)}; then',
-        '    echo "LiteLLM ready: $URL"',
-        "    exit 0",
-        "  fi",
-        '  if [ "$SECONDS" -ge "$deadline" ]; then',
-        f'    if ! {owns_port}; then',
-        '      fail "nothing of ours listens on port $PORT (LiteLLM silently moves to a random port when its port is busy)"',
-        "    fi",
-        f'    fail "no 200 from $URL within {int(timeout)}s"',
-        "  fi",
-        "  sleep 2",
-        "done",
-    ]
-
-
-def restart_and_wait_script(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
-    """(Re)start the proxy, then wait (bounded by readiness_timeout_seconds) until it listens on
-    the configured port and /health/readiness answers 200; otherwise fail, printing the last 50
-    lines of its log (journalctl -u <unit> / the local log file)."""
-    p, lay = host_paths(settings), host_layout(settings)
-    if lay.is_local:
-        return local_restart_and_wait_script(settings, host)
-    unit = p.unit_name
-    # The listening socket must belong to a process of our unit (cgroup), not to whatever else
-    # holds the port.
-    owns_port = "owns_port"
-    lines = [
-        _header(f"restart {unit} and wait for /health/readiness"),
-        f"UNIT={_q(unit)}",
-        "owns_port() {",
-        '  local pid',
-        '  for pid in $(ss -H -ltnp "sport = :$PORT" 2>/dev/null | grep -o "pid=[0-9]*" | cut -d= -f2 | sort -u); do',
-        '    if grep -qE "/${UNIT}\\$" "/proc/$pid/cgroup" 2>/dev/null; then return 0; fi',
-        "  done",
-        "  return 1",
-        "}",
-        "command -v ss >/dev/null || { echo 'ss (iproute2) is required on this host' >&2; exit 1; }",
-        "systemctl daemon-reload",
-        'systemctl enable "$UNIT" >/dev/null 2>&1',
-        'systemctl restart "$UNIT"',
-    ]
-    lines += _wait_block(
-        settings,
-        host,
-        alive='! systemctl is-failed --quiet "$UNIT"',
-        owns_port=owns_port,
-        logs='journalctl -u "$UNIT" -n 50 --no-pager',
-    )
-    return "\n".join(lines) + "\n"
+def restart_script(settings: GatewaySettings) -> str:
+    """(Re)start the proxy. Only this step restarts; `wait_ready_script` runs after it."""
+    if settings.litellm.deploy == "local":
+        return local_restart_script(settings)
+    unit = host_paths(settings).unit_name
+    return "\n".join(
+        [
+            _header(f"(re)start {unit}"),
+            f"UNIT={_q(unit)}",
+            "systemctl daemon-reload",
+            'systemctl enable "$UNIT" >/dev/null 2>&1',
+            'systemctl restart "$UNIT"',
+        ]
+    ) + "\n"
 
 
 def _local_stop_lines(settings: GatewaySettings) -> list[str]:
@@ -443,51 +395,114 @@ def local_stop_script(settings: GatewaySettings) -> str:
     return "\n".join([_header("stop the local LiteLLM proxy"), *_local_stop_lines(settings)]) + "\n"
 
 
-def local_restart_and_wait_script(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
+def local_restart_script(settings: GatewaySettings) -> str:
     from config.host_files import proxy_args
 
     p, lay = host_paths(settings), host_layout(settings)
     args = " ".join(_q(a) for a in proxy_args(settings))
+    return "\n".join(
+        [
+            _header("(re)start the local LiteLLM proxy: a background process with a pid file"),
+            f"LOG={_q(lay.log_file)}",
+            *_local_stop_lines(settings),
+            _heredoc_assign("LAUNCHER", ENV_LAUNCHER, "LAUNCHER_EOF"),
+            # a fresh log per start, so a failure shows this start's last lines
+            'if [ -f "$LOG" ]; then mv -f "$LOG" "$LOG.1"; fi',
+            "umask 077",
+            # setsid: its own session, so it outlives this command; every fd redirected, so the
+            # command provider does not wait for it.
+            f'nohup setsid {_q(p.venv + "/bin/python")} -c "$LAUNCHER" {_q(p.env_file)} '
+            f'{_q(p.venv + "/bin/litellm")} {args} </dev/null >>"$LOG" 2>&1 &',
+            'echo $! > "$PIDFILE"',
+        ]
+    ) + "\n"
+
+
+def wait_ready_script(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
+    """Wait (bounded by readiness_timeout_seconds) until a process of ours listens on the
+    configured port and GET /health/readiness answers 200 there; otherwise fail, printing the last
+    50 lines of the proxy's log (journalctl -u <unit> / the local log file), redacted.
+
+    "Of ours": LiteLLM silently picks a random port when its port is busy, and whatever holds the
+    port might even answer the probe. ssh: a listener whose /proc/<pid>/cgroup is the unit's;
+    local: a listener descending from the pid in the pid file.
+    """
+    p, lay = host_paths(settings), host_layout(settings)
+    address, name = probe_target(settings, host)
+    ca = p.tls_ca_file if settings.tls.enabled else ""
+    timeout = int(settings.litellm.readiness_timeout_seconds)
+    scheme = "https" if settings.tls.enabled else "http"
+    url = f"{scheme}://{name}:{settings.litellm.port}/health/readiness"
     lines = [
-        _header("(re)start the local LiteLLM proxy (background process + pid file), wait for readiness"),
-        f"LOG={_q(lay.log_file)}",
-        *_local_stop_lines(settings),
-        _heredoc_assign("LAUNCHER", ENV_LAUNCHER, "LAUNCHER_EOF"),
-        'if [ -f "$LOG" ]; then mv -f "$LOG" "$LOG.1"; fi',
-        "umask 077",
-        # setsid: its own session, so it outlives this command; every fd redirected, so the
-        # command provider does not wait for it.
-        f'nohup setsid {_q(p.venv + "/bin/python")} -c "$LAUNCHER" {_q(p.env_file)} '
-        f'{_q(p.venv + "/bin/litellm")} {args} </dev/null >>"$LOG" 2>&1 &',
-        'echo $! > "$PIDFILE"',
-        'PID=$(cat "$PIDFILE")',
-        "owns_port() {",
-        '  local pid p',
-        '  if command -v ss >/dev/null; then',
-        '    pids=$(ss -H -ltnp "sport = :$PORT" 2>/dev/null | grep -o "pid=[0-9]*" | cut -d= -f2 | sort -u)',
-        '  elif command -v lsof >/dev/null; then',
-        '    pids=$(lsof -nP -t -iTCP:"$PORT" -sTCP:LISTEN 2>/dev/null | sort -u)',
-        "  else",
-        '    echo "warning: neither ss nor lsof found; cannot check who listens on port $PORT" >&2',
-        "    return 0",
-        "  fi",
-        '  for pid in $pids; do',
-        '    p=$pid',
-        '    while [ -n "$p" ] && [ "$p" -gt 1 ]; do',
-        '      if [ "$p" = "$PID" ]; then return 0; fi',
-        '      p=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d " ")',
-        "    done",
-        "  done",
-        "  return 1",
-        "}",
+        _header(f"wait for {url} (at most {timeout}s)"),
+        f"PORT={int(settings.litellm.port)}",
+        f"URL={_q(url)}",
+        _heredoc_assign("PROBE", READINESS_PROBE, "PROBE_EOF"),
     ]
-    lines += _wait_block(
-        settings,
-        host,
-        alive='kill -0 "$PID" 2>/dev/null',
-        owns_port="owns_port",
-        logs='tail -n 50 "$LOG"',
-    )
+    if lay.is_local:
+        lines += [
+            f"PIDFILE={_q(lay.pid_file)}",
+            f"LOG={_q(lay.log_file)}",
+            'PID=$(cat "$PIDFILE" 2>/dev/null || true)',
+            "alive() { [ -n \"$PID\" ] && kill -0 \"$PID\" 2>/dev/null; }",
+            "show_log() { tail -n 50 \"$LOG\"; }",
+            "owns_port() {",
+            "  local pid p pids",
+            "  if command -v ss >/dev/null; then",
+            '    pids=$(ss -H -ltnp "sport = :$PORT" 2>/dev/null | grep -o "pid=[0-9]*" | cut -d= -f2 | sort -u || true)',
+            "  elif command -v lsof >/dev/null; then",
+            '    pids=$(lsof -nP -t -iTCP:"$PORT" -sTCP:LISTEN 2>/dev/null | sort -u || true)',
+            "  else",
+            '    echo "warning: neither ss nor lsof found; cannot check who listens on port $PORT" >&2',
+            "    return 0",
+            "  fi",
+            "  for pid in $pids; do",
+            "    p=$pid",
+            '    while [ -n "$p" ] && [ "$p" -gt 1 ]; do',
+            '      if [ "$p" = "$PID" ]; then return 0; fi',
+            '      p=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d " ")',
+            "    done",
+            "  done",
+            "  return 1",
+            "}",
+        ]
+    else:
+        lines += [
+            f"UNIT={_q(p.unit_name)}",
+            "command -v ss >/dev/null || { echo 'ss (iproute2) is required on this host' >&2; exit 1; }",
+            "alive() { ! systemctl is-failed --quiet \"$UNIT\"; }",
+            "show_log() { journalctl -u \"$UNIT\" -n 50 --no-pager; }",
+            "owns_port() {",
+            "  local pid",
+            '  for pid in $(ss -H -ltnp "sport = :$PORT" 2>/dev/null | grep -o "pid=[0-9]*" | cut -d= -f2 | sort -u); do',
+            '    if grep -qE "/${UNIT}\\$" "/proc/$pid/cgroup" 2>/dev/null; then return 0; fi',
+            "  done",
+            "  return 1",
+            "}",
+        ]
+    lines += [
+        "fail() {",
+        '  echo "LiteLLM did not become ready: $1" >&2',
+        '  echo "--- last 50 lines of the proxy log ---" >&2',
+        f"  {{ show_log 2>&1 | {REDACT_FILTER} >&2; }} || true",
+        "  exit 1",
+        "}",
+        f"deadline=$((SECONDS + {timeout}))",
+        "while :; do",
+        '  alive || fail "the proxy process is not running"',
+        f'  if owns_port && {_q(p.venv + "/bin/python")} -c "$PROBE" {_q(address)} "$PORT" {_q(name)} {_q(ca)}; then',
+        '    echo "LiteLLM ready: $URL"',
+        "    exit 0",
+        "  fi",
+        '  if [ "$SECONDS" -ge "$deadline" ]; then',
+        "    if ! owns_port; then",
+        '      fail "nothing of ours listens on port $PORT (LiteLLM silently moves to a random port when its port is busy)"',
+        "    fi",
+        f'    fail "no 200 from $URL within {timeout}s"',
+        "  fi",
+        "  sleep 2",
+        "done",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -502,16 +517,18 @@ def stop_script(settings: GatewaySettings) -> str:
 def all_scripts(settings: GatewaySettings, host: LiteLLMHostSpec) -> dict[str, str]:
     """Every script this settings/host combination can run, by step name (for review and lint)."""
     p = host_paths(settings)
+    ssh = settings.litellm.deploy == "ssh"
     scripts = {
         "layout": layout_script(settings),
         "install": install_script(settings),
-        "write-file": write_file_script(p.config_file, "0640", None if settings.litellm.deploy == "local" else "root", settings.litellm.system_user),
+        "write-file": write_file_script(p.config_file, "0640", "root" if ssh else None, settings.litellm.system_user if ssh else None),
         "remove-file": remove_file_script(p.env_file),
         "migrate": migrate_script(settings),
-        "service": restart_and_wait_script(settings, host),
+        "restart": restart_script(settings),
+        "wait-ready": wait_ready_script(settings, host),
         "stop": stop_script(settings),
     }
-    if settings.litellm.deploy == "ssh":
+    if ssh:
         scripts["unit"] = write_unit_script(settings)
         scripts["remove-unit"] = remove_unit_script(settings)
     return scripts

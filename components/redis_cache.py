@@ -23,9 +23,11 @@ input). The scripts never echo the reply of ACL SETUSER verbatim (Redis quotes t
 rule in its errors) and the command's stdout/stderr are secret outputs besides.
 
 Rotation: a new password changes ``stdin``; that is an ordinary input change, so the provider's
-diff sees it and, because ``update`` is set, runs the update script in place — no separate
-trigger is needed, and none is declared (a trigger derived from the password, even hashed
-without salt, would publish exactly the value ACL SETUSER stores). ``reset`` at the start of the
+diff sees it and, because ``update`` is set, runs the update script in place. No trigger is
+declared, on purpose: the pulumi-command SDK marks ``triggers[*]`` replace-on-change, so a
+password-derived trigger would delete and re-create the user instead of updating it, and a
+trigger visible in state must not be derived from the password at all (its unsalted SHA-256 is
+exactly what ACL SETUSER stores). ``reset`` at the start of the
 rule list makes each run declarative: the user ends with exactly these rules and only the new
 password. A different user name or server changes ``delete``, which is marked replace-on-change
 with delete-before-replace: the old user is removed (by its own stored delete script) before

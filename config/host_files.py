@@ -87,6 +87,10 @@ def render_env_file(
     ]
     for name, value in PLAIN_ENV:
         lines.append(f"{name}={_quote(value)}")
+    if settings.postgres.enabled:
+        # Migrations run as their own step before every (re)start (as the Helm chart's migration
+        # job does); the proxy itself must not race them from several workers or hosts.
+        lines.append(f"DISABLE_SCHEMA_UPDATE={_quote('True')}")
     for name in secret_env_names(settings):
         if redact:
             value = REDACTED

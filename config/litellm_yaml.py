@@ -100,7 +100,7 @@ def litellm_settings(settings: GatewaySettings) -> dict[str, Any]:
             "port": settings.redis.port,
             "password": REDIS_PASSWORD_REF,
             "ttl": settings.cache.ttl_seconds,
-            "namespace": settings.cache.namespace or f"litellm.{settings.environment}.cache",
+            "namespace": settings.cache_namespace,
         }
         cache_params.update(_redis_client_kwargs(settings))
         out["cache"] = True

@@ -535,6 +535,11 @@ class GatewaySettings(_Strict):
         return self.cache.enabled and self.redis.enabled
 
     @property
+    def cache_namespace(self) -> str:
+        """The prefix of every key LiteLLM writes in Redis for this gateway."""
+        return self.cache.namespace or f"litellm.{self.environment}.cache"
+
+    @property
     def manages_admin_objects(self) -> bool:
         return bool(self.teams or self.keys or (self.models and self.litellm.model_source == "api"))
 

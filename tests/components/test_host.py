@@ -38,8 +38,8 @@ LOCAL_SECRETS = {
     "saltKey": "LEAKCHECK-local-salt-6f5e4d3c2b1a",
 }
 
-DEV_STEPS = ["trigger-key", "layout", "install", "file-config", "file-env", "file-unit", "file-tls-key", "file-tls-cert", "file-tls-ca", "migrate", "service"]
-LOCAL_STEPS = ["trigger-key", "layout", "install", "file-config", "file-env", "file-tls-key", "file-tls-cert", "file-tls-ca", "migrate", "service"]
+DEV_STEPS = ["trigger-key", "layout", "install", "file-config", "file-env", "file-unit", "file-tls-key", "file-tls-cert", "file-tls-ca", "migrate", "service", "ready"]
+LOCAL_STEPS = ["trigger-key", "layout", "install", "file-config", "file-env", "file-tls-key", "file-tls-cert", "file-tls-ca", "migrate", "service", "ready"]
 
 
 def _run(stack: str, secrets: dict[str, str], overrides: Optional[dict[str, Any]] = None) -> tuple[StackInputs, ProgramRun]:
@@ -124,7 +124,7 @@ def test_dev_host_resources(dev_run):
     children = run.children_of(host.urn)
     assert sorted(r.name for r in children) == sorted(f"{host.name}-{s}" for s in DEV_STEPS)
     commands = [r for r in children if r.type.startswith("command:")]
-    assert len(commands) == 10 and all(r.type == REMOTE for r in commands)
+    assert len(commands) == 11 and all(r.type == REMOTE for r in commands)
     assert [r.type for r in children if not r.type.startswith("command:")] == [RANDOM_PASSWORD]
     # the SSH connection (with its key) is secret on every command
     for r in commands:
@@ -141,7 +141,7 @@ def test_local_host_resources(local_run):
     children = run.children_of(host.urn)
     assert sorted(r.name for r in children) == sorted(f"{host.name}-{s}" for s in LOCAL_STEPS)
     commands = [r for r in children if r.type.startswith("command:")]
-    assert len(commands) == 9 and all(r.type == LOCAL for r in commands)
+    assert len(commands) == 10 and all(r.type == LOCAL for r in commands)
     assert not run.of_type(REMOTE) or all(not r.parent.endswith(host.name) for r in run.of_type(REMOTE))
     for r in commands:
         assert r.inputs["interpreter"] == ["/bin/bash", "-c"]
@@ -172,6 +172,7 @@ def test_step_order(dev_run):
         assert urn[f] in deps["migrate"]
         assert urn[f] in deps["service"]
     assert urn["migrate"] in deps["service"]
+    assert urn["service"] in deps["ready"]
     for s in DEV_STEPS[1:]:
         assert step(run, host, s).delete_before_replace, s
 
@@ -186,7 +187,8 @@ def test_commands_are_the_host_scripts(dev_run, local_run):
         "layout": hs.layout_script(s),
         "install": hs.install_script(s),
         "migrate": hs.migrate_script(s),
-        "service": hs.restart_and_wait_script(s, spec),
+        "service": hs.restart_script(s),
+        "ready": hs.wait_ready_script(s, spec),
         "file-env": hs.write_file_script(p.env_file, "0600", "root", "root"),
         "file-unit": hs.write_unit_script(s),
         "file-tls-key": hs.write_file_script(p.tls_key_file, "0600", "litellm", "litellm"),
@@ -197,13 +199,17 @@ def test_commands_are_the_host_scripts(dev_run, local_run):
         assert step(run, host, name).inputs["create"] == hs.remote_command(script, "ansible"), name
     service = step(run, host, "service").inputs
     assert service["update"] == service["create"]
+    ready = step(run, host, "ready").inputs
+    assert ready["update"] == ready["create"] and "delete" not in ready
+    assert ready["triggers"] == service["triggers"]  # re-checked after every restart
     assert service["delete"] == hs.remote_command(hs.stop_script(s), "ansible")
     assert step(run, host, "file-unit").inputs["stdin"] == render_systemd_unit(s, spec)
 
     linputs, lrun = local_run
     ls = linputs.settings()
     [lhost] = hosts_of(lrun)
-    assert step(lrun, lhost, "service").inputs["create"] == hs.restart_and_wait_script(ls, ls.litellm.hosts[0])
+    assert step(lrun, lhost, "service").inputs["create"] == hs.restart_script(ls)
+    assert step(lrun, lhost, "ready").inputs["create"] == hs.wait_ready_script(ls, ls.litellm.hosts[0])
     assert step(lrun, lhost, "service").inputs["delete"] == hs.local_stop_script(ls)
 
 
@@ -311,23 +317,30 @@ def test_config_yaml_is_plain_stdin(dev_run):
 
 @pytest.fixture(scope="module")
 def local_variants():
-    """Triggers of the local stack's host under single changes (one program run each)."""
-    def triggers(secrets=LOCAL_SECRETS, overrides=None) -> dict[str, str]:
+    """The local stack's host under single changes (one program run each): per variant, the
+    service step's labelled triggers, the service step's full inputs (pulumi-command re-runs the
+    step, i.e. restarts, when any of them changes) and the ready step's script."""
+    def observe(secrets=LOCAL_SECRETS, overrides=None) -> dict[str, Any]:
         _, run = _run("local", secrets, overrides)
         [host] = hosts_of(run)
-        return triggers_by_label(run, host)
+        service = step(run, host, "service").inputs
+        return {
+            "triggers": triggers_by_label(run, host),
+            "service": {k: service.get(k) for k in ("create", "update", "delete", "triggers", "stdin", "interpreter")},
+            "ready": step(run, host, "ready").inputs["create"],
+        }
 
     raw_routing = {"num_retries": 2, "timeout": 60, "fallbacks": {"llama3.2": ["qwen2.5"]}}
     return {
-        "base": triggers(),
-        "again": triggers(),
-        "port": triggers(overrides={"litellm": _litellm("local", port=4001)}),
-        "workers": triggers(overrides={"litellm": _litellm("local", workers=2)}),
-        "version": triggers(overrides={"litellm": _litellm("local", version="1.108.6")}),
-        "secret": triggers(secrets={**LOCAL_SECRETS, "masterKey": "sk-LEAKCHECK-local-master-rotated-99"}),
-        "routing": triggers(overrides={"routing": raw_routing}),
-        "keys": triggers(overrides={"keys": [{"alias": "other", "service": "other", "models": ["qwen2.5"]}]}),
-        "timeout": triggers(overrides={"litellm": _litellm("local", readiness_timeout_seconds=30)}),
+        "base": observe(),
+        "again": observe(),
+        "port": observe(overrides={"litellm": _litellm("local", port=4001)}),
+        "workers": observe(overrides={"litellm": _litellm("local", workers=2)}),
+        "version": observe(overrides={"litellm": _litellm("local", version="1.108.6")}),
+        "secret": observe(secrets={**LOCAL_SECRETS, "masterKey": "sk-LEAKCHECK-local-master-rotated-99"}),
+        "routing": observe(overrides={"routing": raw_routing}),
+        "keys": observe(overrides={"keys": [{"alias": "other", "service": "other", "models": ["qwen2.5"]}]}),
+        "timeout": observe(overrides={"litellm": _litellm("local", readiness_timeout_seconds=30)}),
     }
 
 
@@ -337,14 +350,15 @@ def _changed(a: dict[str, str], b: dict[str, str]) -> set[str]:
 
 
 def test_trigger_labels(local_variants, dev_run):
-    assert set(local_variants["base"]) == {"litellm", "config", "launch", "env", "tls"}
+    assert set(local_variants["base"]["triggers"]) == {"litellm", "config", "launch", "env", "tls"}
     _, run = dev_run
     [host] = hosts_of(run)
     assert set(triggers_by_label(run, host)) == {"litellm", "config", "unit", "env", "tls"}
 
 
 def test_triggers_are_stable(local_variants):
-    assert _changed(local_variants["base"], local_variants["again"]) == set()
+    assert _changed(local_variants["base"]["triggers"], local_variants["again"]["triggers"]) == set()
+    assert local_variants["base"] == local_variants["again"]
 
 
 @pytest.mark.parametrize(
@@ -360,7 +374,12 @@ def test_triggers_are_stable(local_variants):
     ],
 )
 def test_triggers_change_exactly_with_their_input(local_variants, variant, expected):
-    assert _changed(local_variants["base"], local_variants[variant]) == expected
+    base, changed = local_variants["base"], local_variants[variant]
+    assert _changed(base["triggers"], changed["triggers"]) == expected
+    # the restart step re-runs iff any of its inputs changes: exactly when a trigger did
+    assert (base["service"] != changed["service"]) == bool(expected)
+    # the readiness check re-runs after every restart, and alone when only the wait changed
+    assert (base["ready"] != changed["ready"]) == (variant in ("port", "timeout"))
 
 
 def test_trigger_values(local_run):

@@ -53,7 +53,7 @@ def _variants():
 def test_every_script_passes_bash_n(stack, overrides):
     s = _settings(stack, **overrides)
     scripts = hs.all_scripts(s, s.litellm.hosts[0])
-    assert len(scripts) >= 7
+    assert len(scripts) >= 8
     for name, script in scripts.items():
         assert script.startswith("#!/bin/bash\n"), name
         assert "set -euo pipefail" in script, name
@@ -137,37 +137,59 @@ def test_migrate_uses_env_file_not_command_line(dev, local):
 
 
 def test_restart_script_ssh(dev):
+    script = hs.restart_script(dev)
+    assert "UNIT=litellm.service" in script
+    assert script.splitlines()[-3:] == ["systemctl daemon-reload", 'systemctl enable "$UNIT" >/dev/null 2>&1', 'systemctl restart "$UNIT"']
+    assert "PROBE" not in script  # waiting is the next step's job
+
+
+def test_wait_ready_script_ssh(dev):
     host = dev.litellm.hosts[0]
-    script = hs.restart_and_wait_script(dev, host)
-    assert 'systemctl restart "$UNIT"' in script and "UNIT=litellm.service" in script
+    script = hs.wait_ready_script(dev, host)
+    assert "systemctl restart" not in script
     assert f"PORT={dev.litellm.port}" in script
     assert f"deadline=$((SECONDS + {dev.litellm.readiness_timeout_seconds}))" in script
     assert 'journalctl -u "$UNIT" -n 50 --no-pager' in script
     assert 'ss -H -ltnp "sport = :$PORT"' in script
     assert "/proc/$pid/cgroup" in script
+    assert "LiteLLM silently moves to a random port" in script
     # probe: connect to loopback, verify the cert against our CA for the host's FQDN
     assert "127.0.0.1 \"$PORT\" hx-litellm-server.hx.dev.local /etc/litellm/tls/ca.crt" in script
     assert "URL=https://hx-litellm-server.hx.dev.local:4000/health/readiness" in script
+    # the log goes through the redaction filter before it is printed
+    assert f"show_log 2>&1 | {hs.REDACT_FILTER} >&2" in script
 
 
-def test_restart_script_follows_settings():
+def test_wait_ready_script_without_tls_uses_http():
+    s = _settings("dev", tls={"enabled": False})
+    script = hs.wait_ready_script(s, s.litellm.hosts[0])
+    assert "URL=http://hx-litellm-server.hx.dev.local:4000/health/readiness" in script
+    assert "hx-litellm-server.hx.dev.local ''" in script  # no CA file: plain http probe
+
+
+def test_wait_script_follows_settings():
     s = _settings("dev", litellm={**json.loads(load_stack_inputs("dev").config["litellm-gateway:litellm"]),
                                   "port": 4100, "readiness_timeout_seconds": 42})
-    script = hs.restart_and_wait_script(s, s.litellm.hosts[0])
+    script = hs.wait_ready_script(s, s.litellm.hosts[0])
     assert "PORT=4100" in script and "deadline=$((SECONDS + 42))" in script
+    assert hs.restart_script(s) == hs.restart_script(_settings("dev"))
 
 
-def test_restart_script_local(local):
+def test_restart_and_wait_scripts_local(local):
     host = local.litellm.hosts[0]
     lay = hs.host_layout(local)
-    script = hs.restart_and_wait_script(local, host)
-    assert "systemctl" not in script and "sudo" not in script and "journalctl" not in script
-    assert f"PIDFILE={lay.pid_file}" in script and f"LOG={lay.log_file}" in script
-    assert 'tail -n 50 "$LOG"' in script
-    assert "nohup setsid" in script and '</dev/null >>"$LOG" 2>&1 &' in script
+    restart = hs.restart_script(local)
+    wait = hs.wait_ready_script(local, host)
+    for script in (restart, wait):
+        assert "systemctl" not in script and "sudo" not in script and "journalctl" not in script
+        assert f"PIDFILE={lay.pid_file}" in script and f"LOG={lay.log_file}" in script
+    assert "nohup setsid" in restart and '</dev/null >>"$LOG" 2>&1 &' in restart
+    assert 'echo $! > "$PIDFILE"' in restart
     expected_args = " ".join(shlex.quote(a) for a in proxy_args(local))
-    assert expected_args in script
-    assert "127.0.0.1 \"$PORT\" localhost .litellm-local/tls/ca.crt" in script
+    assert expected_args in restart
+    assert 'tail -n 50 "$LOG"' in wait
+    assert "127.0.0.1 \"$PORT\" localhost .litellm-local/tls/ca.crt" in wait
+    assert 'if [ "$p" = "$PID" ]; then return 0; fi' in wait  # listener descends from our pid
     stop = hs.stop_script(local)
     assert 'kill -TERM -- "-$old"' in stop
 
@@ -183,9 +205,9 @@ def test_embedded_helpers_are_verbatim(dev, local):
         assert m, tag
         return m.group(1)
 
-    host = local.litellm.hosts[0]
-    assert heredoc(hs.restart_and_wait_script(local, host), "LAUNCHER_EOF") == hs.ENV_LAUNCHER.rstrip("\n")
-    assert heredoc(hs.restart_and_wait_script(dev, dev.litellm.hosts[0]), "PROBE_EOF") == hs.READINESS_PROBE.rstrip("\n")
+    assert heredoc(hs.restart_script(local), "LAUNCHER_EOF") == hs.ENV_LAUNCHER.rstrip("\n")
+    assert heredoc(hs.wait_ready_script(dev, dev.litellm.hosts[0]), "PROBE_EOF") == hs.READINESS_PROBE.rstrip("\n")
+    assert heredoc(hs.wait_ready_script(local, local.litellm.hosts[0]), "PROBE_EOF") == hs.READINESS_PROBE.rstrip("\n")
     assert heredoc(hs.migrate_script(local), "LAUNCHER_EOF") == hs.ENV_LAUNCHER.rstrip("\n")
     with pytest.raises(ValueError):
         hs._heredoc_assign("X", "a\nEOF\nb", "EOF")

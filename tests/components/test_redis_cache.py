@@ -121,9 +121,9 @@ def test_command_runs_redis_cli_on_the_redis_host_over_ssh(dev_generated):
 def test_stdin_is_the_secret_setuser_line_with_the_gateway_key_pattern(dev_generated):
     cmd = acl_command(dev_generated)
     assert "stdin" in cmd.secret_inputs
-    assert cmd.inputs["stdin"] == acl_setuser_line("litellm", generated_password(dev_generated), ["litellm.dev.cache*"])
+    assert cmd.inputs["stdin"] == acl_setuser_line("litellm", generated_password(dev_generated), ["litellm.dev.cache:*"])
     assert cmd.inputs["stdin"].startswith('ACL SETUSER "litellm" reset resetchannels on "#')
-    assert cmd.inputs["stdin"].endswith('"~litellm.dev.cache*" +@all -@dangerous +info\n')
+    assert cmd.inputs["stdin"].endswith('"~litellm.dev.cache:*" +@all -@dangerous +info\n')
 
 
 def test_password_change_is_an_in_place_update_and_rename_a_replacement(dev_generated):
@@ -142,7 +142,7 @@ def test_several_hosts_share_router_state_so_the_user_gets_every_key():
     base = load_stack_inputs("dev").settings().litellm.model_dump()
     base["hosts"] = base["hosts"] + [{"name": "hx-litellm-server2", "address": "192.168.10.21"}]
     run = run_stack("dev", overrides={"litellm": base})
-    assert acl_command(run).inputs["stdin"].endswith('"~litellm.dev.cache*" "~*" +@all -@dangerous +info\n')
+    assert acl_command(run).inputs["stdin"].endswith('"~*" +@all -@dangerous +info\n')
 
 
 # ---- secrets ---------------------------------------------------------------------------------

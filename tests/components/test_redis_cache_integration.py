@@ -30,7 +30,7 @@ from offline.engine import default_outputs, run_program
 from offline.stack_inputs import load_stack_inputs
 
 HOST, PORT = "127.0.0.1", 6379
-NAMESPACE = "litellm.dev.cache"  # the dev stack's cache namespace; its pattern is NAMESPACE*
+NAMESPACE = "litellm.dev.cache"  # the dev stack's cache namespace; its pattern is NAMESPACE:*
 START_HINT = (
     "Redis 7 must run on 127.0.0.1:6379 with an unauthenticated default user (the ACL admin). "
     "Start it with: redis-server --bind 127.0.0.1 --port 6379 --daemonize yes"
@@ -100,7 +100,8 @@ def run_script(script: str, stdin: str = "") -> subprocess.CompletedProcess:
 
 
 def as_user(user: str, password: str, port: int = PORT) -> redis.Redis:
-    return redis.Redis(host=HOST, port=port, username=user, password=password, socket_timeout=5, decode_responses=True)
+    # retry=None: redis-py 8 would otherwise retry a refused AUTH with backoff for seconds
+    return redis.Redis(host=HOST, port=port, username=user, password=password, socket_timeout=5, decode_responses=True, retry=None)
 
 
 def can_login(user: str, password: str, port: int = PORT) -> bool:

@@ -33,7 +33,8 @@ def test_secret_env_names_of_dev():
 def test_env_file_has_production_settings_and_every_secret():
     s = dev()
     text = render_env_file(s, values_for(s))
-    for line in ('LITELLM_MODE="PRODUCTION"', 'LITELLM_LOCAL_MODEL_COST_MAP="True"', 'STORE_MODEL_IN_DB="True"'):
+    for line in ('LITELLM_MODE="PRODUCTION"', 'LITELLM_LOCAL_MODEL_COST_MAP="True"', 'STORE_MODEL_IN_DB="True"',
+                 'DISABLE_SCHEMA_UPDATE="True"'):
         assert line in text.splitlines()
     assert 'OPENAI_API_KEY="value-of-OPENAI_API_KEY"' in text.splitlines()
 

@@ -9,6 +9,7 @@ password tests check the stored SCRAM verifier against the password instead.
 
 from __future__ import annotations
 
+import os
 import base64
 import hashlib
 import hmac
@@ -39,7 +40,8 @@ from tests.support.postgres_apply import (
 )
 
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
-PREFIX = "llmgw_pgapply"
+# Per process: a concurrent run on the same server must not count as our leftovers.
+PREFIX = f"llmgw_pa{os.getpid()}"
 START_HINT = (
     "PostgreSQL must run on 127.0.0.1:5432 with the `postgres` superuser reachable over TCP. "
     "Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"

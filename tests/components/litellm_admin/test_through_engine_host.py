@@ -173,9 +173,7 @@ def open_host(clean_env):
 
     yield start
     for host in started:
-        host.stop()
-        if host._stderr_file is not None:
-            host._stderr_file.close()
+        host.__exit__(None, None, None)  # stop it and close its stderr file
 
 
 def own(props: dict) -> dict:
