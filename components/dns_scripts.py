@@ -36,6 +36,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Literal, Optional
 
+from config.settings import is_ip_address
+
 RecordType = Literal["A", "CNAME"]
 AuthMode = Literal["authfile", "kerberos"]
 
@@ -70,7 +72,7 @@ class RecordSpec:
             raise ValueError(f"record_type must be A or CNAME, not {self.record_type!r}")
         if self.auth not in ("authfile", "kerberos"):
             raise ValueError(f"auth must be authfile or kerberos, not {self.auth!r}")
-        if not _HOST_RE.match(self.server) and not _is_ip(self.server):
+        if not _HOST_RE.match(self.server) and not is_ip_address(self.server):
             raise ValueError(f"server {self.server!r} is not a host name or IP address")
         if not _HOST_RE.match(self.zone):
             raise ValueError(f"zone {self.zone!r} is not a DNS name")
@@ -92,14 +94,6 @@ class RecordSpec:
 def record_fqdn(name: str, zone: str) -> str:
     zone = zone.rstrip(".")
     return zone if name == "@" else f"{name}.{zone}"
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-        return True
-    except ValueError:
-        return False
 
 
 def auth_file_content(username: str, password: str, domain: Optional[str] = None) -> str:

@@ -33,7 +33,7 @@ from components.redis_cache import RedisCache, RedisCacheArgs
 from components.tls import TlsCertificate, TlsCertificateArgs
 from config.host_files import base_url, secret_env_names
 from config.litellm_yaml import deployment_entry, render_litellm_config_yaml
-from config.settings import GatewaySettings, VirtualKeySpec
+from config.settings import GatewaySettings, VirtualKeySpec, is_ip_address
 
 
 @dataclass
@@ -165,7 +165,7 @@ class Gateway(pulumi.ComponentResource):
                     TlsCertificateArgs(
                         common_name=s.fqdn(host.name) if s.litellm.deploy == "ssh" else host.name,
                         dns_names=list(dict.fromkeys(dns_names)),
-                        ip_addresses=[host.address] if _is_ip(host.address) else [],
+                        ip_addresses=[host.address] if is_ip_address(host.address) else [],
                         issuer=s.tls.issuer,
                         ca_cert_pem=s.tls_ca_cert,
                         ca_private_key_pem=_secret(s.secrets.tls_ca_key),
@@ -181,40 +181,28 @@ class Gateway(pulumi.ComponentResource):
                 host_depends.append(cert)
             if s.dns.enabled:
                 dns_conn = ssh_connection(s, s.dns.server)  # type: ignore[arg-type]
-                records = [
-                    DnsRecord(
-                        f"{name}-{host.name}-a",
+
+                def dns_record(resource_name: str, record_name: str, record_type: str, value: str) -> DnsRecord:
+                    return DnsRecord(
+                        resource_name,
                         DnsRecordArgs(
                             connection=dns_conn,
                             server=s.dns.server,  # type: ignore[arg-type]
                             zone=s.dns.zone or s.domain,
-                            name=host.name,
-                            record_type="A",
-                            value=host.address,
+                            name=record_name,
+                            record_type=record_type,
+                            value=value,
                             admin_user=s.dns.admin_user,
                             admin_password=_secret(s.secrets.dns_admin_password),
                             auth=s.dns.auth,
                         ),
                         opts=child,
                     )
-                ]
+
+                records = [dns_record(f"{name}-{host.name}-a", host.name, "A", host.address)]
                 if index == 0 and s.litellm.service_name and s.litellm.service_name != host.name:
                     records.append(
-                        DnsRecord(
-                            f"{name}-{s.litellm.service_name}-cname",
-                            DnsRecordArgs(
-                                connection=dns_conn,
-                                server=s.dns.server,  # type: ignore[arg-type]
-                                zone=s.dns.zone or s.domain,
-                                name=s.litellm.service_name,
-                                record_type="CNAME",
-                                value=s.fqdn(host.name),
-                                admin_user=s.dns.admin_user,
-                                admin_password=_secret(s.secrets.dns_admin_password),
-                                auth=s.dns.auth,
-                            ),
-                            opts=child,
-                        )
+                        dns_record(f"{name}-{s.litellm.service_name}-cname", s.litellm.service_name, "CNAME", s.fqdn(host.name))
                     )
                 host_depends.extend(records)
 
@@ -308,13 +296,3 @@ def redis_key_patterns(s: GatewaySettings) -> list[str]:
     if s.router_shares_state:
         return ["*"]
     return [f"{s.cache_namespace}:*"]
-
-
-def _is_ip(value: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(value)
-        return True
-    except ValueError:
-        return False

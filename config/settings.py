@@ -93,13 +93,17 @@ def _dns_name(value: str) -> str:
     return value
 
 
-def _host_or_ip(value: str) -> str:
+def is_ip_address(value: str) -> bool:
+    """An IPv4 or IPv6 address (not a host name)."""
     try:
         ipaddress.ip_address(value)
-        return value
+        return True
     except ValueError:
-        pass
-    if not _DNS_NAME.match(value):
+        return False
+
+
+def _host_or_ip(value: str) -> str:
+    if not is_ip_address(value) and not _DNS_NAME.match(value):
         raise ValueError("expected a host name or an IP address")
     return value
 

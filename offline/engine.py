@@ -16,7 +16,10 @@ import runpy
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+
+if TYPE_CHECKING:  # offline/stack_inputs.py must not import this module; the reverse is fine
+    from offline.stack_inputs import StackInputs
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "litellm-gateway"
@@ -54,6 +57,7 @@ class ProgramRun:
     resources: list[RecordedResource]
     outputs: dict[str, Any]  # stack outputs, plain values (never print)
     secret_outputs: set[str]
+    inputs: Optional[StackInputs] = None  # the StackInputs it ran with, when run_stack loaded them (never print)
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -226,3 +230,23 @@ def run_program(
         if _sync_await(out.is_secret()):
             secret_outputs.add(name)
     return ProgramRun(stack=stack, resources=recorded, outputs=outputs, secret_outputs=secret_outputs)
+
+
+def run_stack(
+    stack: str,
+    *,
+    secrets: Optional[Mapping[str, str]] = None,
+    overrides: Optional[Mapping[str, Any]] = None,
+    fill_missing_secrets: bool = True,
+    preview: bool = False,
+) -> ProgramRun:
+    """Pulumi.<stack>.yaml (+ `overrides`, + `secrets`; see `load_stack_inputs`) run under mocks.
+
+    The StackInputs it ran with are kept on the result as `run.inputs`.
+    """
+    from offline.stack_inputs import load_stack_inputs  # stack_inputs must not import engine
+
+    inputs = load_stack_inputs(stack, secrets=secrets, overrides=overrides, fill_missing_secrets=fill_missing_secrets)
+    run = run_program(stack, inputs.config, inputs.secret_keys, preview=preview)
+    run.inputs = inputs
+    return run

@@ -218,6 +218,15 @@ def _check_duration(failures: list[Failure], path: str, value: Any) -> None:
         failures.append(Failure(path, 'must be a duration such as "30s", "15m", "1h", "30d", "1w" or "1mo"'))
 
 
+def _check_access_and_limits(failures: list[Failure], news: Mapping[str, Any]) -> None:
+    """The fields a team and a virtual key share: allowed models, budget and rate limits."""
+    _check_string_list(failures, "models", news.get("models"))
+    _check_budget(failures, "max_budget", news.get("max_budget"))
+    _check_duration(failures, "budget_duration", news.get("budget_duration"))
+    _check_limit(failures, "rpm_limit", news.get("rpm_limit"))
+    _check_limit(failures, "tpm_limit", news.get("tpm_limit"))
+
+
 def _check_mapping(failures: list[Failure], path: str, value: Any) -> bool:
     """True when `value` is a known mapping whose entries can be inspected."""
     if value is None or is_unknown(value):
@@ -381,11 +390,7 @@ def check_team(news: Mapping[str, Any]) -> list[Failure]:
     _check_no_extra_properties(failures, news, TEAM_INPUTS)
     _check_string(failures, "team_id", news.get("team_id"), required=True)
     _check_string(failures, "team_alias", news.get("team_alias"))
-    _check_string_list(failures, "models", news.get("models"))
-    _check_budget(failures, "max_budget", news.get("max_budget"))
-    _check_duration(failures, "budget_duration", news.get("budget_duration"))
-    _check_limit(failures, "rpm_limit", news.get("rpm_limit"))
-    _check_limit(failures, "tpm_limit", news.get("tpm_limit"))
+    _check_access_and_limits(failures, news)
     _check_mapping(failures, "metadata", news.get("metadata"))
     return failures
 
@@ -465,11 +470,7 @@ def check_key(news: Mapping[str, Any]) -> list[Failure]:
     _check_no_extra_properties(failures, news, KEY_INPUTS)
     _check_string(failures, "key_alias", news.get("key_alias"))
     _check_string(failures, "team_id", news.get("team_id"))
-    _check_string_list(failures, "models", news.get("models"))
-    _check_budget(failures, "max_budget", news.get("max_budget"))
-    _check_duration(failures, "budget_duration", news.get("budget_duration"))
-    _check_limit(failures, "rpm_limit", news.get("rpm_limit"))
-    _check_limit(failures, "tpm_limit", news.get("tpm_limit"))
+    _check_access_and_limits(failures, news)
     _check_string(failures, "rotation_trigger", news.get("rotation_trigger"))
     _check_string(failures, KEY_OWNER_FIELD, news.get(KEY_OWNER_FIELD))
     expires = news.get("expires")

@@ -8,8 +8,7 @@ import shlex
 import pytest
 
 from components.dns_scripts import auth_file_content
-from offline.engine import ProgramRun, run_program
-from offline.stack_inputs import load_stack_inputs
+from offline.engine import ProgramRun, run_program, run_stack
 
 DNS = "litellm-gateway:dns:DnsRecord"
 GATEWAY = "litellm-gateway:index:Gateway"
@@ -20,19 +19,9 @@ CA_KEY = "-----BEGIN EC PRIVATE KEY-----\nuniq-ca-key-material-8812\n-----END EC
 SECRETS = {"dnsAdminPassword": DNS_PASSWORD, "tlsCaKey": CA_KEY}
 
 
-def run_stack(stack: str, **kw) -> ProgramRun:
-    inputs = load_stack_inputs(stack, secrets=SECRETS, **kw)
-    return run_program(stack, inputs.config, inputs.secret_keys)
-
-
 @pytest.fixture(scope="module")
-def dev() -> ProgramRun:
-    return run_stack("dev")
-
-
-@pytest.fixture(scope="module")
-def local() -> ProgramRun:
-    return run_stack("local")
+def stack_secrets() -> dict[str, dict[str, str]]:
+    return {"dev": SECRETS, "local": SECRETS}
 
 
 def record_command(run: ProgramRun, record) -> object:
@@ -111,7 +100,7 @@ def test_no_secret_in_any_non_secret_input(stack, dev, local):
 
 
 def test_kerberos_needs_no_password_and_sends_no_stdin():
-    run = run_stack("dev", overrides={"dns": {
+    run = run_stack("dev", secrets=SECRETS, overrides={"dns": {
         "enabled": True, "server": "hx-dc-server.hx.dev.local", "zone": "hx.dev.local",
         "admin_user": "Administrator", "auth": "kerberos",
     }})

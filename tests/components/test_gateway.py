@@ -8,7 +8,7 @@ import pytest
 
 from components.gateway import rotation_trigger
 from config.settings import VirtualKeySpec
-from offline.engine import ProgramRun, run_program
+from offline.engine import ProgramRun, run_stack
 from offline.stack_inputs import load_stack_inputs
 
 GATEWAY = "litellm-gateway:index:Gateway"
@@ -21,21 +21,6 @@ MODEL = "pulumi-python:dynamic/litellm:Model"
 TEAM = "pulumi-python:dynamic/litellm:Team"
 KEY = "pulumi-python:dynamic/litellm:VirtualKey"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
-
-
-def run_stack(stack: str, **kw) -> ProgramRun:
-    inputs = load_stack_inputs(stack, **kw)
-    return run_program(stack, inputs.config, inputs.secret_keys)
-
-
-@pytest.fixture(scope="module")
-def dev() -> ProgramRun:
-    return run_stack("dev")
-
-
-@pytest.fixture(scope="module")
-def local() -> ProgramRun:
-    return run_stack("local")
 
 
 def counts(run: ProgramRun) -> dict[str, int]:

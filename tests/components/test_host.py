@@ -12,7 +12,7 @@ import pytest
 
 from components import host_scripts as hs
 from config.host_files import base_url, host_paths, render_env_file, render_systemd_unit, secret_env_names
-from offline.engine import ProgramRun, RecordedResource, run_program
+from offline.engine import ProgramRun, RecordedResource, run_program, run_stack
 from offline.stack_inputs import StackInputs, load_stack_inputs
 
 HOST_TYPE = "litellm-gateway:host:LiteLLMHost"
@@ -43,8 +43,8 @@ LOCAL_STEPS = ["trigger-key", "layout", "install", "file-config", "file-env", "f
 
 
 def _run(stack: str, secrets: dict[str, str], overrides: Optional[dict[str, Any]] = None) -> tuple[StackInputs, ProgramRun]:
-    inputs = load_stack_inputs(stack, secrets=secrets, overrides=overrides)
-    return inputs, run_program(stack, inputs.config, inputs.secret_keys)
+    run = run_stack(stack, secrets=secrets, overrides=overrides)
+    return run.inputs, run
 
 
 def _litellm(stack: str, **changes) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from components.postgres import (
     database_url,
     provider_sslmode,
 )
-from offline.engine import ProgramRun, default_outputs, run_program
+from offline.engine import ProgramRun, default_outputs, run_program, run_stack
 from offline.stack_inputs import load_stack_inputs
 
 PROVIDER_TYPE = "pulumi:providers:postgresql"
@@ -32,22 +32,12 @@ GRANT_TYPE = "postgresql:index/grant:Grant"
 
 ADMIN_PASSWORD = "PgAdmin-Distinct-Secret-4711"
 REDIS_PASSWORD = "Redis-Distinct-Secret-0815"
-
-
-def run_stack(stack: str, **kwargs) -> ProgramRun:
-    secrets = {"postgresAdminPassword": ADMIN_PASSWORD, "redisPassword": REDIS_PASSWORD} if stack == "dev" else {}
-    inputs = load_stack_inputs(stack, secrets=secrets, **kwargs)
-    return run_program(stack, inputs.config, inputs.secret_keys)
+DEV_SECRETS = {"postgresAdminPassword": ADMIN_PASSWORD, "redisPassword": REDIS_PASSWORD}
 
 
 @pytest.fixture(scope="module")
-def dev() -> ProgramRun:
-    return run_stack("dev")
-
-
-@pytest.fixture(scope="module")
-def local() -> ProgramRun:
-    return run_stack("local")
+def stack_secrets() -> dict[str, dict[str, str]]:
+    return {"dev": DEV_SECRETS}  # local runs without secrets
 
 
 @pytest.fixture(params=["dev", "local"])
@@ -172,7 +162,7 @@ def test_role_and_database_protected_per_environment_never_retained(stack, prote
 
 
 def test_protect_override_false_unprotects_dev():
-    run = run_stack("dev", overrides={"protect": False})
+    run = run_stack("dev", secrets=DEV_SECRETS, overrides={"protect": False})
     assert child(run, ROLE_TYPE).protect is False
     assert child(run, DATABASE_TYPE).protect is False
 

@@ -19,8 +19,7 @@ import psycopg
 import pytest
 
 from components.postgres import TYPE_TOKEN
-from offline.engine import ProgramRun, RecordedResource, default_outputs, run_program
-from offline.stack_inputs import load_stack_inputs
+from offline.engine import ProgramRun, RecordedResource, default_outputs, run_stack
 from tests.support import postgres_apply as pa
 from tests.support.postgres_apply import (
     DATABASE_TYPE,
@@ -30,49 +29,11 @@ from tests.support.postgres_apply import (
     apply_declared,
     apply_litellm_migrations,
     apply_role,
-    scratch_cluster_objects,
 )
+from tests.support.postgres_fixtures import admin_dsn, nothing_left_behind, process_prefix, scratch  # noqa: F401 (fixtures)
 
-ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
-PREFIX = "llmgw_pgcomp"
-START_HINT = (
-    "PostgreSQL must run on 127.0.0.1:5432 with the `postgres` superuser reachable over TCP. "
-    "Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-)
+PREFIX = process_prefix("pgcomp")  # llmgw_pgcomp<pid>: a concurrent run must not count as our leftovers
 PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
-
-
-@pytest.fixture(scope="module")
-def admin_dsn() -> str:
-    try:
-        with psycopg.connect(ADMIN_DSN) as conn:
-            superuser, version = conn.execute(
-                "SELECT rolsuper, current_setting('server_version_num')::int FROM pg_roles WHERE rolname = current_user"
-            ).fetchone()
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"cannot reach PostgreSQL ({exc}). {START_HINT}", pytrace=False)
-    if not superuser:
-        pytest.fail(f"`postgres` on 127.0.0.1:5432 is not a superuser. {START_HINT}", pytrace=False)
-    if version < 150000:
-        pytest.fail(f"PostgreSQL >= 15 required (public-schema privileges changed in 15); server is {version}", pytrace=False)
-    return ADMIN_DSN
-
-
-@pytest.fixture(scope="module", autouse=True)
-def nothing_left_behind(admin_dsn):
-    yield
-    with psycopg.connect(admin_dsn) as conn:
-        leftovers = conn.execute(
-            "SELECT rolname FROM pg_roles WHERE rolname LIKE %(p)s UNION ALL SELECT datname FROM pg_database WHERE datname LIKE %(p)s",
-            {"p": PREFIX + "\\_%"},
-        ).fetchall()
-    assert leftovers == [], f"scratch objects left behind: {leftovers}"
-
-
-@pytest.fixture
-def scratch(admin_dsn):
-    with scratch_cluster_objects(admin_dsn, prefix=PREFIX) as s:
-        yield s
 
 
 @dataclass
@@ -88,7 +49,7 @@ class Declared:
 def declare_and_apply(scratch) -> Declared:
     """Run the mocked dev program with scratch names, then apply its declarations for real."""
     role_name, db_name = scratch.role_name("gw"), scratch.database_name("gw")
-    inputs = load_stack_inputs(
+    run = run_stack(
         "dev",
         secrets={"postgresAdminPassword": "unused-with-trust-auth"},
         overrides={
@@ -103,7 +64,6 @@ def declare_and_apply(scratch) -> Declared:
             }
         },
     )
-    run = run_program("dev", inputs.config, inputs.secret_keys)
     component = run.one(TYPE_TOKEN)
     mine = run.children_of(component.urn)
 

@@ -21,7 +21,7 @@ from components.redis_cache import (
     redis_cli_quote,
 )
 from config.settings import RedisSettings
-from offline.engine import ProgramRun, default_outputs, run_program
+from offline.engine import ProgramRun, default_outputs, run_program, run_stack
 from offline.stack_inputs import load_stack_inputs
 
 COMMAND_TYPE = "command:remote:Command"
@@ -29,31 +29,18 @@ PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
 REDIS_PASSWORD = "Redis-Distinct-Secret-0815"
 ADMIN_PASSWORD = "PgAdmin-Distinct-Secret-4711"
 SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ndistinct-ssh-key-material-2323\n-----END OPENSSH PRIVATE KEY-----\n"
-
-
-def run_stack(stack: str, *, redis_password: str | None = None, overrides=None) -> ProgramRun:
-    secrets = {}
-    if stack == "dev":
-        secrets = {"postgresAdminPassword": ADMIN_PASSWORD, "sshPrivateKey": SSH_KEY}
-        if redis_password is not None:
-            secrets["redisPassword"] = redis_password
-    inputs = load_stack_inputs(stack, secrets=secrets, overrides=overrides)
-    return run_program(stack, inputs.config, inputs.secret_keys)
+DEV_SECRETS = {"postgresAdminPassword": ADMIN_PASSWORD, "sshPrivateKey": SSH_KEY}  # no redisPassword: generated
+# `local` (tests/components/conftest.py) runs without secrets.
 
 
 @pytest.fixture(scope="module")
 def dev_generated() -> ProgramRun:
-    return run_stack("dev")
+    return run_stack("dev", secrets=DEV_SECRETS)
 
 
 @pytest.fixture(scope="module")
 def dev_given() -> ProgramRun:
-    return run_stack("dev", redis_password=REDIS_PASSWORD)
-
-
-@pytest.fixture(scope="module")
-def local() -> ProgramRun:
-    return run_stack("local")
+    return run_stack("dev", secrets={**DEV_SECRETS, "redisPassword": REDIS_PASSWORD})
 
 
 def children(run: ProgramRun):
@@ -141,7 +128,7 @@ def test_password_change_is_an_in_place_update_and_rename_a_replacement(dev_gene
 def test_several_hosts_share_router_state_so_the_user_gets_every_key():
     base = load_stack_inputs("dev").settings().litellm.model_dump()
     base["hosts"] = base["hosts"] + [{"name": "hx-litellm-server2", "address": "192.168.10.21"}]
-    run = run_stack("dev", overrides={"litellm": base})
+    run = run_stack("dev", secrets=DEV_SECRETS, overrides={"litellm": base})
     assert acl_command(run).inputs["stdin"].endswith('"~*" +@all -@dangerous +info\n')
 
 

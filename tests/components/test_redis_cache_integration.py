@@ -26,8 +26,7 @@ import pytest
 import redis
 
 from components.redis_cache import TYPE_TOKEN
-from offline.engine import default_outputs, run_program
-from offline.stack_inputs import load_stack_inputs
+from offline.engine import default_outputs, run_stack
 
 HOST, PORT = "127.0.0.1", 6379
 NAMESPACE = "litellm.dev.cache"  # the dev stack's cache namespace; its pattern is NAMESPACE:*
@@ -79,12 +78,11 @@ def declare(user: str, *, port: int = PORT, redis_password: Optional[str] = None
     secrets = {"postgresAdminPassword": "unused"}
     if redis_password is not None:
         secrets["redisPassword"] = redis_password
-    inputs = load_stack_inputs(
+    run = run_stack(
         "dev",
         secrets=secrets,
         overrides={"redis": {"host": HOST, "port": port, "user": user, "manage_acl": True}},
     )
-    run = run_program("dev", inputs.config, inputs.secret_keys)
     mine = run.children_of(run.one(TYPE_TOKEN).urn)
     [cmd] = [r for r in mine if r.type == "command:remote:Command"]
     assert "stdin" in cmd.secret_inputs

@@ -15,7 +15,6 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from offline.engine import ProgramRun, run_program
-from offline.stack_inputs import load_stack_inputs
 from tests.support import tls_material as tm
 
 TLS = "litellm-gateway:tls:TlsCertificate"
@@ -28,19 +27,9 @@ SECRETS = {"dnsAdminPassword": DNS_PASSWORD, "tlsCaKey": CA_KEY_PEM, "tlsCaCert"
 CA_KEY_MARKER = CA_KEY_PEM.splitlines()[1]  # a line of the key's base64 body
 
 
-def run_stack(stack: str, **kw) -> ProgramRun:
-    inputs = load_stack_inputs(stack, secrets=SECRETS, **kw)
-    return run_program(stack, inputs.config, inputs.secret_keys)
-
-
 @pytest.fixture(scope="module")
-def dev() -> ProgramRun:
-    return run_stack("dev")
-
-
-@pytest.fixture(scope="module")
-def local() -> ProgramRun:
-    return run_stack("local")
+def stack_secrets() -> dict[str, dict[str, str]]:
+    return {"dev": SECRETS, "local": SECRETS}
 
 
 def children_types(run: ProgramRun, urn: str) -> list[str]:

@@ -34,6 +34,7 @@ the call that answered, so a request answered by a fallback shows 0 there and 1 
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import time
 import uuid
@@ -47,7 +48,7 @@ from cryptography.hazmat.primitives import serialization
 
 from config.loader import ConfigError
 from tests.support import proxy_harness
-from tests.support import tls_material as tm
+from tests.support import tls_material as tm  # make_test_ca: a CA the proxy's certificate is not from
 from tests.support.e2e_fixtures import FakeFleet, wait_for_redis_key
 from tests.support.fake_upstreams import FakeUpstream
 from tests.support.proxy_harness import RunningProxy
@@ -68,7 +69,7 @@ class Gateways:
 
 
 @pytest.fixture(scope="module")
-def gateways(fake_factory, redis_endpoint):
+def gateways(fake_factory, redis_endpoint, redis_client):
     local = build_stack_gateway("local", redis=redis_endpoint, make_fake=fake_factory, routing=LOCAL_ROUTING)
     dev = build_stack_gateway(
         "dev", redis=redis_endpoint, make_fake=fake_factory, tls=False, replicas={"llama3.2": 2}, cache={"enabled": False}
@@ -83,6 +84,10 @@ def gateways(fake_factory, redis_endpoint):
     finally:
         g.local_proxy.stop()
         g.dev_proxy.stop()
+        # the local stack caches under its real namespace: remove the entries of our fakes' replies
+        for key in redis_client.scan_iter(match="litellm.local.cache:*", count=500):
+            if b"[fake:local:" in (redis_client.get(key) or b""):
+                redis_client.delete(key)
 
 
 @pytest.fixture(autouse=True)
@@ -112,6 +117,18 @@ def ask_stream(proxy: RunningProxy, model: str, prompt: str) -> tuple[str, int]:
     )
     pieces = [chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices]
     return "".join(pieces), len([p for p in pieces if p])
+
+
+def handshake(port: int, server_name: str, ca_file) -> Exception | None:
+    """A TLS handshake with 127.0.0.1:port verifying ``server_name`` against ``ca_file`` only:
+    None when the certificate verifies, else the error."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname=server_name):
+                return None
+    except (ssl.SSLError, OSError) as exc:
+        return exc
 
 
 def answered_by(text: str, *fakes: FakeUpstream) -> FakeUpstream:
@@ -237,8 +254,9 @@ def test_cache_on_answers_repeats_from_redis_under_the_stack_namespace(gateways,
     first, _ = ask(proxy, "llama3.2", prompt)
     assert upstream_calls(fake) == 1
     second, headers = ask(proxy, "llama3.2", prompt)
-    key = f"{namespace}:{headers['x-litellm-cache-key']}"
+    key = headers["x-litellm-cache-key"]  # the Redis key: "<namespace>:<sha256 of the request>"
     try:
+        assert key.startswith(f"{namespace}:") and len(key) == len(namespace) + 1 + 64, key
         assert second == first
         assert upstream_calls(fake) == 1, "the repeated request reached the upstream"
         assert wait_for_redis_key(redis_client, key) == [key.encode()], f"no entry {key} in Redis"
@@ -280,12 +298,12 @@ def test_tls_is_served_with_the_declared_certificate_and_verifies_against_the_ca
     # a client trusting only the CA bundle: success, over the API and for each declared name
     with proxy.http_client() as http:
         assert http.get("/health/readiness").status_code == 200
-    text, _ = ask(proxy, "qwen2.5", "over https")
-    assert text == local.fake("local-qwen2.5").reply_text("over https")
+    prompt = f"over https {uuid.uuid4().hex}"
+    text, _ = ask(proxy, "qwen2.5", prompt)
+    assert text == local.fake("local-qwen2.5").reply_text(prompt)
     for name in ("localhost", "localhost.localhost", "127.0.0.1"):
-        probe = tm.tls_probe(proxy.port, name, local.tls.ca_file)
-        assert probe.ok, f"{name}: {probe.error}"
-    assert not tm.tls_probe(proxy.port, "hx-litellm-server.hx.dev.local", local.tls.ca_file).ok
+        assert handshake(proxy.port, name, local.tls.ca_file) is None, name
+    assert isinstance(handshake(proxy.port, "hx-litellm-server.hx.dev.local", local.tls.ca_file), ssl.SSLCertVerificationError)
 
     # a client without the CA (system trust store only): certificate verification fails
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
@@ -308,9 +326,11 @@ def test_primary_failing_falls_back_then_cooldown_skips_it_until_it_expires(gate
     local, proxy = gateways.local, gateways.local_proxy
     primary, fallback = local.fake("local-llama3.2"), local.fake("local-qwen2.5")
     assert local.settings.routing.fallbacks == {"llama3.2": ["qwen2.5"]}
+    # unique prompts: local's response cache is on and must not answer any of these
+    down, during, after = (f"{what} {uuid.uuid4().hex}" for what in ("primary down", "during cooldown", "after cooldown"))
     primary.fail_with(500)
-    text, headers = ask(proxy, "llama3.2", "primary down")
-    assert text == fallback.reply_text("primary down"), "the declared fallback did not answer"
+    text, headers = ask(proxy, "llama3.2", down)
+    assert text == fallback.reply_text(down), "the declared fallback did not answer"
     assert headers["x-litellm-model-id"] == "local-qwen2.5"
     assert headers["x-litellm-attempted-fallbacks"] == "1"
     # cooled down at its first failure: no retry on it (no healthy deployment left in the group)
@@ -318,15 +338,15 @@ def test_primary_failing_falls_back_then_cooldown_skips_it_until_it_expires(gate
     failed_at = primary.last_failure_at
 
     primary.recover()  # healthy again, but still in cooldown: skipped
-    text, headers = ask(proxy, "llama3.2", "during cooldown")
+    text, headers = ask(proxy, "llama3.2", during)
     in_cooldown = time.monotonic() - failed_at < LOCAL_COOLDOWN
     assert upstream_calls(primary) == 1, "the cooled-down deployment was used"
     assert headers["x-litellm-model-id"] == "local-qwen2.5"
     assert in_cooldown, "the check ran after the cooldown had expired: the test proves nothing"
 
     time.sleep(max(0.0, failed_at + LOCAL_COOLDOWN + 1.0 - time.monotonic()))
-    text, headers = ask(proxy, "llama3.2", "after cooldown")
-    assert text == primary.reply_text("after cooldown"), "the deployment was not used again after cooldown_time"
+    text, headers = ask(proxy, "llama3.2", after)
+    assert text == primary.reply_text(after), "the deployment was not used again after cooldown_time"
     assert headers["x-litellm-attempted-fallbacks"] == "0"
     assert upstream_calls(primary) == 2 and upstream_calls(fallback) == 2
 

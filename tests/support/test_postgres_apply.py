@@ -9,7 +9,6 @@ password tests check the stored SCRAM verifier against the password instead.
 
 from __future__ import annotations
 
-import os
 import base64
 import hashlib
 import hmac
@@ -38,53 +37,15 @@ from tests.support.postgres_apply import (
     revoke_connect_from_public,
     scratch_cluster_objects,
 )
+from tests.support.postgres_fixtures import admin_dsn, nothing_left_behind, process_prefix, scratch  # noqa: F401 (fixtures)
 
-ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
-# Per process: a concurrent run on the same server must not count as our leftovers.
-PREFIX = f"llmgw_pa{os.getpid()}"
-START_HINT = (
-    "PostgreSQL must run on 127.0.0.1:5432 with the `postgres` superuser reachable over TCP. "
-    "Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-)
+PREFIX = process_prefix("pa")  # llmgw_pa<pid>: a concurrent run must not count as our leftovers
 # What the Pulumi mocks hand to new_resource for a secret input.
 SECRET_SIG = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
 
 
 def secret(value: str) -> dict[str, str]:
     return {**SECRET_SIG, "value": value}
-
-
-@pytest.fixture(scope="module")
-def admin_dsn() -> str:
-    try:
-        with psycopg.connect(ADMIN_DSN) as conn:
-            superuser, version = conn.execute(
-                "SELECT rolsuper, current_setting('server_version_num')::int FROM pg_roles WHERE rolname = current_user"
-            ).fetchone()
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"cannot reach PostgreSQL ({exc}). {START_HINT}", pytrace=False)
-    if not superuser:
-        pytest.fail(f"`postgres` on 127.0.0.1:5432 is not a superuser. {START_HINT}", pytrace=False)
-    if version < 150000:
-        pytest.fail(f"PostgreSQL >= 15 required (public-schema privileges changed in 15); server is {version}", pytrace=False)
-    return ADMIN_DSN
-
-
-@pytest.fixture(scope="module", autouse=True)
-def nothing_left_behind(admin_dsn):
-    yield
-    with psycopg.connect(admin_dsn) as conn:
-        leftovers = conn.execute(
-            "SELECT rolname FROM pg_roles WHERE rolname LIKE %(p)s UNION ALL SELECT datname FROM pg_database WHERE datname LIKE %(p)s",
-            {"p": PREFIX + "\\_%"},
-        ).fetchall()
-    assert leftovers == [], f"scratch objects left behind: {leftovers}"
-
-
-@pytest.fixture
-def scratch(admin_dsn):
-    with scratch_cluster_objects(admin_dsn, prefix=PREFIX) as s:
-        yield s
 
 
 def scram_verifier_matches(verifier: str, password: str) -> bool:
