@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
+import io
 import json
 import os
 import platform
 import statistics
 import subprocess
+import tempfile
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +49,7 @@ CATALOG_MODELS = 100
 PROGRAM_RUN_KEYS = (100, 300, 1000)
 PROGRAM_RUN_MODELS = 100
 PROGRAM_RUN_TEAMS = 20
+RENDER_KEYS = (100, 1000)
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -270,12 +274,45 @@ def program_runs(repeats: int) -> list[dict[str, Any]]:
     return results
 
 
+def render_child(keys: int, out: str) -> None:
+    """What `make render` does, for a synthetic stack (the whole process is timed by the parent)."""
+    from offline.render import render_inputs
+    from offline.stack_inputs import load_stack_inputs
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = render_inputs(load_stack_inputs("dev", overrides=synthetic_catalog(keys)), Path(out))
+    if code != 0:
+        raise SystemExit(f"render failed with exit code {code}")
+
+
+def render_runs() -> list[list[Any]]:
+    rows = []
+    for keys in RENDER_KEYS:
+        with tempfile.TemporaryDirectory() as out:
+            began = time.perf_counter()
+            child = subprocess.run(
+                [sys.executable, __file__, "--render-child", str(keys), "--out", out],
+                cwd=PROJECT_DIR, capture_output=True, text=True, timeout=1800, check=False,
+            )
+            seconds = time.perf_counter() - began
+            if child.returncode != 0:
+                raise SystemExit(f"render with {keys} keys failed:\n{child.stderr[-3000:]}")
+            resources = len(json.loads((Path(out) / "dev" / "resources.json").read_text())["resources"])
+        rows.append([f"{keys:,}", resources, f"{seconds:.2f}", f"{seconds / resources * 1000:.2f}"])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one program run per size instead of three")
     parser.add_argument("--program-run-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
+    parser.add_argument("--render-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.render_child is not None:
+        render_child(args.render_child, args.out)
+        return
     if args.program_run_child is not None:
         program_run_child(args.program_run_child, args.repeats)
         return
@@ -325,6 +362,11 @@ def main() -> None:
           f"on {os.cpu_count()} CPUs: wall times on a busy machine stretch, CPU times much less)")
     print("\n(config loading for the synthetic stack, not included above: "
           + ", ".join(f"{r['keys']:,} keys {r['load_seconds']:.2f} s" for r in results) + ")")
+    print()
+
+    print(f"## (d) `make render` end to end (a fresh process: imports, validation, mocked program run, files), "
+          f"{PROGRAM_RUN_MODELS} model deployments, {PROGRAM_RUN_TEAMS} teams\n")
+    print(table(["keys", "resources", "wall s", "ms per resource"], render_runs()))
 
 
 if __name__ == "__main__":

@@ -227,6 +227,8 @@ class Gateway(pulumi.ComponentResource):
         self.health_url = self.base_url.apply(lambda u: f"{u}/health/readiness")
 
         # ---- objects inside the proxy, after every host is ready ------------------------------
+        # The admin calls verify the proxy's certificate against the stack's CA (None without TLS);
+        # the URL they use follows from the same stack config as base_url (config.host_files).
         after_ready = pulumi.ResourceOptions(parent=self, depends_on=hosts)
         if s.litellm.model_source == "api":
             for m in s.models:
@@ -237,6 +239,7 @@ class Gateway(pulumi.ComponentResource):
                         model_id=m.id,
                         model_name=entry["model_name"],
                         litellm_params=entry["litellm_params"],
+                        ca_bundle_pem=self.ca_bundle_pem,
                     ),
                     opts=after_ready,
                 )
@@ -253,6 +256,7 @@ class Gateway(pulumi.ComponentResource):
                     rpm_limit=t.rpm_limit,
                     tpm_limit=t.tpm_limit,
                     metadata=dict(t.metadata) or None,
+                    ca_bundle_pem=self.ca_bundle_pem,
                 ),
                 opts=after_ready,
             )
@@ -272,6 +276,7 @@ class Gateway(pulumi.ComponentResource):
                     expires=k.expires.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if k.expires else None,
                     metadata={"service": k.service, **k.metadata},
                     rotation_trigger=rotation_trigger(k, now),
+                    ca_bundle_pem=self.ca_bundle_pem,
                 ),
                 opts=after_ready,
             )

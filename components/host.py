@@ -139,7 +139,11 @@ class LiteLLMHost(pulumi.ComponentResource):
             "install",
             create=scripts.install_script(s),
             # pip/prisma are idempotent; re-run when the pins change (also part of the script).
-            triggers=[f"litellm={s.litellm.version}", f"prisma={scripts.PRISMA_VERSION}"],
+            triggers=[
+                f"litellm={s.litellm.version}",
+                f"prisma={scripts.PRISMA_VERSION}",
+                "requirements=" + hashlib.sha256(scripts.requirements_text(s).encode()).hexdigest(),
+            ],
             depends_on=[layout],
         )
 

@@ -43,7 +43,7 @@ from pathlib import PurePosixPath
 from typing import Optional
 
 from config.host_files import host_paths
-from config.settings import GatewaySettings, LiteLLMHostSpec
+from config.settings import CALLBACK_PACKAGES, GatewaySettings, LiteLLMHostSpec
 
 # litellm[proxy] does not depend on prisma (only the `extra_proxy` extra does, with much else), but
 # the proxy exits at startup with a DATABASE_URL and no Prisma CLI. Exact pin: the release the
@@ -151,11 +151,13 @@ def requirements_lock_file(settings: GatewaySettings) -> str:
 
 
 def requirements_text(settings: GatewaySettings) -> str:
+    extras = [pin for callback in settings.observability.callbacks for pin in CALLBACK_PACKAGES[callback]]
     return (
         "# litellm-gateway: what the LiteLLM host installs. Exact pins; see components/host_scripts.py\n"
         "# for why there are no hashes here (and how to add a hashed lock file).\n"
         f"litellm[proxy]=={settings.litellm.version}\n"
         f"prisma=={PRISMA_VERSION}\n"
+        + "".join(f"{pin}\n" for pin in sorted(dict.fromkeys(extras)))
     )
 
 

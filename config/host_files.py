@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Mapping, Optional
 
-from config.settings import GatewaySettings, LiteLLMHostSpec
+from config.settings import GatewaySettings, LiteLLMHostSpec, LiteLLMSettings
 
 REDACTED = "[secret]"
 
@@ -70,6 +70,8 @@ def secret_env_names(settings: GatewaySettings) -> list[str]:
     if settings.redis.enabled:
         names.append("REDIS_PASSWORD")
     names.extend(settings.referenced_env_vars())
+    # Every envSecrets entry reaches the host, referenced or not (LANGFUSE_HOST, SSL_CERT_FILE...).
+    names.extend(sorted(n for n in settings.secrets.env_secrets if n not in names))
     return names
 
 
@@ -156,11 +158,25 @@ WantedBy=multi-user.target
 """
 
 
-def base_url(settings: GatewaySettings, host_name: Optional[str] = None) -> str:
-    """How consumers reach the gateway: the service name (or a host's FQDN) on the proxy port."""
-    scheme = "https" if settings.tls.enabled else "http"
-    if settings.litellm.deploy == "local":
-        name = "127.0.0.1" if settings.litellm.bind_host in ("0.0.0.0", "127.0.0.1") else settings.litellm.bind_host
+def gateway_base_url(
+    litellm: LiteLLMSettings, tls_enabled: bool, domain: str, host_name: Optional[str] = None
+) -> str:
+    """How consumers reach the gateway: the service name (or a host's FQDN) on the proxy port.
+
+    The one definition of the gateway URL, from the parts of the stack config it depends on: the
+    program (`base_url`) and the admin-API providers (`components.litellm_admin.connection`, which
+    only get the raw stack config) both call it. A local deploy is reached on 127.0.0.1 (or the
+    specific address it binds); an ssh deploy on `<service_name or first host>.<domain>`.
+    """
+    scheme = "https" if tls_enabled else "http"
+    if litellm.deploy == "local":
+        name = "127.0.0.1" if litellm.bind_host in ("0.0.0.0", "127.0.0.1") else litellm.bind_host
     else:
-        name = settings.fqdn(host_name) if host_name else settings.service_fqdn
-    return f"{scheme}://{name}:{settings.litellm.port}"
+        label = host_name or litellm.service_name or litellm.hosts[0].name
+        name = f"{label}.{domain}"
+    return f"{scheme}://{name}:{litellm.port}"
+
+
+def base_url(settings: GatewaySettings, host_name: Optional[str] = None) -> str:
+    """`gateway_base_url` for validated settings (a host's own URL with `host_name`)."""
+    return gateway_base_url(settings.litellm, settings.tls.enabled, settings.domain, host_name)

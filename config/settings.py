@@ -439,17 +439,23 @@ class AlertingSettings(_Strict):
 
 class ObservabilitySettings(_Strict):
     # LiteLLM callbacks, e.g. prometheus (/metrics), langfuse (needs LANGFUSE_* in envSecrets).
-    callbacks: list[Literal["prometheus", "langfuse", "otel", "datadog", "s3"]] = Field(
-        default_factory=list
-    )
+    callbacks: list[Literal["prometheus", "langfuse"]] = Field(default_factory=list)
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
     proxy_budget: Optional[ProxyBudget] = None
     json_logs: bool = True
 
 
 CALLBACK_ENV_VARS: dict[str, tuple[str, ...]] = {
+    # LANGFUSE_HOST (a self-hosted Langfuse) may be added to envSecrets too: every envSecrets entry
+    # reaches the host's env file.
     "langfuse": ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY"),
-    "datadog": ("DD_API_KEY",),
+}
+# What a host must install besides litellm[proxy] for each callback: litellm[proxy] does not pull
+# them (they sit in its `proxy-runtime` extra) and the proxy exits at startup without them. Exact
+# pins inside LiteLLM's own ranges, each booted with the pinned proxy.
+CALLBACK_PACKAGES: dict[str, tuple[str, ...]] = {
+    "prometheus": ("prometheus-client==0.26.0",),
+    "langfuse": ("langfuse==4.18.0",),
 }
 ALERTING_ENV_VARS: dict[str, tuple[str, ...]] = {
     "slack": ("SLACK_WEBHOOK_URL",),

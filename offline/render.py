@@ -22,7 +22,7 @@ from config.host_files import render_env_file, render_systemd_unit
 from config.litellm_yaml import render_litellm_config_yaml
 from config.loader import ConfigError
 from offline.engine import PROJECT_DIR, REDACTED, ProgramRun, run_program
-from offline.stack_inputs import load_stack_inputs
+from offline.stack_inputs import StackInputs, load_stack_inputs
 
 
 def resources_document(run: ProgramRun) -> dict[str, Any]:
@@ -89,8 +89,18 @@ def _secret_values(inputs_config: dict[str, Any], secret_keys: set[str]) -> list
 def render(stack: str, out_root: Path) -> int:
     try:
         inputs = load_stack_inputs(stack)
-        settings = inputs.settings()
     except (ConfigError, FileNotFoundError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return render_inputs(inputs, out_root)
+
+
+def render_inputs(inputs: StackInputs, out_root: Path) -> int:
+    """Render a stack's already-gathered config (`make render`, and benchmarks of synthetic stacks)."""
+    stack = inputs.stack
+    try:
+        settings = inputs.settings()
+    except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
     if inputs.placeholders:

@@ -9,6 +9,11 @@ Pure Python on `requests`: no Pulumi, no litellm. Every public function is one o
   can fail a write after committing it -- so before retrying, the object is read back by id and "it is
   there and matches" counts as success.
 
+TLS: an https admin URL is always verified (hostname and chain), against the first of: the resource's
+`ca_bundle_pem` (`AdminEndpoint.ca_bundle_pem`, written to a private temporary file for the duration of
+one operation), the CA bundle file named by LITELLM_GATEWAY_CA_BUNDLE (`AdminEndpoint.ca_bundle_file`),
+the system trust store. A certificate that does not verify fails the operation at once (no retry).
+
 Secrets: the master key only ever travels in the Authorization header; a raw virtual key never goes into a
 URL (reads use the sha256 token); error messages and log lines are redacted (`sk-...` values and the master
 key) before they leave this module.
@@ -20,13 +25,16 @@ import email.utils
 import hashlib
 import json
 import logging
+import os
 import re
+import ssl
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping, Optional
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -37,6 +45,9 @@ logger = logging.getLogger(__name__)
 # Where generate_key records a one-time id in the key's metadata, so that a key saved by a request whose
 # response was lost can be recognised (and removed: its raw value is gone with the response).
 CREATE_ID_METADATA_FIELD = "litellm_gateway_create_id"
+
+# A file with the PEM CA bundle to trust for an https admin URL (when the resource gives no ca_bundle_pem).
+CA_BUNDLE_ENV = "LITELLM_GATEWAY_CA_BUNDLE"
 
 KEY_LIST_PAGE_SIZE = 100  # the server's maximum
 MODEL_INFO_PAGE_SIZE = 50
@@ -55,6 +66,18 @@ class AdminEndpoint:
     timeout: float = 30.0
     max_attempts: int = 4
     backoff_seconds: float = 0.5
+    ca_bundle_pem: Optional[str] = field(default=None, repr=False)
+    """PEM CA certificate(s) to verify an https proxy with; wins over `ca_bundle_file`."""
+    ca_bundle_file: Optional[str] = None
+    """A CA bundle file to verify an https proxy with; neither set: the system trust store."""
+
+    @property
+    def uses_tls(self) -> bool:
+        return urlsplit(self.base_url).scheme.lower() == "https"
+
+
+class AdminTrustError(RuntimeError):
+    """The CA to verify the proxy with is unusable (not PEM, no such file): nothing was sent."""
 
 
 class AdminApiError(Exception):
@@ -128,11 +151,58 @@ class _Confirmed:
     value: Any
 
 
+def _certificate_problem(exc: BaseException) -> Optional[str]:
+    """OpenSSL's reason when `exc` (a requests error) comes from a certificate that did not verify."""
+    pending: list[Any] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current.verify_message or current.reason or "certificate verify failed"
+        pending.extend([current.__cause__, current.__context__, getattr(current, "reason", None), *current.args])
+    return None
+
+
+def _write_private_pem(pem: str) -> str:
+    """The PEM in a new 0600 temporary file (mkstemp), after checking it holds a CA certificate."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=pem)
+    except (ssl.SSLError, ValueError) as exc:
+        raise AdminTrustError(
+            f"ca_bundle_pem is not a usable PEM CA certificate bundle ({type(exc).__name__}); "
+            "expected the stack's CA certificate (Gateway.ca_bundle_pem)"
+        ) from None
+    fd, path = tempfile.mkstemp(prefix="litellm-admin-ca-", suffix=".pem")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(pem)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
 class _Call:
-    """One operation: one Session, the retry policy, and redaction of everything it reports."""
+    """One operation: one Session, the retry policy, TLS trust, and redaction of everything it reports."""
 
     def __init__(self, endpoint: AdminEndpoint) -> None:
         self.endpoint = endpoint
+        self._ca_file: Optional[str] = None  # ours to delete
+        self.verify: Any = True
+        self.trust = "the system trust store"
+        if endpoint.uses_tls:
+            if endpoint.ca_bundle_pem:
+                self._ca_file = _write_private_pem(endpoint.ca_bundle_pem)
+                self.verify = self._ca_file
+                self.trust = "the resource's ca_bundle_pem"
+            elif endpoint.ca_bundle_file:
+                if not os.path.isfile(endpoint.ca_bundle_file):
+                    raise AdminTrustError(f"{CA_BUNDLE_ENV} names no readable file: {endpoint.ca_bundle_file!r}")
+                self.verify = endpoint.ca_bundle_file
+                self.trust = f"the CA bundle in {CA_BUNDLE_ENV} ({endpoint.ca_bundle_file})"
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {endpoint.master_key}"
         self.session.headers["Accept"] = "application/json"
@@ -142,6 +212,12 @@ class _Call:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.session.close()
+        if self._ca_file is not None:
+            try:
+                os.unlink(self._ca_file)
+            except FileNotFoundError:
+                pass
+            self._ca_file = None
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -159,14 +235,36 @@ class _Call:
         return self.error(method, path, response.status_code, message)
 
     def _send(self, method: str, path: str, params: Optional[Mapping[str, Any]], body: Any) -> requests.Response:
-        return self.session.request(
-            method,
-            self.endpoint.base_url.rstrip("/") + path,
-            params=params,
-            json=body,
-            timeout=self.endpoint.timeout,
-            allow_redirects=False,
-        )
+        try:
+            return self.session.request(
+                method,
+                self.endpoint.base_url.rstrip("/") + path,
+                params=params,
+                json=body,
+                timeout=self.endpoint.timeout,
+                allow_redirects=False,
+                # Explicit, so REQUESTS_CA_BUNDLE cannot replace the CA chosen above.
+                verify=self.verify,
+            )
+        except requests.exceptions.SSLError as exc:
+            problem = _certificate_problem(exc)
+            if problem is None:
+                raise
+            # The handshake failed before anything was sent: not ambiguous, and retrying cannot help.
+            origin = urlsplit(self.endpoint.base_url)
+            hint = (
+                ""
+                if self._ca_file is not None
+                else "; set the resource's ca_bundle_pem (Gateway.ca_bundle_pem) or "
+                f"{CA_BUNDLE_ENV} to the stack's CA certificate"
+            )
+            raise self.error(
+                method,
+                path,
+                None,
+                f"TLS certificate verification failed for {origin.scheme}://{origin.hostname}:{origin.port or 443} "
+                f"({problem}), trusting {self.trust}{hint}",
+            ) from None
 
     def _backoff(self, attempt: int, response: Optional[requests.Response] = None) -> None:
         delay = self.endpoint.backoff_seconds * (2 ** (attempt - 1))

@@ -9,7 +9,7 @@ from pulumi.dynamic import ConfigureRequest, CreateResult, ReadResult, ResourceP
 
 from . import client, specs
 from .client import AdminApiError
-from .connection import admin_endpoint, remember_stack_config
+from .connection import endpoint_for, remember_stack_config
 from .provider_results import check_result, diff_result, inputs_without_provider
 
 
@@ -28,11 +28,11 @@ class ModelProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = specs.model_outputs(props)
-        client.create_model(admin_endpoint(), specs.model_create_body(inputs))
+        client.create_model(endpoint_for(inputs), specs.model_create_body(inputs))
         return CreateResult(inputs["model_id"], inputs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        row = client.get_model(admin_endpoint(), id_)
+        row = client.get_model(endpoint_for(props), id_)
         if row is None:
             return ReadResult(None, {})
         state = specs.project_model(row, {**props, "model_id": id_})
@@ -42,7 +42,7 @@ class ModelProvider(ResourceProvider):
         patch = specs.model_update_patch(olds, news)
         if patch:
             try:
-                client.update_model(admin_endpoint(), id_, patch)
+                client.update_model(endpoint_for(news), id_, patch)
             except AdminApiError as error:
                 if error.status == 404:
                     raise AdminApiError(
@@ -53,4 +53,4 @@ class ModelProvider(ResourceProvider):
         return UpdateResult(specs.model_outputs(news))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        client.delete_model(admin_endpoint(), id_)
+        client.delete_model(endpoint_for(props), id_)

@@ -4,7 +4,13 @@ Each is a `pulumi.dynamic.Resource` with a custom type token (`pulumi-python:dyn
 `...:Team`, `...:VirtualKey`). Their providers are stateless classes in importable modules, so the
 `__provider` stored with every resource is a small by-reference pickle; the admin URL and master key
 reach the providers through stack config (`litellm-gateway:adminUrl`, `litellm-gateway:masterKey`) or
-the environment (`LITELLM_GATEWAY_ADMIN_URL`, `LITELLM_GATEWAY_MASTER_KEY`), never as inputs.
+the environment (`LITELLM_GATEWAY_ADMIN_URL`, `LITELLM_GATEWAY_MASTER_KEY`), never as inputs; without
+`adminUrl` the URL is derived from the stack config (see `connection`).
+
+Each takes `ca_bundle_pem`, the CA the admin calls verify an https proxy with (Gateway.ca_bundle_pem: the
+stack's CA may only exist as an output of its TLS component, so config cannot carry it). It is kept in
+state for refresh and delete, but never sent to the API and never diffed: a CA change alone changes
+nothing. Without it: LITELLM_GATEWAY_CA_BUNDLE (a file), else the system trust store.
 
 Moving or renaming the provider modules/classes breaks refresh and delete of existing resources
 (their pickles name them): keep `components.litellm_admin.*_provider` where they are.
@@ -20,7 +26,7 @@ from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import Resource
 
 from .model_provider import ModelProvider
-from .specs import CREDENTIAL_PARAMS, KEY_OWNER_FIELD, MODEL_CREDENTIALS_SECRET_FIELD, is_env_reference
+from .specs import CA_BUNDLE_FIELD, CREDENTIAL_PARAMS, KEY_OWNER_FIELD, MODEL_CREDENTIALS_SECRET_FIELD, is_env_reference
 from .team_provider import TeamProvider
 from .virtual_key_provider import VirtualKeyProvider
 
@@ -35,6 +41,8 @@ class ModelArgs:
     """`model` is required. Credentials as `os.environ/NAME`, `litellm_credential_name`, or a secret."""
     model_info: Optional[Input[Mapping[str, Input[Any]]]] = None
     """Extra model_info entries (not `id`)."""
+    ca_bundle_pem: Optional[Input[str]] = None
+    """PEM CA certificate(s) that the proxy's TLS certificate is verified with (public, never diffed)."""
 
 
 @dataclass
@@ -48,6 +56,8 @@ class TeamArgs:
     rpm_limit: Optional[Input[int]] = None
     tpm_limit: Optional[Input[int]] = None
     metadata: Optional[Input[Mapping[str, Input[Any]]]] = None
+    ca_bundle_pem: Optional[Input[str]] = None
+    """PEM CA certificate(s) that the proxy's TLS certificate is verified with (public, never diffed)."""
 
 
 @dataclass
@@ -65,6 +75,8 @@ class VirtualKeyArgs:
     metadata: Optional[Input[Mapping[str, Input[Any]]]] = None
     rotation_trigger: Optional[Input[str]] = None
     """Any string; changing it rotates the key (a new key is created before the old one is deleted)."""
+    ca_bundle_pem: Optional[Input[str]] = None
+    """PEM CA certificate(s) that the proxy's TLS certificate is verified with (public, never diffed)."""
 
 
 async def _all_secret(values: list[Any]) -> bool:
@@ -106,6 +118,7 @@ class Model(Resource, module="litellm", name="Model"):
     litellm_params: Output[dict]
     model_info: Output[Optional[dict]]
     credentials_secret: Output[Optional[bool]]
+    ca_bundle_pem: Output[Optional[str]]
 
     def __init__(self, resource_name: str, args: ModelArgs, opts: Optional[ResourceOptions] = None) -> None:
         props = {
@@ -114,6 +127,7 @@ class Model(Resource, module="litellm", name="Model"):
             "litellm_params": args.litellm_params,
             "model_info": args.model_info,
             MODEL_CREDENTIALS_SECRET_FIELD: _credentials_secret_flag(args.litellm_params),
+            CA_BUNDLE_FIELD: args.ca_bundle_pem,
         }
         if _has_literal_credentials(args.litellm_params):
             # The provider echoes litellm_params as its output: keep the credential in it encrypted.
@@ -130,6 +144,7 @@ class Team(Resource, module="litellm", name="Team"):
     rpm_limit: Output[Optional[int]]
     tpm_limit: Output[Optional[int]]
     metadata: Output[Optional[dict]]
+    ca_bundle_pem: Output[Optional[str]]
 
     def __init__(self, resource_name: str, args: TeamArgs, opts: Optional[ResourceOptions] = None) -> None:
         props = {
@@ -141,6 +156,7 @@ class Team(Resource, module="litellm", name="Team"):
             "rpm_limit": args.rpm_limit,
             "tpm_limit": args.tpm_limit,
             "metadata": args.metadata,
+            CA_BUNDLE_FIELD: args.ca_bundle_pem,
         }
         super().__init__(TeamProvider(), resource_name, props, opts)
 
@@ -161,6 +177,7 @@ class VirtualKey(Resource, module="litellm", name="VirtualKey"):
     metadata: Output[Optional[dict]]
     rotation_trigger: Output[Optional[str]]
     owner: Output[str]
+    ca_bundle_pem: Output[Optional[str]]
 
     def __init__(
         self, resource_name: str, args: Optional[VirtualKeyArgs] = None, opts: Optional[ResourceOptions] = None
@@ -179,6 +196,7 @@ class VirtualKey(Resource, module="litellm", name="VirtualKey"):
             "rotation_trigger": args.rotation_trigger,
             # Recorded in the key's metadata: lets a rotation take the alias over from its predecessor.
             KEY_OWNER_FIELD: f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}",
+            CA_BUNDLE_FIELD: args.ca_bundle_pem,
             "key": None,
             "token": None,
         }

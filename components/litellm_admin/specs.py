@@ -12,6 +12,9 @@ Rules that hold for all three resources:
   `models`, or the key dropped from `metadata`), except where the API cannot clear it in place
   (model `litellm_params` / `model_info` keys): then the resource is replaced.
 * Values that are not known yet (preview) are never validated and always count as a change.
+* `ca_bundle_pem` (the CA the admin calls verify the proxy's certificate with) is an input of all
+  three and kept in their state, but it is connection plumbing, not part of the object: it is never
+  sent to the API and never compared, so a CA change alone is no diff, no update and no replace.
 """
 
 from __future__ import annotations
@@ -51,6 +54,12 @@ CREDENTIAL_PARAMS = frozenset(
     }
 )
 ENV_REFERENCE_PREFIX = "os.environ/"
+
+# Every resource's optional input: the PEM CA bundle the admin calls trust for an https proxy URL
+# (the stack's CA, which may only exist as an output of the TLS component). Not a *_FIELDS entry, so
+# it never takes part in a diff, a request body or a patch.
+CA_BUNDLE_FIELD = "ca_bundle_pem"
+_PEM_CERTIFICATE_MARKER = "-----BEGIN CERTIFICATE-----"
 
 _DURATION_PATTERN = re.compile(r"^\d+(s|m|h|d|w|mo)$")
 _MODEL_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
@@ -237,6 +246,15 @@ def _check_mapping(failures: list[Failure], path: str, value: Any) -> bool:
     return True
 
 
+def _check_ca_bundle(failures: list[Failure], news: Mapping[str, Any]) -> None:
+    """Shape only (a PEM text holding a certificate); the client parses it when it is used."""
+    value = news.get(CA_BUNDLE_FIELD)
+    if value is None or is_unknown(value):
+        return
+    if not isinstance(value, str) or _PEM_CERTIFICATE_MARKER not in value:
+        failures.append(Failure(CA_BUNDLE_FIELD, f"must be PEM text holding at least one certificate ({_PEM_CERTIFICATE_MARKER} ...)"))
+
+
 def _check_no_extra_properties(failures: list[Failure], news: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     for name in news:
         if name != PROVIDER_KEY and name not in allowed:
@@ -251,12 +269,13 @@ MODEL_FIELDS = ("model_id", "model_name", "litellm_params", "model_info")
 # Set by resources.Model, not by users: True when every literal credential in litellm_params was a
 # Pulumi secret in the program (the engine strips secretness before the provider sees the inputs).
 MODEL_CREDENTIALS_SECRET_FIELD = "credentials_secret"
-MODEL_INPUTS = MODEL_FIELDS + (MODEL_CREDENTIALS_SECRET_FIELD,)
+MODEL_INPUTS = MODEL_FIELDS + (MODEL_CREDENTIALS_SECRET_FIELD, CA_BUNDLE_FIELD)
 
 
 def check_model(news: Mapping[str, Any]) -> list[Failure]:
     failures: list[Failure] = []
     _check_no_extra_properties(failures, news, MODEL_INPUTS)
+    _check_ca_bundle(failures, news)
     model_id = news.get("model_id")
     _check_string(failures, "model_id", model_id, required=True)
     if isinstance(model_id, str) and not is_unknown(model_id) and model_id and not _MODEL_ID_PATTERN.match(model_id):
@@ -381,13 +400,14 @@ def project_model(row: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[s
 # ----------------------------------------------------------------------------------------------------
 
 TEAM_FIELDS = ("team_id", "team_alias", "models", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "metadata")
-TEAM_INPUTS = TEAM_FIELDS
+TEAM_INPUTS = TEAM_FIELDS + (CA_BUNDLE_FIELD,)
 _TEAM_COMPARATORS: Mapping[str, Comparator] = {"models": same_unordered}
 
 
 def check_team(news: Mapping[str, Any]) -> list[Failure]:
     failures: list[Failure] = []
     _check_no_extra_properties(failures, news, TEAM_INPUTS)
+    _check_ca_bundle(failures, news)
     _check_string(failures, "team_id", news.get("team_id"), required=True)
     _check_string(failures, "team_alias", news.get("team_alias"))
     _check_access_and_limits(failures, news)
@@ -438,6 +458,7 @@ def team_outputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 def project_team(team: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str, Any]:
     state: dict[str, Any] = {"team_id": team.get("team_id", declared.get("team_id"))}
+    state.update(own_fields(declared, (CA_BUNDLE_FIELD,)))
     for name in TEAM_FIELDS:
         if name == "team_id" or name not in declared:
             continue
@@ -460,7 +481,7 @@ KEY_SERVER_FIELDS = ("key_alias", "team_id", "models", "max_budget", "budget_dur
 KEY_FIELDS = KEY_SERVER_FIELDS + ("rotation_trigger",)
 # Set by resources.VirtualKey (project/stack/resource name), recorded in the key's metadata.
 KEY_OWNER_FIELD = "owner"
-KEY_INPUTS = KEY_FIELDS + (KEY_OWNER_FIELD,)
+KEY_INPUTS = KEY_FIELDS + (KEY_OWNER_FIELD, CA_BUNDLE_FIELD)
 KEY_OUTPUT_ONLY = ("key", "token")
 _KEY_COMPARATORS: Mapping[str, Comparator] = {"models": same_unordered, "expires": same_instant}
 
@@ -468,6 +489,7 @@ _KEY_COMPARATORS: Mapping[str, Comparator] = {"models": same_unordered, "expires
 def check_key(news: Mapping[str, Any]) -> list[Failure]:
     failures: list[Failure] = []
     _check_no_extra_properties(failures, news, KEY_INPUTS)
+    _check_ca_bundle(failures, news)
     _check_string(failures, "key_alias", news.get("key_alias"))
     _check_string(failures, "team_id", news.get("team_id"))
     _check_access_and_limits(failures, news)
@@ -584,7 +606,7 @@ def key_outputs(inputs: Mapping[str, Any], key: Optional[str], token: str) -> di
 
 def project_key(info: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str, Any]:
     """The live key as inputs-shaped state, restricted to what the user declared."""
-    state = own_fields(declared, ("rotation_trigger", KEY_OWNER_FIELD))
+    state = own_fields(declared, ("rotation_trigger", KEY_OWNER_FIELD, CA_BUNDLE_FIELD))
     for name in KEY_SERVER_FIELDS:
         if name not in declared or declared[name] is None:
             continue

@@ -9,7 +9,7 @@ from pulumi.dynamic import ConfigureRequest, CreateResult, ReadResult, ResourceP
 
 from . import client, specs
 from .client import AdminApiError
-from .connection import admin_endpoint, remember_stack_config
+from .connection import endpoint_for, remember_stack_config
 from .provider_results import check_result, diff_result, inputs_without_provider
 
 
@@ -34,18 +34,18 @@ class TeamProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = specs.team_outputs(props)
-        client.create_team(admin_endpoint(), specs.team_create_body(inputs))
+        client.create_team(endpoint_for(inputs), specs.team_create_body(inputs))
         return CreateResult(inputs["team_id"], inputs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        team = client.get_team(admin_endpoint(), id_)
+        team = client.get_team(endpoint_for(props), id_)
         if team is None:
             return ReadResult(None, {})
         state = specs.project_team(team, {**props, "team_id": id_})
         return ReadResult(id_, state, dict(state))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        endpoint = admin_endpoint()
+        endpoint = endpoint_for(news)
         server_metadata = None
         if specs.metadata_changed(olds, news):
             # LiteLLM replaces metadata whole and keeps its own fields there: merge onto what it has.
@@ -64,4 +64,4 @@ class TeamProvider(ResourceProvider):
         return UpdateResult(specs.team_outputs(news))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        client.delete_team(admin_endpoint(), id_)
+        client.delete_team(endpoint_for(props), id_)

@@ -38,7 +38,7 @@ from pulumi.dynamic import ConfigureRequest, CreateResult, ReadResult, ResourceP
 
 from . import client, specs
 from .client import AdminApiError, AdminEndpoint
-from .connection import admin_endpoint, remember_stack_config
+from .connection import endpoint_for, remember_stack_config
 from .provider_results import check_result, diff_result, inputs_without_provider
 
 logger = logging.getLogger(__name__)
@@ -105,12 +105,12 @@ class VirtualKeyProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = specs.own_fields(props, specs.KEY_INPUTS)
         body = specs.key_create_body(inputs, datetime.now(timezone.utc))
-        response = _generate_taking_over_alias(admin_endpoint(), body, inputs.get(specs.KEY_OWNER_FIELD))
+        response = _generate_taking_over_alias(endpoint_for(inputs), body, inputs.get(specs.KEY_OWNER_FIELD))
         token = response["token"]
         return CreateResult(token, specs.key_outputs(inputs, response["key"], token))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        info = client.get_key(admin_endpoint(), id_)
+        info = client.get_key(endpoint_for(props), id_)
         if info is None:
             return ReadResult(None, {})
         state = specs.project_key(info, props)
@@ -119,7 +119,7 @@ class VirtualKeyProvider(ResourceProvider):
         return ReadResult(id_, outputs, dict(state))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        endpoint = admin_endpoint()
+        endpoint = endpoint_for(news)
         server_metadata = None
         if specs.key_metadata_needed(olds, news):
             # LiteLLM replaces metadata whole and keeps fields of its own there: merge onto what it has.
@@ -138,4 +138,4 @@ class VirtualKeyProvider(ResourceProvider):
         return UpdateResult(specs.key_outputs(specs.own_fields(news, specs.KEY_INPUTS), olds.get("key"), id_))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        client.delete_key(admin_endpoint(), id_)
+        client.delete_key(endpoint_for(props), id_)

@@ -79,8 +79,18 @@ def test_remote_command_uses_sudo_unless_root():
 def test_requirements_pin_exactly(dev):
     text = hs.requirements_text(dev)
     reqs = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert reqs == [f"litellm[proxy]=={dev.litellm.version}", f"prisma=={hs.PRISMA_VERSION}"]
+    # dev declares the prometheus callback: the proxy imports prometheus_client at startup
+    assert reqs == [f"litellm[proxy]=={dev.litellm.version}", f"prisma=={hs.PRISMA_VERSION}", "prometheus-client==0.26.0"]
     assert text in hs.install_script(dev)
+
+
+def test_requirements_follow_the_declared_callbacks(dev):
+    def reqs(callbacks):
+        settings = dev.model_copy(update={"observability": dev.observability.model_copy(update={"callbacks": callbacks})})
+        return [line for line in hs.requirements_text(settings).splitlines() if line and not line.startswith("#")]
+
+    assert reqs([]) == [f"litellm[proxy]=={dev.litellm.version}", f"prisma=={hs.PRISMA_VERSION}"]
+    assert reqs(["langfuse", "prometheus"])[2:] == ["langfuse==4.18.0", "prometheus-client==0.26.0"]
 
 
 def test_install_script_generates_prisma_client_into_service_home(dev, local):

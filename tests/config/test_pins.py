@@ -38,3 +38,14 @@ def test_runtime_requirements_cover_what_the_program_imports():
     names = {l.split("==")[0].lower() for l in requirement_lines("requirements.txt")}
     assert {"pulumi", "pulumi-command", "pulumi-random", "pulumi-postgresql", "pydantic", "pyyaml"} <= names
     assert not any(n.startswith("litellm") for n in names)  # the program never imports litellm
+
+
+def test_callback_packages_are_the_ones_the_tests_boot():
+    from config.settings import CALLBACK_PACKAGES
+
+    pins = set(requirement_lines("requirements-test.txt"))
+    for callback, packages in CALLBACK_PACKAGES.items():
+        for package in packages:
+            assert package in pins, f"{callback}: {package} is installed on hosts but not booted by the tests"
+            name, wanted = package.split("==")
+            assert version(name) == wanted

@@ -84,6 +84,8 @@ def gateways(fake_factory, redis_endpoint, redis_client):
     finally:
         g.local_proxy.stop()
         g.dev_proxy.stop()
+        local.close()
+        dev.close()
         # the local stack caches under its real namespace: remove the entries of our fakes' replies
         for key in redis_client.scan_iter(match="litellm.local.cache:*", count=500):
             if b"[fake:local:" in (redis_client.get(key) or b""):
@@ -441,3 +443,37 @@ def test_the_host_installs_what_the_rendered_callbacks_import():
         CALLBACK_PACKAGES[c] for c in settings.observability.callbacks if CALLBACK_PACKAGES.get(c) and CALLBACK_PACKAGES[c] not in text
     ]
     assert missing == [], f"stack {stack}: callbacks need {missing}, not in the host's requirements:\n{text}"
+
+
+# -- the harness's TLS handling (no proxy) -------------------------------------------------------------
+
+
+def test_harness_replaces_only_the_units_tls_paths_and_refuses_mismatches(tmp_path):
+    from tests.support.proxy_harness import ProxyTls, rewrite_cli_args
+
+    unit = ["--config", "/etc/litellm/config.yaml", "--port", "4000", "--num_workers", "4",
+            "--ssl_keyfile_path", "/etc/litellm/tls/server.key", "--ssl_certfile_path=/etc/litellm/tls/server.crt"]  # fmt: skip
+    out = rewrite_cli_args(unit, config_path="/w/config.yaml", port=5, tls_paths=("/w/k", "/w/c"))
+    assert out == ["--config", "/w/config.yaml", "--port", "5", "--num_workers", "4",
+                   "--ssl_keyfile_path", "/w/k", "--ssl_certfile_path=/w/c", "--host", "127.0.0.1"]  # fmt: skip
+    with pytest.raises(ValueError, match="no test TLS material"):
+        rewrite_cli_args(unit, config_path="c", port=5)
+    with pytest.raises(ValueError, match="do not enable TLS"):
+        rewrite_cli_args(unit[:6], config_path="c", port=5, tls_paths=("k", "c"))
+    with pytest.raises(ValueError, match="do not enable TLS"):
+        rewrite_cli_args(unit[:8], config_path="c", port=5, tls_paths=("k", "c"))  # the key flag alone
+
+    ca_pem, ca_key = tm.make_test_ca()
+    (tmp_path / "ca.pem").write_text(ca_pem)
+    (tmp_path / "cert.pem").write_text(ca_pem)
+    (tmp_path / "key.pem").write_text(ca_key)
+    env = {"LITELLM_MASTER_KEY": "sk-unit-test-key"}
+    good = ProxyTls(tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem")
+    with pytest.raises(ValueError, match="do not enable TLS"):  # refused at construction, not at start
+        RunningProxy({"model_list": []}, env, unit[:6], tls=good)
+    with pytest.raises(ValueError, match="no test TLS material"):
+        RunningProxy({"model_list": []}, env, unit)
+    with pytest.raises(ValueError, match="private key"):
+        RunningProxy({"model_list": []}, env, unit, tls=ProxyTls(tmp_path / "key.pem", tmp_path / "key.pem", tmp_path / "ca.pem"))
+    proxy = RunningProxy({"model_list": []}, env, unit, tls=good)
+    assert proxy.base_url.startswith("https://127.0.0.1:") and not proxy.running

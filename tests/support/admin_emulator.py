@@ -231,9 +231,17 @@ def _strip_scheme(header_value: str, *, require_bearer: bool) -> str:
 class AdminEmulator:
     """LiteLLM admin API on 127.0.0.1, backed by in-memory state; see the module docstring."""
 
-    def __init__(self, master_key: str = "sk-emulator-master-0123456789", *, latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        master_key: str = "sk-emulator-master-0123456789",
+        *,
+        latency: float = 0.0,
+        tls_files: tuple[str, str] | None = None,
+    ) -> None:
+        """`tls_files` = (certificate chain file, private key file), both PEM: serve HTTPS with them."""
         self.master_key = master_key
         self.latency = latency
+        self.tls_files = tls_files
         self.base_url = ""
         self.models: dict[str, dict] = {}
         self.keys: dict[str, dict] = {}
@@ -266,6 +274,8 @@ class AdminEmulator:
             lifespan="off",
             log_level="warning",
             access_log=False,
+            ssl_certfile=self.tls_files[0] if self.tls_files else None,
+            ssl_keyfile=self.tls_files[1] if self.tls_files else None,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -276,7 +286,7 @@ class AdminEmulator:
             if not self._thread.is_alive():
                 raise RuntimeError("AdminEmulator server failed to start")
             time.sleep(0.01)
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = f"{'https' if self.tls_files else 'http'}://127.0.0.1:{port}"
         return self
 
     def stop(self) -> None:

@@ -23,9 +23,10 @@ a stopped fake are refused by the kernel and not counted.
 
 Used as::
 
-    with FakeOllama("ollama-a") as a, FakeOpenAI("openai") as o:
+    with FakeOllama("ollama-a") as a, FakeOpenAI("openai") as o, FakeAnthropic("claude") as c:
         a.base_url        # http://127.0.0.1:<port>           (api_base of ollama/ollama_chat models)
         o.api_base        # http://127.0.0.1:<port>/v1        (api_base of openai/... models)
+        c.base_url        # http://127.0.0.1:<port>           (api_base of anthropic/... models)
         a.count, a.count_for("/api/chat"), a.last_body
 """
 

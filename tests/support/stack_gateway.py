@@ -64,6 +64,7 @@ and ``--host`` (127.0.0.1), and, with TLS, the two ``--ssl_*`` paths (copies of 
 from __future__ import annotations
 
 import secrets
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping
@@ -197,9 +198,12 @@ class StackGateway:
         return RunningProxy(self.config, self.env, self.args, name=name or self.stack, tls=self.tls, **kwargs)
 
     def close(self) -> None:
-        """Close the fakes this object started itself (not those of a caller's factory)."""
+        """Close the fakes this object started itself (not those of a caller's factory); remove the
+        TLS material's temp dir."""
         for fake in self.owned:
             fake.close()
+        if self.tls_dir is not None:
+            shutil.rmtree(self.tls_dir, ignore_errors=True)
 
 
 def _default_factory(owned: list[FakeUpstream]) -> MakeFake:
@@ -360,6 +364,12 @@ def _cross_check(stack, inputs, settings, config_yaml, env, args, prefix):
     from offline.engine import run_program
     from tests.support import tls_material as tm
 
+    import asyncio
+
+    try:  # Pulumi's runtime needs a current event loop; asyncio.run() leaves none behind
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
     run = run_program(stack, inputs.config, inputs.secret_keys)
     commands = [r for r in run.resources if r.type.startswith("command:")]  # local:Command or remote:Command
     config_cmd = [r for r in commands if r.name.endswith("-file-config")]

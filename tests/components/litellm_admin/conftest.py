@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +33,56 @@ def endpoint(emulator) -> AdminEndpoint:
         timeout=CLIENT_TIMEOUT_SECONDS,
         backoff_seconds=BACKOFF_SECONDS,
     )
+
+
+@dataclass(frozen=True)
+class CaFiles:
+    """A CA and a server certificate it signed for 127.0.0.1 / localhost, as files and PEM text."""
+
+    ca_pem: str
+    chain_file: str
+    key_file: str
+
+
+def make_tls_files(directory: Path, *, ip_addresses=("127.0.0.1",), dns_names=("localhost",), ca_name="Admin Test CA") -> CaFiles:
+    from tests.support.tls_material import (
+        CertSpec,
+        DeclaredCertificate,
+        KeySpec,
+        build_material,
+        make_test_ca,
+        write_material,
+    )
+
+    ca_pem, ca_key_pem = make_test_ca(ca_name)
+    server = CertSpec(
+        subject={"commonName": (list(dns_names) or list(ip_addresses))[0], "organization": "test"},
+        dns_names=list(dns_names),
+        ip_addresses=list(ip_addresses),
+        allowed_uses=["digital_signature", "key_encipherment", "server_auth"],
+        validity_hours=24,
+        early_renewal_hours=1,
+        is_ca=False,
+        key=KeySpec(algorithm="ECDSA", ecdsa_curve="P256"),
+    )
+    material = build_material(DeclaredCertificate(server=server, ca=None, ca_cert_pem=ca_pem, ca_private_key_pem=ca_key_pem))
+    files = write_material(material, directory)
+    return CaFiles(ca_pem=material.ca_cert_pem, chain_file=str(files.chain), key_file=str(files.key))
+
+
+@pytest.fixture
+def stack_ca(tmp_path) -> CaFiles:
+    return make_tls_files(tmp_path / "tls")
+
+
+@pytest.fixture
+def tls_emulator(stack_ca):
+    """The emulator over HTTPS on 127.0.0.1, with a certificate signed by `stack_ca`."""
+    from tests.support.admin_emulator import AdminEmulator
+
+    with AdminEmulator(master_key=MASTER_KEY, tls_files=(stack_ca.chain_file, stack_ca.key_file)) as running:
+        assert running.base_url.startswith("https://127.0.0.1:")
+        yield running
 
 
 @pytest.fixture

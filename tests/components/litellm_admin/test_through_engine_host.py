@@ -30,6 +30,7 @@ import grpc
 import pytest
 
 from components.litellm_admin import connection
+from offline.stack_inputs import load_stack_inputs, placeholder_value
 from tests.support.admin_emulator import AdminEmulator
 from tests.support.dynamic_host import (
     PROVIDER_KEY,
@@ -38,6 +39,7 @@ from tests.support.dynamic_host import (
     ProviderError,
     Secret,
 )
+from tests.components.litellm_admin.conftest import make_tls_files
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 MODEL_TYPE = "pulumi-python:dynamic/litellm:Model"
@@ -142,7 +144,7 @@ def declared() -> dict[str, Declared]:
 @pytest.fixture
 def clean_env(monkeypatch):
     """No admin settings in the environment the host inherits: only Configure can deliver them."""
-    for name in (connection.ADMIN_URL_ENV, connection.MASTER_KEY_ENV, "PULUMI_PROJECT"):
+    for name in (connection.ADMIN_URL_ENV, connection.MASTER_KEY_ENV, connection.CA_BUNDLE_ENV, "REQUESTS_CA_BUNDLE", "PULUMI_PROJECT"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -559,3 +561,55 @@ def test_preview_check_with_unknown_inputs_passes(type_token, declared, emulator
     diff = host.diff("some-id", resource.urn, own(known), inputs, old_inputs=known)
     assert diff.changes == "DIFF_SOME"
     assert emulator.count() == 0
+
+
+# --- https, at the URL derived from the stack config -----------------------------------------------------
+
+
+def test_https_at_the_derived_url_trusting_the_resources_ca(declared, open_host, tmp_path):
+    """The local stack's config as the engine passes it -- no adminUrl, its port pointed at the emulator
+    served over HTTPS: the providers derive https://127.0.0.1:<port> and verify the certificate with the
+    resource's ca_bundle_pem; without it the create fails with a certificate error and sends nothing."""
+    team = declared[TEAM_TYPE]
+    for resource in declared.values():  # wired from Gateway.ca_bundle_pem (dev: the internal CA from config)
+        assert resource.plain_inputs["ca_bundle_pem"] == placeholder_value("tlsCaCert")
+    ca = make_tls_files(tmp_path / "ca")
+    with AdminEmulator(master_key="sk-master-https-test-51c07e9a", tls_files=(ca.chain_file, ca.key_file)) as emulator:
+        port = int(emulator.base_url.rsplit(":", 1)[1])
+        config: dict[str, Any] = dict(load_stack_inputs("local").config)
+        litellm = json.loads(config["litellm-gateway:litellm"])
+        assert litellm["deploy"] == "local" and json.loads(config["litellm-gateway:tls"])["enabled"] is True
+        config["litellm-gateway:litellm"] = json.dumps({**litellm, "port": port})
+        config["litellm-gateway:masterKey"] = Secret(emulator.master_key)
+        assert "litellm-gateway:adminUrl" not in config
+        host = open_host(emulator, config=config)
+
+        with_ca = {**team.engine_inputs(), "ca_bundle_pem": ca.ca_pem}
+        inputs, failures = host.check(team.urn, {}, with_ca)
+        assert failures == []
+        id_, outs = host.create(team.urn, inputs)
+        assert id_ in emulator.teams and outs["ca_bundle_pem"] == ca.ca_pem
+        assert host.read(id_, team.urn, outs, inputs)[0] == id_
+        assert emulator.count("POST", "/team/new") == 1 and emulator.count("GET", "/team/info") >= 1
+        for entry in emulator.access_log:  # the CA is connection plumbing: never sent
+            assert "BEGIN CERTIFICATE" not in entry["body"] + entry["query"]
+
+        # A renewed CA alone: no diff (so no update, no replacement).
+        renewed = make_tls_files(tmp_path / "renewed", ca_name="Renewed CA")
+        news, failures = host.check(team.urn, inputs, {**with_ca, "ca_bundle_pem": renewed.ca_pem})
+        assert failures == []
+        assert host.diff(id_, team.urn, outs, news, old_inputs=inputs).changes == "DIFF_NONE"
+
+        # Without the CA: the system trust store does not know the test CA.
+        emulator.reset_counts()
+        without = {k: v for k, v in team.engine_inputs().items() if k != "ca_bundle_pem"}
+        inputs, failures = host.check(team.urn, {}, {**without, "team_id": "team-without-ca"})
+        assert failures == []
+        with pytest.raises(ProviderError) as caught:
+            host.create(team.urn, inputs)
+        message = caught.value.message
+        assert f"TLS certificate verification failed for https://127.0.0.1:{port}" in message
+        assert "trusting the system trust store" in message
+        for text in (caught.value.details, host.stderr_text(), host.stdout_text()):
+            assert emulator.master_key not in text
+        assert emulator.count() == 0 and "team-without-ca" not in emulator.teams
