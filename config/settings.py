@@ -537,8 +537,9 @@ class GatewaySettings(_Strict):
 
     @property
     def router_shares_state(self) -> bool:
-        """Several proxies must share rpm/tpm and cooldown state through Redis."""
-        return len(self.litellm.hosts) > 1
+        """Several proxy processes (hosts, or workers of one host: each has its own Router) must
+        share rpm/tpm usage and cooldowns through Redis, or each enforces the limits alone."""
+        return len(self.litellm.hosts) > 1 or self.litellm.workers > 1
 
     @property
     def cache_enabled(self) -> bool:
@@ -631,7 +632,7 @@ class GatewaySettings(_Strict):
         if self.cache.enabled and not self.redis.enabled:
             problems.append(("cache.enabled", "the response cache needs redis.enabled: true"))
         if self.router_shares_state and not self.redis.enabled:
-            problems.append(("litellm.hosts", "several hosts share router state through Redis: enable redis"))
+            problems.append(("litellm", "several hosts or workers share router state through Redis: enable redis (or use one worker on one host)"))
         if self.litellm.model_source == "api" and not self.postgres.enabled:
             problems.append(("litellm.model_source", "'api' stores models in the database: enable postgres"))
         if (self.teams or self.keys) and not self.postgres.enabled:

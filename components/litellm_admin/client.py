@@ -29,6 +29,7 @@ import os
 import re
 import ssl
 import tempfile
+from pathlib import Path
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ class AdminEndpoint:
     max_attempts: int = 4
     backoff_seconds: float = 0.5
     ca_bundle_pem: Optional[str] = field(default=None, repr=False)
-    """PEM CA certificate(s) to verify an https proxy with; wins over `ca_bundle_file`."""
+    """PEM CA certificate(s) to verify an https proxy with; trusted together with `ca_bundle_file`."""
     ca_bundle_file: Optional[str] = None
     """A CA bundle file to verify an https proxy with; neither set: the system trust store."""
 
@@ -194,13 +195,17 @@ class _Call:
         self.verify: Any = True
         self.trust = "the system trust store"
         if endpoint.uses_tls:
+            if endpoint.ca_bundle_file and not os.path.isfile(endpoint.ca_bundle_file):
+                raise AdminTrustError(f"{CA_BUNDLE_ENV} names no readable file: {endpoint.ca_bundle_file!r}")
             if endpoint.ca_bundle_pem:
-                self._ca_file = _write_private_pem(endpoint.ca_bundle_pem)
+                # The resource's CA, plus the env bundle when set: after a CA renewal the engine still
+                # hands read/delete the old CA from state (a CA change alone is no diff), and the
+                # env bundle is how an operator bridges that without disabling verification.
+                extra = Path(endpoint.ca_bundle_file).read_text() if endpoint.ca_bundle_file else ""
+                self._ca_file = _write_private_pem(endpoint.ca_bundle_pem.rstrip("\n") + "\n" + extra)
                 self.verify = self._ca_file
-                self.trust = "the resource's ca_bundle_pem"
+                self.trust = "the resource's ca_bundle_pem" + (f" and {CA_BUNDLE_ENV}" if extra else "")
             elif endpoint.ca_bundle_file:
-                if not os.path.isfile(endpoint.ca_bundle_file):
-                    raise AdminTrustError(f"{CA_BUNDLE_ENV} names no readable file: {endpoint.ca_bundle_file!r}")
                 self.verify = endpoint.ca_bundle_file
                 self.trust = f"the CA bundle in {CA_BUNDLE_ENV} ({endpoint.ca_bundle_file})"
         self.session = requests.Session()

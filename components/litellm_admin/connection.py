@@ -155,9 +155,10 @@ def admin_endpoint(ca_bundle_pem: Optional[str] = None) -> AdminEndpoint:
         options["timeout"] = float(os.environ[TIMEOUT_ENV])
     if os.environ.get(BACKOFF_ENV):
         options["backoff_seconds"] = float(os.environ[BACKOFF_ENV])
+    # Trusted together (see client._Call): the resource's CA and the operator's bundle.
     if isinstance(ca_bundle_pem, str) and ca_bundle_pem:
         options["ca_bundle_pem"] = ca_bundle_pem
-    elif os.environ.get(CA_BUNDLE_ENV):
+    if os.environ.get(CA_BUNDLE_ENV):
         options["ca_bundle_file"] = os.environ[CA_BUNDLE_ENV]
     return AdminEndpoint(base_url=base_url, master_key=master_key, **options)
 

@@ -365,7 +365,7 @@ def test_triggers_are_stable(local_variants):
     "variant,expected",
     [
         ("port", {"launch"}),  # the port is a proxy argument (unit / launch line)
-        ("workers", {"launch"}),
+        ("workers", {"launch", "config"}),  # --num_workers, and 2 workers share router state via Redis
         ("version", {"litellm"}),
         ("secret", {"env"}),
         ("routing", {"config"}),

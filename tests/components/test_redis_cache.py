@@ -29,18 +29,21 @@ PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
 REDIS_PASSWORD = "Redis-Distinct-Secret-0815"
 ADMIN_PASSWORD = "PgAdmin-Distinct-Secret-4711"
 SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ndistinct-ssh-key-material-2323\n-----END OPENSSH PRIVATE KEY-----\n"
+# dev as one proxy process (one host, one worker): no shared router state, so the Redis user is
+# confined to the cache namespace. With several processes it needs every key (tests below).
+ONE_PROXY_PROCESS = {"litellm": {**load_stack_inputs("dev").settings().litellm.model_dump(), "workers": 1}}
 DEV_SECRETS = {"postgresAdminPassword": ADMIN_PASSWORD, "sshPrivateKey": SSH_KEY}  # no redisPassword: generated
 # `local` (tests/components/conftest.py) runs without secrets.
 
 
 @pytest.fixture(scope="module")
 def dev_generated() -> ProgramRun:
-    return run_stack("dev", secrets=DEV_SECRETS)
+    return run_stack("dev", secrets=DEV_SECRETS, overrides=ONE_PROXY_PROCESS)
 
 
 @pytest.fixture(scope="module")
 def dev_given() -> ProgramRun:
-    return run_stack("dev", secrets={**DEV_SECRETS, "redisPassword": REDIS_PASSWORD})
+    return run_stack("dev", secrets={**DEV_SECRETS, "redisPassword": REDIS_PASSWORD}, overrides=ONE_PROXY_PROCESS)
 
 
 def children(run: ProgramRun):
@@ -128,7 +131,13 @@ def test_password_change_is_an_in_place_update_and_rename_a_replacement(dev_gene
 def test_several_hosts_share_router_state_so_the_user_gets_every_key():
     base = load_stack_inputs("dev").settings().litellm.model_dump()
     base["hosts"] = base["hosts"] + [{"name": "hx-litellm-server2", "address": "192.168.10.21"}]
-    run = run_stack("dev", secrets=DEV_SECRETS, overrides={"litellm": base})
+    run = run_stack("dev", secrets=DEV_SECRETS, overrides={"litellm": {**base, "workers": 1}})
+    assert acl_command(run).inputs["stdin"].endswith('"~*" +@all -@dangerous +info\n')
+
+
+def test_several_workers_share_router_state_so_the_user_gets_every_key():
+    # the committed dev stack: one host, 4 workers (each worker process has its own Router)
+    run = run_stack("dev", secrets=DEV_SECRETS)
     assert acl_command(run).inputs["stdin"].endswith('"~*" +@all -@dangerous +info\n')
 
 

@@ -26,6 +26,7 @@ import pytest
 import redis
 
 from components.redis_cache import TYPE_TOKEN
+from offline.stack_inputs import load_stack_inputs
 from offline.engine import default_outputs, run_stack
 
 HOST, PORT = "127.0.0.1", 6379
@@ -73,6 +74,9 @@ class Declared:
     password: str
 
 
+ONE_PROXY_PROCESS = {"litellm": {**load_stack_inputs("dev").settings().litellm.model_dump(), "workers": 1}}
+
+
 def declare(user: str, *, port: int = PORT, redis_password: Optional[str] = None) -> Declared:
     """Run the mocked dev program with Redis on 127.0.0.1:<port> and return the ACL command."""
     secrets = {"postgresAdminPassword": "unused"}
@@ -81,7 +85,8 @@ def declare(user: str, *, port: int = PORT, redis_password: Optional[str] = None
     run = run_stack(
         "dev",
         secrets=secrets,
-        overrides={"redis": {"host": HOST, "port": port, "user": user, "manage_acl": True}},
+        # one host, one worker: no shared router state, so the user is confined to the cache
+        overrides={"redis": {"host": HOST, "port": port, "user": user, "manage_acl": True}, **ONE_PROXY_PROCESS},
     )
     mine = run.children_of(run.one(TYPE_TOKEN).urn)
     [cmd] = [r for r in mine if r.type == "command:remote:Command"]

@@ -111,20 +111,21 @@ def test_dev_renders_api_managed_models_budget_alerting_and_router_state():
         {"qwen2.5-coder": ["gpt-4o"]},
         {"gpt-4o": ["claude-sonnet-4"]},
     ]
-    assert "redis_host" not in doc["router_settings"]  # one host: no shared router state needed
-
-    two_hosts = settings.model_dump(mode="python")
-    two = settings_of(
-        "dev",
-        litellm={**two_hosts["litellm"], "hosts": [
-            {"name": "hx-litellm-server", "address": "192.168.10.20"},
-            {"name": "hx-litellm-server-2", "address": "192.168.10.21"},
-        ]},
-    )
-    rs = render_litellm_config(two)["router_settings"]
+    # 4 workers, each with its own Router: rpm/tpm usage and cooldowns shared through Redis
+    rs = doc["router_settings"]
     assert rs["redis_host"] == "hx-redis-server.hx.dev.local"
+    assert rs["redis_port"] == 6379
     assert rs["redis_password"] == "os.environ/REDIS_PASSWORD"
     assert rs["cache_kwargs"] == {"username": "litellm"}
+
+    litellm = settings.model_dump(mode="python")["litellm"]
+    one_process = render_litellm_config(settings_of("dev", litellm={**litellm, "workers": 1}))
+    assert "redis_host" not in one_process["router_settings"]
+    two_hosts = render_litellm_config(settings_of("dev", litellm={**litellm, "workers": 1, "hosts": [
+        {"name": "hx-litellm-server", "address": "192.168.10.20"},
+        {"name": "hx-litellm-server-2", "address": "192.168.10.21"},
+    ]}))
+    assert two_hosts["router_settings"]["redis_host"] == "hx-redis-server.hx.dev.local"
 
 
 def test_every_ollama_deployment_has_api_base_and_every_deployment_a_stable_id():

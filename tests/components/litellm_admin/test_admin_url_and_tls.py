@@ -289,20 +289,25 @@ def test_another_ca_or_another_name_fails_verification(clean, tls_emulator, tmp_
         assert server.count() == 0
 
 
-def test_the_environment_ca_bundle_is_used_when_the_resource_has_none(clean, tls_emulator, stack_ca, tmp_path):
+def test_the_environment_ca_bundle_is_trusted_with_the_resource_ca(clean, tls_emulator, stack_ca, tmp_path):
     https_env(clean, tls_emulator)
     bundle = tmp_path / "bundle.pem"
     bundle.write_text(stack_ca.ca_pem)
     clean.setenv(connection.CA_BUNDLE_ENV, str(bundle))
     assert TeamProvider().create({"team_id": "team-env"}).id == "team-env"
 
-    # The resource's CA wins over the environment's: a wrong one there fails even with a good file here.
+    # The resource's CA and the environment's are trusted together: after a CA renewal the engine
+    # still hands read/delete the OLD CA from state, and the env bundle bridges that.
     other = make_tls_files(tmp_path / "other", ca_name="Some Other CA")
-    with pytest.raises(AdminApiError, match="trusting the resource's ca_bundle_pem"):
-        TeamProvider().create({"team_id": "team-x", specs.CA_BUNDLE_FIELD: other.ca_pem})
-    # ...and a good one there works with a wrong file here.
+    renewed = TeamProvider().create({"team_id": "team-x", specs.CA_BUNDLE_FIELD: other.ca_pem})
+    assert renewed.id == "team-x"
+    assert TeamProvider().read("team-x", renewed.outs).id == "team-x"
+    # ...and neither alone is needed to be right: a good resource CA works with a wrong file here.
     bundle.write_text(other.ca_pem)
     assert TeamProvider().create({"team_id": "team-res", specs.CA_BUNDLE_FIELD: stack_ca.ca_pem}).id == "team-res"
+    # Both wrong: refused, and the message names both sources.
+    with pytest.raises(AdminApiError, match=f"trusting the resource's ca_bundle_pem and {connection.CA_BUNDLE_ENV}"):
+        TeamProvider().create({"team_id": "team-w", specs.CA_BUNDLE_FIELD: other.ca_pem})
     with pytest.raises(AdminApiError, match=f"trusting the CA bundle in {connection.CA_BUNDLE_ENV}"):
         TeamProvider().create({"team_id": "team-y"})
 
