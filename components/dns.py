@@ -47,9 +47,7 @@ class DnsRecordArgs:
     admin_password: Optional[pulumi.Input[str]]
     """Needed for auth "authfile"; travels only as the command's secret stdin."""
     auth: Literal["authfile", "kerberos"]
-    ttl: int = 3600
-    """Recorded as the intended TTL; `samba-tool dns add` has no TTL option (records get its
-    default, 900 s), so it is not applied on the DC."""
+    # No TTL: `samba-tool dns add` has no TTL option (records get its default, 900 s).
     domain: Optional[str] = None
     """`domain=` of the auth file; None = the DC's own workgroup (samba-tool's default there)."""
 
@@ -119,4 +117,4 @@ class DnsRecord(pulumi.ComponentResource):
         # Resolved once the command has run, so consumers of fqdn wait for the record.
         self.fqdn = pulumi.Output.all(command.id, value).apply(lambda _: fqdn)
         self.value = pulumi.Output.all(command.id, value).apply(lambda parts: parts[1])
-        self.register_outputs({"fqdn": self.fqdn, "value": self.value, "ttl": args.ttl})
+        self.register_outputs({"fqdn": self.fqdn, "value": self.value})

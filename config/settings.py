@@ -244,7 +244,8 @@ class DnsSettings(_Strict):
     # authfile: password from secret config dnsAdminPassword, written to a 0600 file for `-A`;
     # kerberos: an existing ccache on the DC (`--use-kerberos=required`).
     auth: Literal["authfile", "kerberos"] = "authfile"
-    ttl: Annotated[int, Field(ge=60)] = 3600
+    # No TTL setting on purpose: `samba-tool dns add` cannot set one (records get its default, 900 s),
+    # and a setting that is silently not applied is worse than none.
 
     @model_validator(mode="after")
     def _server_when_enabled(self) -> "DnsSettings":
