@@ -41,7 +41,6 @@ sys.path.insert(0, str(PROJECT_DIR))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import httpx  # noqa: E402
-import redis  # noqa: E402
 
 from tests.support.e2e_fixtures import RedisEndpoint  # noqa: E402
 from tests.support.fake_upstreams import FakeOpenAI  # noqa: E402

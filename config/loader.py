@@ -23,7 +23,6 @@ from pydantic import ValidationError
 from config.settings import (
     CrossCheckError,
     GatewaySettings,
-    env_ref_name,
     looks_like_secret,
 )
 

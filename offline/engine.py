@@ -77,6 +77,19 @@ class ProgramRun:
     def children_of(self, urn: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.parent == urn]
 
+    def plain_inputs_carrying(self, needles) -> list[str]:
+        """Where any of `needles` (secret values) appears in a NON-secret input, as
+        "<type> <name>.<input>" (also as JSON-escaped text, e.g. inside a multi-line PEM)."""
+        found: list[str] = []
+        for r in self.resources:
+            for key, value in r.inputs.items():
+                if key in r.secret_inputs:
+                    continue
+                text = json.dumps(value, sort_keys=True, default=str)
+                if any(n in text or json.dumps(n)[1:-1] in text for n in needles if n):
+                    found.append(f"{r.type} {r.name}.{key}")
+        return found
+
     def redacted_outputs(self) -> dict[str, Any]:
         return {k: (REDACTED if k in self.secret_outputs else v) for k, v in sorted(self.outputs.items())}
 

@@ -92,10 +92,7 @@ def test_credentials_travel_only_as_secret_stdin(dev):
 @pytest.mark.parametrize("stack", ["dev", "local"])
 def test_no_secret_in_any_non_secret_input(stack, dev, local):
     run = dev if stack == "dev" else local
-    for r in run.resources:
-        plain = json.dumps(r.redacted_inputs())
-        assert DNS_PASSWORD not in plain, f"{r.type} {r.name}"
-        assert "uniq-ca-key-material-8812" not in plain, f"{r.type} {r.name}"
+    assert run.plain_inputs_carrying([DNS_PASSWORD, "uniq-ca-key-material-8812"]) == []
     assert DNS_PASSWORD not in json.dumps(run.redacted_outputs(), default=str)
 
 

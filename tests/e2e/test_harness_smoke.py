@@ -32,7 +32,6 @@ What makes routing deterministic enough (learned by experiment with litellm 1.10
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 import uuid

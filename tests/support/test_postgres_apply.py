@@ -32,7 +32,6 @@ from tests.support.postgres_apply import (
     apply_declared,
     apply_litellm_migrations,
     apply_role,
-    database_url,
     litellm_migrations_dir,
     revoke_connect_from_public,
     scratch_cluster_objects,
