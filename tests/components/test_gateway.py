@@ -157,3 +157,11 @@ def test_rotation_trigger_changes_once_per_period():
     assert rotation_trigger(VirtualKeySpec(alias="a", service="svc"), start) is None
     manual = VirtualKeySpec(alias="a", service="svc", rotation_trigger="2026-q1")
     assert rotation_trigger(manual, start) == "2026-q1"
+
+
+@pytest.mark.parametrize("stack", ["dev", "local"])
+def test_preview_declares_the_same_resources_as_an_update(stack, dev, local):
+    # `pulumi preview` runs the program with unknown outputs; it must not fail or change the plan
+    update = dev if stack == "dev" else local
+    preview = run_stack(stack, preview=True)
+    assert sorted(r.urn for r in preview.resources) == sorted(r.urn for r in update.resources)
