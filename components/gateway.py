@@ -146,7 +146,8 @@ class Gateway(pulumi.ComponentResource):
             env_values["DATABASE_URL"] = self.database_url
         for env_name, value in s.secrets.env_secrets.items():
             env_values[env_name] = pulumi.Output.secret(value.get_secret_value())
-        env_values = {k: v for k, v in env_values.items() if k in secret_env_names(s)}
+        wanted = set(secret_env_names(s))
+        env_values = {k: v for k, v in env_values.items() if k in wanted}
 
         # ---- TLS and DNS, then the hosts -------------------------------------------------------
         self.ca_bundle_pem = None

@@ -582,10 +582,9 @@ class GatewaySettings(_Strict):
         problems: list[tuple[str, str]] = []
         names = set(self.public_model_names)
 
-        ids = [m.id for m in self.models]
-        for i, m in enumerate(self.models):
-            if ids.count(m.id) > 1 and ids.index(m.id) != i:
-                problems.append((f"models[{i}].id", f"duplicate deployment id '{m.id}'"))
+        for i in sorted(_repeats([m.id for m in self.models])):
+            m = self.models[i]
+            problems.append((f"models[{i}].id", f"duplicate deployment id '{m.id}'"))
 
         for field_name in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
             table: dict[str, list[str]] = getattr(self.routing, field_name)
@@ -603,19 +602,20 @@ class GatewaySettings(_Strict):
                 problems.append((f"routing.{field_name}", "fallback cycle: " + " -> ".join(cycle)))
 
         team_ids = [t.team_id for t in self.teams]
+        repeated_team_ids = _repeats(team_ids)
         for i, team in enumerate(self.teams):
-            if team_ids.count(team.team_id) > 1 and team_ids.index(team.team_id) != i:
+            if i in repeated_team_ids:
                 problems.append((f"teams[{i}].team_id", f"duplicate team id '{team.team_id}'"))
             for m in team.models:
                 if m not in names:
                     problems.append((f"teams[{i}].models", f"'{m}' is not a model in the catalog ({_known(names)})"))
 
-        aliases = [k.alias for k in self.keys]
-        services = [k.service for k in self.keys]
+        repeated_aliases = _repeats([k.alias for k in self.keys])
+        repeated_services = _repeats([k.service for k in self.keys])
         for i, key in enumerate(self.keys):
-            if aliases.count(key.alias) > 1 and aliases.index(key.alias) != i:
+            if i in repeated_aliases:
                 problems.append((f"keys[{i}].alias", f"duplicate key alias '{key.alias}'"))
-            if services.count(key.service) > 1 and services.index(key.service) != i:
+            if i in repeated_services:
                 problems.append((f"keys[{i}].service", f"duplicate service '{key.service}' (one key per service)"))
             if key.team is not None and key.team not in team_ids:
                 problems.append((f"keys[{i}].team", f"'{key.team}' is not a team in the catalog ({_known(set(team_ids))})"))
@@ -644,6 +644,17 @@ class GatewaySettings(_Strict):
         if problems:
             raise CrossCheckError(problems)
         return self
+
+
+def _repeats(values: list[str]) -> set[int]:
+    """Indices of the entries that repeat an earlier one (the first occurrence is not reported)."""
+    seen: set[str] = set()
+    out: set[int] = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            out.add(i)
+        seen.add(value)
+    return out
 
 
 def _known(names: set[str]) -> str:

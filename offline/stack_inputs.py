@@ -88,9 +88,7 @@ def _set_secret(inputs: StackInputs, key: str, value: str) -> None:
         current = json.loads(inputs.config.get(full, "{}"))
         current[key.split(".", 1)[1]] = value
         inputs.config[full] = json.dumps(current)
-    elif key == "tlsCaCert":
-        inputs.config[f"{PROJECT}:{key}"] = value
-        return
     else:
         inputs.config[f"{PROJECT}:{key}"] = value
-    inputs.secret_keys.add(f"{PROJECT}:{key.split('.', 1)[0]}")
+    if key != "tlsCaCert":  # the CA's certificate is public: plain config like the stack file's
+        inputs.secret_keys.add(f"{PROJECT}:{key.split('.', 1)[0]}")

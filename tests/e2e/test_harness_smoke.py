@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 import uuid
 
 import httpx
@@ -145,11 +144,8 @@ def isolated_fakes(request):
         yield
         return
     s: Gateway = request.getfixturevalue("gateway")
-    s.fleet.recover_and_reset()
-    since = time.monotonic()
-    yield
-    s.fleet.recover_and_reset()  # also ends hangs (counted as failures when they end)
-    s.fleet.settle_cooldowns(COOLDOWN_TIME, since)
+    with s.fleet.isolated(COOLDOWN_TIME):
+        yield
 
 
 def ask(proxy: RunningProxy, prompt: str, model: str = "llama3.2", **kwargs):

@@ -99,11 +99,8 @@ def isolated_fakes(request):
         yield
         return
     g: Gateways = request.getfixturevalue("gateways")
-    g.fleet.recover_and_reset()
-    since = time.monotonic()
-    yield
-    g.fleet.recover_and_reset()
-    g.fleet.settle_cooldowns(LOCAL_COOLDOWN, since)
+    with g.fleet.isolated(LOCAL_COOLDOWN):
+        yield
 
 
 def ask(proxy: RunningProxy, model: str, prompt: str):

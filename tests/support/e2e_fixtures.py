@@ -28,6 +28,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -203,6 +204,16 @@ class FakeFleet(list):
             remaining = max(failures) + cooldown_time + 1.0 - time.monotonic()
             if remaining > 0:
                 time.sleep(remaining)
+
+    @contextmanager
+    def isolated(self, cooldown_time: float) -> Iterator[None]:
+        """Around one test: healthy, zeroed fakes before; after, end hangs (counted as failures
+        when they end), reset, and wait out any cooldown the test caused."""
+        self.recover_and_reset()
+        since = time.monotonic()
+        yield
+        self.recover_and_reset()
+        self.settle_cooldowns(cooldown_time, since)
 
 
 @pytest.fixture(scope="module")
