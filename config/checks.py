@@ -117,6 +117,7 @@ LITELLM_ALERT_TYPES = (
     "fallback_reports", "new_virtual_key_created", "virtual_key_updated", "virtual_key_deleted",
     "new_team_created", "team_updated", "team_deleted", "new_internal_user_created",
     "internal_user_updated", "internal_user_deleted", "mcp_tool_description_blocked",
+    "mcp_pinned_tools_changed",
 )
 
 

@@ -549,7 +549,7 @@ class GatewaySecrets(_Strict):
     def _env_names(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
         bad = [k for k in value if not _ENV_NAME.fullmatch(k)]
         if bad:
-            raise ValueError(f"not valid environment variable names: {', '.join(sorted(bad))}")
+            raise ValueError(f"not valid environment variable names (A-Z, 0-9, _): {', '.join(repr(b) for b in sorted(bad))}")
         return value
 
 
