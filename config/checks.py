@@ -54,6 +54,18 @@ def check_unix_user(value: str) -> str:
     return value
 
 
+# The SSH login user: a pulumi-command connection parameter, compared with "root" to decide on sudo;
+# broader than a service account (directory users such as "first.last"), still no whitespace,
+# quotes or shell characters.
+_LOGIN_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}")
+
+
+def check_login_user(value: str) -> str:
+    if not _LOGIN_USER.fullmatch(value):
+        raise ValueError("expected a login name of letters, digits and . _ @ - (at most 64)")
+    return value
+
+
 def check_service_user(value: str) -> str:
     check_unix_user(value)
     if value == "root":

@@ -161,7 +161,7 @@ class SshSettings(_Strict):
     @field_validator("user")
     @classmethod
     def _user_name(cls, value: str) -> str:
-        return checks.check_unix_user(value)
+        return checks.check_login_user(value)
 
 
 class LiteLLMHostSpec(_Strict):
@@ -376,6 +376,12 @@ class ModelDeployment(_Strict):
             raise ValueError("an openai_compatible deployment needs 'api_base'")
         if self.api_key and self.credential_name:
             raise ValueError("give either 'api_key' or 'credential_name', not both")
+        if self.credential_name is not None and env_ref_name(self.credential_name) is not None:
+            # LiteLLM resolves os.environ/ in every litellm_params string: only api_key may be one.
+            raise ValueError(
+                "credential_name is the name of a credential stored in LiteLLM, not an os.environ/ "
+                "reference; put an environment reference in api_key instead"
+            )
         if self.api_key and env_ref_name(self.api_key) in GATEWAY_ENV_VARS:
             raise ValueError(
                 f"api_key {self.api_key} is one of the gateway's own secrets "

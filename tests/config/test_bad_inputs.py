@@ -183,8 +183,9 @@ CASES: list[Case] = [
     C("system-user-upper", "dev", "litellm.system_user", USER_FIX, {"litellm.system_user": "LiteLLM"}),
     C("system-user-percent", "dev", "litellm.system_user", USER_FIX, {"litellm.system_user": "lite%ullm"}),
     C("system-user-too-long", "dev", "litellm.system_user", USER_FIX, {"litellm.system_user": "l" * 33}),
-    C("ssh-user-newline", "dev", "ssh.user", USER_FIX, {"ssh.user": "ansible\n"}),
-    C("ssh-user-shell", "dev", "ssh.user", USER_FIX, {"ssh.user": "root;id"}),
+    C("ssh-user-newline", "dev", "ssh.user", "expected a login name", {"ssh.user": "ansible\n"}),
+    C("ssh-user-shell", "dev", "ssh.user", "expected a login name", {"ssh.user": "root;id"}),
+    C("ssh-user-space", "dev", "ssh.user", "expected a login name", {"ssh.user": "first last"}),
     # ---- values in the unit's command line -------------------------------------------------------
     C("bind-host-unit-injection", "dev", "litellm.bind_host", HOST_FIX, {"litellm.bind_host": "0.0.0.0" + INJECT}),
     C("bind-host-specifier", "dev", "litellm.bind_host", HOST_FIX, {"litellm.bind_host": "%H"}),
@@ -198,6 +199,8 @@ CASES: list[Case] = [
     C("model-master-key-openai-compatible", "local", "models[0]", "use os.environ/<NAME>",
       {"models[0]": {"id": "x", "model_name": "llama3.2", "provider": "openai_compatible", "model": "m",
                      "api_base": "https://evil.example", "api_key": "os.environ/LITELLM_MASTER_KEY"}}),
+    C("model-credential-name-env-ref", "dev", "models[3]", "not an os.environ/ reference",
+      {"models[3].api_key": DELETE, "models[3].credential_name": "os.environ/DATABASE_URL"}),
     C("env-secret-overrides-master-key", "dev", "envSecrets.LITELLM_MASTER_KEY", "is set by the gateway itself", secrets={"envSecrets.LITELLM_MASTER_KEY": "sk-other-value-123"}),
     C("env-secret-overrides-database-url", "dev", "envSecrets.DATABASE_URL", "pulumi config rm --path envSecrets.DATABASE_URL", secrets={"envSecrets.DATABASE_URL": "postgresql://x"}),
     C("env-secret-overrides-mode", "local", "envSecrets.LITELLM_MODE", "is set by the gateway itself", secrets={"envSecrets.LITELLM_MODE": "DEV"}),
@@ -335,6 +338,7 @@ def test_bad_input_is_refused_with_stack_key_and_fix(case: Case):
         ("local", {"keys[0].expires": "2027-06-30 12:00:00 +0200 CEST"}, {}),
         ("local", {"keys[0].budget_duration": "10d"}, {}),
         ("dev", {"litellm.system_user": "svc-litellm", "litellm.install_dir": "/srv/litellm-1.0+x"}, {}),
+        ("dev", {"ssh.user": "first.last"}, {}),
         ("local", {"redis.user": "default"}, {}),  # the default user, not managed: nothing is reset
         ("dev", {"cache.namespace": "litellm.dev:cache_v2"}, {}),
         ("dev", {"observability.alerting.alert_types": ["llm_requests_hanging", "outage_alerts"]}, {}),
