@@ -113,11 +113,13 @@ def breaks_lines(value: str) -> bool:
     return bool(_LINE_BREAKING.search(value))
 
 
-# Names the host's env file defines itself (config.host_files PLAIN_ENV and DISABLE_SCHEMA_UPDATE;
-# tests/config keep the two equal): an envSecrets entry of that name would silently replace it.
-HOST_ENV_NAMES = frozenset(
-    {"LITELLM_MODE", "LITELLM_LOCAL_MODEL_COST_MAP", "STORE_MODEL_IN_DB", "DISABLE_SCHEMA_UPDATE"}
-)
+def host_env_names() -> frozenset[str]:
+    """Names the host's env file defines itself besides the gateway's secrets (config.host_files
+    PLAIN_ENV and DISABLE_SCHEMA_UPDATE): an envSecrets entry of that name would replace it."""
+    from config.host_files import PLAIN_ENV  # lazy: host_files imports config.settings, which imports this
+
+    return frozenset({name for name, _ in PLAIN_ENV} | {"DISABLE_SCHEMA_UPDATE"})
+
 
 # The pinned LiteLLM's alert types (litellm/types/integrations/slack_alerting.py, AlertType, in
 # 1.108.7; tests/config check this list against that enum in the venv).

@@ -134,7 +134,6 @@ SqlIdentifier = Annotated[str, AfterValidator(_sql_identifier)]
 Duration = Annotated[str, AfterValidator(_duration)]
 # A host path (safe characters; absolute where the deploy needs it, checked with the deploy mode).
 HostPath = Annotated[str, AfterValidator(lambda v: checks.check_path(v, absolute=False))]
-AbsoluteHostPath = Annotated[str, AfterValidator(lambda v: checks.check_path(v, absolute=True))]
 AlertType = Annotated[str, AfterValidator(checks.check_alert_type)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -746,8 +745,9 @@ def _where_values_land(s: GatewaySettings, now: Optional[datetime]) -> list[tupl
                 "LiteLLM would create a key that is already expired; set a future date or remove expires")))
 
     secrets = s.secrets
+    reserved = GATEWAY_ENV_VARS | checks.host_env_names()
     for name in sorted(secrets.env_secrets):
-        if name in GATEWAY_ENV_VARS or name in checks.HOST_ENV_NAMES:
+        if name in reserved:
             problems.append((f"envSecrets.{name}", (
                 f"{name} is set by the gateway itself in the host's env file; an envSecrets entry would "
                 "replace it: remove it (`pulumi config rm --path envSecrets.{name}`)".replace("{name}", name))))

@@ -347,9 +347,15 @@ def test_bad_input_is_refused_with_stack_key_and_fix(case: Case):
     ],
 )
 def test_neighbours_are_accepted(stack, changes, secrets):
+    """Accepted by the loader and then declared by the whole program (under Pulumi's mock engine)
+    without an error: nothing the loader lets through crashes later."""
+    from offline.engine import run_program
+
     config, secret_keys = apply(stack, changes, secrets)
     settings = load_settings(stack, config, secret_keys, project_dir=PROJECT_DIR, now=NOW)
     assert settings.stack == stack
+    run = run_program(stack, config, secret_keys)
+    assert any(r.type == "litellm-gateway:host:LiteLLMHost" for r in run.resources)
 
 
 def test_numeric_secret_reaches_the_settings_as_the_text_the_cli_sends():
@@ -382,8 +388,14 @@ def test_alert_types_are_the_pinned_litellms():
     assert sorted(LITELLM_ALERT_TYPES) == sorted(a.value for a in AlertType)
 
 
-def test_reserved_env_names_are_the_env_files_own():
-    from config.checks import HOST_ENV_NAMES
-    from config.host_files import PLAIN_ENV
+def test_every_name_the_env_file_sets_itself_is_reserved():
+    from config.checks import host_env_names
+    from config.host_files import render_env_file, secret_env_names
+    from config.settings import GATEWAY_ENV_VARS
 
-    assert HOST_ENV_NAMES == {n for n, _ in PLAIN_ENV} | {"DISABLE_SCHEMA_UPDATE"}
+    settings = load_stack_inputs("dev").settings()
+    own = {line.split("=", 1)[0] for line in render_env_file(settings, redact=True).splitlines() if line and line[0] != "#"}
+    extras = own - set(secret_env_names(settings))
+    assert "LITELLM_MODE" in extras and "DISABLE_SCHEMA_UPDATE" in extras
+    assert extras <= host_env_names()
+    assert GATEWAY_ENV_VARS <= own
