@@ -13,8 +13,12 @@ from typing import Optional
 # Paths on the host: absolute, made of characters that need no quoting anywhere they land (a shell
 # word, a unit file value, a comment line, a YAML scalar): no whitespace, quotes, `%` (a systemd
 # specifier), `$`, `\`, `;`, glob characters or control characters.
-_PATH = re.compile(r"[A-Za-z0-9._/+@:-]+")
-PATH_RULE = "letters, digits and . _ / + @ : - only (no spaces, quotes, %, $, \\ or line breaks)"
+# The first character is never `-` (an option to mkdir/install) nor `+`/`@` (ExecStart= prefixes).
+_PATH = re.compile(r"[A-Za-z0-9._/][A-Za-z0-9._/+@:-]*")
+PATH_RULE = (
+    "letters, digits and . _ / + @ : - only, not starting with - + @ "
+    "(no spaces, quotes, %, $, \\ or line breaks)"
+)
 
 
 def check_path(value: str, *, absolute: bool) -> str:

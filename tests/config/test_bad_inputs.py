@@ -169,6 +169,7 @@ CASES: list[Case] = [
     C("local-config-dir-semicolon", "local", "litellm.config_dir", PATH_FIX, {"litellm.config_dir": ".litellm-local/etc;id"}),
     C("local-cert-dir-dotdot", "local", "tls.cert_dir", "must not contain '..'", {"tls.cert_dir": "../tls"}),
     C("local-cert-dir-empty", "local", "tls.cert_dir", PATH_FIX, {"tls.cert_dir": ""}),
+    C("local-install-dir-option", "local", "litellm.install_dir", "not starting with - + @", {"litellm.install_dir": "-rf"}),
     # ---- the service account --------------------------------------------------------------------
     C("system-user-root", "dev", "litellm.system_user", "the proxy must not run as root", {"litellm.system_user": "root"}),
     C("system-user-is-ssh-user", "dev", "litellm.system_user", "is the SSH deploy user (ssh.user)", {"litellm.system_user": "ansible"}),
