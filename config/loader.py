@@ -46,6 +46,7 @@ PLAIN_KEYS: dict[str, str] = {
     "keys": "keys",
     "observability": "observability",
     "tlsCaCert": "tls_ca_cert",
+    "kubernetes": "kubernetes",
 }
 # Keys that must be set with `pulumi config set --secret` -> GatewaySecrets field.
 SECRET_KEYS: dict[str, str] = {
@@ -155,6 +156,11 @@ def load_settings(
                 say(_key_for(loc, origins), message)
         raise ConfigError(stack, problems) from None
 
+    if (settings.litellm.deploy == "kubernetes" and settings.kubernetes is not None
+            and not settings.kubernetes.ingress.enabled and settings.manages_admin_objects
+            and not config.get(f"{PROJECT}:adminUrl")):
+        say(f"{PROJECT}:adminUrl", "required when kubernetes.ingress is disabled and teams, keys or API-managed "
+            "models are declared: the providers reach the admin API there (e.g. a port-forward to the Service)")
     for key, message in _missing_secrets(settings):
         missing.append(key)
         say(f"{PROJECT}:{key}", message)
@@ -179,7 +185,8 @@ def _requirements(settings: GatewaySettings) -> list[tuple[str, str]]:
         req.append(("sshPrivateKey", "reaches the hosts over SSH"))
     if settings.dns.enabled and settings.dns.auth == "authfile":
         req.append(("dnsAdminPassword", "authenticates samba-tool on the domain controller"))
-    if settings.tls.enabled and settings.tls.issuer == "internal-ca":
+    own_certificate = not (settings.kubernetes is not None and settings.kubernetes.ingress.tls_secret)
+    if settings.tls.enabled and settings.tls.issuer == "internal-ca" and own_certificate:
         req.append(("tlsCaCert", "is the internal CA's certificate (PEM) the host certificates chain to"))
         req.append(("tlsCaKey", "signs the host certificates with the internal CA"))
     for name in settings.referenced_env_vars():
