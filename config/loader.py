@@ -183,6 +183,8 @@ def _requirements(settings: GatewaySettings) -> list[tuple[str, str]]:
         req.append(("postgresAdminPassword", "creates the gateway's role and database"))
     if settings.litellm.deploy == "ssh" or settings.dns.enabled or settings.redis.manage_acl:
         req.append(("sshPrivateKey", "reaches the hosts over SSH"))
+    if settings.litellm.deploy == "kubernetes" and settings.redis.enabled and settings.redis.user:
+        req.append(("redisPassword", f"is the password of the Redis ACL user '{settings.redis.user}' the pods log in as"))
     if settings.dns.enabled and settings.dns.auth == "authfile":
         req.append(("dnsAdminPassword", "authenticates samba-tool on the domain controller"))
     own_certificate = not (settings.kubernetes is not None and settings.kubernetes.ingress.tls_secret)
@@ -198,6 +200,7 @@ def _missing_secrets(settings: GatewaySettings) -> list[tuple[str, str]]:
     s = settings.secrets
     present = {
         "masterKey": s.master_key is not None,
+        "redisPassword": s.redis_password is not None,
         "postgresAdminPassword": s.postgres_admin_password is not None,
         "sshPrivateKey": s.ssh_private_key is not None,
         "dnsAdminPassword": s.dns_admin_password is not None,

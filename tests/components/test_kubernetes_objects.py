@@ -112,12 +112,17 @@ def test_pod_env_is_the_env_file_plain_entries_and_secret_names(settings, manife
     assert plain == dict(plain_env(settings))
     assert plain["DISABLE_SCHEMA_UPDATE"] == "True"  # serving pods never migrate
     refs = [e for e in c["env"] if "valueFrom" in e]
-    assert [e["name"] for e in refs] == [n for n in secret_env_names(settings) if n != "REDIS_PASSWORD"]
+    # the stack names a Redis ACL user, so redisPassword is required and reaches the pods
+    assert [e["name"] for e in refs] == secret_env_names(settings) == ko.pod_secret_env_names(settings)
+    assert "REDIS_PASSWORD" in [e["name"] for e in refs]
     assert all(e["valueFrom"]["secretKeyRef"] == {"name": "litellm-env", "key": e["name"]} for e in refs)
     assert list(manifests["secret-env"]["stringData"]) == [e["name"] for e in refs]
 
 
-def test_redis_password_reaches_the_pods_when_set():
+def test_redis_password_reaches_the_pods_only_when_set():
+    no_auth = kube({"redis": {"host": "redis.ai.corp.example"}})
+    assert no_auth.secrets.redis_password is None
+    assert "REDIS_PASSWORD" not in ko.pod_secret_env_names(no_auth)  # as the env file leaves it out
     s = kube(secrets={"redisPassword": "r-pass-123456"})
     c = ko.deployment_manifest(s)["spec"]["template"]["spec"]["containers"][0]
     assert "REDIS_PASSWORD" in [e["name"] for e in c["env"]]

@@ -128,6 +128,16 @@ def test_ssh_private_key_is_not_required_but_tls_ca_is_unless_an_existing_secret
     assert not {"tlsCaCert", "tlsCaKey"} & set(inputs.placeholders)
 
 
+def test_a_redis_acl_user_needs_redis_password():
+    inputs = load_stack_inputs("kube", fill_missing_secrets=False)
+    with pytest.raises(ConfigError) as raised:
+        inputs.settings()
+    assert "redisPassword" in raised.value.missing_secrets
+    assert any(p.startswith("stack 'kube': litellm-gateway:redisPassword: missing required secret (is the password "
+                            "of the Redis ACL user 'litellm-kube' the pods log in as)") for p in raised.value.problems)
+    assert "redisPassword" not in load_stack_inputs("kube", overrides={"redis": {"host": "redis.ai.corp.example"}}).placeholders
+
+
 def test_admin_url_set_allows_no_ingress():
     s = kube({"kubernetes": {"ingress": {"enabled": False}}, "tls": {"enabled": False}, "adminUrl": "http://127.0.0.1:14000"})
     assert not s.kubernetes.ingress.enabled

@@ -9,7 +9,8 @@ From "the stack as committed" to "the pod that boots", each change is one named 
 1. ``fake-upstreams``: each deployment's api_base points at its own fake (stack config override,
    validated by the loader like any stack config). Ids, providers, models, rpm: as committed.
 2. ``test-secrets``: random masterKey, envSecrets.OPENAI_API_KEY, salt key, a DATABASE_URL.
-3. ``cluster-dns``: the validated settings' `redis` becomes the test Redis (host/port, no ACL user):
+3. ``cluster-dns``: the validated settings' `redis` becomes the test Redis (host/port, no ACL user,
+   its password or none; the stack's redisPassword is for the ACL user the test Redis lacks):
    in the cluster `redis.ai.corp.example` resolves to the gateway's Redis; here the name does not
    resolve, and the loader (rightly) refuses a loopback Redis for pods, so this step is applied
    after validation with `model_copy`, and it is the only difference in config.yaml (asserted).
@@ -36,6 +37,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from components import kubernetes_objects as ko
 from config.litellm_yaml import render_litellm_config_yaml
@@ -76,7 +78,11 @@ def pod(fake_factory, redis_endpoint, redis_client):
         stack_secrets["redisPassword"] = redis_endpoint.password
     declared = load_stack_inputs("kube", secrets=stack_secrets, overrides={"models": models}).settings()
     # 3. cluster-dns
-    settings = declared.model_copy(update={"redis": RedisSettings(host=redis_endpoint.host, port=int(redis_endpoint.port))})
+    test_redis_password = SecretStr(redis_endpoint.password) if redis_endpoint.password else None
+    settings = declared.model_copy(update={
+        "redis": RedisSettings(host=redis_endpoint.host, port=int(redis_endpoint.port)),
+        "secrets": declared.secrets.model_copy(update={"redis_password": test_redis_password}),
+    })
     # 4. render
     values = {
         "LITELLM_MASTER_KEY": stack_secrets["masterKey"],
