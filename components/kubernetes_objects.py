@@ -21,8 +21,8 @@ What the manifests encode, and where it comes from:
   per pod, probes on /health/liveliness and /health/readiness (a startupProbe covers
   `readiness_timeout_seconds`), RollingUpdate with maxUnavailable 0, a checksum annotation of the
   config and of the secrets (an HMAC given by the component) so a change of either rolls the pods,
-  a non-root security context with a read-only root filesystem and emptyDirs where the proxy and
-  Prisma write (/tmp, /.cache, /.npm — the upstream chart's readOnlyRootFilesystem layout);
+  a non-root security context (the litellm-non_root image's user) with a read-only root filesystem
+  and emptyDirs where the proxy and the migrations write (/tmp, LITELLM_MIGRATION_DIR);
 - Service, PodDisruptionBudget, an autoscaling/v2 HorizontalPodAutoscaler with `behavior` (when
   max_replicas > min_replicas), and an Ingress for <service_name>.<domain> with TLS from a Secret.
 """
@@ -45,9 +45,18 @@ CONFIG_DIR = "/etc/litellm"
 CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
 CONTAINER_NAME = "litellm"
 PORT_NAME = "http"
-# Where the proxy (and Prisma, npm) may write with a read-only root filesystem.
-WRITABLE_DIRS: tuple[tuple[str, str], ...] = (("tmp", "/tmp"), ("cache", "/.cache"), ("npm", "/.npm"))
-RUN_AS_USER = 65532  # any non-root uid; 65532 is the "nonroot" user of distroless/wolfi images
+# Where the proxy may write with a read-only root filesystem (emptyDirs): /tmp, and the migrations
+# directory LiteLLM copies its Prisma migrations into when LITELLM_MIGRATION_DIR is set (litellm_proxy_
+# extras.utils: "to support baselining db in read-only fs"). Not /app/.cache: the image's Prisma
+# engines are there (an emptyDir would hide them).
+MIGRATION_DIR = "/var/lib/litellm/migrations"
+WRITABLE_DIRS: tuple[tuple[str, str], ...] = (("tmp", "/tmp"), ("migrations", MIGRATION_DIR))
+# The pods' env on top of the env file's entries: what a read-only root filesystem needs.
+POD_ENV: tuple[tuple[str, str], ...] = (
+    ("LITELLM_MIGRATION_DIR", MIGRATION_DIR),
+    ("NPM_CONFIG_CACHE", "/tmp/.npm"),  # the image's /app/.cache/npm is read-only here
+)
+RUN_AS_USER = 65534  # nobody: the USER of the litellm-non_root image, owner of /app and Prisma's files
 MANAGED_BY = "litellm-gateway"
 
 
@@ -121,7 +130,7 @@ def pod_secret_env_names(settings: GatewaySettings) -> list[str]:
 
 def config_checksum(settings: GatewaySettings) -> str:
     """sha256 of what the pods read besides the Secret: config.yaml and the plain env."""
-    doc = json.dumps([render_litellm_config_yaml(settings), plain_env(settings)], sort_keys=True)
+    doc = json.dumps([render_litellm_config_yaml(settings), plain_env(settings), list(POD_ENV)], sort_keys=True)
     return hashlib.sha256(doc.encode()).hexdigest()
 
 
@@ -177,6 +186,7 @@ def config_map_manifest(settings: GatewaySettings) -> dict[str, Any]:
 def _env(settings: GatewaySettings, overrides: tuple[tuple[str, str], ...] = ()) -> list[dict[str, Any]]:
     n = object_names(settings)
     plain = dict(plain_env(settings))
+    plain.update(dict(POD_ENV))
     plain.update(dict(overrides))
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in plain.items()]
     for name in pod_secret_env_names(settings):

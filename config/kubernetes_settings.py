@@ -38,9 +38,13 @@ _ANNOTATION_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-
 # LiteLLM's published images: `<repository>:main-v<release>` — the tag the upstream Helm chart
 # derives from its appVersion (`main-%s` of `v<release>`, deploy/charts/litellm-helm/templates/
 # deployment.yaml) and the workflow that publishes each PyPI release pushes
-# (.github/workflows/ghcr_deploy.yml: the branch tag `main` + `-v<release>`). The `-database`
-# variant carries the Prisma client generated at build time, which the proxy needs with a database.
-DEFAULT_IMAGE_REPOSITORY = "ghcr.io/berriai/litellm-database"
+# (.github/workflows/ghcr_deploy.yml: the branch tag `main` + `-v<release>`), for each variant
+# (litellm, litellm-database, litellm-non_root). The `-non_root` variant (docker/Dockerfile.non_root)
+# is the one built to run as a non-root user: USER nobody (65534), HOME=/app, Prisma's client and
+# engines generated at build time for that user under /app/.cache with PRISMA_OFFLINE_MODE, the
+# admin UI pre-built in /var/lib/litellm/ui (LITELLM_NON_ROOT=true), so nothing is downloaded or
+# written there at start. The `-database` variant runs as root (its Prisma engines live in root's home).
+DEFAULT_IMAGE_REPOSITORY = "ghcr.io/berriai/litellm-non_root"
 SURGE_PODS = 1  # RollingUpdate maxSurge: one extra pod during a rollout (maxUnavailable is 0)
 
 
@@ -93,7 +97,7 @@ class KubernetesImage(_Strict):
     @classmethod
     def _repository(cls, value: str) -> str:
         if not _IMAGE_REPOSITORY.match(value):
-            raise ValueError("expected an image repository such as 'ghcr.io/berriai/litellm-database' (no tag)")
+            raise ValueError("expected an image repository such as 'ghcr.io/berriai/litellm-non_root' (no tag)")
         return value
 
 

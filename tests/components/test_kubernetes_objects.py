@@ -109,7 +109,9 @@ def test_configmap_is_the_ssh_targets_config_yaml(settings, manifests):
 def test_pod_env_is_the_env_file_plain_entries_and_secret_names(settings, manifests):
     c = manifests["deployment"]["spec"]["template"]["spec"]["containers"][0]
     plain = {e["name"]: e["value"] for e in c["env"] if "value" in e}
-    assert plain == dict(plain_env(settings))
+    # the env file's plain entries, plus what a read-only root filesystem needs
+    assert plain == {**dict(plain_env(settings)), "LITELLM_MIGRATION_DIR": "/var/lib/litellm/migrations",
+                     "NPM_CONFIG_CACHE": "/tmp/.npm"}
     assert plain["DISABLE_SCHEMA_UPDATE"] == "True"  # serving pods never migrate
     refs = [e for e in c["env"] if "valueFrom" in e]
     # the stack names a Redis ACL user, so redisPassword is required and reaches the pods
@@ -165,7 +167,7 @@ def test_deployment_shape(settings, manifests):
     assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
     pod = spec["template"]["spec"]
     c = pod["containers"][0]
-    assert c["image"] == "ghcr.io/berriai/litellm-database:main-v1.108.7"
+    assert c["image"] == "ghcr.io/berriai/litellm-non_root:main-v1.108.7"
     assert c["command"] == ["litellm"]
     assert c["args"] == ["--config", "/etc/litellm/config.yaml", "--host", "0.0.0.0", "--port", "4000", "--num_workers", "1"]
     # the ssh unit's args, minus what a pod does not have (TLS at the Ingress), same config path
@@ -178,7 +180,8 @@ def test_deployment_shape(settings, manifests):
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
     assert c["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
     writable = {m["mountPath"] for m in c["volumeMounts"] if "readOnly" not in m}
-    assert writable == {"/tmp", "/.cache", "/.npm"}
+    assert writable == {"/tmp", "/var/lib/litellm/migrations"}
+    assert pod["securityContext"]["runAsUser"] == 65534  # nobody: the litellm-non_root image's USER
     assert c["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
     ann = spec["template"]["metadata"]["annotations"]
     assert ann["litellm-gateway/config-sha256"] == ko.config_checksum(settings)

@@ -18,6 +18,11 @@ From "the stack as committed" to "the pod that boots", each change is one named 
    manifest passes kubernetes-validate --strict.
 5. ``materialize``: pod_view.materialize_pod (ConfigMap file at /etc/litellm/config.yaml under a
    temp root, env from the Secret).
+7. ``write-audit`` (with 6): the CLI runs under ``strace -f`` (tests/support/write_audit.py), so the
+   last test can check ``readOnlyRootFilesystem: true``: every file the proxy wrote during boot and
+   the other tests lies under the pod's emptyDir mounts (or the harness's TMPDIR, which stands for the
+   pod's /tmp emptyDir; the harness's HOME and working directory are *not* allowed: in the pod they are
+   the image's read-only /app).
 6. ``harness``: `RunningProxy` runs the container's command (`litellm`, the venv's pinned CLI = the
    image's entrypoint binary) with the container's args; it changes --port (a free one), --host
    (127.0.0.1) and points --config at its copy of the materialized file minus the database settings
@@ -47,6 +52,7 @@ from tests.support.e2e_fixtures import wait_for_redis_key
 from tests.support.pod_view import materialize_pod
 from tests.support.proxy_harness import RunningProxy, litellm_cli
 from tests.support.stack_gateway import fake_class_for
+from tests.support.write_audit import outside, traced_cli, written_paths
 
 KUBERNETES_VERSION = "1.33.0"
 
@@ -103,13 +109,20 @@ def pod(fake_factory, redis_endpoint, redis_client):
     assert view.command == ["litellm"] and Path(litellm_cli()).name == "litellm"
     config_path = Path(view.args[view.args.index("--config") + 1])  # already the materialized file
     assert config_path == view.local_path("/etc/litellm/config.yaml")
-    proxy = RunningProxy(str(config_path), view.env, view.args, name="kube-pod")
+    # 7. write-audit: the same CLI under strace, to see every file the proxy writes
+    trace_dir = Path(tempfile.mkdtemp(prefix="kube-pod-trace-"))
+    trace_log = trace_dir / "strace.log"
+    cli = traced_cli(litellm_cli(), trace_log, trace_dir)
+    proxy = RunningProxy(str(config_path), view.env, view.args, name="kube-pod", cli=cli, startup_timeout=240)
     try:
         proxy.start()
-        yield KubePod(settings, declared, manifests, view, fakes, proxy, root, values)
+        pod = KubePod(settings, declared, manifests, view, fakes, proxy, root, values)
+        pod.trace_log = trace_log
+        yield pod
     finally:
         proxy.stop()
         shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(trace_dir, ignore_errors=True)
         for key in redis_client.scan_iter(match=f"{settings.cache_namespace}:*", count=500):
             if b"[fake:kube:" in (redis_client.get(key) or b""):
                 redis_client.delete(key)
@@ -223,3 +236,16 @@ def test_cache_answers_repeats_from_redis_under_the_stack_namespace(pod, redis_c
         assert 0 < redis_client.ttl(key) <= pod.settings.cache.ttl_seconds
     finally:
         redis_client.delete(key)
+
+
+def test_zz_the_proxy_writes_only_to_the_pods_emptydirs(pod):
+    """Runs last (file order): the trace covers boot, probes, auth, routing and cache traffic."""
+    writes = written_paths(pod.trace_log)
+    assert writes, "the trace recorded no write at all: the audit is not seeing the proxy"
+    emptydirs = [pod.view.mounts[m["mountPath"]] for m in
+                 pod.manifests["deployment"]["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+                 if "readOnly" not in m]
+    assert {str(p.relative_to(pod.root)) for p in emptydirs} == {"tmp", "var/lib/litellm/migrations"}
+    harness_tmp = pod.proxy.workdir / "tmp"  # the pod's TMPDIR is /tmp, an emptyDir
+    bad = outside(writes, pod.proxy.workdir, [*emptydirs, harness_tmp])
+    assert bad == [], f"writes outside the emptyDirs (EROFS in the pod): {bad[:20]}"
