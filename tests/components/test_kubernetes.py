@@ -181,3 +181,11 @@ def test_ingress_certificate_and_outputs(kube):
                                                                             "ingress": {"class_name": "nginx", "tls_secret": "wildcard-corp"}}})
     assert not [r for r in existing.resources if r.type == "litellm-gateway:tls:TlsCertificate"]
     assert existing.one(K8S_TYPES["ingress"]).inputs["spec"]["tls"][0]["secretName"] == "wildcard-corp"
+
+
+def test_preview_declares_every_object_as_an_update_does(kube):
+    """`pulumi preview --diff` evaluates the program with unknown outputs (the certificate, the HMAC
+    key): it must declare the same objects, so the diff shows each of them."""
+    preview = run_stack("kube", secrets=SECRETS, preview=True)
+    assert sorted(r.urn for r in preview.resources) == sorted(r.urn for r in kube.resources)
+    assert {r.type for r in preview.resources if r.type.startswith("kubernetes:")} == set(K8S_TYPES.values())
