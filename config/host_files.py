@@ -77,6 +77,16 @@ def secret_env_names(settings: GatewaySettings) -> list[str]:
     return names
 
 
+def plain_env(settings: GatewaySettings) -> list[tuple[str, str]]:
+    """The env file's non-secret entries, in file order (also the pods' plain env, kubernetes)."""
+    entries = list(PLAIN_ENV)
+    if settings.postgres.enabled:
+        # Migrations run as their own step before every (re)start (as the Helm chart's migration
+        # job does); the proxy itself must not race them from several workers or hosts.
+        entries.append(("DISABLE_SCHEMA_UPDATE", "True"))
+    return entries
+
+
 def render_env_file(
     settings: GatewaySettings,
     secret_values: Optional[Mapping[str, str]] = None,
@@ -89,12 +99,8 @@ def render_env_file(
         f"# litellm-gateway: environment of the LiteLLM proxy, stack '{settings.stack}'.",
         "# Mode 0600, owned by root; read by systemd (EnvironmentFile=). Holds every secret.",
     ]
-    for name, value in PLAIN_ENV:
+    for name, value in plain_env(settings):
         lines.append(f"{name}={_quote(value)}")
-    if settings.postgres.enabled:
-        # Migrations run as their own step before every (re)start (as the Helm chart's migration
-        # job does); the proxy itself must not race them from several workers or hosts.
-        lines.append(f"DISABLE_SCHEMA_UPDATE={_quote('True')}")
     for name in secret_env_names(settings):
         if redact:
             value = REDACTED
@@ -197,6 +203,9 @@ def gateway_base_url(
     specific address it binds); an ssh deploy on `<service_name or first host>.<domain>`.
     """
     scheme = "https" if tls_enabled else "http"
+    if litellm.deploy == "kubernetes":
+        # The Ingress (config.kubernetes_settings): <service_name>.<domain> on the default port.
+        return f"{scheme}://{litellm.service_name or 'litellm'}.{domain}"
     if litellm.deploy == "local":
         name = "127.0.0.1" if litellm.bind_host in ("0.0.0.0", "127.0.0.1") else litellm.bind_host
     else:

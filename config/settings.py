@@ -51,6 +51,8 @@ _VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+([.-]?(post|rc|a|b)[0-9]+)?$")
 # Versions that must never be deployed (pulled from PyPI after a supply-chain compromise).
 BLOCKED_LITELLM_VERSIONS = frozenset({"1.107.0"})
 
+from config.kubernetes_settings import KubernetesSettings, kubernetes_problems  # noqa: E402
+
 # Strings that look like credentials: refused anywhere in plain (non-secret) config.
 _SECRET_LOOKING = [
     re.compile(r"^sk-[A-Za-z0-9_\-]{16,}$"),
@@ -169,13 +171,16 @@ class LiteLLMHostSpec(_Strict):
 
 
 class LiteLLMSettings(_Strict):
-    # ssh: remote.Command over SSH to each host; local: local.Command on the machine running pulumi.
-    deploy: Literal["ssh", "local"] = "ssh"
+    # ssh: remote.Command over SSH to each host; local: local.Command on the machine running pulumi;
+    # kubernetes: pods of a Deployment (config.kubernetes_settings, components.kubernetes).
+    deploy: Literal["ssh", "local", "kubernetes"] = "ssh"
     version: str = PINNED_LITELLM_VERSION
     port: Port = 4000
     bind_host: HostOrIp = "0.0.0.0"
     workers: Annotated[int, Field(ge=1, le=64)] = 2
-    hosts: Annotated[list[LiteLLMHostSpec], Field(min_length=1)]
+    # Required for ssh and local (checked below); absent for kubernetes. The default is not validated,
+    # so an explicit empty list is still "at least 1 item".
+    hosts: Annotated[list[LiteLLMHostSpec], Field(min_length=1)] = Field(default_factory=list)
     # A CNAME <service_name>.<domain> for the first host, the name consumers use.
     service_name: Optional[DnsLabel] = None
     # A dedicated account the layout step creates: not root, not the SSH user, not a system account.
@@ -208,6 +213,8 @@ class LiteLLMSettings(_Strict):
 
     @model_validator(mode="after")
     def _unique_hosts(self) -> "LiteLLMSettings":
+        if self.deploy != "kubernetes" and not self.hosts:
+            raise CrossCheckError([("litellm.hosts", f"required for litellm.deploy: {self.deploy} (at least one host)")])
         names = [h.name for h in self.hosts]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -584,6 +591,8 @@ class GatewaySettings(_Strict):
     secrets: GatewaySecrets = Field(default_factory=GatewaySecrets)
     # The TLS CA certificate (public) for issuer internal-ca.
     tls_ca_cert: Optional[str] = None
+    # litellm.deploy: kubernetes (config/kubernetes_settings.py).
+    kubernetes: Optional[KubernetesSettings] = None
 
     # ---- derived facts components use -------------------------------------------------------
 
@@ -600,6 +609,8 @@ class GatewaySettings(_Strict):
     def router_shares_state(self) -> bool:
         """Several proxy processes (hosts, or workers of one host: each has its own Router) must
         share rpm/tpm usage and cooldowns through Redis, or each enforces the limits alone."""
+        if self.litellm.deploy == "kubernetes" and self.kubernetes is not None:
+            return self.kubernetes.max_replicas > 1
         return len(self.litellm.hosts) > 1 or self.litellm.workers > 1
 
     @property
@@ -692,7 +703,7 @@ class GatewaySettings(_Strict):
 
         if self.cache.enabled and not self.redis.enabled:
             problems.append(("cache.enabled", "the response cache needs redis.enabled: true"))
-        if self.router_shares_state and not self.redis.enabled:
+        if self.router_shares_state and not self.redis.enabled and self.litellm.deploy != "kubernetes":
             problems.append(("litellm", "several hosts or workers share router state through Redis: enable redis (or use one worker on one host)"))
         if self.litellm.model_source == "api" and not self.postgres.enabled:
             problems.append(("litellm.model_source", "'api' stores models in the database: enable postgres"))
@@ -701,6 +712,7 @@ class GatewaySettings(_Strict):
         if self.dns.enabled and self.litellm.deploy == "local":
             problems.append(("dns.enabled", "DNS records are for ssh-deployed hosts; turn DNS off for a local deploy"))
         problems.extend(_where_values_land(self, (info.context or {}).get("now") if info else None))
+        problems.extend(kubernetes_problems(self))
 
         if problems:
             raise CrossCheckError(problems)
