@@ -42,7 +42,6 @@ from typing import Any, TypeVar
 import httpx
 import psycopg
 import yaml
-from psycopg import sql
 
 from tests.support import real_proxy_prisma
 from tests.support.postgres_apply import (
