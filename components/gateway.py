@@ -126,7 +126,11 @@ class Gateway(pulumi.ComponentResource):
                 RedisCacheArgs(
                     settings=s.redis,
                     password=_secret(s.secrets.redis_password),
-                    connection=ssh_connection(s, s.redis.ssh_host or s.redis.host) if s.redis.manage_acl else None,
+                    connection=(
+                        ssh_connection(s, s.redis.ssh_host or s.redis.host, s.redis.host_key)
+                        if s.redis.manage_acl
+                        else None
+                    ),
                     key_patterns=redis_key_patterns(s),
                 ),
                 opts=child,
@@ -181,7 +185,7 @@ class Gateway(pulumi.ComponentResource):
                     self.ca_bundle_pem = cert.ca_cert_pem
                 host_depends.append(cert)
             if s.dns.enabled:
-                dns_conn = ssh_connection(s, s.dns.server)  # type: ignore[arg-type]
+                dns_conn = ssh_connection(s, s.dns.server, s.dns.host_key)  # type: ignore[arg-type]
 
                 def dns_record(resource_name: str, record_name: str, record_type: str, value: str) -> DnsRecord:
                     return DnsRecord(
@@ -213,7 +217,7 @@ class Gateway(pulumi.ComponentResource):
                     LiteLLMHostArgs(
                         settings=s,
                         host=host,
-                        connection=ssh_connection(s, host.address) if s.litellm.deploy == "ssh" else None,
+                        connection=ssh_connection(s, host.address, host.host_key) if s.litellm.deploy == "ssh" else None,
                         config_yaml=self.config_yaml,
                         env_values=env_values,
                         tls=tls_files,

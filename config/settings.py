@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from config.ssh_host_key import check_host_key, missing_host_key_message
+
 # The LiteLLM release deployed to hosts, and the one the tests boot (requirements-test.txt pins the
 # same; tests/config/test_pins.py keeps them equal). Exact on purpose: 1.107.0 was pulled from PyPI
 # after a supply-chain compromise, so a range could install a bad release.
@@ -129,6 +131,8 @@ Duration = Annotated[str, AfterValidator(_duration)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
+# The public host key an SSH target must present (config.ssh_host_key): required for every target.
+SshHostKey = Annotated[str, AfterValidator(check_host_key)]
 
 
 class _Strict(BaseModel):
@@ -150,6 +154,8 @@ class SshSettings(_Strict):
 class LiteLLMHostSpec(_Strict):
     name: DnsLabel
     address: HostOrIp
+    # Required with deploy: ssh (GatewaySettings._ssh_host_keys).
+    host_key: Optional[SshHostKey] = None
 
 
 class LiteLLMSettings(_Strict):
@@ -219,6 +225,8 @@ class RedisSettings(_Strict):
     manage_acl: bool = False
     # The host redis-cli runs on for manage_acl; defaults to `host`.
     ssh_host: Optional[HostOrIp] = None
+    # The SSH host key of that host (required with manage_acl).
+    host_key: Optional[SshHostKey] = None
 
     @model_validator(mode="after")
     def _acl_needs_user(self) -> "RedisSettings":
@@ -244,6 +252,8 @@ class DnsSettings(_Strict):
     # authfile: password from secret config dnsAdminPassword, written to a 0600 file for `-A`;
     # kerberos: an existing ccache on the DC (`--use-kerberos=required`).
     auth: Literal["authfile", "kerberos"] = "authfile"
+    # The SSH host key of `server` (required when enabled).
+    host_key: Optional[SshHostKey] = None
     # No TTL setting on purpose: `samba-tool dns add` cannot set one (records get its default, 900 s),
     # and a setting that is silently not applied is worse than none.
 
@@ -576,6 +586,22 @@ class GatewaySettings(_Strict):
         return list(dict.fromkeys(n for n in names if n not in GATEWAY_ENV_VARS))
 
     # ---- cross-checks ------------------------------------------------------------------------
+
+    @model_validator(mode="after")
+    def _ssh_host_keys(self) -> "GatewaySettings":
+        """Every SSH target names the host key it must present (no key = no verification)."""
+        problems: list[tuple[str, str]] = []
+        if self.litellm.deploy == "ssh":
+            for i, h in enumerate(self.litellm.hosts):
+                if h.host_key is None:
+                    problems.append((f"litellm.hosts[{i}].host_key", missing_host_key_message(h.address)))
+        if self.dns.enabled and self.dns.host_key is None:
+            problems.append(("dns.host_key", missing_host_key_message(self.dns.server)))
+        if self.redis.enabled and self.redis.manage_acl and self.redis.host_key is None:
+            problems.append(("redis.host_key", missing_host_key_message(self.redis.ssh_host or self.redis.host)))
+        if problems:
+            raise CrossCheckError(problems)
+        return self
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "GatewaySettings":

@@ -22,6 +22,7 @@ from components.redis_cache import (
 from config.settings import RedisSettings
 from offline.engine import ProgramRun, default_outputs, run_program, run_stack
 from offline.stack_inputs import load_stack_inputs
+from tests.support.host_keys import placeholder_host_key
 
 COMMAND_TYPE = "command:remote:Command"
 PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
@@ -129,7 +130,7 @@ def test_password_change_is_an_in_place_update_and_rename_a_replacement(dev_gene
 
 def test_several_hosts_share_router_state_so_the_user_gets_every_key():
     base = load_stack_inputs("dev").settings().litellm.model_dump()
-    base["hosts"] = base["hosts"] + [{"name": "hx-litellm-server2", "address": "192.168.10.21"}]
+    base["hosts"] = base["hosts"] + [{"name": "hx-litellm-server2", "address": "192.168.10.21", "host_key": placeholder_host_key("hx-litellm-server2")}]
     run = run_stack("dev", secrets=DEV_SECRETS, overrides={"litellm": {**base, "workers": 1}})
     assert acl_command(run).inputs["stdin"].endswith('"~*" +@all -@dangerous +info\n')
 

@@ -15,6 +15,7 @@ from litellm.types.router import Deployment
 from config.litellm_yaml import deployment_entry, render_litellm_config, render_litellm_config_yaml
 from config.settings import GatewaySettings
 from offline.stack_inputs import load_stack_inputs
+from tests.support.host_keys import placeholder_host_key
 
 STACKS = ("local", "dev")
 PROXY_SERVER_SOURCE = Path(litellm.__file__).parent / "proxy" / "proxy_server.py"
@@ -122,8 +123,8 @@ def test_dev_renders_api_managed_models_budget_alerting_and_router_state():
     one_process = render_litellm_config(settings_of("dev", litellm={**litellm, "workers": 1}))
     assert "redis_host" not in one_process["router_settings"]
     two_hosts = render_litellm_config(settings_of("dev", litellm={**litellm, "workers": 1, "hosts": [
-        {"name": "hx-litellm-server", "address": "192.168.10.20"},
-        {"name": "hx-litellm-server-2", "address": "192.168.10.21"},
+        {"name": "hx-litellm-server", "address": "192.168.10.20", "host_key": placeholder_host_key("hx-litellm-server")},
+        {"name": "hx-litellm-server-2", "address": "192.168.10.21", "host_key": placeholder_host_key("hx-litellm-server-2")},
     ]}))
     assert two_hosts["router_settings"]["redis_host"] == "hx-redis-server.hx.dev.local"
 
