@@ -344,7 +344,8 @@ def migrate_script(settings: GatewaySettings) -> str:
             [
                 _header("database migrations (litellm --skip_server_startup)"),
                 _heredoc_assign("LAUNCHER", ENV_LAUNCHER, "LAUNCHER_EOF"),
-                f'{_q(p.venv + "/bin/python")} -c "$LAUNCHER" {_q(p.env_file)} {cmd} </dev/null 2>&1 | {REDACT_FILTER}',
+                *_local_clean_env_lines(settings),
+                f'"${{CLEAN_ENV[@]}}" {_q(p.venv + "/bin/python")} -c "$LAUNCHER" {_q(p.env_file)} {cmd} </dev/null 2>&1 | {REDACT_FILTER}',
             ]
         ) + "\n"
     return "\n".join(
@@ -393,6 +394,27 @@ def _local_stop_lines(settings: GatewaySettings) -> list[str]:
     ]
 
 
+# What a locally started proxy (or migration) keeps of the environment of `pulumi up`: only what
+# Python and the locale need. Everything else (cloud credentials, tokens, PULUMI_*, the engine's
+# own variables) is dropped by `env -i`; the proxy's own settings come from the env file alone.
+LOCAL_KEPT_ENV = ("HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+
+
+def _local_clean_env_lines(settings: GatewaySettings) -> list[str]:
+    """Shell lines defining CLEAN_ENV, the argv prefix that starts a command with an empty
+    environment plus PATH (the venv first) and LOCAL_KEPT_ENV (when set)."""
+    venv_bin = host_paths(settings).venv + "/bin"
+    rest = venv_bin + ":/usr/local/bin:/usr/bin:/bin"
+    # a relative install_dir (the local stack) is made absolute: no relative PATH entries
+    path_word = _q("PATH=" + rest) if venv_bin.startswith("/") else '"PATH=$PWD/"' + _q(rest)
+    return [
+        f"CLEAN_ENV=(/usr/bin/env -i {path_word})",
+        f"for _v in {' '.join(LOCAL_KEPT_ENV)}; do",
+        '  if [ -n "${!_v+x}" ]; then CLEAN_ENV+=("$_v=${!_v}"); fi',
+        "done",
+    ]
+
+
 def local_stop_script(settings: GatewaySettings) -> str:
     return "\n".join([_header("stop the local LiteLLM proxy"), *_local_stop_lines(settings)]) + "\n"
 
@@ -408,12 +430,14 @@ def local_restart_script(settings: GatewaySettings) -> str:
             f"LOG={_q(lay.log_file)}",
             *_local_stop_lines(settings),
             _heredoc_assign("LAUNCHER", ENV_LAUNCHER, "LAUNCHER_EOF"),
+            *_local_clean_env_lines(settings),
             # a fresh log per start, so a failure shows this start's last lines
             'if [ -f "$LOG" ]; then mv -f "$LOG" "$LOG.1"; fi',
             "umask 077",
             # setsid: its own session, so it outlives this command; every fd redirected, so the
-            # command provider does not wait for it.
-            f'nohup setsid {_q(p.venv + "/bin/python")} -c "$LAUNCHER" {_q(p.env_file)} '
+            # command provider does not wait for it. `env -i` (CLEAN_ENV): the proxy sees the env
+            # file's variables and LOCAL_KEPT_ENV only, never the environment of `pulumi up`.
+            f'nohup setsid "${{CLEAN_ENV[@]}}" {_q(p.venv + "/bin/python")} -c "$LAUNCHER" {_q(p.env_file)} '
             f'{_q(p.venv + "/bin/litellm")} {args} </dev/null >>"$LOG" 2>&1 &',
             'echo $! > "$PIDFILE"',
         ]
