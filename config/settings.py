@@ -227,6 +227,9 @@ class RedisSettings(_Strict):
     ssh_host: Optional[HostOrIp] = None
     # The SSH host key of that host (required with manage_acl).
     host_key: Optional[SshHostKey] = None
+    # The server serves this gateway alone: the managed ACL user may then get every key (`~*`).
+    # Off (default): it is confined to `<cache namespace>:*`, and `~*` is refused.
+    dedicated: bool = False
 
     @model_validator(mode="after")
     def _acl_needs_user(self) -> "RedisSettings":
@@ -534,6 +537,9 @@ class GatewaySettings(_Strict):
     secrets: GatewaySecrets = Field(default_factory=GatewaySecrets)
     # The TLS CA certificate (public) for issuer internal-ca.
     tls_ca_cert: Optional[str] = None
+    # A deliberate salt-key rotation: its reason (components.salt_guard). Each distinct value
+    # authorizes one change of the salt key's fingerprint; without it a change is refused.
+    salt_key_rotation: Optional[Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[ -~]+$")]] = None
 
     # ---- derived facts components use -------------------------------------------------------
 
