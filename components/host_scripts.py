@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
-from config.host_files import host_paths
+from config.host_files import host_paths, prisma_environment
 from config.settings import CALLBACK_PACKAGES, GatewaySettings, LiteLLMHostSpec
 
 # litellm[proxy] does not depend on prisma (only the `extra_proxy` extra does, with much else), but
@@ -146,11 +146,11 @@ def host_layout(settings: GatewaySettings) -> HostLayout:
     return HostLayout(
         is_local=is_local,
         user=None if is_local else settings.litellm.system_user,
-        home_dir=None if is_local else str(install / "home"),
+        home_dir=None if is_local else host_paths(settings).service_home,
         pid_file=str(install / "litellm.pid"),
         log_file=str(install / "litellm.log"),
         lock_file=str(install / "requirements.lock"),
-        prisma_home=str(install / "prisma"),
+        prisma_home=host_paths(settings).prisma_home,
     )
 
 
@@ -371,17 +371,6 @@ def install_script(settings: GatewaySettings) -> str:
             'chmod -R go-w "$PRISMA_HOME"',
         ]
     return "\n".join(lines) + "\n"
-
-
-def prisma_environment(settings: GatewaySettings) -> dict[str, str]:
-    """What the service user's processes need to find the root-owned Prisma cache (ssh only)."""
-    lay = host_layout(settings)
-    if lay.is_local:
-        return {}
-    return {
-        "PRISMA_HOME_DIR": lay.prisma_home,
-        "PRISMA_NODEENV_CACHE_DIR": lay.prisma_home + "/.cache/prisma-python/nodeenv",
-    }
 
 
 def write_file_script(path: str, mode: str, owner: Optional[str] = None, group: Optional[str] = None) -> str:
