@@ -125,3 +125,19 @@ def test_check_through_the_real_dynamic_provider_host(run_a):
         # the same reason does not authorize the next change
         _, failures = host.check(urn, props(fp_b, "r1"), props(fp_a, "r1"))
         assert len(failures) == 1 and "already authorized the previous rotation" in failures[0][1]
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("", "at least 1 character"),
+    ("line one\nExecStartPre=+/bin/sh", "should match pattern"),
+    ("x" * 201, "at most 200 characters"),
+])
+def test_a_bad_rotation_reason_is_refused_with_its_key(value, expected):
+    from config.loader import ConfigError, load_settings
+    from offline.stack_inputs import PROJECT_DIR, load_stack_inputs
+
+    inputs = load_stack_inputs("dev", overrides={ROTATION_KEY: value})
+    with pytest.raises(ConfigError) as caught:
+        load_settings("dev", inputs.config, inputs.secret_keys, project_dir=PROJECT_DIR)
+    [problem] = caught.value.problems
+    assert problem.startswith(f"stack 'dev': litellm-gateway:{ROTATION_KEY}: ") and expected in problem, problem
