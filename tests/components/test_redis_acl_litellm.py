@@ -27,10 +27,13 @@ import pytest
 import redis
 
 from components.redis_cache import acl_setuser_line
+from config.host_files import proxy_args, render_env_file, secret_env_names
 from config.litellm_yaml import render_litellm_config
 from offline.stack_inputs import load_stack_inputs
 from tests.components.test_redis_cache_integration import HOST, PORT, admin, as_user, declare  # noqa: F401
+from tests.support.fake_upstreams import FakeOpenAI
 from tests.support.host_keys import placeholder_host_key
+from tests.support.proxy_harness import RunningProxy, without_database
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -198,3 +201,63 @@ def test_another_tenants_keys_databases_and_channels_are_out_of_reach(admin, ten
     finally:
         c.close()
     assert admin.get(foreign) == b"theirs" and admin.get(lookalike) == b"theirs"
+
+
+def _parse_env_file(text: str) -> dict[str, str]:
+    env = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.partition("=")
+        env[name] = re.sub(r"\\(.)", r"\1", value[1:-1])
+    return env
+
+
+def test_the_real_proxy_with_several_workers_stays_inside_its_namespace(admin, tenant):  # noqa: F811
+    user, namespace = tenant
+    d = _create_user(admin, user, namespace)
+    fake = FakeOpenAI("acl-upstream", models=["m1"]).start()
+    try:
+        settings = load_stack_inputs(
+            "dev",
+            overrides={
+                "redis": {"host": HOST, "port": PORT, "user": user, "manage_acl": True,
+                          "host_key": placeholder_host_key("r")},
+                "cache": {"enabled": True, "ttl_seconds": 60, "namespace": namespace},
+                "tls": {"enabled": False},
+                "postgres": {"enabled": False, "host": "127.0.0.1"},
+                "litellm": {**load_stack_inputs("dev").settings().litellm.model_dump(), "workers": 2,
+                            "model_source": "config"},
+                "models": [{"id": "m1", "model_name": "m1", "provider": "openai_compatible", "model": "m1",
+                            "api_base": fake.base_url + "/v1", "api_key": "os.environ/OPENAI_API_KEY",
+                            "rpm": 1000, "tpm": 1000000}],
+                "routing": {"strategy": "usage-based-routing-v2"},
+                "keys": [], "teams": [], "catalogFiles": [],
+                "observability": {},
+            },
+        ).settings()
+        assert settings.router_shares_state
+        doc = render_litellm_config(settings)
+        assert doc["router_settings"]["cache_kwargs"]["namespace"] == namespace
+        values = {n: "" for n in secret_env_names(settings)}
+        values.update(LITELLM_MASTER_KEY="sk-acl-" + uuid.uuid4().hex, LITELLM_SALT_KEY="sk-salt-" + uuid.uuid4().hex,
+                      REDIS_PASSWORD=d.password, OPENAI_API_KEY="sk-fake-upstream-" + uuid.uuid4().hex)
+        env = _parse_env_file(render_env_file(settings, values))
+        config, env, _ = without_database(doc, env)
+        # --timeout_worker_healthcheck: uvicorn kills a worker that is not ready within 5 s of its
+        # spawn; on this shared, loaded test machine importing the proxy in a worker takes longer.
+        args = [*proxy_args(settings), "--timeout_worker_healthcheck", "300"]
+        with RunningProxy(config, env, args, name="acl-proxy", startup_timeout=400) as proxy:
+            client = proxy.openai_client()
+            for i in range(4):
+                reply = client.chat.completions.create(model="m1", messages=[{"role": "user", "content": f"hi {i % 2}"}])
+                assert "[fake:acl-upstream]" in reply.choices[0].message.content
+            deadline = time.monotonic() + 30
+            while not list(admin.scan_iter(match=f"{namespace}:*", count=1000)) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            written = [k.decode() for k in admin.scan_iter(match=f"{namespace}:*", count=1000)]
+            output = proxy.output()
+        assert written, "the proxy wrote nothing under its namespace"
+        assert not re.search(r"NOPERM|no permissions", output), [l for l in output.splitlines() if "NOPERM" in l or "no permissions" in l][:5]
+    finally:
+        fake.close()
