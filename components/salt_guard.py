@@ -90,8 +90,8 @@ def _outs(props: dict[str, Any]) -> dict[str, Any]:
     return {"fingerprint": props.get("fingerprint"), "rotation": props.get("rotation")}
 
 
-class SaltKeyGuard(Resource, module="litellm", name="SaltKeyGuard"):
-    """`pulumi-python:dynamic/litellm:SaltKeyGuard`: fingerprint (HMAC) + rotation reason."""
+class SaltKeyGuard(Resource, module="gateway", name="SaltKeyGuard"):
+    """`pulumi-python:dynamic/gateway:SaltKeyGuard`: fingerprint (HMAC) + rotation reason."""
 
     fingerprint: pulumi.Output[str]
     rotation: pulumi.Output[Optional[str]]

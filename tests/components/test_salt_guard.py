@@ -17,7 +17,7 @@ from components.salt_guard import ROTATION_KEY, rotation_failure, salt_fingerpri
 from offline.engine import default_outputs, run_stack
 from tests.support.dynamic_host import PROVIDER_KEY, DynamicProviderHost, Secret, dynamic_type_token, dynamic_urn
 
-GUARD = dynamic_type_token("litellm", "SaltKeyGuard")
+GUARD = dynamic_type_token("gateway", "SaltKeyGuard")
 PASSWORD = "random:index/randomPassword:RandomPassword"
 PROJECT_DIR = str(Path(__file__).resolve().parents[2])
 SALT_A = "salt-A-$(touch /tmp/x)'\"%\\"
