@@ -3,7 +3,7 @@
 `components.host.LiteLLMHost` runs each script as one pulumi-command resource, in this order:
 
   layout   system user + group with a writable home, install/config/TLS directories
-  install  venv, `pip install -r requirements.txt` (exact pins), `prisma generate`
+  install  venv, the hashed lock (wheels only, `--require-hashes`), `prisma generate` (root-owned cache)
   files    config.yaml, litellm.env (0600, content from stdin only), systemd unit, TLS files
   migrate  `litellm --config ... --skip_server_startup` with the env file's DATABASE_URL
   service  (re)start                     (only when config/env/unit/version/TLS changed)
