@@ -30,7 +30,12 @@ def _settings(tmp_path: Path, user: str):
     dev = load_stack_inputs("dev").settings()
     litellm = {**dev.litellm.model_dump(), "system_user": user, "install_dir": str(tmp_path / "opt"),
                "config_dir": str(tmp_path / "etc")}
-    return load_stack_inputs("dev", overrides={"litellm": litellm, "tls": {"enabled": False}}).settings()
+    if user == "root":  # refused by validation already; the script must refuse it on its own too
+        s = _settings(tmp_path, "litellm")
+        return s.model_copy(update={"litellm": s.litellm.model_copy(update={"system_user": "root"})})
+    return load_stack_inputs(
+        "dev", overrides={"litellm": litellm, "tls": {"enabled": False, "allow_plaintext": True}}
+    ).settings()
 
 
 def _layout(settings) -> subprocess.CompletedProcess:

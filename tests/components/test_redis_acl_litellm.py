@@ -224,7 +224,7 @@ def test_the_real_proxy_with_several_workers_stays_inside_its_namespace(admin, t
                 "redis": {"host": HOST, "port": PORT, "user": user, "manage_acl": True,
                           "host_key": placeholder_host_key("r")},
                 "cache": {"enabled": True, "ttl_seconds": 60, "namespace": namespace},
-                "tls": {"enabled": False},
+                "tls": {"enabled": False, "allow_plaintext": True},
                 "postgres": {"enabled": False, "host": "127.0.0.1"},
                 "litellm": {**load_stack_inputs("dev").settings().litellm.model_dump(), "workers": 2,
                             "model_source": "config"},
