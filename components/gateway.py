@@ -30,7 +30,8 @@ from components.litellm_admin.resources import (
     VirtualKeyArgs,
 )
 from components.postgres import PostgresDatabase, PostgresDatabaseArgs
-from components.redis_cache import RedisCache, RedisCacheArgs
+from components.redis_cache import RedisCache, RedisCacheArgs, litellm_channel_patterns, namespace_key_pattern
+from components.salt_guard import SaltKeyGuard, salt_fingerprint
 from components.tls import TlsCertificate, TlsCertificateArgs
 from config.host_files import base_url, secret_env_names
 from config.litellm_yaml import deployment_entry, render_litellm_config_yaml
@@ -100,9 +101,32 @@ class Gateway(pulumi.ComponentResource):
                 length=48,
                 special=False,
                 opts=pulumi.ResourceOptions(
-                    parent=self, protect=protect, ignore_changes=["length", "special", "keepers"]
+                    parent=self,
+                    protect=protect,
+                    retain_on_delete=True,
+                    ignore_changes=["length", "special", "keepers"],
                 ),
             ).result
+        # A changed salt key is refused unless saltKeyRotation gives a new reason (salt_guard); the
+        # env file gets the salt key only through the guard, so a refused change reaches no host.
+        fingerprint_key = random.RandomPassword(
+            f"{name}-salt-fingerprint-key",
+            length=64,
+            special=False,
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=protect, retain_on_delete=True, ignore_changes=["length", "special", "keepers"]
+            ),
+        )
+        self.salt_key_guard = SaltKeyGuard(
+            f"{name}-salt-key-guard",
+            # keyed with a random secret: reveals nothing about the salt key, so shown in previews
+            pulumi.Output.unsecret(
+                pulumi.Output.all(fingerprint_key.result, salt_key).apply(lambda v: salt_fingerprint(v[0], v[1]))
+            ),
+            s.salt_key_rotation,
+            opts=child,
+        )
+        salt_key = pulumi.Output.secret(pulumi.Output.all(self.salt_key_guard.id, salt_key).apply(lambda v: v[1]))
 
         # ---- database and cache -----------------------------------------------------------
         depends: list[pulumi.Resource] = []
@@ -127,8 +151,13 @@ class Gateway(pulumi.ComponentResource):
                 RedisCacheArgs(
                     settings=s.redis,
                     password=_secret(s.secrets.redis_password),
-                    connection=ssh_connection(s, s.redis.ssh_host or s.redis.host) if s.redis.manage_acl else None,
+                    connection=(
+                        ssh_connection(s, s.redis.ssh_host or s.redis.host, s.redis.host_key)
+                        if s.redis.manage_acl
+                        else None
+                    ),
                     key_patterns=redis_key_patterns(s),
+                    channels=litellm_channel_patterns(s.cache_namespace),
                 ),
                 opts=child,
             )
@@ -190,7 +219,7 @@ class Gateway(pulumi.ComponentResource):
                     self.ca_bundle_pem = cert.ca_cert_pem
                 host_depends.append(cert)
             if s.dns.enabled:
-                dns_conn = ssh_connection(s, s.dns.server)  # type: ignore[arg-type]
+                dns_conn = ssh_connection(s, s.dns.server, s.dns.host_key)  # type: ignore[arg-type]
 
                 def dns_record(resource_name: str, record_name: str, record_type: str, value: str) -> DnsRecord:
                     return DnsRecord(
@@ -222,7 +251,7 @@ class Gateway(pulumi.ComponentResource):
                     LiteLLMHostArgs(
                         settings=s,
                         host=host,
-                        connection=ssh_connection(s, host.address) if s.litellm.deploy == "ssh" else None,
+                        connection=ssh_connection(s, host.address, host.host_key) if s.litellm.deploy == "ssh" else None,
                         config_yaml=self.config_yaml,
                         env_values=env_values,
                         tls=tls_files,
@@ -305,9 +334,10 @@ class Gateway(pulumi.ComponentResource):
 
 
 def redis_key_patterns(s: GatewaySettings) -> list[str]:
-    """Keys the gateway's Redis user may touch: the response cache and rate-limit counters live
-    under `<namespace>:`; the router's shared state (several hosts) uses LiteLLM's own un-prefixed
-    keys, so replicas need the whole keyspace — give them a Redis (or db) of their own."""
-    if s.router_shares_state:
+    """Keys the gateway's Redis user may touch: everything LiteLLM writes for this gateway lives
+    under `<namespace>:` (response cache, router usage/cooldowns and coordination state: the
+    rendered config gives the router and the coordination Redis the same namespace). The whole
+    keyspace only when the stack says the Redis is this gateway's alone (redis.dedicated)."""
+    if s.redis.dedicated:
         return ["*"]
-    return [f"{s.cache_namespace}:*"]
+    return [namespace_key_pattern(s.cache_namespace)]

@@ -138,11 +138,14 @@ class LiteLLMHost(pulumi.ComponentResource):
         install = self._command(
             "install",
             create=scripts.install_script(s),
+            # the hashed lock, on stdin like every other file (not secret)
+            stdin=scripts.install_stdin(s),
             # pip/prisma are idempotent; re-run when the pins change (also part of the script).
             triggers=[
                 f"litellm={s.litellm.version}",
                 f"prisma={scripts.PRISMA_VERSION}",
                 "requirements=" + hashlib.sha256(scripts.requirements_text(s).encode()).hexdigest(),
+                "lock=" + hashlib.sha256((scripts.install_stdin(s) or "").encode()).hexdigest(),
             ],
             depends_on=[layout],
         )

@@ -71,10 +71,28 @@ def router_settings(settings: GatewaySettings) -> dict[str, Any]:
         out["redis_host"] = redis.host
         out["redis_port"] = redis.port
         out["redis_password"] = REDIS_PASSWORD_REF
-        kwargs = _redis_client_kwargs(settings)
-        if kwargs:
-            out["cache_kwargs"] = kwargs
+        # namespace: the router's RedisCache prefixes every key it writes (usage, cooldowns) with
+        # it (litellm/caching/redis_cache.py check_and_fix_namespace), so the ACL user stays
+        # confined to `<namespace>:*` instead of needing the whole keyspace.
+        out["cache_kwargs"] = {**_redis_client_kwargs(settings), "namespace": settings.cache_namespace}
     return out
+
+
+def coordination_redis(settings: GatewaySettings) -> dict[str, Any]:
+    """general_settings.coordination_redis: the Redis LiteLLM uses across workers/hosts (spend
+    counters, rate limits, and the pub/sub channels `<namespace>:litellm_proxy.auth_cache_invalidation`
+    / `...config_change` that tell every worker about a deleted key or a changed model). Declared
+    explicitly with the gateway's namespace so it exists even with the response cache off and its
+    keys and channels stay under the namespace (CoordinationRedisParams allows extra params; they
+    reach RedisCache(namespace=...))."""
+    redis = settings.redis
+    return {
+        "host": redis.host,
+        "port": redis.port,
+        "password": REDIS_PASSWORD_REF,
+        **_redis_client_kwargs(settings),
+        "namespace": settings.cache_namespace,
+    }
 
 
 def _redis_client_kwargs(settings: GatewaySettings) -> dict[str, Any]:
@@ -124,6 +142,8 @@ def general_settings(settings: GatewaySettings) -> dict[str, Any]:
         out["database_connection_pool_limit"] = settings.litellm.database_connection_pool_limit
         out["proxy_batch_write_at"] = settings.litellm.proxy_batch_write_at
     out["store_model_in_db"] = settings.litellm.model_source == "api"
+    if settings.redis.enabled and settings.router_shares_state:
+        out["coordination_redis"] = coordination_redis(settings)
     alerting = settings.observability.alerting
     if alerting.channels:
         out["alerting"] = list(alerting.channels)

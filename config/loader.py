@@ -47,6 +47,7 @@ PLAIN_KEYS: dict[str, str] = {
     "keys": "keys",
     "observability": "observability",
     "tlsCaCert": "tls_ca_cert",
+    "saltKeyRotation": "salt_key_rotation",
     "kubernetes": "kubernetes",
 }
 # Keys that must be set with `pulumi config set --secret` -> GatewaySecrets field.

@@ -28,6 +28,7 @@ from pydantic import (
 
 from config import checks
 from config.cli_values import parse_go_time
+from config.ssh_host_key import check_host_key, missing_host_key_message
 
 # The LiteLLM release deployed to hosts, and the one the tests boot (requirements-test.txt pins the
 # same; tests/config/test_pins.py keeps them equal). Exact on purpose: 1.107.0 was pulled from PyPI
@@ -140,6 +141,8 @@ AlertType = Annotated[str, AfterValidator(checks.check_alert_type)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
+# The public host key an SSH target must present (config.ssh_host_key): required for every target.
+SshHostKey = Annotated[str, AfterValidator(check_host_key)]
 
 
 class _Strict(BaseModel):
@@ -168,6 +171,8 @@ class SshSettings(_Strict):
 class LiteLLMHostSpec(_Strict):
     name: DnsLabel
     address: HostOrIp
+    # Required with deploy: ssh (GatewaySettings._ssh_host_keys).
+    host_key: Optional[SshHostKey] = None
 
 
 class LiteLLMSettings(_Strict):
@@ -253,6 +258,11 @@ class RedisSettings(_Strict):
     manage_acl: bool = False
     # The host redis-cli runs on for manage_acl; defaults to `host`.
     ssh_host: Optional[HostOrIp] = None
+    # The SSH host key of that host (required with manage_acl).
+    host_key: Optional[SshHostKey] = None
+    # The server serves this gateway alone: the managed ACL user may then get every key (`~*`).
+    # Off (default): it is confined to `<cache namespace>:*`, and `~*` is refused.
+    dedicated: bool = False
 
     @model_validator(mode="after")
     def _acl_needs_user(self) -> "RedisSettings":
@@ -283,6 +293,8 @@ class DnsSettings(_Strict):
     # authfile: password from secret config dnsAdminPassword, written to a 0600 file for `-A`;
     # kerberos: an existing ccache on the DC (`--use-kerberos=required`).
     auth: Literal["authfile", "kerberos"] = "authfile"
+    # The SSH host key of `server` (required when enabled).
+    host_key: Optional[SshHostKey] = None
     # No TTL setting on purpose: `samba-tool dns add` cannot set one (records get its default, 900 s),
     # and a setting that is silently not applied is worse than none.
 
@@ -591,6 +603,9 @@ class GatewaySettings(_Strict):
     secrets: GatewaySecrets = Field(default_factory=GatewaySecrets)
     # The TLS CA certificate (public) for issuer internal-ca.
     tls_ca_cert: Optional[str] = None
+    # A deliberate salt-key rotation: its reason (components.salt_guard). Each distinct value
+    # authorizes one change of the salt key's fingerprint; without it a change is refused.
+    salt_key_rotation: Optional[Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[ -~]+$")]] = None
     # litellm.deploy: kubernetes (config/kubernetes_settings.py).
     kubernetes: Optional[KubernetesSettings] = None
 
@@ -647,6 +662,23 @@ class GatewaySettings(_Strict):
         return list(dict.fromkeys(n for n in names if n not in GATEWAY_ENV_VARS))
 
     # ---- cross-checks ------------------------------------------------------------------------
+
+    def _host_key_problems(self) -> list[tuple[str, str]]:
+        """Every SSH target names the host key it must present (no key = no verification).
+        Combinations refused elsewhere (DNS on a local deploy, kubernetes) are not asked for one."""
+        problems: list[tuple[str, str]] = []
+        if self.litellm.deploy == "ssh":
+            for i, h in enumerate(self.litellm.hosts):
+                if h.host_key is None:
+                    problems.append((f"litellm.hosts[{i}].host_key", missing_host_key_message(h.address)))
+        if self.dns.enabled and self.litellm.deploy == "ssh" and self.dns.host_key is None:
+            problems.append(("dns.host_key", missing_host_key_message(self.dns.server)))
+        if (
+            self.redis.enabled and self.redis.manage_acl and self.litellm.deploy in ("ssh", "local")
+            and self.redis.host_key is None
+        ):
+            problems.append(("redis.host_key", missing_host_key_message(self.redis.ssh_host or self.redis.host)))
+        return problems
 
     @model_validator(mode="after")
     def _cross_checks(self, info: ValidationInfo) -> "GatewaySettings":
@@ -714,6 +746,7 @@ class GatewaySettings(_Strict):
         problems.extend(_where_values_land(self, (info.context or {}).get("now") if info else None))
         problems.extend(kubernetes_problems(self))
 
+        problems.extend(self._host_key_problems())
         if problems:
             raise CrossCheckError(problems)
         return self

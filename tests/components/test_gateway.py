@@ -10,6 +10,7 @@ from components.gateway import rotation_trigger
 from config.settings import VirtualKeySpec
 from offline.engine import ProgramRun, run_stack
 from offline.stack_inputs import load_stack_inputs
+from tests.support.host_keys import placeholder_host_key
 
 GATEWAY = "litellm-gateway:index:Gateway"
 HOST = "litellm-gateway:host:LiteLLMHost"
@@ -136,7 +137,10 @@ def test_master_key_is_generated_when_no_admin_objects_need_it():
 
 
 def test_replicas_get_one_host_each():
-    hosts = [{"name": "hx-litellm-server", "address": "192.168.10.20"}, {"name": "hx-litellm-server-2", "address": "192.168.10.21"}]
+    hosts = [
+        {"name": "hx-litellm-server", "address": "192.168.10.20", "host_key": placeholder_host_key("hx-litellm-server")},
+        {"name": "hx-litellm-server-2", "address": "192.168.10.21", "host_key": placeholder_host_key("hx-litellm-server-2")},
+    ]
     litellm = load_stack_inputs("dev").settings().model_dump(mode="json")["litellm"]
     # 4 workers x 5 pooled connections x 2 hosts fits the role's connection_limit (50)
     run = run_stack("dev", overrides={"litellm": {**litellm, "hosts": hosts, "database_connection_pool_limit": 5}})

@@ -14,6 +14,7 @@ from components import host_scripts as hs
 from config.host_files import base_url, host_paths, render_env_file, render_systemd_unit, secret_env_names
 from offline.engine import ProgramRun, RecordedResource, run_program, run_stack
 from offline.stack_inputs import StackInputs, load_stack_inputs
+from tests.support.host_keys import placeholder_host_key
 
 HOST_TYPE = "litellm-gateway:host:LiteLLMHost"
 REMOTE = "command:remote:Command"
@@ -413,8 +414,8 @@ def test_dev_unit_trigger_follows_the_unit(dev_run):
 
 def test_two_hosts_give_two_components():
     hosts = [
-        {"name": "hx-litellm-server", "address": "192.168.10.20"},
-        {"name": "hx-litellm-server-2", "address": "192.168.10.21"},
+        {"name": "hx-litellm-server", "address": "192.168.10.20", "host_key": placeholder_host_key("hx-litellm-server")},
+        {"name": "hx-litellm-server-2", "address": "192.168.10.21", "host_key": placeholder_host_key("hx-litellm-server-2")},
     ]
     # 4 workers x 5 pooled connections x 2 hosts fits the role's connection_limit (50)
     inputs, run = _run("dev", DEV_SECRETS, {"litellm": _litellm("dev", hosts=hosts, database_connection_pool_limit=5)})
@@ -447,7 +448,7 @@ def test_component_outputs():
 
         h = LiteLLMHost(
             "h",
-            LiteLLMHostArgs(settings=s, host=s.litellm.hosts[0], connection=ssh_connection(s, "192.168.10.20"),
+            LiteLLMHostArgs(settings=s, host=s.litellm.hosts[0], connection=ssh_connection(s, "192.168.10.20", s.litellm.hosts[0].host_key),
                             config_yaml="model_list: []\n", env_values=env, tls=tls),
         )
         for name in ("base_url", "ui_url", "docs_url", "health_url", "ready"):
