@@ -46,6 +46,7 @@ PLAIN_KEYS: dict[str, str] = {
     "keys": "keys",
     "observability": "observability",
     "tlsCaCert": "tls_ca_cert",
+    "keyDefaults": "key_defaults",
 }
 # Keys that must be set with `pulumi config set --secret` -> GatewaySecrets field.
 SECRET_KEYS: dict[str, str] = {
