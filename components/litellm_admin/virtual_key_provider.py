@@ -18,10 +18,19 @@ Instead, `create` takes the alias over from its predecessor:
    with *our* owner is our predecessor: rename it to "<alias>-replaced-<token prefix>" (its raw value
    keeps working, so nothing breaks) and generate again. Any other holder is someone else's key: fail
    with a clear error rather than take its alias;
-3. if that second generate fails, the predecessor gets its alias back.
+3. if that second generate fails, the predecessor gets its alias back (and its expiry and metadata).
 
-The engine then deletes the old key by token as usual. The new key has its final alias from the moment
-it exists, and at no point is there no working key.
+Grace window (`rotation_grace`, e.g. "24h"; the stack default is `keyDefaults.rotation_grace`): step 2
+also sets the predecessor's `expires` to now + grace (never later than it already expires) and records
+that instant in its metadata (`specs.RETIRED_METADATA_FIELD`). The engine then deletes the old resource;
+`delete` sees the marker and leaves the key to LiteLLM's own expiry instead of revoking it, so consumers
+keep working with the old key for the window. The new key has its final alias from the moment it exists,
+and at no point is there no working key.
+
+Nothing leaks: a later rotation of the same resource deletes the predecessors whose grace is over
+(found by alias prefix and owner), and removing the key from the catalog (a `delete` of a key without
+the marker) revokes it and every predecessor still in grace at once. Without a grace ("0s" or unset)
+the old key is revoked by the same `pulumi up`, as before.
 
 A key adopted with `pulumi import` has no owner marker until its metadata is next written, so the first
 rotation after an import fails with the "used by another key" error; re-running after changing its
@@ -129,11 +138,12 @@ class VirtualKeyProvider(ResourceProvider):
         owner = inputs.get(specs.KEY_OWNER_FIELD)
         response = _generate_taking_over_alias(endpoint, body, owner, grace)
         token = response["token"]
-        try:
-            # Predecessors of earlier rotations whose grace is over: expired already, now removed.
-            _revoke_retired_predecessors(endpoint, inputs.get("key_alias"), owner, expired_only=True)
-        except AdminApiError as error:
-            logger.warning("could not remove expired keys moved aside by earlier rotations: %s", error)
+        if grace:
+            try:
+                # Predecessors of earlier rotations whose grace is over: expired already, now removed.
+                _revoke_retired_predecessors(endpoint, inputs.get("key_alias"), owner, expired_only=True)
+            except AdminApiError as error:
+                logger.warning("could not remove expired keys moved aside by earlier rotations: %s", error)
         return CreateResult(token, specs.key_outputs(inputs, response["key"], token))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -178,4 +188,6 @@ class VirtualKeyProvider(ResourceProvider):
             return
         if info is not None:
             client.delete_key(endpoint, id_)
-        _revoke_retired_predecessors(endpoint, props.get("key_alias"), props.get(specs.KEY_OWNER_FIELD), expired_only=False)
+        if specs.grace_seconds(props.get("rotation_grace") or "0s"):
+            # Only a resource with a grace window leaves predecessors behind (one request to look).
+            _revoke_retired_predecessors(endpoint, props.get("key_alias"), props.get(specs.KEY_OWNER_FIELD), expired_only=False)
