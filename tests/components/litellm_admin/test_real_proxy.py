@@ -1,8 +1,8 @@
 """Model, Team and VirtualKey on the REAL pinned LiteLLM proxy with its database, driven through Pulumi's
 dynamic-provider host (`python -m pulumi.dynamic`) exactly as the engine drives them.
 
-The proxy (tests/support/real_proxy.py) runs with a fresh migrated PostgreSQL database, two workers
-and `STORE_MODEL_IN_DB=True`, no model in its config: every model comes from the Model provider.
+The proxy (tests/support/real_proxy.py) runs with a fresh migrated PostgreSQL database and
+`STORE_MODEL_IN_DB=True`, no model in its config: every model comes from the Model provider.
 
 * `test_lifecycle_on_the_real_proxy_matches_the_emulator`: one scenario -- create, refresh, every field
   updated (a model rename included), import, a team move that also narrows the key, a rejected
@@ -73,7 +73,8 @@ class Backend:
 
 @pytest.fixture(scope="module")
 def real_backend(real_proxy_factory) -> tuple[Backend, RealProxy]:  # noqa: F811
-    proxy = real_proxy_factory.start(config=PROXY_CONFIG, num_workers=2, env=PROXY_ENV, name="providers")
+    # One worker: the lag between workers is staged deterministically below (two proxies, one database).
+    proxy = real_proxy_factory.start(config=PROXY_CONFIG, env=PROXY_ENV, name="providers", startup_timeout=900)
     return Backend("real", proxy.base_url, proxy.master_key), proxy
 
 
@@ -362,9 +363,9 @@ def test_refresh_through_a_worker_that_has_not_reloaded(real_proxy_factory, monk
     try:
         lagging = real_proxy_factory.start(
             config={"model_list": [], "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY", "store_model_in_db": True, "proxy_config_reload_interval_seconds": 600}},
-            env=PROXY_ENV, database=database, name="lagging", **keys,
+            env=PROXY_ENV, database=database, name="lagging", startup_timeout=900, **keys,
         )
-        writer = real_proxy_factory.start(config=PROXY_CONFIG, env=PROXY_ENV, database=database, name="writer", **keys)
+        writer = real_proxy_factory.start(config=PROXY_CONFIG, env=PROXY_ENV, database=database, name="writer", startup_timeout=900, **keys)
         write, read = Backend("writer", writer.base_url, writer.master_key).endpoint(), Backend("lagging", lagging.base_url, lagging.master_key).endpoint()
         client.create_model(write, {"model_name": "lag", "litellm_params": {"model": "openai/gpt-4o-mini", "mock_response": "x"}, "model_info": {"id": "lag-1"}})
 
