@@ -44,6 +44,7 @@ __all__ = [
     "PrismaSetupError",
     "node_binary",
     "ensure_node_modules",
+    "node_modules_mismatches",
     "litellm_schema_path",
     "prisma_package_dir",
     "ensure_prisma_client",
@@ -109,21 +110,34 @@ def _npm_binary() -> str:
     return npm
 
 
-def ensure_node_modules() -> Path:
-    """``npm ci --ignore-scripts`` in prisma_engine/ unless node_modules already matches the lock file.
-
-    Keyed by the lock file's hash (marker inside node_modules), under a file lock. Returns node_modules.
-    """
+def node_modules_mismatches() -> list[str]:
+    """Packages of package-lock.json missing from node_modules or installed at another version."""
     lock_file = ENGINE_DIR / "package-lock.json"
     if not lock_file.is_file():
         raise PrismaSetupError(f"{lock_file} is missing: the npm packages must be pinned by a lock file")
+    packages = json.loads(lock_file.read_text())["packages"]
+    wrong = []
+    for where, meta in packages.items():
+        if not where:  # the root project
+            continue
+        installed = ENGINE_DIR / where / "package.json"
+        try:
+            version = json.loads(installed.read_text()).get("version")
+        except (OSError, ValueError):
+            version = None
+        if version != meta.get("version"):
+            wrong.append(f"{where}@{meta.get('version')} (installed: {version or 'none'})")
+    return wrong
+
+
+def ensure_node_modules() -> Path:
+    """``npm ci --ignore-scripts`` in prisma_engine/ unless node_modules already holds exactly the
+    lock file's versions (checked package by package), under a file lock. Returns node_modules."""
     modules = ENGINE_DIR / "node_modules"
-    marker = modules / ".litellm-gateway-lock.sha256"
-    wanted = _sha256(lock_file.read_bytes(), (ENGINE_DIR / "package.json").read_bytes())
-    if marker.is_file() and marker.read_text().strip() == wanted:
+    if not node_modules_mismatches():
         return modules
     with _file_lock(ENGINE_DIR / ".npm-ci.lock"):
-        if marker.is_file() and marker.read_text().strip() == wanted:
+        if not node_modules_mismatches():
             return modules
         node = node_binary()
         env = {**os.environ, "PATH": f"{Path(node).parent}:{os.environ.get('PATH', '')}"}
@@ -139,10 +153,9 @@ def ensure_node_modules() -> Path:
             raise PrismaSetupError(
                 f"`npm ci` in {ENGINE_DIR} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
             )
-        for needed in ("prisma/build/index.js", "@prisma/query-engine-wasm/postgresql/query_engine_bg.wasm", "graphql", "pg"):
-            if not (modules / needed).exists():
-                raise PrismaSetupError(f"`npm ci` succeeded but node_modules/{needed} is missing")
-        marker.write_text(wanted + "\n")
+        wrong = node_modules_mismatches()
+        if wrong:
+            raise PrismaSetupError(f"`npm ci` succeeded but node_modules does not match the lock file: {wrong[:5]}")
     return modules
 
 

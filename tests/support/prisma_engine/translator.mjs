@@ -15,7 +15,6 @@
 
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { parse, Kind } from 'graphql';
@@ -332,7 +331,7 @@ function datasourceUrl(env) {
 }
 
 async function loadEngine(datamodel, url, logQueries) {
-  const wasmPath = join(dirname(fileURLToPath(import.meta.resolve('@prisma/query-engine-wasm/postgresql/query_engine_bg.js'))), 'query_engine_bg.wasm');
+  const wasmPath = fileURLToPath(new URL('./node_modules/@prisma/query-engine-wasm/postgresql/query_engine_bg.wasm', import.meta.url));
   const { instance } = await WebAssembly.instantiate(readFileSync(wasmPath), { './query_engine_bg.js': engineBg });
   engineBg.__wbg_set_wasm(instance.exports);
   patchAdapter();
