@@ -182,7 +182,7 @@ def scenario(backend: Backend, host: DynamicProviderHost, suffix: str, real_chec
     model_a = Driver(host, MODEL_TYPE, "model-a")
     model_b = Driver(host, MODEL_TYPE, "model-b")
     name_a, name_b = f"pub-a-{suffix}", f"pub-b-{suffix}"
-    a_inputs = {"model_id": f"ma-{suffix}", "model_name": name_a, "litellm_params": {**mock("from a"), "rpm": 60}, "model_info": {"tier": "gold"}}
+    a_inputs = {"model_id": f"ma-{suffix}", "model_name": name_a, "litellm_params": {**mock("from a"), "rpm": 60}, "model_info": {"owner_team": "gold"}}
     note(("model create", model_a.create(a_inputs) == {**a_inputs}))
     note(("model create", model_b.create({"model_id": f"mb-{suffix}", "model_name": name_b, "litellm_params": mock("from b")}) is not None))
     note(("model read", model_a.read() == (a_inputs["model_id"], a_inputs)))
@@ -215,11 +215,11 @@ def scenario(backend: Backend, host: DynamicProviderHost, suffix: str, real_chec
 
     # Every field of the team, and of the model (a rename included), updated in place.
     renamed_a = f"pub-a2-{suffix}"
-    a_changed = {**a_inputs, "model_name": renamed_a, "litellm_params": {**mock("from a, renamed"), "rpm": 120}, "model_info": {"tier": "silver"}}
+    a_changed = {**a_inputs, "model_name": renamed_a, "litellm_params": {**mock("from a, renamed"), "rpm": 120}, "model_info": {"owner_team": "silver"}}
     note(("model diff", (lambda d: (d.changes, d.replaces))(model_a.diff(a_changed))))
     model_a.update(a_changed)
     row = client.get_model(endpoint, a_inputs["model_id"])
-    note(("model row", row["model_name"], row["model_info"]["id"], row["model_info"]["tier"], row["litellm_params"].get("rpm")))
+    note(("model row", row["model_name"], row["model_info"]["id"], row["model_info"]["owner_team"], row["litellm_params"].get("rpm")))
     # LiteLLM rewrote the allowlists that named the old public name.
     note(("rename sync", sorted(client.get_team(endpoint, team_old.id)["models"]), sorted(client.get_key(endpoint, key.id)["models"])))
     old_changed = {**old_inputs, "team_alias": f"Old2 {suffix}", "models": [renamed_a, name_b], "max_budget": 200, "budget_duration": "7d", "rpm_limit": 300, "tpm_limit": 50000, "metadata": {"owner": "y"}}
