@@ -62,9 +62,10 @@ def retiring_alias(alias: str, token: str) -> str:
     return f"{alias}-replaced-{token[:12]}"
 
 
-def _generate_taking_over_alias(endpoint: AdminEndpoint, body: Mapping[str, Any], owner: Any, grace: int = 0) -> dict:
+def _generate_taking_over_alias(endpoint: AdminEndpoint, body: Mapping[str, Any], owner: Any, grace: int = 0) -> tuple[dict, bool]:
+    """(the /key/generate response, whether a predecessor had to give up the alias: a rotation)."""
     try:
-        return client.generate_key(endpoint, body)
+        return client.generate_key(endpoint, body), False
     except AdminApiError as error:
         alias = body.get("key_alias")
         if error.status not in (400, 409) or not alias:
@@ -85,7 +86,7 @@ def _generate_taking_over_alias(endpoint: AdminEndpoint, body: Mapping[str, Any]
     logger.info("key_alias %r: moving it from the key being replaced to its replacement (grace %ds)", alias, grace)
     client.update_key(endpoint, holder_token, patch, expected)
     try:
-        return client.generate_key(endpoint, body)
+        return client.generate_key(endpoint, body), True
     except Exception:
         try:
             client.update_key(endpoint, holder_token, restore, {k: v for k, v in restore.items() if k != "duration"})
@@ -136,9 +137,9 @@ class VirtualKeyProvider(ResourceProvider):
         body = specs.key_create_body(inputs, datetime.now(timezone.utc))
         grace = specs.grace_seconds(inputs.get("rotation_grace") or "0s") or 0
         owner = inputs.get(specs.KEY_OWNER_FIELD)
-        response = _generate_taking_over_alias(endpoint, body, owner, grace)
+        response, rotated = _generate_taking_over_alias(endpoint, body, owner, grace)
         token = response["token"]
-        if grace:
+        if rotated and grace:
             try:
                 # Predecessors of earlier rotations whose grace is over: expired already, now removed.
                 _revoke_retired_predecessors(endpoint, inputs.get("key_alias"), owner, expired_only=True)
