@@ -315,6 +315,7 @@ class Gateway(pulumi.ComponentResource):
                     expires=k.expires.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if k.expires else None,
                     metadata={"service": k.service, **k.metadata},
                     rotation_trigger=rotation_trigger(k, now),
+                    rotation_grace=k.rotation_grace or s.key_defaults.rotation_grace,
                     ca_bundle_pem=self.ca_bundle_pem,
                 ),
                 opts=after_ready,

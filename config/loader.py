@@ -48,6 +48,7 @@ PLAIN_KEYS: dict[str, str] = {
     "observability": "observability",
     "tlsCaCert": "tls_ca_cert",
     "saltKeyRotation": "salt_key_rotation",
+    "keyDefaults": "key_defaults",
     "kubernetes": "kubernetes",
 }
 # Keys that must be set with `pulumi config set --secret` -> GatewaySecrets field.

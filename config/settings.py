@@ -15,6 +15,7 @@ import re
 from datetime import date, datetime, timezone
 from typing import Annotated, Literal, Optional
 
+from config.key_defaults import GraceDuration, KeyDefaults
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -484,6 +485,8 @@ class VirtualKeySpec(_Strict):
     # Replace the key (create-before-delete) every N days, or whenever rotation_trigger changes.
     rotate_after_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = None
     rotation_trigger: Optional[str] = None
+    # How long the rotated-out key keeps working (default: keyDefaults.rotation_grace).
+    rotation_grace: Optional[GraceDuration] = None
 
     @field_validator("expires", mode="before")
     @classmethod
@@ -599,6 +602,7 @@ class GatewaySettings(_Strict):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     teams: list[TeamSpec] = Field(default_factory=list)
     keys: list[VirtualKeySpec] = Field(default_factory=list)
+    key_defaults: KeyDefaults = Field(default_factory=KeyDefaults)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     secrets: GatewaySecrets = Field(default_factory=GatewaySecrets)
     # The TLS CA certificate (public) for issuer internal-ca.
