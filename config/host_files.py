@@ -19,12 +19,22 @@ REDACTED = "[secret]"
 # Settings that are not secret and the same on every host.
 #  - LITELLM_MODE=PRODUCTION: otherwise the proxy loads a .env from its working directory.
 #  - LITELLM_LOCAL_MODEL_COST_MAP=True: no download of the price map at every start.
-#  - STORE_MODEL_IN_DB=True: /model/new works (API-managed models), as the issue's design asks.
+# STORE_MODEL_IN_DB is not here: it follows litellm.model_source (store_model_in_db_env).
 PLAIN_ENV: tuple[tuple[str, str], ...] = (
     ("LITELLM_MODE", "PRODUCTION"),
     ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
-    ("STORE_MODEL_IN_DB", "True"),
 )
+
+
+def store_model_in_db_env(settings: GatewaySettings) -> str:
+    """STORE_MODEL_IN_DB for the env file: "True" exactly when models are API-managed.
+
+    The pinned proxy ORs the env var with `general_settings.store_model_in_db`
+    (proxy_server.py, `get_secret_bool("STORE_MODEL_IN_DB", store_model_in_db) or store_model_in_db`),
+    so a "True" here would silently turn on DB models (and `/model/new`) for a `model_source: config`
+    stack whose config.yaml says false. Both come from this one fact (config.litellm_yaml renders
+    `store_model_in_db` from the same function)."""
+    return "True" if settings.litellm.model_source == "api" else "False"
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,12 @@ class HostPaths:
     tls_cert_file: str
     tls_key_file: str
     tls_ca_file: str
+    # The proxy's working directory holds a link to LiteLLM's schema.prisma: the start-up drift check
+    # (litellm/proxy/db/check_migration.py) runs `prisma migrate diff --to-schema-datamodel
+    # ./schema.prisma` in the proxy's cwd. The install step makes the link (the venv's path depends on
+    # the host's Python), the unit's WorkingDirectory and the migration step's run there.
+    work_dir: str = ""
+    schema_link: str = ""
 
 
 def host_paths(settings: GatewaySettings) -> HostPaths:
@@ -59,6 +75,8 @@ def host_paths(settings: GatewaySettings) -> HostPaths:
         tls_cert_file=str(tls / "server.crt"),
         tls_key_file=str(tls / "server.key"),
         tls_ca_file=str(tls / "ca.crt"),
+        work_dir=str(install),
+        schema_link=str(install / "schema.prisma"),
     )
 
 
@@ -89,6 +107,7 @@ def render_env_file(
     ]
     for name, value in PLAIN_ENV:
         lines.append(f"{name}={_quote(value)}")
+    lines.append(f"STORE_MODEL_IN_DB={_quote(store_model_in_db_env(settings))}")
     if settings.postgres.enabled:
         # Migrations run as their own step before every (re)start (as the Helm chart's migration
         # job does); the proxy itself must not race them from several workers or hosts.
@@ -141,7 +160,7 @@ Wants=network-online.target
 Type=simple
 User={user}
 Group={user}
-WorkingDirectory={paths.install_dir}
+WorkingDirectory={paths.work_dir}
 EnvironmentFile={paths.env_file}
 ExecStart={exec_start}
 Restart=on-failure

@@ -436,6 +436,9 @@ class AlertingSettings(_Strict):
     # slack needs envSecrets.SLACK_WEBHOOK_URL; email needs SMTP_* in envSecrets.
     channels: list[Literal["slack", "email"]] = Field(default_factory=list)
     alert_types: list[str] = Field(default_factory=list)
+    # llm_too_slow / hanging-request threshold (general_settings.alerting_threshold); default: half
+    # of routing.timeout, and below it (config/observability.py: LiteLLM's own default, 600 s, never fires).
+    slow_threshold_seconds: Optional[PositiveInt] = None
 
 
 class ObservabilitySettings(_Strict):
@@ -640,6 +643,10 @@ class GatewaySettings(_Strict):
             problems.append(("keys", "teams and virtual keys live in the database: enable postgres"))
         if self.dns.enabled and self.litellm.deploy == "local":
             problems.append(("dns.enabled", "DNS records are for ssh-deployed hosts; turn DNS off for a local deploy"))
+
+        from config.observability import alerting_problems
+
+        problems.extend(alerting_problems(self))
 
         if problems:
             raise CrossCheckError(problems)
