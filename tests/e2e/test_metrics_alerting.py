@@ -77,6 +77,9 @@ def test_metrics_refuses_an_unauthenticated_scrape_and_a_wrong_key(dev):
         admin = http.get("/metrics/", headers=proxy.headers())
         assert admin.status_code == 200
         assert "litellm_" in admin.text
+        # The exporter is mounted at /metrics/ (the scrape config's metrics_path): /metrics redirects.
+        bare = http.get("/metrics", headers=proxy.headers(), follow_redirects=False)
+        assert bare.status_code == 307 and bare.headers["location"].endswith("/metrics/"), bare.headers
 
 
 def _slow_alerts(gw: StackGateway) -> list[str]:
