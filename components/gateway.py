@@ -20,6 +20,7 @@ import pulumi_random as random
 from components.connection import ssh_connection
 from components.dns import DnsRecord, DnsRecordArgs
 from components.host import LiteLLMHost, LiteLLMHostArgs, TlsFiles
+from components.kubernetes import LiteLLMKubernetes, LiteLLMKubernetesArgs
 from components.litellm_admin.resources import (
     Model,
     ModelArgs,
@@ -152,6 +153,14 @@ class Gateway(pulumi.ComponentResource):
         # ---- TLS and DNS, then the hosts -------------------------------------------------------
         self.ca_bundle_pem = None
         hosts: list[LiteLLMHost] = []
+        if s.litellm.deploy == "kubernetes":  # pods instead of hosts (s.litellm.hosts is empty)
+            cluster = LiteLLMKubernetes(
+                f"{name}-k8s",
+                LiteLLMKubernetesArgs(settings=s, env_values=env_values, tls_ca_private_key=_secret(s.secrets.tls_ca_key)),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+            )
+            self.ca_bundle_pem = cluster.ca_bundle_pem
+            hosts.append(cluster)  # type: ignore[arg-type] - the admin objects wait for it as for hosts
         for index, host in enumerate(s.litellm.hosts):
             host_depends = list(depends)
             tls_files = None
