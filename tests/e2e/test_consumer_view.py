@@ -13,7 +13,7 @@ What runs (once for the module, fixture ``gateway``):
      ``ACL SETUSER`` line (``acl_setuser_line`` with ``gateway.redis_key_patterns``), deleted at the
      end with ``acl_delete_script``; ``cache.namespace``: unique per run (its keys are deleted at
      the end);
-   - ``tls: {enabled: false}`` (dev's certificate names cannot be verified on loopback);
+   - ``tls: {enabled: false, allow_plaintext: true}`` (dev's certificate names cannot be verified on loopback);
    - ``litellm.proxy_batch_write_at: 1`` (spend reaches PostgreSQL within seconds);
    - ``teams``/``keys``: probe entries *added* to the dev catalog, each validated by the loader like
      any catalog entry: a key with a tiny ``max_budget``, one with ``rpm_limit: 2``, a team with a
@@ -234,7 +234,7 @@ def gateway(fake_factory, redis_endpoint, redis_client):
         "models": models,
         "redis": {"host": redis_endpoint.host, "port": int(redis_endpoint.port), "user": acl_user},
         "cache": {**declared_dev.cache.model_dump(mode="json", exclude_none=True), "namespace": namespace},
-        "tls": {**declared_dev.tls.model_dump(mode="json"), "enabled": False},
+        "tls": {**declared_dev.tls.model_dump(mode="json"), "enabled": False, "allow_plaintext": True},
         "litellm": {**declared_dev.litellm.model_dump(mode="json", exclude_none=True), "proxy_batch_write_at": 1},
     }
     stack_secrets = {
