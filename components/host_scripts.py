@@ -286,6 +286,18 @@ def layout_script(settings: GatewaySettings) -> str:
     return "\n".join(lines) + "\n"
 
 
+def schema_link_lines(settings: GatewaySettings) -> list[str]:
+    """SCHEMA = the venv's litellm/proxy/schema.prisma, linked as `schema_link` in the proxy's working
+    directory, where the start-up drift check looks for `./schema.prisma` (config.host_files.HostPaths).
+    Needs VENV set; re-run by every install, so the link follows a LiteLLM upgrade."""
+    p = host_paths(settings)
+    return [
+        'SCHEMA=$("$VENV/bin/python" -c \'import litellm, os; print(os.path.join(os.path.dirname(litellm.__file__), "proxy", "schema.prisma"))\')',
+        'if [ ! -f "$SCHEMA" ]; then echo "LiteLLM\'s schema.prisma is missing: $SCHEMA" >&2; exit 1; fi',
+        f'ln -sfn "$SCHEMA" {_q(p.schema_link)}',
+    ]
+
+
 def install_script(settings: GatewaySettings) -> str:
     """venv + the hashed lock (wheels only) + the Prisma client generated against litellm's schema.
 
@@ -359,7 +371,7 @@ def install_script(settings: GatewaySettings) -> str:
         f'  echo "expected litellm {settings.litellm.version}, the venv has $installed" >&2',
         "  exit 1",
         "fi",
-        'SCHEMA=$("$VENV/bin/python" -c \'import litellm, os; print(os.path.join(os.path.dirname(litellm.__file__), "proxy", "schema.prisma"))\')',
+        *schema_link_lines(settings),
     ]
     if lay.is_local:
         lines.append('PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m prisma generate --schema "$SCHEMA"')
@@ -463,7 +475,7 @@ def migrate_script(settings: GatewaySettings) -> str:
             f"  -p User={_q(lay.user)} -p Group={_q(lay.user)} \\",
             f"  -p EnvironmentFile={_q(p.env_file)} \\",
             *[f"  -p Environment={_q(k + '=' + v)} \\" for k, v in prisma_environment(settings).items()],
-            f"  -p WorkingDirectory={_q(p.install_dir)} \\",
+            f"  -p WorkingDirectory={_q(p.work_dir)} \\",
             f"  -- {cmd} </dev/null 2>&1 | {REDACT_FILTER}",
         ]
     ) + "\n"

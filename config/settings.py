@@ -510,6 +510,9 @@ class AlertingSettings(_Strict):
     # slack needs envSecrets.SLACK_WEBHOOK_URL; email needs SMTP_* in envSecrets.
     channels: list[Literal["slack", "email"]] = Field(default_factory=list)
     alert_types: list[AlertType] = Field(default_factory=list)
+    # llm_too_slow / hanging-request threshold (general_settings.alerting_threshold); default: half
+    # of routing.timeout, and below it (config/observability.py: LiteLLM's own default, 600 s, never fires).
+    slow_threshold_seconds: Optional[PositiveInt] = None
 
 
 class ObservabilitySettings(_Strict):
@@ -751,6 +754,10 @@ class GatewaySettings(_Strict):
         problems.extend(kubernetes_problems(self))
 
         problems.extend(self._host_key_problems())
+        from config.observability import alerting_problems
+
+        problems.extend(alerting_problems(self))
+
         if problems:
             raise CrossCheckError(problems)
         return self
