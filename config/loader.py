@@ -46,6 +46,9 @@ PLAIN_KEYS: dict[str, str] = {
     "keys": "keys",
     "observability": "observability",
     "tlsCaCert": "tls_ca_cert",
+    "frontDoor": "front_door",
+    "rollout": "rollout",
+    "previousEnvironments": "previous_environments",
 }
 # Keys that must be set with `pulumi config set --secret` -> GatewaySecrets field.
 SECRET_KEYS: dict[str, str] = {

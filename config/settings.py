@@ -15,6 +15,7 @@ import re
 from datetime import date, datetime, timezone
 from typing import Annotated, Literal, Optional
 
+from config.front_door import FrontDoorSettings, RolloutSettings
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -150,6 +151,9 @@ class SshSettings(_Strict):
 class LiteLLMHostSpec(_Strict):
     name: DnsLabel
     address: HostOrIp
+    # Earlier names of this host (aliases): a rename is an in-place update, not a new host plus the
+    # deletion of the old one (see components/host.py, "Renames").
+    renamed_from: list[DnsLabel] = Field(default_factory=list)
 
 
 class LiteLLMSettings(_Strict):
@@ -524,6 +528,11 @@ class GatewaySettings(_Strict):
     secrets: GatewaySecrets = Field(default_factory=GatewaySecrets)
     # The TLS CA certificate (public) for issuer internal-ca.
     tls_ca_cert: Optional[str] = None
+    # Several hosts: the HAProxy front door, and how restarts roll (config/front_door.py).
+    front_door: FrontDoorSettings = Field(default_factory=FrontDoorSettings)
+    rollout: RolloutSettings = Field(default_factory=RolloutSettings)
+    # Earlier values of `environment` (aliases: the rename is an in-place update).
+    previous_environments: list[DnsLabel] = Field(default_factory=list)
 
     # ---- derived facts components use -------------------------------------------------------
 
@@ -554,6 +563,11 @@ class GatewaySettings(_Strict):
     @property
     def manages_admin_objects(self) -> bool:
         return bool(self.teams or self.keys or (self.models and self.litellm.model_source == "api"))
+
+    @property
+    def has_front_door(self) -> bool:
+        """More than one host: clients reach the proxies through the HAProxy front door."""
+        return len(self.litellm.hosts) > 1
 
     def fqdn(self, host_name: str) -> str:
         return f"{host_name}.{self.domain}"
@@ -641,9 +655,46 @@ class GatewaySettings(_Strict):
         if self.dns.enabled and self.litellm.deploy == "local":
             problems.append(("dns.enabled", "DNS records are for ssh-deployed hosts; turn DNS off for a local deploy"))
 
+        problems.extend(_front_door_problems(self))
+
         if problems:
             raise CrossCheckError(problems)
         return self
+
+
+def _front_door_problems(s: "GatewaySettings") -> list[tuple[str, str]]:
+    """Several hosts need a front door address; local hosts need distinct loopback addresses."""
+    problems: list[tuple[str, str]] = []
+    fd = s.front_door
+    try:
+        _dns_label(fd.name)
+    except ValueError as exc:
+        problems.append(("frontDoor.name", str(exc)))
+    if fd.address is not None:
+        try:
+            _host_or_ip(fd.address)
+        except ValueError as exc:
+            problems.append(("frontDoor.address", str(exc)))
+    names = [h.name for h in s.litellm.hosts]
+    for i, h in enumerate(s.litellm.hosts):
+        for old in h.renamed_from:
+            if old in names:
+                problems.append((f"litellm.hosts[{i}].renamed_from", f"'{old}' is the name of a current host"))
+    if s.environment in s.previous_environments:
+        problems.append(("previousEnvironments", f"'{s.environment}' is the current environment"))
+    if not s.has_front_door:
+        return problems
+    if s.litellm.deploy == "ssh" and fd.address is None:
+        problems.append(("frontDoor.address", "several hosts are served through the HAProxy front door: "
+                         "set the address of the host it runs on (see README, 'Front door')"))
+    if s.litellm.deploy == "local":
+        addresses = [h.address for h in s.litellm.hosts]
+        front = fd.address or "127.0.0.1"
+        for i, h in enumerate(s.litellm.hosts):
+            if not h.address.startswith("127.") or addresses.count(h.address) > 1 or h.address == front:
+                problems.append((f"litellm.hosts[{i}].address", "local hosts behind the front door need "
+                                 f"distinct loopback addresses (127.0.0.x) other than the front door's {front}"))
+    return problems
 
 
 def _repeats(values: list[str]) -> set[int]:

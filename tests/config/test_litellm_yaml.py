@@ -124,7 +124,7 @@ def test_dev_renders_api_managed_models_budget_alerting_and_router_state():
     two_hosts = render_litellm_config(settings_of("dev", litellm={**litellm, "workers": 1, "hosts": [
         {"name": "hx-litellm-server", "address": "192.168.10.20"},
         {"name": "hx-litellm-server-2", "address": "192.168.10.21"},
-    ]}))
+    ]}, frontDoor={"address": "192.168.10.30"}))
     assert two_hosts["router_settings"]["redis_host"] == "hx-redis-server.hx.dev.local"
 
 
