@@ -87,6 +87,11 @@ def _urn_qualified_type(urn: str) -> str:
     return urn.split("::")[-2]
 
 
+def _parent_type(urn: str) -> str:
+    """The type a child's URN carries for this parent (as the recorded URNs spell it)."""
+    return _urn_qualified_type(urn).split("$")[-1]
+
+
 def _make_urn(like: str, qualified_type: str, name: str) -> str:
     parts = like.split("::")
     return "::".join([parts[0], parts[1], qualified_type, name])
@@ -104,14 +109,14 @@ def _alias_urns(r: RecordedResource, resolved_parent_alias: dict[str, str]) -> l
         spec = a.get("spec", a)
         name = spec.get("name") or r.name
         parent = r.parent
-        qt = own_type if not parent or "pulumi:pulumi:Stack" in _urn_qualified_type(parent) or parent == "" else f"{_urn_qualified_type(parent)}${own_type}"
+        qt = own_type if not parent or "pulumi:pulumi:Stack" in _urn_qualified_type(parent) else f"{_parent_type(parent)}${own_type}"
         out.append(_make_urn(r.urn, qt, name))
     parent_alias = resolved_parent_alias.get(r.parent)
     if parent_alias:
         parent_name = _urn_name(r.parent)
         for child_name in [r.name, *[_urn_name(u) for u in list(out)]]:
             alias_name = parent_alias.split("::")[-1] + child_name[len(parent_name):] if child_name.startswith(parent_name) else child_name
-            out.append(_make_urn(r.urn, f"{_urn_qualified_type(parent_alias)}${own_type}", alias_name))
+            out.append(_make_urn(r.urn, f"{_parent_type(parent_alias)}${own_type}", alias_name))
     return list(dict.fromkeys(out))
 
 
