@@ -4,7 +4,7 @@ Steps (pulumi-command resources, children of the component; scripts in
 components.front_door_scripts, config in config.haproxy_cfg):
 
   install        ssh: apt-get install haproxy; local: haproxy must be on PATH
-  file-cfg       haproxy.cfg from stdin, checked with `haproxy -c` before it replaces the old one
+  file-cfg       haproxy.cfg from stdin (`service` checks it with `haproxy -c` before reloading)
   file-tls-pem   certificate + key for the service name (0600, secret stdin)        (TLS on)
   file-tls-ca    the CA bundle of the proxies' certificates (re-encryption is verified) (TLS on)
   service        start, or reload in place when the config/TLS changed (the reasons are a comment

@@ -1,7 +1,7 @@
 """The shell scripts of the front door (HAProxy), as text. Pure: no Pulumi imports.
 
   install  ssh: Debian's `haproxy` (apt-get); local: checks that `haproxy` is on PATH
-  file-*   haproxy.cfg (validated with `haproxy -c` before it replaces the old one), TLS files
+  file-*   haproxy.cfg and the TLS files (the reload checks the config with `haproxy -c` first)
   service  start, or reload in place: ssh `systemctl reload haproxy` (master-worker: the old
            worker finishes its requests, listeners are handed over); local `haproxy -D -sf <old>`
            (the new process takes the listening socket, the old one finishes and exits)

@@ -174,3 +174,21 @@ def test_delete_scripts_leave_a_newer_owners_files(tmp_path):
     assert not target.exists()
     assert _bash(hs.release_script(s, "gw-new")).returncode == 0
     assert not (tmp_path / "i" / hs.OWNER_MARKER).exists()
+
+
+def test_every_command_of_the_two_host_stack_passes_bash_n(base):
+    import shlex
+
+    checked = 0
+    for r in base.resources:
+        if not r.type.startswith("command:"):
+            continue
+        for field in ("create", "update", "delete"):
+            text = r.inputs.get(field)
+            if text is None:
+                continue
+            script = shlex.split(text)[-1] if text.startswith("sudo -n ") else text
+            res = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
+            assert res.returncode == 0, (r.name, field, res.stderr)
+            checked += 1
+    assert checked >= 60

@@ -93,6 +93,8 @@ class Load:
                     if not ok:
                         self.stats.failed += 1
                         self.stats.errors.append(error)
+                if not ok:
+                    time.sleep(0.1)  # a client backs off a little after an error (same rule in every mode)
 
     def start(self) -> "Load":
         for _ in range(self.concurrency):
@@ -129,13 +131,13 @@ class RolloutRig:
 
     # ---- the stack config ------------------------------------------------------------------
     def overrides(self, hosts: list[dict[str, Any]], *, routing_timeout: int = 30, rollout: str = "one-at-a-time",
-                  env_secrets: Optional[dict[str, str]] = None) -> dict[str, Any]:
+                  readiness_timeout: int = 180) -> dict[str, Any]:
         install = self.workdir / "deploy"
         return {
             "litellm": {
                 "deploy": "local", "version": PINNED_LITELLM_VERSION, "port": self.port, "bind_host": "127.0.0.1",
                 "workers": 1, "install_dir": str(install), "config_dir": str(install / "etc"),
-                "model_source": "config", "readiness_timeout_seconds": 180, "hosts": hosts,
+                "model_source": "config", "readiness_timeout_seconds": readiness_timeout, "hosts": hosts,
             },
             "postgres": {"enabled": False, "host": "127.0.0.1"},
             "redis": {"host": "127.0.0.1", "port": 6379},

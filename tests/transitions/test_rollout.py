@@ -38,7 +38,8 @@ def _assert_no_failure(stats):
 def test_config_change_rolls_in_place_one_host_at_a_time(rig):
     p, stats = rig.apply_under_load(rig.program(HOSTS, routing_timeout=45))
     # the restart is an update of the service step on every host; nothing is deleted or replaced
-    assert set(_ops(p, "-service").values()) == {"update"}, rig.describe(p)
+    assert {n: op for n, op in _ops(p, "-service").items() if "proxy-" in n} == {
+        "litellm-local-proxy-a-service": "update", "litellm-local-proxy-b-service": "update"}, rig.describe(p)
     assert not p.deletes and "replace" not in p.ops().values(), rig.describe(p)
     # drained, restarted, ready, re-enabled: host a completely before host b
     order = [(e.step.name, e.command) for e in rig.executor.log[-40:]]
@@ -51,7 +52,10 @@ def test_config_change_rolls_in_place_one_host_at_a_time(rig):
 
 def test_restart_reason_on_each_host(rig):
     p, stats = rig.apply_under_load(rig.program(HOSTS, routing_timeout=45, env_secrets={"ROLLOUT_MARK": "one"}))
-    assert set(_ops(p, "-service").values()) == {"update"}, rig.describe(p)
+    assert [_ops(p, f"{h['name']}-service") for h in HOSTS] == [
+        {f"litellm-local-{h['name']}-service": "update"} for h in HOSTS
+    ], rig.describe(p)
+    assert p.by_name("litellm-local-frontdoor-service").op == "same"  # only the hosts' env changed
     assert _ops(p, "-file-env") and set(_ops(p, "-file-env").values()) == {"update"}
     assert not p.deletes
     _assert_no_failure(stats)
@@ -77,3 +81,27 @@ def test_added_host_joins_without_a_failed_request(rig):
 
 
 HOSTS_AFTER_RENAME = HOSTS
+
+
+def test_failed_readiness_stops_the_rollout_while_the_others_serve(rig):
+    """Host a's readiness wait fails (5 s is less than a restart takes): the engine runs nothing
+    that depends on it, so b and c are never drained or restarted and keep serving everything."""
+    from tests.support.rollout_rig import Load
+    from tests.support.transitions import StepFailed, plan
+
+    hosts = [*HOSTS_AFTER_RENAME, {"name": "proxy-c", "address": "127.0.0.4"}]
+    good = rig.current
+    bad = rig.program(hosts, routing_timeout=50, env_secrets={"ROLLOUT_MARK": "one"}, readiness_timeout=5)
+    load = Load(rig.url, concurrency=4).start()
+    before = len(rig.executor.log)
+    with pytest.raises(StepFailed) as failed:
+        rig.executor.execute(plan(good, bad))
+    stats = load.stop()
+    assert failed.value.step.name.endswith("proxy-a-ready")
+    ran = [e.step.name for e in rig.executor.log[before:]]
+    assert not [n for n in ran if n.endswith(("proxy-b2-drain", "proxy-b2-service", "proxy-c-drain", "proxy-c-service"))], ran
+    assert stats.sent >= 10 and stats.failed == 0, (stats.sent, stats.errors[:5])
+    # the next good change rolls through again (host a first)
+    p, stats = rig.apply_under_load(rig.program(hosts, routing_timeout=55, env_secrets={"ROLLOUT_MARK": "one"}))
+    assert {op for n, op in _ops(p, "-service").items() if "proxy-" in n} == {"update"}
+    _assert_no_failure(stats)
