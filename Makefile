@@ -1,5 +1,5 @@
 # litellm-gateway: the two commands of the README's Quickstart, and a few helpers.
-#   make render [STACK=local|dev]   evaluate the program offline, write build/<stack>/ and print the tree
+#   make render [STACK=local|dev|kube]  evaluate the program offline, write build/<stack>/ and print the tree
 #   make test                        the whole test suite (needs PostgreSQL and Redis on 127.0.0.1)
 SHELL := /bin/bash
 PYTHON ?= python3

@@ -21,6 +21,7 @@ from components.connection import ssh_connection
 from components.dns import DnsRecord, DnsRecordArgs
 from components.front_door import FrontDoor, FrontDoorArgs, FrontDoorTls
 from components.host import LiteLLMHost, LiteLLMHostArgs, TlsFiles
+from components.kubernetes import LiteLLMKubernetes, LiteLLMKubernetesArgs
 from components.litellm_admin.resources import (
     Model,
     ModelArgs,
@@ -153,6 +154,14 @@ class Gateway(pulumi.ComponentResource):
         # ---- TLS and DNS, then the hosts -------------------------------------------------------
         self.ca_bundle_pem = None
         hosts: list[LiteLLMHost] = []
+        if s.litellm.deploy == "kubernetes":  # pods instead of hosts (s.litellm.hosts is empty)
+            cluster = LiteLLMKubernetes(
+                f"{name}-k8s",
+                LiteLLMKubernetesArgs(settings=s, env_values=env_values, tls_ca_private_key=_secret(s.secrets.tls_ca_key)),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+            )
+            self.ca_bundle_pem = cluster.ca_bundle_pem
+            hosts.append(cluster)  # type: ignore[arg-type] - the admin objects wait for it as for hosts
         pending: list[tuple] = []  # (host, its dependencies, its TLS files): built after the front door
         host_aliases = {h.name: [pulumi.Alias(name=f"{name}-{old}") for old in h.renamed_from] for h in s.litellm.hosts}
         for index, host in enumerate(s.litellm.hosts):

@@ -113,6 +113,10 @@ def _heredoc_assign(var: str, text: str, tag: str) -> str:
 
 
 def _header(purpose: str) -> str:
+    # Paths and names in `purpose` are validated at the edge (config.checks); a line break here
+    # would end the comment line and run the rest as a command.
+    if any(c in purpose for c in "\r\n\x00"):
+        raise ValueError(f"a line break in a script header: {purpose!r}")
     return f"#!/bin/bash\n# litellm-gateway: {purpose}\nset -euo pipefail\n"
 
 
@@ -322,6 +326,17 @@ def write_unit_script(settings: GatewaySettings) -> str:
     return write_file_script(p.unit_file, "0644", "root", "root") + "systemctl daemon-reload\n"
 
 
+# The migration step's environment override: the env file (and a pod's env) says
+# DISABLE_SCHEMA_UPDATE=True so serving workers never migrate; the migration step must.
+MIGRATION_ENV_OVERRIDE: tuple[tuple[str, str], ...] = (("DISABLE_SCHEMA_UPDATE", "false"),)
+
+
+def migration_argv(litellm_bin: str, config_file: str) -> list[str]:
+    """LiteLLM's own migrations and nothing else: the ssh/local migrate step and the Kubernetes
+    migration Job (components/kubernetes_objects.py) both run exactly this."""
+    return [litellm_bin, "--config", config_file, "--skip_server_startup"]
+
+
 def migrate_script(settings: GatewaySettings) -> str:
     """Database migrations as their own step, before the service (re)starts.
 
@@ -335,9 +350,9 @@ def migrate_script(settings: GatewaySettings) -> str:
     # The env file sets DISABLE_SCHEMA_UPDATE=True so serving workers never migrate; this step is
     # the one that must (an EnvironmentFile= value would win over systemd's Environment=, so the
     # override is /usr/bin/env on the command itself).
-    cmd = (
-        f"/usr/bin/env DISABLE_SCHEMA_UPDATE=false {_q(p.venv + '/bin/litellm')} "
-        f"--config {_q(p.config_file)} --skip_server_startup"
+    cmd = " ".join(
+        ["/usr/bin/env", *(f"{k}={v}" for k, v in MIGRATION_ENV_OVERRIDE)]
+        + [_q(a) for a in migration_argv(p.venv + "/bin/litellm", p.config_file)]
     )
     if lay.is_local:
         return "\n".join(

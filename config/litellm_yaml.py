@@ -157,6 +157,8 @@ def dump_yaml(document: dict[str, Any]) -> str:
 
 def render_litellm_config_yaml(settings: GatewaySettings) -> str:
     env_file = f"{settings.litellm.config_dir.rstrip('/')}/litellm.env"
+    if settings.litellm.deploy == "kubernetes":
+        env_file = "the pod's environment (its Secret)"
     header = [
         f"# LiteLLM proxy config for stack '{settings.stack}', rendered by litellm-gateway: do not edit on the host.",
         f"# Secrets are os.environ/ references, resolved at startup from {env_file}.",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
@@ -49,6 +50,7 @@ PLAIN_KEYS: dict[str, str] = {
     "frontDoor": "front_door",
     "rollout": "rollout",
     "previousEnvironments": "previous_environments",
+    "kubernetes": "kubernetes",
 }
 # Keys that must be set with `pulumi config set --secret` -> GatewaySecrets field.
 SECRET_KEYS: dict[str, str] = {
@@ -61,6 +63,9 @@ SECRET_KEYS: dict[str, str] = {
     "tlsCaKey": "tls_ca_key",
     "envSecrets": "env_secrets",
 }
+# Keys whose value is a string: what the CLI sends is kept as text, never decoded as JSON (a
+# secret set with `pulumi config set --secret postgresAdminPassword 123456` arrives as "123456").
+STRING_KEYS = frozenset({"environment", "domain", "tlsCaCert", *(k for k in SECRET_KEYS if k != "envSecrets")})
 # Read by other parts of the program (the dynamic providers' configure()), allowed here.
 OTHER_KEYS = {"catalogFiles", "adminUrl"}
 CATALOG_SECTIONS = ("models", "teams", "keys")
@@ -96,8 +101,12 @@ def load_settings(
     secret_keys: Iterable[str] = (),
     *,
     project_dir: Path | str = ".",
+    now: Optional[datetime] = None,
 ) -> GatewaySettings:
-    """Validate one stack's config. Raises ConfigError naming every problem."""
+    """Validate one stack's config. Raises ConfigError naming every problem.
+
+    `now` is the clock date checks use (an `expires` in the past); default: the current time.
+    """
     secret_keys = set(secret_keys)
     problems: list[str] = []
     missing: list[str] = []
@@ -111,7 +120,7 @@ def load_settings(
         namespace, _, key = full_key.partition(":")
         if namespace != PROJECT:
             continue  # other namespaces (aws:region, ...) belong to other providers
-        value = _decode(config[full_key])
+        value = config[full_key] if key in STRING_KEYS else _decode(config[full_key])
         if key in SECRET_KEYS:
             if full_key not in secret_keys:
                 say(full_key, f"is a secret: set it with `pulumi config set --secret {key} ...`, "
@@ -151,13 +160,18 @@ def load_settings(
     raw["stack"] = stack
     raw["secrets"] = secrets
     try:
-        settings = GatewaySettings.model_validate(raw)
+        settings = GatewaySettings.model_validate(raw, context={"now": now})
     except ValidationError as exc:
         for err in exc.errors():
             for loc, message in _describe(err):
                 say(_key_for(loc, origins), message)
         raise ConfigError(stack, problems) from None
 
+    if (settings.litellm.deploy == "kubernetes" and settings.kubernetes is not None
+            and not settings.kubernetes.ingress.enabled and settings.manages_admin_objects
+            and not config.get(f"{PROJECT}:adminUrl")):
+        say(f"{PROJECT}:adminUrl", "required when kubernetes.ingress is disabled and teams, keys or API-managed "
+            "models are declared: the providers reach the admin API there (e.g. a port-forward to the Service)")
     for key, message in _missing_secrets(settings):
         missing.append(key)
         say(f"{PROJECT}:{key}", message)
@@ -180,9 +194,12 @@ def _requirements(settings: GatewaySettings) -> list[tuple[str, str]]:
         req.append(("postgresAdminPassword", "creates the gateway's role and database"))
     if settings.litellm.deploy == "ssh" or settings.dns.enabled or settings.redis.manage_acl:
         req.append(("sshPrivateKey", "reaches the hosts over SSH"))
+    if settings.litellm.deploy == "kubernetes" and settings.redis.enabled and settings.redis.user:
+        req.append(("redisPassword", f"is the password of the Redis ACL user '{settings.redis.user}' the pods log in as"))
     if settings.dns.enabled and settings.dns.auth == "authfile":
         req.append(("dnsAdminPassword", "authenticates samba-tool on the domain controller"))
-    if settings.tls.enabled and settings.tls.issuer == "internal-ca":
+    own_certificate = not (settings.kubernetes is not None and settings.kubernetes.ingress.tls_secret)
+    if settings.tls.enabled and settings.tls.issuer == "internal-ca" and own_certificate:
         req.append(("tlsCaCert", "is the internal CA's certificate (PEM) the host certificates chain to"))
         req.append(("tlsCaKey", "signs the host certificates with the internal CA"))
     for name in settings.referenced_env_vars():
@@ -194,6 +211,7 @@ def _missing_secrets(settings: GatewaySettings) -> list[tuple[str, str]]:
     s = settings.secrets
     present = {
         "masterKey": s.master_key is not None,
+        "redisPassword": s.redis_password is not None,
         "postgresAdminPassword": s.postgres_admin_password is not None,
         "sshPrivateKey": s.ssh_private_key is not None,
         "dnsAdminPassword": s.dns_admin_password is not None,
