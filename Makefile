@@ -34,6 +34,7 @@ test: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench_providers.py
 	$(BIN)/python bench/bench_gateway.py
+	$(BIN)/python bench/bench_rollout.py
 
 clean:
 	rm -rf build .pytest_cache
