@@ -288,3 +288,21 @@ def gateway_base_url(
 def base_url(settings: GatewaySettings, host_name: Optional[str] = None) -> str:
     """`gateway_base_url` for validated settings (a host's own URL with `host_name`)."""
     return gateway_base_url(settings.litellm, settings.tls.enabled, settings.domain, host_name)
+
+
+def settings_for_host(settings: GatewaySettings, host: LiteLLMHostSpec) -> GatewaySettings:
+    """The settings one host's files and scripts are rendered from.
+
+    ssh: the same for every host (each is its own machine). local with several hosts (the front
+    door's loopback replicas): each host gets its own directories, `<install_dir>/hosts/<address>`,
+    and binds its own loopback address, so two proxies on this machine never share a file, a pid
+    file or a port. The directory follows the address, not the name: a renamed host keeps its
+    directory (and its running proxy)."""
+    if settings.litellm.deploy != "local" or len(settings.litellm.hosts) < 2:
+        return settings
+    base = PurePosixPath(settings.litellm.install_dir) / "hosts" / host.address
+    litellm = settings.litellm.model_copy(
+        update={"install_dir": str(base), "config_dir": str(base / "etc"), "bind_host": host.address}
+    )
+    tls = settings.tls.model_copy(update={"cert_dir": str(base / "tls")})
+    return settings.model_copy(update={"litellm": litellm, "tls": tls})
