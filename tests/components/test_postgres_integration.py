@@ -60,7 +60,7 @@ def declare_and_apply(scratch) -> Declared:
                 "sslmode": "disable",
                 "database": db_name,
                 "role": role_name,
-                "connection_limit": 12,
+                "connection_limit": 41,  # dev: 4 workers x 10 pooled connections x 1 host = 40 must fit
             }
         },
     )
@@ -113,7 +113,7 @@ def test_declared_role_has_exactly_the_declared_attributes(scratch):
         "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolconnlimit "
         "FROM pg_roles WHERE rolname = %s",
         (role,),
-    ).fetchone() == (True, False, False, False, False, False, 12)
+    ).fetchone() == (True, False, False, False, False, False, 41)
     assert scratch.admin.execute(
         "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (db,)
     ).fetchone() == (role,)
