@@ -34,6 +34,7 @@ test: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench_providers.py
 	$(BIN)/python bench/bench_gateway.py
+	$(BIN)/python bench/bench_rollout.py
 
 # The hashed lock every LiteLLM host installs (wheels only, --require-hashes): resolved from PyPI for
 # this machine's platform (CPython 3.11, Linux x86_64), with pip-tools in a throwaway venv.

@@ -19,6 +19,7 @@ import pulumi_random as random
 
 from components.connection import ssh_connection
 from components.dns import DnsRecord, DnsRecordArgs
+from components.front_door import FrontDoor, FrontDoorArgs, FrontDoorTls
 from components.host import LiteLLMHost, LiteLLMHostArgs, TlsFiles
 from components.kubernetes import LiteLLMKubernetes, LiteLLMKubernetesArgs
 from components.litellm_admin.resources import (
@@ -190,6 +191,8 @@ class Gateway(pulumi.ComponentResource):
             )
             self.ca_bundle_pem = cluster.ca_bundle_pem
             hosts.append(cluster)  # type: ignore[arg-type] - the admin objects wait for it as for hosts
+        pending: list[tuple] = []  # (host, its dependencies, its TLS files): built after the front door
+        host_aliases = {h.name: [pulumi.Alias(name=f"{name}-{old}") for old in h.renamed_from] for h in s.litellm.hosts}
         for index, host in enumerate(s.litellm.hosts):
             host_depends = list(depends)
             tls_files = None
@@ -212,7 +215,7 @@ class Gateway(pulumi.ComponentResource):
                         early_renewal_hours=s.tls.early_renewal_hours,
                         key_algorithm=s.tls.key_algorithm,
                     ),
-                    opts=child,
+                    opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-{old}-tls") for old in host.renamed_from]),
                 )
                 tls_files = TlsFiles(cert_pem=cert.cert_pem, private_key_pem=cert.private_key_pem, ca_pem=cert.ca_cert_pem)
                 if self.ca_bundle_pem is None:
@@ -221,7 +224,7 @@ class Gateway(pulumi.ComponentResource):
             if s.dns.enabled:
                 dns_conn = ssh_connection(s, s.dns.server, s.dns.host_key)  # type: ignore[arg-type]
 
-                def dns_record(resource_name: str, record_name: str, record_type: str, value: str) -> DnsRecord:
+                def dns_record(resource_name: str, record_name: str, record_type: str, value: str, aliases=()) -> DnsRecord:
                     return DnsRecord(
                         resource_name,
                         DnsRecordArgs(
@@ -235,30 +238,50 @@ class Gateway(pulumi.ComponentResource):
                             admin_password=_secret(s.secrets.dns_admin_password),
                             auth=s.dns.auth,
                         ),
-                        opts=child,
+                        opts=pulumi.ResourceOptions(parent=self, aliases=list(aliases)),
                     )
 
-                records = [dns_record(f"{name}-{host.name}-a", host.name, "A", host.address)]
-                if index == 0 and s.litellm.service_name and s.litellm.service_name != host.name:
+                records = [dns_record(f"{name}-{host.name}-a", host.name, "A", host.address,
+                                      [pulumi.Alias(name=f"{name}-{old}-a") for old in host.renamed_from])]
+                if index == 0 and s.has_front_door:
+                    # the service name points at the front door, never at one proxy
+                    fd = s.front_door
+                    records.append(dns_record(f"{name}-{fd.name}-a", fd.name, "A", fd.address))
+                    if s.litellm.service_name and s.litellm.service_name != fd.name:
+                        records.append(
+                            dns_record(f"{name}-{s.litellm.service_name}-cname", s.litellm.service_name, "CNAME", s.fqdn(fd.name))
+                        )
+                elif index == 0 and s.litellm.service_name and s.litellm.service_name != host.name:
                     records.append(
                         dns_record(f"{name}-{s.litellm.service_name}-cname", s.litellm.service_name, "CNAME", s.fqdn(host.name))
                     )
                 host_depends.extend(records)
 
-            hosts.append(
-                LiteLLMHost(
-                    f"{name}-{host.name}",
-                    LiteLLMHostArgs(
-                        settings=s,
-                        host=host,
-                        connection=ssh_connection(s, host.address, host.host_key) if s.litellm.deploy == "ssh" else None,
-                        config_yaml=self.config_yaml,
-                        env_values=env_values,
-                        tls=tls_files,
-                    ),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=host_depends),
-                )
+            pending.append((host, host_depends, tls_files))
+
+        # ---- the front door (several hosts), then the hosts, each restarting after the previous ----
+        front_door: Optional[FrontDoor] = None
+        if s.has_front_door:
+            front_door = self._front_door(name, s, [t for _, _, t in pending if t is not None])
+        previous: Optional[pulumi.Resource] = None
+        for host, host_depends, tls_files in pending:
+            built = LiteLLMHost(
+                f"{name}-{host.name}",
+                LiteLLMHostArgs(
+                    settings=s,
+                    host=host,
+                    connection=ssh_connection(s, host.address, host.host_key) if s.litellm.deploy == "ssh" else None,
+                    config_yaml=self.config_yaml,
+                    env_values=env_values,
+                    tls=tls_files,
+                    restart_after=previous,
+                    front_door=front_door,
+                    previous_names=[f"{name}-{old}" for old in host.renamed_from],
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=host_depends, aliases=host_aliases[host.name]),
             )
+            hosts.append(built)
+            previous = built.rollout_done
 
         self.base_url = pulumi.Output.from_input(base_url(s))
         self.ui_url = self.base_url.apply(lambda u: f"{u}/ui")
@@ -315,6 +338,7 @@ class Gateway(pulumi.ComponentResource):
                     expires=k.expires.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if k.expires else None,
                     metadata={"service": k.service, **k.metadata},
                     rotation_trigger=rotation_trigger(k, now),
+                    rotation_grace=k.rotation_grace or s.key_defaults.rotation_grace,
                     ca_bundle_pem=self.ca_bundle_pem,
                 ),
                 opts=after_ready,
@@ -330,6 +354,42 @@ class Gateway(pulumi.ComponentResource):
                 "master_key": pulumi.Output.secret(self.master_key),
                 "config_sha256": hashlib.sha256(self.config_yaml.encode()).hexdigest(),
             }
+        )
+
+
+    def _front_door(self, name: str, s: GatewaySettings, host_tls: list[TlsFiles]) -> FrontDoor:
+        fd_tls = None
+        if s.tls.enabled:
+            fd = s.front_door
+            local = s.litellm.deploy == "local"
+            address = fd.address or ("127.0.0.1" if local else None)
+            names = [s.service_fqdn, s.fqdn(fd.name), fd.name] + (["localhost"] if local else [])
+            cert = TlsCertificate(
+                f"{name}-{fd.name}-tls",
+                TlsCertificateArgs(
+                    common_name=s.service_fqdn if not local else fd.name,
+                    dns_names=list(dict.fromkeys(names)),
+                    ip_addresses=[address] if address and is_ip_address(address) else [],
+                    issuer=s.tls.issuer,
+                    ca_cert_pem=s.tls_ca_cert,
+                    ca_private_key_pem=_secret(s.secrets.tls_ca_key),
+                    validity_hours=s.tls.validity_hours,
+                    early_renewal_hours=s.tls.early_renewal_hours,
+                    key_algorithm=s.tls.key_algorithm,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            # Self-signed proxies are each their own CA: the bundle holds every one (deduplicated).
+            bundle = pulumi.Output.all(*[t.ca_pem for t in host_tls]).apply(
+                lambda pems: "".join(p.rstrip("\n") + "\n" for p in dict.fromkeys(pems))
+            )
+            self.ca_bundle_pem = cert.ca_cert_pem  # clients (and the admin providers) meet the front door
+            fd_tls = FrontDoorTls(cert_pem=cert.cert_pem, private_key_pem=cert.private_key_pem, proxies_ca_pem=bundle)
+        connection = ssh_connection(s, s.front_door.address, s.front_door.host_key) if s.litellm.deploy == "ssh" else None  # type: ignore[arg-type]
+        return FrontDoor(
+            f"{name}-frontdoor",
+            FrontDoorArgs(settings=s, connection=connection, tls=fd_tls),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
 

@@ -286,6 +286,18 @@ def layout_script(settings: GatewaySettings) -> str:
     return "\n".join(lines) + "\n"
 
 
+def schema_link_lines(settings: GatewaySettings) -> list[str]:
+    """SCHEMA = the venv's litellm/proxy/schema.prisma, linked as `schema_link` in the proxy's working
+    directory, where the start-up drift check looks for `./schema.prisma` (config.host_files.HostPaths).
+    Needs VENV set; re-run by every install, so the link follows a LiteLLM upgrade."""
+    p = host_paths(settings)
+    return [
+        'SCHEMA=$("$VENV/bin/python" -c \'import litellm, os; print(os.path.join(os.path.dirname(litellm.__file__), "proxy", "schema.prisma"))\')',
+        'if [ ! -f "$SCHEMA" ]; then echo "LiteLLM\'s schema.prisma is missing: $SCHEMA" >&2; exit 1; fi',
+        f'ln -sfn "$SCHEMA" {_q(p.schema_link)}',
+    ]
+
+
 def install_script(settings: GatewaySettings) -> str:
     """venv + the hashed lock (wheels only) + the Prisma client generated against litellm's schema.
 
@@ -359,7 +371,7 @@ def install_script(settings: GatewaySettings) -> str:
         f'  echo "expected litellm {settings.litellm.version}, the venv has $installed" >&2',
         "  exit 1",
         "fi",
-        'SCHEMA=$("$VENV/bin/python" -c \'import litellm, os; print(os.path.join(os.path.dirname(litellm.__file__), "proxy", "schema.prisma"))\')',
+        *schema_link_lines(settings),
     ]
     if lay.is_local:
         lines.append('PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m prisma generate --schema "$SCHEMA"')
@@ -463,7 +475,7 @@ def migrate_script(settings: GatewaySettings) -> str:
             f"  -p User={_q(lay.user)} -p Group={_q(lay.user)} \\",
             f"  -p EnvironmentFile={_q(p.env_file)} \\",
             *[f"  -p Environment={_q(k + '=' + v)} \\" for k, v in prisma_environment(settings).items()],
-            f"  -p WorkingDirectory={_q(p.install_dir)} \\",
+            f"  -p WorkingDirectory={_q(p.work_dir)} \\",
             f"  -- {cmd} </dev/null 2>&1 | {REDACT_FILTER}",
         ]
     ) + "\n"
@@ -666,3 +678,160 @@ def all_scripts(settings: GatewaySettings, host: LiteLLMHostSpec) -> dict[str, s
         scripts["unit"] = write_unit_script(settings)
         scripts["remove-unit"] = remove_unit_script(settings)
     return scripts
+
+
+# --------------------------------------------------------------------------------------------
+# Rollouts: restart reasons, ownership, drain/enable through the front door (issue 8)
+# --------------------------------------------------------------------------------------------
+#
+# Restart reasons live in the command text, not in `triggers`: pulumi-command marks `triggers`
+# replace-on-change (provider/pkg/provider/common/inputs.go) and a replace of a step with a delete
+# command stops the proxy first; every other input of a Command is diffed as an UPDATE (the
+# `update` command runs, in place). A labelled comment line keeps `pulumi preview --diff` saying
+# why a host restarts.
+
+OWNER_MARKER = ".litellm-gateway-owner"
+
+
+def with_reasons(script: str, reasons: list[str]) -> str:
+    """`script` plus one comment line naming the restart reasons (a change of any of them changes
+    the command text, i.e. an update of the step)."""
+    return script + "# restart reasons: " + " ".join(reasons) + "\n"
+
+
+def owner_marker(settings: GatewaySettings) -> str:
+    return str(PurePosixPath(settings.litellm.install_dir) / OWNER_MARKER)
+
+
+def claim_script(settings: GatewaySettings, identity: str, previous: list[str]) -> str:
+    """First step of a host: write the ownership marker, refusing a host another identity owns.
+
+    A host already deployed under another name by this stack (a rename without `renamed_from`)
+    is refused here, before anything on it changes, with the way to do the rename."""
+    marker = owner_marker(settings)
+    allowed = " ".join(_q(x) for x in [identity, *previous])
+    return "\n".join(
+        [
+            _header(f"claim this host for {identity} (ownership marker {marker})"),
+            f"MARKER={_q(marker)}",
+            f"ME={_q(identity)}",
+            'mkdir -p "$(dirname "$MARKER")"',
+            'owner=$(cat "$MARKER" 2>/dev/null || true)',
+            'if [ -n "$owner" ]; then',
+            "  ok=0",
+            f"  for allowed in {allowed}; do [ \"$owner\" = \"$allowed\" ] && ok=1; done",
+            '  if [ "$ok" != 1 ]; then',
+            '    echo "refusing: this host is deployed as \'$owner\' by this stack, not as \'$ME\'." >&2',
+            '    echo "A rename must be declared so it is an in-place update: add the old name to the host\'s" >&2',
+            '    echo "renamed_from list (litellm.hosts[].renamed_from; for the environment: previousEnvironments)," >&2',
+            '    echo "then run pulumi up again. See README, \'Renames\'." >&2',
+            "    exit 1",
+            "  fi",
+            "fi",
+            'tmp=$(mktemp "$MARKER.XXXXXX")',
+            'printf "%s\\n" "$ME" > "$tmp"',
+            'chmod 0644 "$tmp"',
+            'mv -f "$tmp" "$MARKER"',
+        ]
+    ) + "\n"
+
+
+def _if_owner(settings: GatewaySettings, identity: str, what: str) -> list[str]:
+    """Shell lines that end the script (successfully, doing nothing) unless the ownership marker
+    still names `identity`: a newer step (another identity) wrote what this delete would remove."""
+    return [
+        f"MARKER={_q(owner_marker(settings))}",
+        'owner=$(cat "$MARKER" 2>/dev/null || true)',
+        f'if [ -n "$owner" ] && [ "$owner" != {_q(identity)} ]; then',
+        f'  echo "leaving {what}: it now belongs to $owner"',
+        "  exit 0",
+        "fi",
+    ]
+
+
+def owned_remove_file_script(settings: GatewaySettings, identity: str, path: str) -> str:
+    return "\n".join([_header(f"remove {path} (if still ours)"), *_if_owner(settings, identity, path), f"rm -f {_q(path)}"]) + "\n"
+
+
+def owned_remove_unit_script(settings: GatewaySettings, identity: str) -> str:
+    p = host_paths(settings)
+    return "\n".join(
+        [
+            _header(f"remove the {p.unit_name} unit (if still ours)"),
+            *_if_owner(settings, identity, p.unit_name),
+            f"systemctl disable --now {_q(p.unit_name)} >/dev/null 2>&1 || true",
+            f"rm -f {_q(p.unit_file)}",
+            "systemctl daemon-reload",
+        ]
+    ) + "\n"
+
+
+def owned_stop_script(settings: GatewaySettings, identity: str) -> str:
+    """Deleting the service step (only when the host leaves the stack): stop (and disable) the
+    proxy, unless another identity owns the host now."""
+    body = stop_script(settings).split("set -euo pipefail\n", 1)[1]
+    return "\n".join([_header("stop the proxy (if still ours)"), *_if_owner(settings, identity, "the proxy running")]) + "\n" + body
+
+
+def release_script(settings: GatewaySettings, identity: str) -> str:
+    """Deleting the claim step (last, when the host leaves the stack): remove the marker if ours."""
+    return "\n".join([_header("release the ownership marker (if ours)"), *_if_owner(settings, identity, "the marker"), 'rm -f "$MARKER"']) + "\n"
+
+
+# The front door's runtime API, spoken over its admin socket (HAProxy management guide, "Unix
+# Socket commands"). argv: socket action(drain|ready) backend server timeout-seconds.
+#   drain: `set server B/S state drain`, then wait until the server has no open session (scur 0);
+#   ready: `set server B/S state ready`, then wait until HAProxy's checks see it UP.
+ADMIN_CLIENT = r'''import csv, io, socket, sys, time
+sock_path, action, backend, server, timeout = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+def cmd(line):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(sock_path)
+    s.sendall((line + "\n").encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data.decode("utf-8", "replace")
+def row():
+    text = cmd("show stat").lstrip("# ")
+    for r in csv.DictReader(io.StringIO(text)):
+        if r.get("pxname") == backend and r.get("svname") == server:
+            return r
+    sys.exit("front door: no server %s in backend %s" % (server, backend))
+row()
+answer = cmd("set server %s/%s state %s" % (backend, server, action)).strip()
+if answer:
+    sys.exit("front door refused 'set server %s/%s state %s': %s" % (backend, server, action, answer))
+deadline = time.monotonic() + timeout
+while True:
+    r = row()
+    done = int(r.get("scur") or 0) == 0 if action == "drain" else r.get("status", "").startswith("UP")
+    if done:
+        print("front door: %s %s (%s, %s open)" % (server, "drained" if action == "drain" else "serving", r.get("status"), r.get("scur")))
+        sys.exit(0)
+    if time.monotonic() >= deadline:
+        if action == "drain":
+            print("front door: %s still has %s open request(s) after %ds; restarting anyway" % (server, r.get("scur"), timeout))
+            sys.exit(0)
+        sys.exit("front door: %s not UP within %ds (status %s): the rollout stops here" % (server, timeout, r.get("status")))
+    time.sleep(0.2)
+'''
+
+
+def front_door_server_script(admin_socket: str, action: str, backend: str, server: str, timeout: int) -> str:
+    """Drain one proxy (before its restart) or put it back (after it is ready), on the front door."""
+    if action not in ("drain", "ready"):
+        raise ValueError(action)
+    what = "drain" if action == "drain" else "re-enable"
+    return "\n".join(
+        [
+            _header(f"{what} {server} on the front door"),
+            _heredoc_assign("ADMIN", ADMIN_CLIENT, "ADMIN_EOF"),
+            f'python3 -c "$ADMIN" {_q(admin_socket)} {action} {_q(backend)} {_q(server)} {int(timeout)}',
+        ]
+    ) + "\n"

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from config.host_files import store_model_in_db_env
+from config.observability import metrics_enabled, slow_threshold_seconds
 from config.settings import GatewaySettings, ModelDeployment
 
 MASTER_KEY_REF = "os.environ/LITELLM_MASTER_KEY"
@@ -132,6 +134,10 @@ def litellm_settings(settings: GatewaySettings) -> dict[str, Any]:
     if "langfuse" in obs.callbacks:
         out["success_callback"] = ["langfuse"]
         out["failure_callback"] = ["langfuse"]
+    if metrics_enabled(settings):
+        # LiteLLM's default already, stated so a changed default cannot open /metrics: scrapes use
+        # a key confined to /metrics (config/observability.py).
+        out["require_auth_for_metrics_endpoint"] = True
     return out
 
 
@@ -141,7 +147,8 @@ def general_settings(settings: GatewaySettings) -> dict[str, Any]:
         out["database_url"] = DATABASE_URL_REF
         out["database_connection_pool_limit"] = settings.litellm.database_connection_pool_limit
         out["proxy_batch_write_at"] = settings.litellm.proxy_batch_write_at
-    out["store_model_in_db"] = settings.litellm.model_source == "api"
+    # The env file's STORE_MODEL_IN_DB says the same (config.host_files.store_model_in_db_env).
+    out["store_model_in_db"] = store_model_in_db_env(settings) == "True"
     if settings.redis.enabled and settings.router_shares_state:
         out["coordination_redis"] = coordination_redis(settings)
     alerting = settings.observability.alerting
@@ -149,6 +156,8 @@ def general_settings(settings: GatewaySettings) -> dict[str, Any]:
         out["alerting"] = list(alerting.channels)
         if alerting.alert_types:
             out["alert_types"] = list(alerting.alert_types)
+        # Without it the proxy uses 600 s, above every timeout: llm_too_slow never fires.
+        out["alerting_threshold"] = slow_threshold_seconds(settings)
     return out
 
 

@@ -48,6 +48,10 @@ PLAIN_KEYS: dict[str, str] = {
     "observability": "observability",
     "tlsCaCert": "tls_ca_cert",
     "saltKeyRotation": "salt_key_rotation",
+    "keyDefaults": "key_defaults",
+    "frontDoor": "front_door",
+    "rollout": "rollout",
+    "previousEnvironments": "previous_environments",
     "kubernetes": "kubernetes",
 }
 # Keys that must be set with `pulumi config set --secret` -> GatewaySecrets field.

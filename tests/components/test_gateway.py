@@ -143,10 +143,11 @@ def test_replicas_get_one_host_each():
     ]
     litellm = load_stack_inputs("dev").settings().model_dump(mode="json")["litellm"]
     # 4 workers x 5 pooled connections x 2 hosts fits the role's connection_limit (50)
-    run = run_stack("dev", overrides={"litellm": {**litellm, "hosts": hosts, "database_connection_pool_limit": 5}})
+    run = run_stack("dev", overrides={"litellm": {**litellm, "hosts": hosts, "database_connection_pool_limit": 5},
+                                      "frontDoor": {"name": "hx-litellm-lb", "address": "192.168.10.30", "host_key": placeholder_host_key("hx-litellm-lb")}})
     assert len(run.of_type(HOST)) == 2
-    assert len(run.of_type(TLS)) == 2
-    assert len(run.of_type(DNS)) == 3  # two A records, one CNAME
+    assert len(run.of_type(TLS)) == 3  # one per proxy, one for the front door
+    assert len(run.of_type(DNS)) == 4  # two A records, the front door's A record, the service CNAME to it
     for r in run.of_type(MODEL):
         for h in run.of_type(HOST):
             assert waits_for(run, r, h)

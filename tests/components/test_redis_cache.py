@@ -138,7 +138,7 @@ def test_password_change_is_an_in_place_update_and_rename_a_replacement(dev_gene
 def test_several_hosts_share_router_state_yet_the_user_stays_in_the_namespace():
     base = load_stack_inputs("dev").settings().litellm.model_dump()
     base["hosts"] = base["hosts"] + [{"name": "hx-litellm-server2", "address": "192.168.10.21", "host_key": placeholder_host_key("hx-litellm-server2")}]
-    run = run_stack("dev", secrets=DEV_SECRETS, overrides={"litellm": {**base, "workers": 1}})
+    run = run_stack("dev", secrets=DEV_SECRETS, overrides={"litellm": {**base, "workers": 1}, "frontDoor": {"address": "192.168.10.30", "host_key": placeholder_host_key("litellm-lb")}})
     assert '"~litellm.dev.cache:*" "&' in acl_command(run).inputs["stdin"]
     assert '"~*"' not in acl_command(run).inputs["stdin"]
 

@@ -133,7 +133,7 @@ def test_dev_renders_api_managed_models_budget_alerting_and_router_state():
     two_hosts = render_litellm_config(settings_of("dev", litellm={**litellm, "workers": 1, "hosts": [
         {"name": "hx-litellm-server", "address": "192.168.10.20", "host_key": placeholder_host_key("hx-litellm-server")},
         {"name": "hx-litellm-server-2", "address": "192.168.10.21", "host_key": placeholder_host_key("hx-litellm-server-2")},
-    ]}))
+    ]}, frontDoor={"address": "192.168.10.30", "host_key": placeholder_host_key("litellm-lb")}))
     assert two_hosts["router_settings"]["redis_host"] == "hx-redis-server.hx.dev.local"
 
 
