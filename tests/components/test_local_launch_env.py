@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 from components import host_scripts
-from config.host_files import PLAIN_ENV, host_paths, render_env_file, secret_env_names
+from config.host_files import host_paths, render_env_file, secret_env_names
 from config.litellm_yaml import render_litellm_config_yaml
 from offline.stack_inputs import load_stack_inputs
 from tests.support.fake_upstreams import free_port
@@ -96,7 +96,8 @@ def test_local_proxy_gets_only_env_file_and_python_basics(tmp_path):
         # from the env file
         assert env["LITELLM_MASTER_KEY"] == MASTER and env["LITELLM_MODE"] == "PRODUCTION"
         # and only what Python needs besides
-        allowed = set(host_scripts.LOCAL_KEPT_ENV) | {"PATH"} | {n for n, _ in PLAIN_ENV} | set(values)
+        in_env_file = {l.split("=", 1)[0] for l in Path(p.env_file).read_text().splitlines() if "=" in l and not l.startswith("#")}
+        allowed = set(host_scripts.LOCAL_KEPT_ENV) | {"PATH"} | in_env_file
         assert set(env) <= allowed, sorted(set(env) - allowed)
         assert env["PATH"].startswith(str(install / "venv" / "bin") + ":")
         assert env["HOME"] == parent_env["HOME"] and env["LANG"] == "C.UTF-8"

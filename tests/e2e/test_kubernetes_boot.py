@@ -178,6 +178,14 @@ def test_cluster_dns_is_the_only_change_to_config_yaml(pod):
         declared["router_settings"].pop(key), booted["router_settings"].pop(key)
     declared["router_settings"].pop("cache_kwargs", None)
     booted["router_settings"].pop("cache_kwargs", None)
+    # the coordination Redis (several pods) points at the same Redis as the cache
+    d_coord = declared["general_settings"].pop("coordination_redis", None)
+    b_coord = booted["general_settings"].pop("coordination_redis", None)
+    assert (d_coord is None) == (b_coord is None)
+    if d_coord is not None:
+        assert {k: v for k, v in d_coord.items() if k not in ("host", "port", "username")} == \
+            {k: v for k, v in b_coord.items() if k not in ("host", "port", "username")}
+        assert b_coord["host"] == b_cache["host"]
     assert booted == declared
     assert d_cache["host"] == "redis.ai.corp.example" and b_cache["host"] == pod.settings.redis.host
 
