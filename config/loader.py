@@ -47,7 +47,11 @@ PLAIN_KEYS: dict[str, str] = {
     "keys": "keys",
     "observability": "observability",
     "tlsCaCert": "tls_ca_cert",
+    "saltKeyRotation": "salt_key_rotation",
     "keyDefaults": "key_defaults",
+    "frontDoor": "front_door",
+    "rollout": "rollout",
+    "previousEnvironments": "previous_environments",
     "kubernetes": "kubernetes",
 }
 # Keys that must be set with `pulumi config set --secret` -> GatewaySecrets field.

@@ -42,7 +42,6 @@ from typing import Any, TypeVar
 import httpx
 import psycopg
 import yaml
-from psycopg import sql
 
 from tests.support import real_proxy_prisma
 from tests.support.postgres_apply import (
@@ -276,7 +275,7 @@ class RealProxy:
         port: int | None = None,
         database: ProxyDatabase | None = None,
         name: str = "real-proxy",
-        startup_timeout: float = 300.0,
+        startup_timeout: float = 900.0,
         batch_write_at: int | None = DEFAULT_BATCH_WRITE_AT,
         extra_args: Sequence[str] = (),
         schema_drift_check_timeout: float | None = 5.0,
@@ -335,6 +334,10 @@ class RealProxy:
                 if self.schema_drift_check_timeout is not None
                 else {}
             ),
+            # uvicorn (--num_workers > 1) kills a worker that does not answer its supervisor's ping within
+            # 5 s and starts another; a worker spawned on a loaded 2-core box needs longer than that to
+            # import the proxy, so with the default the workers are replaced forever and none serves.
+            "TIMEOUT_WORKER_HEALTHCHECK": "120",
             **(self.redis.env() if self.redis else {}),
             **self._extra_env,
         }
@@ -483,7 +486,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", default=None, help="LiteLLM config.yaml (default: mock models, see DEFAULT_CONFIG)")
     parser.add_argument("--num-workers", type=int, default=1)
     parser.add_argument("--redis", default=None, metavar="HOST:PORT", help="give the proxy REDIS_HOST/REDIS_PORT")
-    parser.add_argument("--startup-timeout", type=float, default=300.0)
+    parser.add_argument("--startup-timeout", type=float, default=900.0)
     return parser.parse_args(argv)
 
 

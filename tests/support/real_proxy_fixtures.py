@@ -20,6 +20,7 @@ Never skipped: a missing Node/npm/PostgreSQL fails the test with what to install
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import uuid
@@ -105,10 +106,10 @@ def shared_factory() -> RealProxyFactory:
         return _SHARED
 
 
-@pytest.fixture(scope="session")
-def real_proxy_factory() -> Iterator[RealProxyFactory]:
-    # Imported into several modules, this is several session fixtures: they share one factory, and
-    # the last one to finish closes it.
+@contextlib.contextmanager
+def _using_shared_factory() -> Iterator[RealProxyFactory]:
+    # Imported into several modules, each fixture here is several session fixtures: they share one
+    # factory, and the last one to finish closes it (stops every proxy, drops their databases).
     global _SHARED_USERS
     factory = shared_factory()
     with _SHARED_LOCK:
@@ -124,9 +125,16 @@ def real_proxy_factory() -> Iterator[RealProxyFactory]:
 
 
 @pytest.fixture(scope="session")
-def real_proxy(real_proxy_factory: RealProxyFactory) -> RealProxy:
-    """The shared default proxy with its database (see the module docstring)."""
-    return real_proxy_factory.default()
+def real_proxy_factory() -> Iterator[RealProxyFactory]:
+    with _using_shared_factory() as factory:
+        yield factory
+
+
+@pytest.fixture(scope="session")
+def real_proxy() -> Iterator[RealProxy]:
+    """The shared default proxy with its database (see the module docstring); needs no other import."""
+    with _using_shared_factory() as factory:
+        yield factory.default()
 
 
 @pytest.fixture

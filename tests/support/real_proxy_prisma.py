@@ -183,7 +183,7 @@ def prisma_package_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
-def _installed_prisma_version(package_dir: Path) -> str:
+def _installed_prisma_version() -> str:
     from importlib.metadata import version
 
     return version("prisma")
@@ -215,7 +215,7 @@ def ensure_prisma_client(schema: Path | None = None) -> Path:
     """
     schema = Path(schema) if schema is not None else litellm_schema_path()
     package = prisma_package_dir()
-    installed = _installed_prisma_version(package)
+    installed = _installed_prisma_version()
     if installed != "0.15.0":
         raise PrismaSetupError(f"prisma {installed} is installed; the offline engine route is pinned to prisma 0.15.0")
     wanted = _sha256(schema.read_bytes(), installed.encode(), ENGINE_COMMIT.encode())

@@ -335,3 +335,57 @@ def test_translator_refuses_what_it_cannot_translate_with_an_engine_error(engine
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_translator_exits_when_the_process_that_spawned_it_dies(engine_env, database):
+    """A proxy worker killed outright (SIGKILL) cannot stop its engine: the translator notices that its
+    parent is gone and exits, as the native engine does, instead of lingering with open connections."""
+    import signal
+    import sys
+
+    from tests.support.fake_upstreams import free_port
+    from tests.support.real_proxy import wait_until
+
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, **engine_env, "PRISMA_DML_PATH": str(real_proxy_prisma.litellm_schema_path()), "DATABASE_URL": database.url}
+    spawner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; p = subprocess.Popen(sys.argv[1:]); print(p.pid, flush=True); time.sleep(3600)",
+            str(real_proxy_prisma.QUERY_ENGINE),
+            "-p",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    engine_pid = int(spawner.stdout.readline())
+    try:
+        def serving() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/status", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(serving, timeout=120, interval=0.5, what="the translator serving")
+        os.kill(spawner.pid, signal.SIGKILL)
+        spawner.wait(timeout=30)
+
+        def gone() -> bool:
+            try:
+                state = open(f"/proc/{engine_pid}/stat").read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                return True
+            return state == "Z"  # exited, waiting for init to reap it
+
+        assert wait_until(gone, timeout=120, interval=0.5, what="the orphaned translator exiting")
+    finally:
+        try:
+            os.killpg(spawner.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -3,7 +3,21 @@ what the emulator cannot show is answered by the pinned server itself."""
 
 from __future__ import annotations
 
-from tests.support.real_proxy import RealProxy, hash_token
+import os
+import re
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+import yaml
+
+from tests.support.fake_upstreams import free_port
+from tests.support.postgres_fixtures import ADMIN_DSN
+from tests.support.real_proxy import DEFAULT_CONFIG, RealProxy, RedisTarget, hash_token, wait_until
 from tests.support.real_proxy_fixtures import real_proxy, real_proxy_factory, unique_name  # noqa: F401
 
 
@@ -66,3 +80,122 @@ def test_spend_reaches_postgresql(real_proxy: RealProxy):
     logs = real_proxy.wait_for_spend_logs(key, timeout=120)
     assert [row["model_group"] for row in logs] == ["mock-gpt"]
     assert logs[0]["spend"] > 0
+
+
+def _databases_like(prefix: str) -> list[str]:
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %(p)s UNION ALL SELECT rolname FROM pg_roles WHERE rolname LIKE %(p)s",
+            {"p": prefix.replace("_", "\\_") + "%"},
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_standalone_serves_until_sigterm_then_drops_its_database(tmp_path):
+    """`python -m tests.support.real_proxy --port P --master-key K --config FILE`: the issue's checks
+    through it, then SIGTERM: the process ends and its database and role are gone."""
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"model_list": DEFAULT_CONFIG["model_list"], "general_settings": {"proxy_batch_write_at": 1}}))
+    port, master = free_port(), "sk-standalone-test-" + uuid.uuid4().hex[:8]
+    out = tmp_path / "standalone.log"
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_MASTER_KEY"}
+    with open(out, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.real_proxy", "--port", str(port), "--master-key", master, "--config", str(config)],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        ready = f"LiteLLM proxy with database ready: http://127.0.0.1:{port}"
+
+        def booted():
+            assert proc.poll() is None, out.read_text()[-3000:]
+            return ready in out.read_text()
+
+        wait_until(booted, timeout=420, interval=1.0, what="standalone proxy ready line")
+        name = re.search(r"database: (llmgw_rp\d+_\w+) on", out.read_text()).group(1)
+        prefix = name.rsplit("_", 2)[0]  # llmgw_rp<pid>_<run id>: the database and its owner role
+        assert len(_databases_like(prefix)) == 2
+        auth = {"Authorization": f"Bearer {master}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth, trust_env=False, timeout=60) as http:
+            key = http.post("/key/generate", json={"models": ["mock-gpt"]}).json()["key"]
+            chat = http.post(
+                "/v1/chat/completions",
+                json={"model": "mock-gpt", "messages": [{"role": "user", "content": "ping"}]},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            assert chat.status_code == 200, chat.text
+            assert http.post("/key/generate", json={"budget_duration": "0d"}).status_code == 400
+            team_a = http.post("/team/new", json={"models": ["mock-gpt", "mock-gpt-mini"]}).json()["team_id"]
+            team_b = http.post("/team/new", json={"models": ["mock-gpt-large"]}).json()["team_id"]
+            moved = http.post("/key/generate", json={"team_id": team_a, "models": ["mock-gpt", "mock-gpt-mini"]}).json()["key"]
+            update = http.post("/key/update", json={"key": moved, "team_id": team_b, "models": ["mock-gpt-large"]})
+            assert update.status_code == 403, update.text
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, out.read_text()[-3000:]
+        assert "stopped; database dropped" in out.read_text()
+        assert _databases_like(prefix) == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+
+def test_several_workers_with_redis_each_with_its_own_engine(real_proxy_factory, unique_name):
+    namespace = unique_name("ns")
+    config = {
+        "model_list": DEFAULT_CONFIG["model_list"],
+        "litellm_settings": {
+            "cache": True,
+            "cache_params": {"type": "redis", "host": "os.environ/REDIS_HOST", "port": "os.environ/REDIS_PORT", "namespace": namespace},
+        },
+    }
+    proxy = real_proxy_factory.start(config, num_workers=2, redis=RedisTarget(), name="two-workers")
+    try:
+        workers = _engine_processes(proxy)
+        assert len(workers) == 2, workers  # one translator (engine) per worker, in the proxy's process group
+        key = proxy.generate_key(models=["mock-gpt"])
+        statuses = [proxy.chat(key, "mock-gpt", content=f"ping {i}").status_code for i in range(8)]
+        assert statuses == [200] * 8
+        assert proxy.chat(key, "mock-gpt-mini").status_code == 403
+        database = proxy.database
+    finally:
+        real_proxy_factory.stop(proxy)
+    assert _engine_processes_alive(workers) == []
+    assert _databases_like(database.name) == []
+
+
+def _engine_processes(proxy: RealProxy) -> list[int]:
+    pgid = proxy.proxy.pid
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"translator.mjs" in cmdline:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def _engine_processes_alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        alive.append(pid)
+    return alive
+
+
+def test_the_shared_proxy_is_the_factory_default(real_proxy: RealProxy, real_proxy_factory):
+    assert real_proxy_factory.default() is real_proxy
+    assert real_proxy.proxy is not None and real_proxy.proxy.running

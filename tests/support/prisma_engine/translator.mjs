@@ -448,6 +448,9 @@ function parseArgs(argv) {
 }
 
 async function main() {
+  // The client that spawned us (the launcher passes its $PPID; we are exec'd in its place), read
+  // before the slow part: it may die while the engine loads.
+  const parent = Number(process.env.PRISMA_TRANSLATOR_PARENT) || process.ppid;
   const args = parseArgs(process.argv.slice(2));
   if (args.version) {
     process.stdout.write(`query-engine ${ENGINE_COMMIT}\n`);
@@ -461,6 +464,7 @@ async function main() {
   const { engine, pool } = await loadEngine(datamodel, datasourceUrl(process.env), Boolean(process.env.LOG_QUERIES));
   const servers = await serve(createHandler(engine, schema), args.port);
   const stop = async () => {
+    setTimeout(() => process.exit(0), 5000).unref(); // never hang on a stuck disconnect
     for (const s of servers) s.close();
     try {
       await engine.disconnect('{}');
@@ -473,9 +477,10 @@ async function main() {
   process.on('SIGINT', stop);
   // The native engine dies with the client that spawned it; so does this one if its parent (a proxy
   // worker) goes away without stopping it.
-  const parent = process.ppid;
+  const orphaned = () => process.ppid !== parent;
+  if (orphaned()) await stop();
   setInterval(() => {
-    if (process.ppid !== parent) stop();
+    if (orphaned()) stop();
   }, 1000).unref();
 }
 
