@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_providers.py            # everything (about a minute on 2 cores)
     .venv/bin/python bench/bench_providers.py --quick    # program runs once each instead of 3 times
+    .venv/bin/python bench/bench_providers.py --real-only  # only (e); --no-real: all but (e)
 
 (a) the size of `__provider` per resource type, as the real program (`__main__.py`, dev stack) declares it;
 (b) admin-API requests per operation, counted by the admin emulator (tests/support/admin_emulator.py)
@@ -9,7 +10,11 @@
     runs the providers, configured like the engine does it -- plus lookups in a catalog of 1,000 keys
     and 100 model deployments;
 (c) the wall time of a mocked program run (`offline.engine.run_program`) of synthetic stacks with
-    100 model deployments, 20 teams and 100 / 300 / 1,000 virtual keys, each in a fresh child process.
+    100 model deployments, 20 teams and 100 / 300 / 1,000 virtual keys, each in a fresh child process;
+(d) `make render` end to end;
+(e) the REAL pinned LiteLLM proxy with its database (tests/support/real_proxy.py): requests per provider
+    operation (from the proxy's own access log) and the `pulumi up` / refresh / destroy equivalents of the
+    dev catalog through Pulumi's dynamic-provider host, timed.
 
 All traffic stays on 127.0.0.1. Nothing here asserts: read the tables (docs/benchmarks.md keeps a copy).
 """
@@ -448,6 +453,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one program run per size instead of three")
     parser.add_argument("--real-only", action="store_true", help="only (e): the real proxy with its database")
+    parser.add_argument("--no-real", action="store_true", help="everything but (e) (no real proxy boot)")
     parser.add_argument("--program-run-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
     parser.add_argument("--render-child", type=int, help=argparse.SUPPRESS)
@@ -514,8 +520,9 @@ def main() -> None:
     print(f"## (d) `make render` end to end (a fresh process: imports, validation, mocked program run, files), "
           f"{PROGRAM_RUN_MODELS} model deployments, {PROGRAM_RUN_TEAMS} teams\n")
     print(table(["keys", "resources", "wall s", "ms per resource"], render_runs()))
-    print()
-    print_real_proxy_figures(declared)
+    if not args.no_real:
+        print()
+        print_real_proxy_figures(declared)
 
 
 def print_real_proxy_figures(declared: dict[str, Any]) -> None:

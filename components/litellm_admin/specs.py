@@ -699,7 +699,7 @@ def key_outputs(inputs: Mapping[str, Any], key: Optional[str], token: str) -> di
 
 def project_key(info: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str, Any]:
     """The live key as inputs-shaped state, restricted to what the user declared."""
-    state = own_fields(declared, ("rotation_trigger", KEY_OWNER_FIELD, CA_BUNDLE_FIELD))
+    state = own_fields(declared, ("rotation_trigger", "rotation_grace", KEY_OWNER_FIELD, CA_BUNDLE_FIELD))
     for name in KEY_SERVER_FIELDS:
         if name not in declared or declared[name] is None:
             continue

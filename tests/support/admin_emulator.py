@@ -53,7 +53,7 @@ from litellm.constants import (
     MINIMUM_CUSTOM_KEY_LENGTH,
 )
 from litellm.litellm_core_utils.duration_parser import duration_in_seconds
-from litellm import Router
+from litellm import Router, get_llm_provider
 from litellm.proxy._types import (
     DeleteTeamRequest,
     LiteLLM_VerificationToken,
@@ -434,8 +434,12 @@ class AdminEmulator:
             return False
         cache_key = json.dumps(entry, sort_keys=True, default=str)
         if cache_key not in self._serves_cache:
+            # Router.upsert_deployment -> _create_deployment fails on the provider resolution (an unknown
+            # provider prefix): LiteLLM's own get_llm_provider, without building a whole Router (slow).
+            params = entry.get("litellm_params") or {}
             try:
-                Router(model_list=[]).upsert_deployment(deployment=Deployment(**entry))
+                Deployment(**entry)
+                get_llm_provider(model=params.get("model"), custom_llm_provider=params.get("custom_llm_provider"), api_base=params.get("api_base"))
                 self._serves_cache[cache_key] = True
             except Exception:
                 self._serves_cache[cache_key] = False

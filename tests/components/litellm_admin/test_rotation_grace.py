@@ -153,3 +153,11 @@ def test_changing_only_the_grace_is_an_update_that_sends_nothing(admin_env):
     emulator.reset_counts()
     updated = provider.update(first.id, state(first), news)
     assert emulator.count() == 0 and updated.outs["rotation_grace"] == "48h"
+
+
+def test_refresh_keeps_the_grace_in_state(admin_env):
+    provider = VirtualKeyProvider()
+    first = provider.create(engine())
+    read = provider.read(first.id, state(first))
+    assert read.outs["rotation_grace"] == "24h" and read.inputs["rotation_grace"] == "24h"
+    assert provider.diff(first.id, {**read.outs, "__provider": PROVIDER_PICKLE}, engine()).changes is False

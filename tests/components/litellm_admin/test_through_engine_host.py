@@ -183,9 +183,10 @@ def own(props: dict) -> dict:
 
 
 def requests_seen(emulator: AdminEmulator) -> tuple[int, int]:
-    """(writes, reads) since the last reset."""
+    """(writes, reads) since the last reset. `POST /model/update` counts as a read: the providers only
+    send it as the database probe (no litellm_params: it writes nothing; client._model_in_database)."""
     total = emulator.count()
-    reads = emulator.count("GET")
+    reads = emulator.count("GET") + emulator.count("POST", "/model/update")
     return total - reads, reads
 
 
