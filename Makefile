@@ -1,5 +1,5 @@
 # litellm-gateway: the two commands of the README's Quickstart, and a few helpers.
-#   make render [STACK=local|dev]   evaluate the program offline, write build/<stack>/ and print the tree
+#   make render [STACK=local|dev|kube]  evaluate the program offline, write build/<stack>/ and print the tree
 #   make test                        the whole test suite (needs PostgreSQL and Redis on 127.0.0.1)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -7,7 +7,7 @@ VENV := .venv
 STACK ?= local
 BIN := $(VENV)/bin
 
-.PHONY: render test bench clean venv
+.PHONY: render test bench clean venv lock
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -34,6 +34,16 @@ test: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench_providers.py
 	$(BIN)/python bench/bench_gateway.py
+	$(BIN)/python bench/bench_rollout.py
+
+# The hashed lock every LiteLLM host installs (wheels only, --require-hashes): resolved from PyPI for
+# this machine's platform (CPython 3.11, Linux x86_64), with pip-tools in a throwaway venv.
+lock:
+	rm -rf build/piptools && $(PYTHON) -m venv build/piptools
+	build/piptools/bin/pip install --quiet pip-tools==7.5.2
+	PIP_CONFIG_FILE=/dev/null build/piptools/bin/pip-compile --generate-hashes --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links --index-url https://pypi.org/simple \
+	  --pip-args "--only-binary=:all:" -o requirements-host.lock requirements-host.in
 
 clean:
 	rm -rf build .pytest_cache

@@ -6,7 +6,13 @@ from components.gateway import Gateway, GatewayArgs
 from config.pulumi_source import load_stack_settings
 
 settings = load_stack_settings()  # validated once, here; raises a ConfigError naming every problem
-gateway = Gateway(f"litellm-{settings.environment}", GatewayArgs(settings=settings))
+# A renamed environment (previousEnvironments) is an alias: the engine matches every resource to its
+# old name (children by name prefix), so the rename is an in-place update (README, "Renames").
+gateway = Gateway(
+    f"litellm-{settings.environment}",
+    GatewayArgs(settings=settings),
+    opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"litellm-{old}") for old in settings.previous_environments]),
+)
 
 pulumi.export("base_url", gateway.base_url)
 pulumi.export("ui_url", gateway.ui_url)

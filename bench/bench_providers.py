@@ -23,6 +23,7 @@ import io
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import tempfile
@@ -201,6 +202,147 @@ def request_counts(declared: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+# --- the real proxy ---------------------------------------------------------------------------------------------
+
+# The real pinned proxy with its database (tests/support/real_proxy.py): no model in its config, models
+# stored in the database; the dev catalog's provider credentials are placeholders in its environment (a
+# deployed host has them in its env file), so LiteLLM's router accepts those deployments.
+REAL_PROXY_CONFIG = {"model_list": [], "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY",
+                                                            "store_model_in_db": True}}
+REAL_PROXY_ENV = {"STORE_MODEL_IN_DB": "True", "OPENAI_API_KEY": "sk-bench-placeholder",
+                  "ANTHROPIC_API_KEY": "sk-ant-bench-placeholder", "TIMEOUT_WORKER_HEALTHCHECK": "600"}
+_ACCESS_LINE = re.compile(r'"(GET|POST|PATCH|PUT|DELETE) (/[^ ?"]*)[^"]*" (\d{3})')
+_NOT_ADMIN = ("/health/readiness", "/health/liveliness", "/health/liveness")
+
+
+class AccessLog:
+    """Requests the real proxy answered, from its own access log (uvicorn), between two marks."""
+
+    def __init__(self, proxy) -> None:
+        self.proxy = proxy
+        self.mark = 0
+
+    def entries(self) -> list[tuple[str, str]]:
+        return [(m.group(1), m.group(2)) for m in _ACCESS_LINE.finditer(self.proxy.output()) if m.group(2) not in _NOT_ADMIN]
+
+    def __enter__(self) -> "AccessLog":
+        time.sleep(0.3)  # let the proxy flush what came before
+        self.mark = len(self.entries())
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        time.sleep(0.3)
+        seen = self.entries()[self.mark:]
+        self.reads = sum(1 for method, _ in seen if method == "GET")
+        self.writes = len(seen) - self.reads
+        self.paths = sorted({f"{method} {path}" for method, path in seen})
+
+    def row(self, resource: str, operation: str) -> list[Any]:
+        return [resource, operation, self.writes, self.reads, self.writes + self.reads, ", ".join(self.paths) or "-"]
+
+
+def real_proxy_figures(declared: dict[str, Any]) -> tuple[list[list[Any]], list[list[Any]], str]:
+    """(requests per operation, dev catalog phases, proxy description) against the real proxy."""
+    from offline.engine import run_program
+    from offline.stack_inputs import load_stack_inputs
+    from tests.support.dynamic_host import DynamicProviderHost, Secret
+    from tests.support.real_proxy import RealProxy
+
+    began = time.perf_counter()
+    proxy = RealProxy(REAL_PROXY_CONFIG, env=REAL_PROXY_ENV, name="bench-providers").start()
+    booted = time.perf_counter() - began
+    per_operation: list[list[Any]] = []
+    phases: list[list[Any]] = []
+    try:
+        env = {"LITELLM_GATEWAY_ADMIN_BACKOFF_SECONDS": "0.2", "LITELLM_GATEWAY_ADMIN_TIMEOUT": "60"}
+        with DynamicProviderHost(str(PROJECT_DIR), env) as host:
+            host.configure({"litellm-gateway:adminUrl": proxy.base_url, "litellm-gateway:masterKey": Secret(proxy.master_key)})
+
+            def lifecycle(resource, label: str, change) -> None:
+                inputs, failures = host.check(resource.urn, {}, engine_inputs(resource))
+                assert not failures, failures
+                with AccessLog(proxy) as c:
+                    id_, outs = host.create(resource.urn, inputs)
+                per_operation.append(c.row(label, "create"))
+                with AccessLog(proxy) as c:
+                    host.read(id_, resource.urn, outs, inputs)
+                per_operation.append(c.row(label, "read (refresh)"))
+                news, _ = host.check(resource.urn, inputs, change(engine_inputs(resource)))
+                with AccessLog(proxy) as c:
+                    outs = host.update(id_, resource.urn, outs, news, old_inputs=inputs)
+                per_operation.append(c.row(label, "update"))
+                with AccessLog(proxy) as c:
+                    host.delete(id_, resource.urn, outs, old_inputs=news)
+                per_operation.append(c.row(label, "delete"))
+                with AccessLog(proxy) as c:
+                    host.delete(id_, resource.urn, outs, old_inputs=news)
+                per_operation.append(c.row(label, "delete (already gone)"))
+
+            lifecycle(declared[MODEL_TYPE], "Model", lambda i: {**i, "litellm_params": {**i["litellm_params"], "rpm": 999}})
+            team = declared[TEAM_TYPE]
+            lifecycle(team, "Team", lambda i: {**i, "max_budget": i["max_budget"] + 25})
+            team_inputs, _ = host.check(team.urn, {}, engine_inputs(team))
+            team_id, team_outs = host.create(team.urn, team_inputs)
+            lifecycle(declared[KEY_TYPE], "VirtualKey", lambda i: {**i, "max_budget": i["max_budget"] + 25})
+            key = declared[KEY_TYPE]
+            inputs, _ = host.check(key.urn, {}, engine_inputs(key))
+            id_, outs = host.create(key.urn, inputs)
+            rotated, _ = host.check(key.urn, inputs, {**engine_inputs(key), "rotation_trigger": "rotated"})
+            with AccessLog(proxy) as c:
+                new_id, new_outs = host.create(key.urn, rotated)
+            per_operation.append(c.row("VirtualKey", "create of a rotation (grace 24h)"))
+            with AccessLog(proxy) as c:
+                host.delete(id_, key.urn, outs, old_inputs=inputs)
+            per_operation.append(c.row("VirtualKey", "delete of the rotated-out key (left to expire)"))
+            with AccessLog(proxy) as c:
+                host.delete(new_id, key.urn, new_outs, old_inputs=rotated)
+            per_operation.append(c.row("VirtualKey", "delete (removal: key + predecessor in grace)"))
+            host.delete(team_id, team.urn, team_outs, old_inputs=team_inputs)
+
+            # The whole dev catalog, in the engine's order (models, then teams, then the keys of teams).
+            stack = load_stack_inputs("dev", secrets={"masterKey": MASTER_KEY})
+            run = run_program("dev", stack.config, stack.secret_keys)
+            catalog = [r for t in TYPES for r in run.of_type(t)]
+            state: dict[str, tuple[str, dict, dict]] = {}
+
+            def phase(label: str, action) -> None:
+                with AccessLog(proxy) as c:
+                    began = time.perf_counter()
+                    for resource in (catalog if "destroy" not in label else list(reversed(catalog))):
+                        action(resource)
+                    seconds = time.perf_counter() - began
+                phases.append([label, len(catalog), f"{seconds:.2f}", c.writes, c.reads, ", ".join(c.paths) or "-"])
+
+            def create(resource) -> None:
+                inputs, failures = host.check(resource.urn, {}, engine_inputs(resource))
+                assert not failures, failures
+                id_, outs = host.create(resource.urn, inputs)
+                state[resource.urn] = (id_, outs, inputs)
+
+            def no_change(resource) -> None:
+                id_, outs, inputs = state[resource.urn]
+                checked, _ = host.check(resource.urn, inputs, engine_inputs(resource))
+                assert host.diff(id_, resource.urn, outs, checked, old_inputs=inputs).changes == "DIFF_NONE"
+
+            def refresh(resource) -> None:
+                id_, outs, inputs = state[resource.urn]
+                assert host.read(id_, resource.urn, outs, inputs)[0] == id_
+
+            def destroy(resource) -> None:
+                id_, outs, inputs = state[resource.urn]
+                host.delete(id_, resource.urn, outs, old_inputs=inputs)
+
+            phase("`pulumi up` (create every object)", create)
+            phase("`pulumi up` again (no change: check + diff)", no_change)
+            phase("`pulumi refresh`", refresh)
+            phase("`pulumi destroy` (objects only)", destroy)
+    finally:
+        proxy.stop()
+    counts = {t.rsplit(":", 1)[-1]: sum(1 for r in catalog if r.type == t) for t in TYPES}
+    return per_operation, phases, (f"booted in {booted:.0f} s, 1 worker; dev catalog: {counts['Model']} models, "
+                                    f"{counts['Team']} teams, {counts['VirtualKey']} keys")
+
+
 # --- program runs ---------------------------------------------------------------------------------------------
 
 
@@ -305,6 +447,7 @@ def render_runs() -> list[list[Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one program run per size instead of three")
+    parser.add_argument("--real-only", action="store_true", help="only (e): the real proxy with its database")
     parser.add_argument("--program-run-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
     parser.add_argument("--render-child", type=int, help=argparse.SUPPRESS)
@@ -320,6 +463,10 @@ def main() -> None:
     print(f"# Dynamic providers benchmark ({platform.python_implementation()} {platform.python_version()}, "
           f"{os.cpu_count()} CPUs)\n")
     declared = declared_resources()
+
+    if args.real_only:
+        print_real_proxy_figures(declared)
+        return
 
     print("## (a) `__provider` size per resource type\n")
     print(table(["resource", "base64 bytes (as stored)", "pickle bytes"], provider_sizes(declared)))
@@ -367,6 +514,19 @@ def main() -> None:
     print(f"## (d) `make render` end to end (a fresh process: imports, validation, mocked program run, files), "
           f"{PROGRAM_RUN_MODELS} model deployments, {PROGRAM_RUN_TEAMS} teams\n")
     print(table(["keys", "resources", "wall s", "ms per resource"], render_runs()))
+    print()
+    print_real_proxy_figures(declared)
+
+
+def print_real_proxy_figures(declared: dict[str, Any]) -> None:
+    print("## (e) the real LiteLLM proxy with its database (through `python -m pulumi.dynamic`)\n")
+    load_before = os.getloadavg()[0]
+    per_operation, phases, described = real_proxy_figures(declared)
+    print(f"({described}; requests counted from the proxy's own access log)\n")
+    print(table(["resource", "operation", "writes", "reads", "total", "requests"], per_operation))
+    print()
+    print(table(["dev catalog", "resources", "wall s", "writes", "reads", "requests"], phases))
+    print(f"\n(1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ import pulumi_random as random
 
 from components.connection import ssh_connection
 from components.dns import DnsRecord, DnsRecordArgs
+from components.front_door import FrontDoor, FrontDoorArgs, FrontDoorTls
 from components.host import LiteLLMHost, LiteLLMHostArgs, TlsFiles
+from components.kubernetes import LiteLLMKubernetes, LiteLLMKubernetesArgs
 from components.litellm_admin.resources import (
     Model,
     ModelArgs,
@@ -29,7 +31,8 @@ from components.litellm_admin.resources import (
     VirtualKeyArgs,
 )
 from components.postgres import PostgresDatabase, PostgresDatabaseArgs
-from components.redis_cache import RedisCache, RedisCacheArgs
+from components.redis_cache import RedisCache, RedisCacheArgs, litellm_channel_patterns, namespace_key_pattern
+from components.salt_guard import SaltKeyGuard, salt_fingerprint
 from components.tls import TlsCertificate, TlsCertificateArgs
 from config.host_files import base_url, secret_env_names
 from config.litellm_yaml import deployment_entry, render_litellm_config_yaml
@@ -99,9 +102,32 @@ class Gateway(pulumi.ComponentResource):
                 length=48,
                 special=False,
                 opts=pulumi.ResourceOptions(
-                    parent=self, protect=protect, ignore_changes=["length", "special", "keepers"]
+                    parent=self,
+                    protect=protect,
+                    retain_on_delete=True,
+                    ignore_changes=["length", "special", "keepers"],
                 ),
             ).result
+        # A changed salt key is refused unless saltKeyRotation gives a new reason (salt_guard); the
+        # env file gets the salt key only through the guard, so a refused change reaches no host.
+        fingerprint_key = random.RandomPassword(
+            f"{name}-salt-fingerprint-key",
+            length=64,
+            special=False,
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=protect, retain_on_delete=True, ignore_changes=["length", "special", "keepers"]
+            ),
+        )
+        self.salt_key_guard = SaltKeyGuard(
+            f"{name}-salt-key-guard",
+            # keyed with a random secret: reveals nothing about the salt key, so shown in previews
+            pulumi.Output.unsecret(
+                pulumi.Output.all(fingerprint_key.result, salt_key).apply(lambda v: salt_fingerprint(v[0], v[1]))
+            ),
+            s.salt_key_rotation,
+            opts=child,
+        )
+        salt_key = pulumi.Output.secret(pulumi.Output.all(self.salt_key_guard.id, salt_key).apply(lambda v: v[1]))
 
         # ---- database and cache -----------------------------------------------------------
         depends: list[pulumi.Resource] = []
@@ -126,8 +152,13 @@ class Gateway(pulumi.ComponentResource):
                 RedisCacheArgs(
                     settings=s.redis,
                     password=_secret(s.secrets.redis_password),
-                    connection=ssh_connection(s, s.redis.ssh_host or s.redis.host) if s.redis.manage_acl else None,
+                    connection=(
+                        ssh_connection(s, s.redis.ssh_host or s.redis.host, s.redis.host_key)
+                        if s.redis.manage_acl
+                        else None
+                    ),
                     key_patterns=redis_key_patterns(s),
+                    channels=litellm_channel_patterns(s.cache_namespace),
                 ),
                 opts=child,
             )
@@ -152,6 +183,16 @@ class Gateway(pulumi.ComponentResource):
         # ---- TLS and DNS, then the hosts -------------------------------------------------------
         self.ca_bundle_pem = None
         hosts: list[LiteLLMHost] = []
+        if s.litellm.deploy == "kubernetes":  # pods instead of hosts (s.litellm.hosts is empty)
+            cluster = LiteLLMKubernetes(
+                f"{name}-k8s",
+                LiteLLMKubernetesArgs(settings=s, env_values=env_values, tls_ca_private_key=_secret(s.secrets.tls_ca_key)),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+            )
+            self.ca_bundle_pem = cluster.ca_bundle_pem
+            hosts.append(cluster)  # type: ignore[arg-type] - the admin objects wait for it as for hosts
+        pending: list[tuple] = []  # (host, its dependencies, its TLS files): built after the front door
+        host_aliases = {h.name: [pulumi.Alias(name=f"{name}-{old}") for old in h.renamed_from] for h in s.litellm.hosts}
         for index, host in enumerate(s.litellm.hosts):
             host_depends = list(depends)
             tls_files = None
@@ -174,16 +215,16 @@ class Gateway(pulumi.ComponentResource):
                         early_renewal_hours=s.tls.early_renewal_hours,
                         key_algorithm=s.tls.key_algorithm,
                     ),
-                    opts=child,
+                    opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-{old}-tls") for old in host.renamed_from]),
                 )
                 tls_files = TlsFiles(cert_pem=cert.cert_pem, private_key_pem=cert.private_key_pem, ca_pem=cert.ca_cert_pem)
                 if self.ca_bundle_pem is None:
                     self.ca_bundle_pem = cert.ca_cert_pem
                 host_depends.append(cert)
             if s.dns.enabled:
-                dns_conn = ssh_connection(s, s.dns.server)  # type: ignore[arg-type]
+                dns_conn = ssh_connection(s, s.dns.server, s.dns.host_key)  # type: ignore[arg-type]
 
-                def dns_record(resource_name: str, record_name: str, record_type: str, value: str) -> DnsRecord:
+                def dns_record(resource_name: str, record_name: str, record_type: str, value: str, aliases=()) -> DnsRecord:
                     return DnsRecord(
                         resource_name,
                         DnsRecordArgs(
@@ -197,30 +238,50 @@ class Gateway(pulumi.ComponentResource):
                             admin_password=_secret(s.secrets.dns_admin_password),
                             auth=s.dns.auth,
                         ),
-                        opts=child,
+                        opts=pulumi.ResourceOptions(parent=self, aliases=list(aliases)),
                     )
 
-                records = [dns_record(f"{name}-{host.name}-a", host.name, "A", host.address)]
-                if index == 0 and s.litellm.service_name and s.litellm.service_name != host.name:
+                records = [dns_record(f"{name}-{host.name}-a", host.name, "A", host.address,
+                                      [pulumi.Alias(name=f"{name}-{old}-a") for old in host.renamed_from])]
+                if index == 0 and s.has_front_door:
+                    # the service name points at the front door, never at one proxy
+                    fd = s.front_door
+                    records.append(dns_record(f"{name}-{fd.name}-a", fd.name, "A", fd.address))
+                    if s.litellm.service_name and s.litellm.service_name != fd.name:
+                        records.append(
+                            dns_record(f"{name}-{s.litellm.service_name}-cname", s.litellm.service_name, "CNAME", s.fqdn(fd.name))
+                        )
+                elif index == 0 and s.litellm.service_name and s.litellm.service_name != host.name:
                     records.append(
                         dns_record(f"{name}-{s.litellm.service_name}-cname", s.litellm.service_name, "CNAME", s.fqdn(host.name))
                     )
                 host_depends.extend(records)
 
-            hosts.append(
-                LiteLLMHost(
-                    f"{name}-{host.name}",
-                    LiteLLMHostArgs(
-                        settings=s,
-                        host=host,
-                        connection=ssh_connection(s, host.address) if s.litellm.deploy == "ssh" else None,
-                        config_yaml=self.config_yaml,
-                        env_values=env_values,
-                        tls=tls_files,
-                    ),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=host_depends),
-                )
+            pending.append((host, host_depends, tls_files))
+
+        # ---- the front door (several hosts), then the hosts, each restarting after the previous ----
+        front_door: Optional[FrontDoor] = None
+        if s.has_front_door:
+            front_door = self._front_door(name, s, [t for _, _, t in pending if t is not None])
+        previous: Optional[pulumi.Resource] = None
+        for host, host_depends, tls_files in pending:
+            built = LiteLLMHost(
+                f"{name}-{host.name}",
+                LiteLLMHostArgs(
+                    settings=s,
+                    host=host,
+                    connection=ssh_connection(s, host.address, host.host_key) if s.litellm.deploy == "ssh" else None,
+                    config_yaml=self.config_yaml,
+                    env_values=env_values,
+                    tls=tls_files,
+                    restart_after=previous,
+                    front_door=front_door,
+                    previous_names=[f"{name}-{old}" for old in host.renamed_from],
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=host_depends, aliases=host_aliases[host.name]),
             )
+            hosts.append(built)
+            previous = built.rollout_done
 
         self.base_url = pulumi.Output.from_input(base_url(s))
         self.ui_url = self.base_url.apply(lambda u: f"{u}/ui")
@@ -277,6 +338,7 @@ class Gateway(pulumi.ComponentResource):
                     expires=k.expires.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if k.expires else None,
                     metadata={"service": k.service, **k.metadata},
                     rotation_trigger=rotation_trigger(k, now),
+                    rotation_grace=k.rotation_grace or s.key_defaults.rotation_grace,
                     ca_bundle_pem=self.ca_bundle_pem,
                 ),
                 opts=after_ready,
@@ -295,10 +357,47 @@ class Gateway(pulumi.ComponentResource):
         )
 
 
+    def _front_door(self, name: str, s: GatewaySettings, host_tls: list[TlsFiles]) -> FrontDoor:
+        fd_tls = None
+        if s.tls.enabled:
+            fd = s.front_door
+            local = s.litellm.deploy == "local"
+            address = fd.address or ("127.0.0.1" if local else None)
+            names = [s.service_fqdn, s.fqdn(fd.name), fd.name] + (["localhost"] if local else [])
+            cert = TlsCertificate(
+                f"{name}-{fd.name}-tls",
+                TlsCertificateArgs(
+                    common_name=s.service_fqdn if not local else fd.name,
+                    dns_names=list(dict.fromkeys(names)),
+                    ip_addresses=[address] if address and is_ip_address(address) else [],
+                    issuer=s.tls.issuer,
+                    ca_cert_pem=s.tls_ca_cert,
+                    ca_private_key_pem=_secret(s.secrets.tls_ca_key),
+                    validity_hours=s.tls.validity_hours,
+                    early_renewal_hours=s.tls.early_renewal_hours,
+                    key_algorithm=s.tls.key_algorithm,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            # Self-signed proxies are each their own CA: the bundle holds every one (deduplicated).
+            bundle = pulumi.Output.all(*[t.ca_pem for t in host_tls]).apply(
+                lambda pems: "".join(p.rstrip("\n") + "\n" for p in dict.fromkeys(pems))
+            )
+            self.ca_bundle_pem = cert.ca_cert_pem  # clients (and the admin providers) meet the front door
+            fd_tls = FrontDoorTls(cert_pem=cert.cert_pem, private_key_pem=cert.private_key_pem, proxies_ca_pem=bundle)
+        connection = ssh_connection(s, s.front_door.address, s.front_door.host_key) if s.litellm.deploy == "ssh" else None  # type: ignore[arg-type]
+        return FrontDoor(
+            f"{name}-frontdoor",
+            FrontDoorArgs(settings=s, connection=connection, tls=fd_tls),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
 def redis_key_patterns(s: GatewaySettings) -> list[str]:
-    """Keys the gateway's Redis user may touch: the response cache and rate-limit counters live
-    under `<namespace>:`; the router's shared state (several hosts) uses LiteLLM's own un-prefixed
-    keys, so replicas need the whole keyspace — give them a Redis (or db) of their own."""
-    if s.router_shares_state:
+    """Keys the gateway's Redis user may touch: everything LiteLLM writes for this gateway lives
+    under `<namespace>:` (response cache, router usage/cooldowns and coordination state: the
+    rendered config gives the router and the coordination Redis the same namespace). The whole
+    keyspace only when the stack says the Redis is this gateway's alone (redis.dedicated)."""
+    if s.redis.dedicated:
         return ["*"]
-    return [f"{s.cache_namespace}:*"]
+    return [namespace_key_pattern(s.cache_namespace)]

@@ -10,8 +10,35 @@ Steps (each a pulumi-command resource, child of the component; scripts in compon
   file-unit    the systemd unit from stdin (ssh only)                        (after install)
   file-tls-key/-cert/-ca  key 0600 (secret stdin), cert/CA 0644, service user's (after install)
   migrate      `litellm --skip_server_startup` with the env file (if postgres) (after the files)
-  service      (re)start, only when a restart trigger changed                 (after all of it)
+  claim        ownership marker <install_dir>/.litellm-gateway-owner         (first of all)
+  drain        front door only: take this proxy out of HAProxy, wait for its open requests
+  service      (re)start, only when a restart reason changed                  (after all of it)
   ready        wait for /health/readiness on the configured port             (after service)
+  enable       front door only: put it back, wait until HAProxy sees it UP   (after ready)
+
+In-place restarts: the restart reasons are a labelled comment line in the command text of drain,
+service, ready and enable (`# restart reasons: litellm=... config=... unit=... env=... tls=...`),
+not `triggers`. pulumi-command diffs `triggers` as replace-on-change (a replace runs the step's
+delete, `systemctl disable --now`, before its create when delete_before_replace is set) and every
+other input as an update that runs the `update` command in place
+(pulumi-command provider/pkg/provider/common/inputs.go: `Triggers ... provider:"replaceOnChanges"`;
+pulumi-go-provider infer/resource.go `Diff`: only replaceOnChanges inputs force a replace when the
+resource implements CustomUpdate, which local/remote Command do). So a changed reason is an UPDATE
+of these steps, shown by `pulumi preview --diff` with the reason, and the proxy is never stopped
+by it; only deleting the host (removing it from the stack) runs the stop.
+
+Rolling: `LiteLLMHostArgs.restart_after` is the previous host's last step (enable with a front
+door, else ready); this host's first restart step (drain, else service) depends on it, so hosts
+restart one at a time, in the order of litellm.hosts, and a failed readiness wait stops the rollout
+(the engine runs nothing that depends on a failed step) while the other hosts keep serving.
+`rollout.mode: parallel` leaves the dependency out.
+
+Renames: the component and its steps carry aliases for every earlier name (`renamed_from`,
+`previousEnvironments`; the engine derives the steps' aliases from the component's by name prefix,
+pulumi pkg/resource/deploy/step_generator.go `inheritedChildAlias`), so a declared rename is an
+in-place update. Every delete script checks the ownership marker first and leaves files, the unit
+and the running proxy alone when a newer identity claimed the host; an undeclared rename is
+refused by the new claim step (the marker names another identity) with the way to declare it.
 
 ssh deploy: remote.Command on the host as root (sudo -n unless the SSH user is root);
 local deploy: local.Command with /bin/bash in the project directory, no sudo, the proxy as a
@@ -22,7 +49,7 @@ state and hidden in previews/logs). Not in command strings (pulumi-command print
 on failure), not in `environment` (remote: needs sshd AcceptEnv and is silently dropped otherwise;
 both: stored as a plain input unless marked secret), not in `triggers`.
 
-Restart trigger (the service and ready steps' `triggers`, labelled strings so a preview says what changed):
+Restart reasons (labelled strings, so a preview says what changed):
   litellm=<version>, config=sha256(config.yaml), unit=sha256(unit) (local: launch=sha256(argv)),
   tls=sha256(cert+CA) when TLS is on, and env=HMAC-SHA256(trigger-key, env file text).
 The env file holds the secrets, and a plain sha256 of it could be brute-forced offline for any
@@ -38,15 +65,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_random as random
 from pulumi_command import local, remote
 
 from components import host_scripts as scripts
-from config.host_files import base_url, host_paths, proxy_args, render_env_file, render_systemd_unit, secret_env_names
+from config.haproxy_cfg import BACKEND
+from config.host_files import (
+    base_url,
+    host_paths,
+    proxy_args,
+    render_env_file,
+    render_systemd_unit,
+    secret_env_names,
+    settings_for_host,
+)
 from config.settings import GatewaySettings, LiteLLMHostSpec
+
+if TYPE_CHECKING:
+    from components.front_door import FrontDoor
 
 TYPE_TOKEN = "litellm-gateway:host:LiteLLMHost"
 
@@ -69,6 +108,12 @@ class LiteLLMHostArgs:
     env_values: Mapping[str, pulumi.Input[str]]
     """Secret env entries by name (config.host_files.secret_env_names); values are secret Outputs."""
     tls: Optional[TlsFiles] = None
+    restart_after: Optional[pulumi.Resource] = None
+    """The previous host's last rollout step: this host restarts only after it (one at a time)."""
+    front_door: Optional["FrontDoor"] = None
+    """With several hosts: drain before and re-enable after each restart, on this front door."""
+    previous_names: Sequence[str] = ()
+    """Earlier component names of this host (renames): aliases, and identities its claim accepts."""
 
 
 def sha256_hex(text: str) -> str:
@@ -95,10 +140,16 @@ class LiteLLMHost(pulumi.ComponentResource):
     ready: pulumi.Output[bool]
     """Resolves (True) once the ready step succeeded, i.e. after /health/readiness answered 200."""
     restart_triggers: pulumi.Output[list]
+    rollout_done: pulumi.Resource
+    """This host's last rollout step (enable with a front door, else ready): the next host's
+    restart depends on it."""
 
     def __init__(self, name: str, args: LiteLLMHostArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        aliases = [pulumi.Alias(name=old) for old in args.previous_names]
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=aliases)) if aliases else opts
         super().__init__(TYPE_TOKEN, name, None, opts)
-        s, host = args.settings, args.host
+        host = args.host
+        s = settings_for_host(args.settings, host)
         self._name = name
         self._connection = args.connection
         is_local = s.litellm.deploy == "local"
@@ -133,16 +184,24 @@ class LiteLLMHost(pulumi.ComponentResource):
 
         config_yaml = pulumi.Output.from_input(args.config_yaml)
 
-        # ---- layout and install ------------------------------------------------------------------
-        layout = self._command("layout", create=scripts.layout_script(s))
+        # ---- claim, layout and install ---------------------------------------------------------
+        claim = self._command(
+            "claim",
+            create=scripts.claim_script(s, name, list(args.previous_names)),
+            delete=scripts.release_script(s, name),
+        )
+        layout = self._command("layout", create=scripts.layout_script(s), depends_on=[claim])
         install = self._command(
             "install",
             create=scripts.install_script(s),
+            # the hashed lock, on stdin like every other file (not secret)
+            stdin=scripts.install_stdin(s),
             # pip/prisma are idempotent; re-run when the pins change (also part of the script).
             triggers=[
                 f"litellm={s.litellm.version}",
                 f"prisma={scripts.PRISMA_VERSION}",
                 "requirements=" + hashlib.sha256(scripts.requirements_text(s).encode()).hexdigest(),
+                "lock=" + hashlib.sha256((scripts.install_stdin(s) or "").encode()).hexdigest(),
             ],
             depends_on=[layout],
         )
@@ -153,7 +212,7 @@ class LiteLLMHost(pulumi.ComponentResource):
             self._command(
                 "file-config",
                 create=scripts.write_file_script(p.config_file, "0640", user and "root", user),
-                delete=scripts.remove_file_script(p.config_file),
+                delete=scripts.owned_remove_file_script(s, name, p.config_file),
                 stdin=config_yaml,
                 depends_on=[install],
             )
@@ -163,7 +222,7 @@ class LiteLLMHost(pulumi.ComponentResource):
                 "file-env",
                 # root-owned 0600: systemd (as root) reads it for EnvironmentFile=.
                 create=scripts.write_file_script(p.env_file, "0600", user and "root", user and "root"),
-                delete=scripts.remove_file_script(p.env_file),
+                delete=scripts.owned_remove_file_script(s, name, p.env_file),
                 stdin=env_text,
                 depends_on=[install],
             )
@@ -175,7 +234,7 @@ class LiteLLMHost(pulumi.ComponentResource):
                 self._command(
                     "file-unit",
                     create=scripts.write_unit_script(s),
-                    delete=scripts.remove_unit_script(s),
+                    delete=scripts.owned_remove_unit_script(s, name),
                     stdin=unit_text,
                     depends_on=[install],
                 )
@@ -193,7 +252,7 @@ class LiteLLMHost(pulumi.ComponentResource):
                     self._command(
                         suffix,
                         create=scripts.write_file_script(path, mode, user, user),
-                        delete=scripts.remove_file_script(path),
+                        delete=scripts.owned_remove_file_script(s, name, path),
                         stdin=content,
                         depends_on=[install],
                     )
@@ -228,27 +287,65 @@ class LiteLLMHost(pulumi.ComponentResource):
         ]
         if tls_digest is not None:
             triggers.append(tls_digest)
-        # Only this step restarts the proxy, and only when a trigger changed (or its own short
+        # The reasons go into the command text of every rollout step (see the module doc): a
+        # change is an update of drain -> service -> ready -> enable, never a replace.
+        reasons = pulumi.Output.all(*triggers)
+
+        def reasoned(script: str) -> pulumi.Output[str]:
+            return reasons.apply(lambda r: scripts.with_reasons(script, list(r)))
+
+        rollout_mode = args.settings.rollout.mode
+        after_previous = [args.restart_after] if (args.restart_after is not None and rollout_mode == "one-at-a-time") else []
+        fd = args.front_door
+        drain = None
+        if fd is not None:
+            drain_script = reasoned(
+                scripts.front_door_server_script(
+                    fd.plan.admin_socket, "drain", BACKEND, host.name, args.settings.rollout.drain_timeout_seconds
+                )
+            )
+            drain = fd.command(
+                "drain",
+                name=f"{name}-drain",
+                parent=self,
+                create=drain_script,
+                update=drain_script,
+                depends_on=[fd.service, *after_previous, *before_start],
+            )
+        # Only this step restarts the proxy, and only when a reason changed (or its own short
         # script did, which depends on the unit name / pid file alone).
-        restart = scripts.restart_script(s)
+        restart = reasoned(scripts.restart_script(s))
         service = self._command(
             "service",
             create=restart,
             update=restart,
-            delete=scripts.stop_script(s),
-            triggers=triggers,
-            depends_on=before_start,
+            delete=scripts.owned_stop_script(s, name),
+            depends_on=[*before_start, *([drain] if drain is not None else after_previous)],
         )
-        # After every (re)start: the same triggers, so it re-runs whenever the service step does;
+        # After every (re)start: the same reasons, so it re-runs whenever the service step does;
         # a change of only the wait (timeout, probe) re-runs the check without a restart.
-        wait = scripts.wait_ready_script(s, host)
+        wait = reasoned(scripts.wait_ready_script(s, host))
         ready = self._command(
             "ready",
             create=wait,
             update=wait,
-            triggers=triggers,
             depends_on=[service],
         )
+        self.rollout_done = ready
+        if fd is not None:
+            enable_script = reasoned(
+                scripts.front_door_server_script(
+                    fd.plan.admin_socket, "ready", BACKEND, host.name, args.settings.litellm.readiness_timeout_seconds
+                )
+            )
+            self.rollout_done = fd.command(
+                "enable",
+                name=f"{name}-enable",
+                parent=self,
+                create=enable_script,
+                update=enable_script,
+                depends_on=[ready],
+            )
 
         # ---- outputs -----------------------------------------------------------------------------
         url = base_url(s, host.name)
@@ -256,7 +353,7 @@ class LiteLLMHost(pulumi.ComponentResource):
         self.ui_url = pulumi.Output.from_input(f"{url}/ui")
         self.docs_url = pulumi.Output.from_input(f"{url}/docs")
         self.health_url = pulumi.Output.from_input(f"{url}/health/readiness")
-        self.ready = ready.id.apply(lambda _: True)
+        self.ready = self.rollout_done.id.apply(lambda _: True)
         self.restart_triggers = pulumi.Output.all(*triggers)
         self.register_outputs(
             {
@@ -273,8 +370,8 @@ class LiteLLMHost(pulumi.ComponentResource):
         self,
         step: str,
         *,
-        create: str,
-        update: Optional[str] = None,
+        create: pulumi.Input[str],
+        update: Optional[pulumi.Input[str]] = None,
         delete: Optional[str] = None,
         stdin: Optional[pulumi.Input[str]] = None,
         triggers: Optional[Sequence[pulumi.Input[str]]] = None,
@@ -293,10 +390,11 @@ class LiteLLMHost(pulumi.ComponentResource):
                 stdin=stdin,
                 triggers=triggers,
                 interpreter=scripts.LOCAL_INTERPRETER,
+                add_previous_output_in_env=False,
                 opts=opts,
             )
         ssh_user = self._connection.user if isinstance(self._connection.user, str) else "non-root"
-        wrap = lambda script: scripts.remote_command(script, ssh_user) if script is not None else None  # noqa: E731
+        wrap = lambda script: pulumi.Output.from_input(script).apply(lambda t: scripts.remote_command(t, ssh_user)) if script is not None else None  # noqa: E731
         return remote.Command(
             name,
             connection=self._connection,
@@ -305,5 +403,6 @@ class LiteLLMHost(pulumi.ComponentResource):
             delete=wrap(delete),
             stdin=stdin,
             triggers=triggers,
+            add_previous_output_in_env=False,
             opts=opts,
         )

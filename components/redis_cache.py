@@ -8,7 +8,7 @@ With ``manage_acl`` it owns one ACL user, created/rotated/deleted by a ``remote.
 
 * create/update: ``redis-cli`` reads ONE line from the command's **stdin** (a secret input)::
 
-      ACL SETUSER "<user>" reset resetchannels on "#<sha256 of the password>" "~<pattern>"... +@all -@dangerous +info
+      ACL SETUSER "<user>" reset resetchannels on "#<sha256 of the password>" "~<pattern>"... "&<channel>"... +@all -@dangerous +info -select ...
 
   then ``ACL SAVE`` when the server has an ACL file (its absence is tolerated, with a warning:
   users defined only in memory vanish when Redis restarts).
@@ -34,17 +34,29 @@ with delete-before-replace: the old user is removed (by its own stored delete sc
 the new one is created, so the same user on the same server is never deleted after creation.
 
 ACL rules, checked against litellm/caching/redis_cache.py (1.108.7): the cache and router use
-GET/SET(EX)/MGET/DEL/EXPIRE/TTL/INCR/INCRBYFLOAT/RPUSH/LPOP/LTRIM/SADD/SCAN, pipelines
+GET/SET(EX)/MGET/DEL/EXPIRE/TTL/INCR/INCRBYFLOAT/RPUSH/LPOP/LTRIM/SADD, pipelines
 (MULTI/EXEC), Lua via EVAL/EVALSHA/SCRIPT LOAD (rate limiters), PING; redis-py sends CLIENT
 SETINFO on connect. ``+@all -@dangerous`` keeps all of that and removes every administrative
 command (FLUSHALL/FLUSHDB, CONFIG, KEYS, DEBUG, SHUTDOWN, ACL, CLIENT LIST/KILL, MONITOR, SAVE,
 REPLICAOF, MODULE, MIGRATE/RESTORE, SORT...; @admin is a subset of @dangerous). ``+info`` is added
 back on purpose: LiteLLM reads ``redis_version`` from INFO at startup to choose between native
 ``LPOP key count`` (Redis >= 7) and a pipelined fallback; without it the version is "Unknown" and
-assumed 7. LiteLLM's own FLUSHALL (the /cache/flushall admin endpoint) is refused, which is
-wanted on a shared server. Key access is limited to ``key_patterns`` (Lua scripts are checked
-against them too); SCAN still lists key names outside them (SCAN is not a key command). No
-pub/sub channels (``resetchannels``): LiteLLM does not use Redis pub/sub.
+assumed 7. Then the commands that are not @dangerous but reach past the user's own keys on a shared
+server are removed: SELECT (other databases), SCAN/RANDOMKEY/DBSIZE (other tenants' key names),
+PUBSUB (channel names), SCRIPT FLUSH and FUNCTION (everyone's scripts). LiteLLM's own FLUSHALL
+(the /cache/flushall admin endpoint) is refused, which is wanted on a shared server.
+
+Keys: ``<namespace>:*`` only (Lua scripts are checked against it too). Every key the pinned LiteLLM
+writes for the gateway goes through ``RedisCache.check_and_fix_namespace``, so the rendered config
+gives the same namespace to the response cache (``cache_params.namespace``), the router's shared
+state (``router_settings.cache_kwargs.namespace``) and the coordination Redis
+(``general_settings.coordination_redis.namespace``). ``~*`` is refused unless
+``redis.dedicated: true`` says the server is this gateway's alone.
+
+Channels: exactly LiteLLM's two (``<namespace>:litellm_proxy.auth_cache_invalidation`` — a deleted
+or changed key/team/user leaves every worker's in-memory auth cache at once — and
+``<namespace>:litellm_proxy.config_change`` — a model added through the API reaches every worker),
+after ``resetchannels``: no other channel can be published or subscribed to.
 
 The admin side: ``redis-cli`` connects to ``settings.host:port`` from the Redis host as the
 default user; a server whose default user needs a password must provide it to redis-cli there
@@ -68,7 +80,18 @@ TYPE_TOKEN = "litellm-gateway:redis:RedisCache"
 
 PASSWORD_LENGTH = 40
 # Command categories/commands after the key patterns; see the module docstring for why.
-ACL_COMMAND_RULES = ("+@all", "-@dangerous", "+info")
+ACL_COMMAND_RULES = (
+    "+@all", "-@dangerous", "+info",
+    # Not @dangerous, yet they reach beyond the user's own keys on a shared server: other
+    # databases (SELECT), other tenants' key names (SCAN, RANDOMKEY, DBSIZE) and channel names
+    # (PUBSUB), everyone's Lua scripts and functions (SCRIPT FLUSH, FUNCTION ...). LiteLLM's
+    # default paths use none of them (SCAN only in the optional batch_redis_requests hook).
+    "-select", "-scan", "-randomkey", "-dbsize", "-pubsub", "-script|flush", "-function",
+)
+# The pub/sub channels of the pinned LiteLLM (litellm/proxy/common_utils/
+# auth_cache_invalidation_pubsub.py AUTH_CACHE_INVALIDATION_CHANNEL, config_sync_pubsub.py
+# CONFIG_SYNC_CHANNEL), each prefixed with the coordination Redis' namespace + ":".
+LITELLM_CHANNELS = ("litellm_proxy.auth_cache_invalidation", "litellm_proxy.config_change")
 NO_ACL_FILE_MARKER = "not configured to use an ACL file"
 # sed program for error text: drops '#<hash>' / '>password' rules and any 64-hex run.
 _REDACT = "sed -e \"s/[#>][^' ]*/<redacted>/g\" -e 's/[0-9a-fA-F]\\{64\\}/<redacted>/g'"
@@ -109,15 +132,52 @@ def password_sha256(password: str) -> str:
     return hashlib.sha256(password.encode("utf-8")).hexdigest()
 
 
-def acl_setuser_line(user: str, password: str, key_patterns: Sequence[str]) -> str:
-    """The line redis-cli reads from stdin. Contains the password's SHA-256: treat as secret."""
+def glob_escape(text: str) -> str:
+    """`text` as a literal inside a Redis glob pattern (ACL key and channel patterns are globs)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def namespace_key_pattern(namespace: str) -> str:
+    return glob_escape(namespace) + ":*"
+
+
+def litellm_channel_patterns(namespace: str) -> list[str]:
+    """The exact channels LiteLLM publishes/subscribes on under `namespace` (escaped globs)."""
+    return [glob_escape(f"{namespace}:{channel}") for channel in LITELLM_CHANNELS]
+
+
+def _is_whole_keyspace(pattern: str) -> bool:
+    """A pattern made only of unescaped wildcards (`*`, `**`, ...): every key."""
+    return bool(pattern) and set(pattern) <= {"*"}
+
+
+def acl_setuser_line(
+    user: str,
+    password: str,
+    key_patterns: Sequence[str],
+    channels: Sequence[str] = (),
+    *,
+    dedicated: bool = False,
+) -> str:
+    """The line redis-cli reads from stdin. Contains the password's SHA-256: treat as secret.
+
+    `channels` are ACL channel patterns (`&...`); without any the user has no pub/sub at all.
+    `~*` (every key of the server) is refused unless `dedicated` (redis.dedicated: the Redis serves
+    this gateway alone)."""
     check_acl_user(user)
     if not key_patterns:
-        raise ValueError("at least one key pattern is needed (e.g. 'litellm.dev.cache*')")
+        raise ValueError("at least one key pattern is needed (e.g. 'litellm.dev.cache:*')")
     if not password:
         raise ValueError("the ACL user's password must not be empty")
+    if not dedicated and any(_is_whole_keyspace(p) for p in key_patterns):
+        raise ValueError(
+            "refusing key pattern '*' (every key of the server, other tenants' included): confine the "
+            "user to the gateway's namespace, or set redis.dedicated: true if this Redis serves this "
+            "gateway alone"
+        )
     rules = ["reset", "resetchannels", "on", redis_cli_quote("#" + password_sha256(password))]
     rules += [redis_cli_quote("~" + _check_token("key pattern", p)) for p in key_patterns]
+    rules += [redis_cli_quote("&" + _check_token("channel pattern", c)) for c in channels]
     rules += list(ACL_COMMAND_RULES)
     return " ".join(["ACL", "SETUSER", redis_cli_quote(user), *rules]) + "\n"
 
@@ -187,6 +247,8 @@ class RedisCacheArgs:
     """SSH to the host that runs redis-cli (needed with manage_acl)."""
     key_patterns: list[str] = field(default_factory=list)
     """Redis key patterns the ACL user may touch (manage_acl only)."""
+    channels: list[str] = field(default_factory=list)
+    """Pub/sub channel patterns the ACL user may use (LiteLLM's, litellm_channel_patterns)."""
 
 
 class RedisCache(pulumi.ComponentResource):
@@ -211,10 +273,11 @@ class RedisCache(pulumi.ComponentResource):
                 raise ValueError("redis.manage_acl needs an SSH connection to the Redis host")
             user = check_acl_user(s.user or "")
             patterns = list(args.key_patterns)
-            for p in patterns:
-                _check_token("key pattern", p)
+            channels = list(args.channels)
             if not patterns:
                 raise ValueError("redis.manage_acl needs at least one key pattern")
+            # the same checks the line itself makes (~* only when dedicated), at declaration time
+            acl_setuser_line(user, "x", patterns, channels, dedicated=s.dedicated)
             if args.password is not None:
                 password = pulumi.Output.secret(args.password)
             else:
@@ -233,7 +296,9 @@ class RedisCache(pulumi.ComponentResource):
                 create=create,
                 update=create,
                 delete=acl_delete_script(s),
-                stdin=pulumi.Output.secret(password.apply(lambda pw: acl_setuser_line(user, pw, patterns))),
+                stdin=pulumi.Output.secret(
+                    password.apply(lambda pw: acl_setuser_line(user, pw, patterns, channels, dedicated=s.dedicated))
+                ),
                 add_previous_output_in_env=False,
                 opts=pulumi.ResourceOptions(
                     parent=self,

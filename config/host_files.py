@@ -21,12 +21,22 @@ REDACTED = "[secret]"
 # Settings that are not secret and the same on every host.
 #  - LITELLM_MODE=PRODUCTION: otherwise the proxy loads a .env from its working directory.
 #  - LITELLM_LOCAL_MODEL_COST_MAP=True: no download of the price map at every start.
-#  - STORE_MODEL_IN_DB=True: /model/new works (API-managed models), as the issue's design asks.
+# STORE_MODEL_IN_DB is not here: it follows litellm.model_source (store_model_in_db_env).
 PLAIN_ENV: tuple[tuple[str, str], ...] = (
     ("LITELLM_MODE", "PRODUCTION"),
     ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
-    ("STORE_MODEL_IN_DB", "True"),
 )
+
+
+def store_model_in_db_env(settings: GatewaySettings) -> str:
+    """STORE_MODEL_IN_DB for the env file: "True" exactly when models are API-managed.
+
+    The pinned proxy ORs the env var with `general_settings.store_model_in_db`
+    (proxy_server.py, `get_secret_bool("STORE_MODEL_IN_DB", store_model_in_db) or store_model_in_db`),
+    so a "True" here would silently turn on DB models (and `/model/new`) for a `model_source: config`
+    stack whose config.yaml says false. Both come from this one fact (config.litellm_yaml renders
+    `store_model_in_db` from the same function)."""
+    return "True" if settings.litellm.model_source == "api" else "False"
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,14 @@ class HostPaths:
     tls_cert_file: str
     tls_key_file: str
     tls_ca_file: str
+    service_home: str  # the service user's home (ssh): the only directory the proxy writes besides /tmp
+    prisma_home: str  # root-owned Prisma CLI/Node/engines cache (ssh; PRISMA_HOME_DIR)
+    # The proxy's working directory holds a link to LiteLLM's schema.prisma: the start-up drift check
+    # (litellm/proxy/db/check_migration.py) runs `prisma migrate diff --to-schema-datamodel
+    # ./schema.prisma` in the proxy's cwd. The install step makes the link (the venv's path depends on
+    # the host's Python), the unit's WorkingDirectory and the migration step's run there.
+    work_dir: str = ""
+    schema_link: str = ""
 
 
 def host_paths(settings: GatewaySettings) -> HostPaths:
@@ -61,6 +79,10 @@ def host_paths(settings: GatewaySettings) -> HostPaths:
         tls_cert_file=str(tls / "server.crt"),
         tls_key_file=str(tls / "server.key"),
         tls_ca_file=str(tls / "ca.crt"),
+        service_home=str(install / "home"),
+        prisma_home=str(install / "prisma"),
+        work_dir=str(install),
+        schema_link=str(install / "schema.prisma"),
     )
 
 
@@ -77,6 +99,17 @@ def secret_env_names(settings: GatewaySettings) -> list[str]:
     return names
 
 
+def plain_env(settings: GatewaySettings) -> list[tuple[str, str]]:
+    """The env file's non-secret entries, in file order (also the pods' plain env, kubernetes)."""
+    entries = list(PLAIN_ENV)
+    entries.append(("STORE_MODEL_IN_DB", store_model_in_db_env(settings)))
+    if settings.postgres.enabled:
+        # Migrations run as their own step before every (re)start (as the Helm chart's migration
+        # job does); the proxy itself must not race them from several workers or hosts.
+        entries.append(("DISABLE_SCHEMA_UPDATE", "True"))
+    return entries
+
+
 def render_env_file(
     settings: GatewaySettings,
     secret_values: Optional[Mapping[str, str]] = None,
@@ -89,12 +122,8 @@ def render_env_file(
         f"# litellm-gateway: environment of the LiteLLM proxy, stack '{settings.stack}'.",
         "# Mode 0600, owned by root; read by systemd (EnvironmentFile=). Holds every secret.",
     ]
-    for name, value in PLAIN_ENV:
+    for name, value in plain_env(settings):
         lines.append(f"{name}={_quote(value)}")
-    if settings.postgres.enabled:
-        # Migrations run as their own step before every (re)start (as the Helm chart's migration
-        # job does); the proxy itself must not race them from several workers or hosts.
-        lines.append(f"DISABLE_SCHEMA_UPDATE={_quote('True')}")
     for name in secret_env_names(settings):
         if redact:
             value = REDACTED
@@ -152,13 +181,63 @@ def unit_exec_word(word: str) -> str:
     return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# Sandboxing of the proxy's unit, measured with `systemd-analyze security --offline=true` (systemd
+# 252): 8.7 EXPOSED without these lines; see README "Security model" for the score with them and for
+# what was and was not enforced in the tests. Each keeps what the pinned proxy needs: it writes only
+# its home (HOME: Prisma/Node caches of the user, pip/npm leftovers) and /tmp (private; the
+# Prometheus multiprocess directory lives there), talks TCP/UDP over IPv4/IPv6 and Unix sockets,
+# never needs a capability (port >= 1024 as a plain user), a device, another namespace, realtime,
+# setuid files, or the kernel's tunables. MemoryDenyWriteExecute is left out: not provable here
+# (seccomp is not enforced in the test container) and libffi closures (cffi/ctypes callbacks)
+# need writable+executable memory on some builds.
+UNIT_HARDENING: tuple[str, ...] = (
+    "UMask=0077",
+    "NoNewPrivileges=yes",
+    "CapabilityBoundingSet=",
+    "AmbientCapabilities=",
+    "ProtectSystem=strict",
+    "ProtectHome=yes",
+    "PrivateTmp=yes",
+    "PrivateDevices=yes",
+    "ProtectKernelTunables=yes",
+    "ProtectKernelModules=yes",
+    "ProtectKernelLogs=yes",
+    "ProtectControlGroups=yes",
+    "ProtectClock=yes",
+    "ProtectHostname=yes",
+    "ProtectProc=invisible",
+    "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+    "RestrictNamespaces=yes",
+    "RestrictRealtime=yes",
+    "RestrictSUIDSGID=yes",
+    "LockPersonality=yes",
+    "RemoveIPC=yes",
+    "PrivateMounts=yes",
+    "SystemCallArchitectures=native",
+    "SystemCallFilter=@system-service",
+    "SystemCallFilter=~@privileged",
+    "SystemCallErrorNumber=EPERM",
+)
+
+
+def prisma_environment(settings: GatewaySettings) -> dict[str, str]:
+    """What the service user's processes need to find the root-owned Prisma cache (ssh only)."""
+    if settings.litellm.deploy == "local":
+        return {}
+    prisma_home = host_paths(settings).prisma_home
+    return {"PRISMA_HOME_DIR": prisma_home, "PRISMA_NODEENV_CACHE_DIR": prisma_home + "/.cache/prisma-python/nodeenv"}
+
+
 def render_systemd_unit(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
     for value in (host.name, settings.stack, settings.environment):
         unit_value(value)  # interpolated below as they are: validated names, refused if not
     raw_paths = host_paths(settings)
     paths = dataclasses.replace(raw_paths, **{f.name: unit_value(getattr(raw_paths, f.name)) for f in dataclasses.fields(raw_paths)})
     user = unit_value(settings.litellm.system_user)
+    home = paths.service_home
     exec_start = " ".join(unit_exec_word(w) for w in [f"{raw_paths.venv}/bin/litellm", *proxy_args(settings)])
+    environment = "".join(f"Environment={unit_value(k + '=' + v)}\n" for k, v in prisma_environment(settings).items())
+    hardening = "\n".join(UNIT_HARDENING)
     return f"""# litellm-gateway: LiteLLM proxy on {host.name} (stack '{settings.stack}'). Rendered; do not edit.
 [Unit]
 Description=LiteLLM proxy ({settings.environment})
@@ -169,17 +248,15 @@ Wants=network-online.target
 Type=simple
 User={user}
 Group={user}
-WorkingDirectory={paths.install_dir}
+WorkingDirectory={paths.work_dir}
 EnvironmentFile={paths.env_file}
-ExecStart={exec_start}
+{environment}ExecStart={exec_start}
 Restart=on-failure
 RestartSec=5
 TimeoutStopSec=30
 LimitNOFILE=65536
-NoNewPrivileges=true
-PrivateTmp=true
-ProtectSystem=full
-ReadWritePaths={paths.install_dir}
+{hardening}
+ReadWritePaths={home}
 
 [Install]
 WantedBy=multi-user.target
@@ -197,6 +274,9 @@ def gateway_base_url(
     specific address it binds); an ssh deploy on `<service_name or first host>.<domain>`.
     """
     scheme = "https" if tls_enabled else "http"
+    if litellm.deploy == "kubernetes":
+        # The Ingress (config.kubernetes_settings): <service_name>.<domain> on the default port.
+        return f"{scheme}://{litellm.service_name or 'litellm'}.{domain}"
     if litellm.deploy == "local":
         name = "127.0.0.1" if litellm.bind_host in ("0.0.0.0", "127.0.0.1") else litellm.bind_host
     else:
@@ -208,3 +288,21 @@ def gateway_base_url(
 def base_url(settings: GatewaySettings, host_name: Optional[str] = None) -> str:
     """`gateway_base_url` for validated settings (a host's own URL with `host_name`)."""
     return gateway_base_url(settings.litellm, settings.tls.enabled, settings.domain, host_name)
+
+
+def settings_for_host(settings: GatewaySettings, host: LiteLLMHostSpec) -> GatewaySettings:
+    """The settings one host's files and scripts are rendered from.
+
+    ssh: the same for every host (each is its own machine). local with several hosts (the front
+    door's loopback replicas): each host gets its own directories, `<install_dir>/hosts/<address>`,
+    and binds its own loopback address, so two proxies on this machine never share a file, a pid
+    file or a port. The directory follows the address, not the name: a renamed host keeps its
+    directory (and its running proxy)."""
+    if settings.litellm.deploy != "local" or len(settings.litellm.hosts) < 2:
+        return settings
+    base = PurePosixPath(settings.litellm.install_dir) / "hosts" / host.address
+    litellm = settings.litellm.model_copy(
+        update={"install_dir": str(base), "config_dir": str(base / "etc"), "bind_host": host.address}
+    )
+    tls = settings.tls.model_copy(update={"cert_dir": str(base / "tls")})
+    return settings.model_copy(update={"litellm": litellm, "tls": tls})

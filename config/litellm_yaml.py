@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from config.host_files import store_model_in_db_env
+from config.observability import metrics_enabled, slow_threshold_seconds
 from config.settings import GatewaySettings, ModelDeployment
 
 MASTER_KEY_REF = "os.environ/LITELLM_MASTER_KEY"
@@ -71,10 +73,28 @@ def router_settings(settings: GatewaySettings) -> dict[str, Any]:
         out["redis_host"] = redis.host
         out["redis_port"] = redis.port
         out["redis_password"] = REDIS_PASSWORD_REF
-        kwargs = _redis_client_kwargs(settings)
-        if kwargs:
-            out["cache_kwargs"] = kwargs
+        # namespace: the router's RedisCache prefixes every key it writes (usage, cooldowns) with
+        # it (litellm/caching/redis_cache.py check_and_fix_namespace), so the ACL user stays
+        # confined to `<namespace>:*` instead of needing the whole keyspace.
+        out["cache_kwargs"] = {**_redis_client_kwargs(settings), "namespace": settings.cache_namespace}
     return out
+
+
+def coordination_redis(settings: GatewaySettings) -> dict[str, Any]:
+    """general_settings.coordination_redis: the Redis LiteLLM uses across workers/hosts (spend
+    counters, rate limits, and the pub/sub channels `<namespace>:litellm_proxy.auth_cache_invalidation`
+    / `...config_change` that tell every worker about a deleted key or a changed model). Declared
+    explicitly with the gateway's namespace so it exists even with the response cache off and its
+    keys and channels stay under the namespace (CoordinationRedisParams allows extra params; they
+    reach RedisCache(namespace=...))."""
+    redis = settings.redis
+    return {
+        "host": redis.host,
+        "port": redis.port,
+        "password": REDIS_PASSWORD_REF,
+        **_redis_client_kwargs(settings),
+        "namespace": settings.cache_namespace,
+    }
 
 
 def _redis_client_kwargs(settings: GatewaySettings) -> dict[str, Any]:
@@ -114,6 +134,10 @@ def litellm_settings(settings: GatewaySettings) -> dict[str, Any]:
     if "langfuse" in obs.callbacks:
         out["success_callback"] = ["langfuse"]
         out["failure_callback"] = ["langfuse"]
+    if metrics_enabled(settings):
+        # LiteLLM's default already, stated so a changed default cannot open /metrics: scrapes use
+        # a key confined to /metrics (config/observability.py).
+        out["require_auth_for_metrics_endpoint"] = True
     return out
 
 
@@ -123,12 +147,17 @@ def general_settings(settings: GatewaySettings) -> dict[str, Any]:
         out["database_url"] = DATABASE_URL_REF
         out["database_connection_pool_limit"] = settings.litellm.database_connection_pool_limit
         out["proxy_batch_write_at"] = settings.litellm.proxy_batch_write_at
-    out["store_model_in_db"] = settings.litellm.model_source == "api"
+    # The env file's STORE_MODEL_IN_DB says the same (config.host_files.store_model_in_db_env).
+    out["store_model_in_db"] = store_model_in_db_env(settings) == "True"
+    if settings.redis.enabled and settings.router_shares_state:
+        out["coordination_redis"] = coordination_redis(settings)
     alerting = settings.observability.alerting
     if alerting.channels:
         out["alerting"] = list(alerting.channels)
         if alerting.alert_types:
             out["alert_types"] = list(alerting.alert_types)
+        # Without it the proxy uses 600 s, above every timeout: llm_too_slow never fires.
+        out["alerting_threshold"] = slow_threshold_seconds(settings)
     return out
 
 
@@ -157,6 +186,8 @@ def dump_yaml(document: dict[str, Any]) -> str:
 
 def render_litellm_config_yaml(settings: GatewaySettings) -> str:
     env_file = f"{settings.litellm.config_dir.rstrip('/')}/litellm.env"
+    if settings.litellm.deploy == "kubernetes":
+        env_file = "the pod's environment (its Secret)"
     header = [
         f"# LiteLLM proxy config for stack '{settings.stack}', rendered by litellm-gateway: do not edit on the host.",
         f"# Secrets are os.environ/ references, resolved at startup from {env_file}.",

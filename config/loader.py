@@ -47,6 +47,12 @@ PLAIN_KEYS: dict[str, str] = {
     "keys": "keys",
     "observability": "observability",
     "tlsCaCert": "tls_ca_cert",
+    "saltKeyRotation": "salt_key_rotation",
+    "keyDefaults": "key_defaults",
+    "frontDoor": "front_door",
+    "rollout": "rollout",
+    "previousEnvironments": "previous_environments",
+    "kubernetes": "kubernetes",
 }
 # Keys that must be set with `pulumi config set --secret` -> GatewaySecrets field.
 SECRET_KEYS: dict[str, str] = {
@@ -163,6 +169,11 @@ def load_settings(
                 say(_key_for(loc, origins), message)
         raise ConfigError(stack, problems) from None
 
+    if (settings.litellm.deploy == "kubernetes" and settings.kubernetes is not None
+            and not settings.kubernetes.ingress.enabled and settings.manages_admin_objects
+            and not config.get(f"{PROJECT}:adminUrl")):
+        say(f"{PROJECT}:adminUrl", "required when kubernetes.ingress is disabled and teams, keys or API-managed "
+            "models are declared: the providers reach the admin API there (e.g. a port-forward to the Service)")
     for key, message in _missing_secrets(settings):
         missing.append(key)
         say(f"{PROJECT}:{key}", message)
@@ -185,9 +196,12 @@ def _requirements(settings: GatewaySettings) -> list[tuple[str, str]]:
         req.append(("postgresAdminPassword", "creates the gateway's role and database"))
     if settings.litellm.deploy == "ssh" or settings.dns.enabled or settings.redis.manage_acl:
         req.append(("sshPrivateKey", "reaches the hosts over SSH"))
+    if settings.litellm.deploy == "kubernetes" and settings.redis.enabled and settings.redis.user:
+        req.append(("redisPassword", f"is the password of the Redis ACL user '{settings.redis.user}' the pods log in as"))
     if settings.dns.enabled and settings.dns.auth == "authfile":
         req.append(("dnsAdminPassword", "authenticates samba-tool on the domain controller"))
-    if settings.tls.enabled and settings.tls.issuer == "internal-ca":
+    own_certificate = not (settings.kubernetes is not None and settings.kubernetes.ingress.tls_secret)
+    if settings.tls.enabled and settings.tls.issuer == "internal-ca" and own_certificate:
         req.append(("tlsCaCert", "is the internal CA's certificate (PEM) the host certificates chain to"))
         req.append(("tlsCaKey", "signs the host certificates with the internal CA"))
     for name in settings.referenced_env_vars():
@@ -199,6 +213,7 @@ def _missing_secrets(settings: GatewaySettings) -> list[tuple[str, str]]:
     s = settings.secrets
     present = {
         "masterKey": s.master_key is not None,
+        "redisPassword": s.redis_password is not None,
         "postgresAdminPassword": s.postgres_admin_password is not None,
         "sshPrivateKey": s.ssh_private_key is not None,
         "dnsAdminPassword": s.dns_admin_password is not None,

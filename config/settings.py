@@ -15,6 +15,8 @@ import re
 from datetime import date, datetime, timezone
 from typing import Annotated, Literal, Optional
 
+from config.key_defaults import GraceDuration, KeyDefaults
+from config.front_door import FrontDoorSettings, RolloutSettings
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -28,6 +30,7 @@ from pydantic import (
 
 from config import checks
 from config.cli_values import parse_go_time
+from config.ssh_host_key import check_host_key, missing_host_key_message
 
 # The LiteLLM release deployed to hosts, and the one the tests boot (requirements-test.txt pins the
 # same; tests/config/test_pins.py keeps them equal). Exact on purpose: 1.107.0 was pulled from PyPI
@@ -50,6 +53,8 @@ _DURATION = re.compile(r"^[0-9]+(s|m|h|d|w|mo)$")
 _VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+([.-]?(post|rc|a|b)[0-9]+)?$")
 # Versions that must never be deployed (pulled from PyPI after a supply-chain compromise).
 BLOCKED_LITELLM_VERSIONS = frozenset({"1.107.0"})
+
+from config.kubernetes_settings import KubernetesSettings, kubernetes_problems  # noqa: E402
 
 # Strings that look like credentials: refused anywhere in plain (non-secret) config.
 _SECRET_LOOKING = [
@@ -138,6 +143,8 @@ AlertType = Annotated[str, AfterValidator(checks.check_alert_type)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
+# The public host key an SSH target must present (config.ssh_host_key): required for every target.
+SshHostKey = Annotated[str, AfterValidator(check_host_key)]
 
 
 class _Strict(BaseModel):
@@ -166,16 +173,24 @@ class SshSettings(_Strict):
 class LiteLLMHostSpec(_Strict):
     name: DnsLabel
     address: HostOrIp
+    # Required with deploy: ssh (GatewaySettings._ssh_host_keys).
+    host_key: Optional[SshHostKey] = None
+    # Earlier names of this host (aliases): a rename is an in-place update, not a new host plus the
+    # deletion of the old one (see components/host.py, "Renames").
+    renamed_from: list[DnsLabel] = Field(default_factory=list)
 
 
 class LiteLLMSettings(_Strict):
-    # ssh: remote.Command over SSH to each host; local: local.Command on the machine running pulumi.
-    deploy: Literal["ssh", "local"] = "ssh"
+    # ssh: remote.Command over SSH to each host; local: local.Command on the machine running pulumi;
+    # kubernetes: pods of a Deployment (config.kubernetes_settings, components.kubernetes).
+    deploy: Literal["ssh", "local", "kubernetes"] = "ssh"
     version: str = PINNED_LITELLM_VERSION
     port: Port = 4000
     bind_host: HostOrIp = "0.0.0.0"
     workers: Annotated[int, Field(ge=1, le=64)] = 2
-    hosts: Annotated[list[LiteLLMHostSpec], Field(min_length=1)]
+    # Required for ssh and local (checked below); absent for kubernetes. The default is not validated,
+    # so an explicit empty list is still "at least 1 item".
+    hosts: Annotated[list[LiteLLMHostSpec], Field(min_length=1)] = Field(default_factory=list)
     # A CNAME <service_name>.<domain> for the first host, the name consumers use.
     service_name: Optional[DnsLabel] = None
     # A dedicated account the layout step creates: not root, not the SSH user, not a system account.
@@ -208,6 +223,8 @@ class LiteLLMSettings(_Strict):
 
     @model_validator(mode="after")
     def _unique_hosts(self) -> "LiteLLMSettings":
+        if self.deploy != "kubernetes" and not self.hosts:
+            raise CrossCheckError([("litellm.hosts", f"required for litellm.deploy: {self.deploy} (at least one host)")])
         names = [h.name for h in self.hosts]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -246,6 +263,11 @@ class RedisSettings(_Strict):
     manage_acl: bool = False
     # The host redis-cli runs on for manage_acl; defaults to `host`.
     ssh_host: Optional[HostOrIp] = None
+    # The SSH host key of that host (required with manage_acl).
+    host_key: Optional[SshHostKey] = None
+    # The server serves this gateway alone: the managed ACL user may then get every key (`~*`).
+    # Off (default): it is confined to `<cache namespace>:*`, and `~*` is refused.
+    dedicated: bool = False
 
     @model_validator(mode="after")
     def _acl_needs_user(self) -> "RedisSettings":
@@ -276,6 +298,8 @@ class DnsSettings(_Strict):
     # authfile: password from secret config dnsAdminPassword, written to a 0600 file for `-A`;
     # kerberos: an existing ccache on the DC (`--use-kerberos=required`).
     auth: Literal["authfile", "kerberos"] = "authfile"
+    # The SSH host key of `server` (required when enabled).
+    host_key: Optional[SshHostKey] = None
     # No TTL setting on purpose: `samba-tool dns add` cannot set one (records get its default, 900 s),
     # and a setting that is silently not applied is worse than none.
 
@@ -465,6 +489,8 @@ class VirtualKeySpec(_Strict):
     # Replace the key (create-before-delete) every N days, or whenever rotation_trigger changes.
     rotate_after_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = None
     rotation_trigger: Optional[str] = None
+    # How long the rotated-out key keeps working (default: keyDefaults.rotation_grace).
+    rotation_grace: Optional[GraceDuration] = None
 
     @field_validator("expires", mode="before")
     @classmethod
@@ -488,6 +514,9 @@ class AlertingSettings(_Strict):
     # slack needs envSecrets.SLACK_WEBHOOK_URL; email needs SMTP_* in envSecrets.
     channels: list[Literal["slack", "email"]] = Field(default_factory=list)
     alert_types: list[AlertType] = Field(default_factory=list)
+    # llm_too_slow / hanging-request threshold (general_settings.alerting_threshold); default: half
+    # of routing.timeout, and below it (config/observability.py: LiteLLM's own default, 600 s, never fires).
+    slow_threshold_seconds: Optional[PositiveInt] = None
 
 
 class ObservabilitySettings(_Strict):
@@ -580,10 +609,21 @@ class GatewaySettings(_Strict):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     teams: list[TeamSpec] = Field(default_factory=list)
     keys: list[VirtualKeySpec] = Field(default_factory=list)
+    key_defaults: KeyDefaults = Field(default_factory=KeyDefaults)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     secrets: GatewaySecrets = Field(default_factory=GatewaySecrets)
     # The TLS CA certificate (public) for issuer internal-ca.
     tls_ca_cert: Optional[str] = None
+    # A deliberate salt-key rotation: its reason (components.salt_guard). Each distinct value
+    # authorizes one change of the salt key's fingerprint; without it a change is refused.
+    salt_key_rotation: Optional[Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[ -~]+$")]] = None
+    # Several hosts: the HAProxy front door, and how restarts roll (config/front_door.py).
+    front_door: FrontDoorSettings = Field(default_factory=FrontDoorSettings)
+    rollout: RolloutSettings = Field(default_factory=RolloutSettings)
+    # Earlier values of `environment` (aliases: the rename is an in-place update).
+    previous_environments: list[DnsLabel] = Field(default_factory=list)
+    # litellm.deploy: kubernetes (config/kubernetes_settings.py).
+    kubernetes: Optional[KubernetesSettings] = None
 
     # ---- derived facts components use -------------------------------------------------------
 
@@ -600,6 +640,8 @@ class GatewaySettings(_Strict):
     def router_shares_state(self) -> bool:
         """Several proxy processes (hosts, or workers of one host: each has its own Router) must
         share rpm/tpm usage and cooldowns through Redis, or each enforces the limits alone."""
+        if self.litellm.deploy == "kubernetes" and self.kubernetes is not None:
+            return self.kubernetes.max_replicas > 1
         return len(self.litellm.hosts) > 1 or self.litellm.workers > 1
 
     @property
@@ -614,6 +656,11 @@ class GatewaySettings(_Strict):
     @property
     def manages_admin_objects(self) -> bool:
         return bool(self.teams or self.keys or (self.models and self.litellm.model_source == "api"))
+
+    @property
+    def has_front_door(self) -> bool:
+        """More than one host: clients reach the proxies through the HAProxy front door."""
+        return len(self.litellm.hosts) > 1
 
     def fqdn(self, host_name: str) -> str:
         return f"{host_name}.{self.domain}"
@@ -636,6 +683,25 @@ class GatewaySettings(_Strict):
         return list(dict.fromkeys(n for n in names if n not in GATEWAY_ENV_VARS))
 
     # ---- cross-checks ------------------------------------------------------------------------
+
+    def _host_key_problems(self) -> list[tuple[str, str]]:
+        """Every SSH target names the host key it must present (no key = no verification).
+        Combinations refused elsewhere (DNS on a local deploy, kubernetes) are not asked for one."""
+        problems: list[tuple[str, str]] = []
+        if self.litellm.deploy == "ssh":
+            for i, h in enumerate(self.litellm.hosts):
+                if h.host_key is None:
+                    problems.append((f"litellm.hosts[{i}].host_key", missing_host_key_message(h.address)))
+        if self.has_front_door and self.litellm.deploy == "ssh" and self.front_door.host_key is None:
+            problems.append(("frontDoor.host_key", missing_host_key_message(self.front_door.address or self.front_door.name)))
+        if self.dns.enabled and self.litellm.deploy == "ssh" and self.dns.host_key is None:
+            problems.append(("dns.host_key", missing_host_key_message(self.dns.server)))
+        if (
+            self.redis.enabled and self.redis.manage_acl and self.litellm.deploy in ("ssh", "local")
+            and self.redis.host_key is None
+        ):
+            problems.append(("redis.host_key", missing_host_key_message(self.redis.ssh_host or self.redis.host)))
+        return problems
 
     @model_validator(mode="after")
     def _cross_checks(self, info: ValidationInfo) -> "GatewaySettings":
@@ -692,7 +758,7 @@ class GatewaySettings(_Strict):
 
         if self.cache.enabled and not self.redis.enabled:
             problems.append(("cache.enabled", "the response cache needs redis.enabled: true"))
-        if self.router_shares_state and not self.redis.enabled:
+        if self.router_shares_state and not self.redis.enabled and self.litellm.deploy != "kubernetes":
             problems.append(("litellm", "several hosts or workers share router state through Redis: enable redis (or use one worker on one host)"))
         if self.litellm.model_source == "api" and not self.postgres.enabled:
             problems.append(("litellm.model_source", "'api' stores models in the database: enable postgres"))
@@ -701,10 +767,52 @@ class GatewaySettings(_Strict):
         if self.dns.enabled and self.litellm.deploy == "local":
             problems.append(("dns.enabled", "DNS records are for ssh-deployed hosts; turn DNS off for a local deploy"))
         problems.extend(_where_values_land(self, (info.context or {}).get("now") if info else None))
+        problems.extend(kubernetes_problems(self))
+
+        problems.extend(self._host_key_problems())
+        from config.observability import alerting_problems
+
+        problems.extend(alerting_problems(self))
+        problems.extend(_front_door_problems(self))
 
         if problems:
             raise CrossCheckError(problems)
         return self
+
+
+def _front_door_problems(s: "GatewaySettings") -> list[tuple[str, str]]:
+    """Several hosts need a front door address; local hosts need distinct loopback addresses."""
+    problems: list[tuple[str, str]] = []
+    fd = s.front_door
+    try:
+        _dns_label(fd.name)
+    except ValueError as exc:
+        problems.append(("frontDoor.name", str(exc)))
+    if fd.address is not None:
+        try:
+            _host_or_ip(fd.address)
+        except ValueError as exc:
+            problems.append(("frontDoor.address", str(exc)))
+    names = [h.name for h in s.litellm.hosts]
+    for i, h in enumerate(s.litellm.hosts):
+        for old in h.renamed_from:
+            if old in names:
+                problems.append((f"litellm.hosts[{i}].renamed_from", f"'{old}' is the name of a current host"))
+    if s.environment in s.previous_environments:
+        problems.append(("previousEnvironments", f"'{s.environment}' is the current environment"))
+    if not s.has_front_door:
+        return problems
+    if s.litellm.deploy == "ssh" and fd.address is None:
+        problems.append(("frontDoor.address", "several hosts are served through the HAProxy front door: "
+                         "set the address of the host it runs on (see README, 'Front door')"))
+    if s.litellm.deploy == "local":
+        addresses = [h.address for h in s.litellm.hosts]
+        front = fd.address or "127.0.0.1"
+        for i, h in enumerate(s.litellm.hosts):
+            if not h.address.startswith("127.") or addresses.count(h.address) > 1 or h.address == front:
+                problems.append((f"litellm.hosts[{i}].address", "local hosts behind the front door need "
+                                 f"distinct loopback addresses (127.0.0.x) other than the front door's {front}"))
+    return problems
 
 
 def _where_values_land(s: GatewaySettings, now: Optional[datetime]) -> list[tuple[str, str]]:

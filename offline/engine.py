@@ -46,6 +46,7 @@ class RecordedResource:
     replace_on_changes: list[str]
     provider: str
     outputs: dict[str, Any] = field(default_factory=dict)
+    aliases: list[dict[str, Any]] = field(default_factory=list)  # alias specs ({"name": ...}) or {"urn": ...}
 
     def redacted_inputs(self) -> dict[str, Any]:
         return {k: (REDACTED if k in self.secret_inputs else v) for k, v in sorted(self.inputs.items())}
@@ -207,6 +208,7 @@ def run_program(
                         replace_on_changes=list(request.replaceOnChanges),
                         provider=request.provider,
                         outputs=outputs,
+                        aliases=[json_format.MessageToDict(a) for a in request.aliases],
                     )
                 )
             return response

@@ -5,6 +5,9 @@ Evaluates the real program with Pulumi's mock engine and writes, under build/<st
                             (each secret input's value replaced by "[secret]")
   litellm/config.yaml       the exact file each host receives
   hosts/<host>/litellm.service, hosts/<host>/litellm.env   review copies (secrets as "[secret]")
+  frontdoor/haproxy.cfg     the front door's exact config (stacks with more than one host)
+  k8s/<nn>-<object>.yaml    litellm.deploy: kubernetes: one manifest per Kubernetes object, from the
+                            builders the component uses (secret values as "[secret]")
 and prints the resource tree. It never prints or writes a secret value: the written files are
 checked for every secret value the run knew before they are kept.
 """
@@ -18,8 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from config.host_files import render_env_file, render_systemd_unit
-from config.litellm_yaml import render_litellm_config_yaml
+from config.haproxy_cfg import render_haproxy_cfg
+from config.host_files import render_env_file, render_systemd_unit, settings_for_host
+from config.litellm_yaml import dump_yaml, render_litellm_config_yaml
 from config.loader import ConfigError
 from offline.engine import PROJECT_DIR, REDACTED, ProgramRun, run_program
 from offline.stack_inputs import StackInputs, load_stack_inputs
@@ -86,6 +90,19 @@ def _secret_values(inputs_config: dict[str, Any], secret_keys: set[str]) -> list
     return values
 
 
+def kubernetes_files(settings, out: Path) -> dict[Path, str]:
+    """build/<stack>/k8s/<nn>-<object>.yaml, numbered in creation order (empty unless kubernetes)."""
+    if settings.litellm.deploy != "kubernetes":
+        return {}
+    from components.kubernetes_objects import kubernetes_manifests
+
+    manifests = kubernetes_manifests(settings)  # every secret value "[secret]"
+    return {
+        out / "k8s" / f"{i:02d}-{stem}.yaml": dump_yaml(manifest)
+        for i, (stem, manifest) in enumerate(manifests.items(), start=1)
+    }
+
+
 def render(stack: str, out_root: Path) -> int:
     try:
         inputs = load_stack_inputs(stack)
@@ -117,8 +134,12 @@ def render_inputs(inputs: StackInputs, out_root: Path) -> int:
         out / "litellm" / "config.yaml": render_litellm_config_yaml(settings),
     }
     for host in settings.litellm.hosts:
-        files[out / "hosts" / host.name / "litellm.service"] = render_systemd_unit(settings, host)
+        files[out / "hosts" / host.name / "litellm.service"] = render_systemd_unit(settings_for_host(settings, host), host)
         files[out / "hosts" / host.name / "litellm.env"] = render_env_file(settings, redact=True)
+    files.update(kubernetes_files(settings, out))
+
+    if settings.has_front_door:
+        files[out / "frontdoor" / "haproxy.cfg"] = render_haproxy_cfg(settings)
 
     # Belt and braces: refuse to write anything that contains a secret value the run knew.
     secrets = _secret_values(inputs.config, inputs.secret_keys)

@@ -39,7 +39,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from .values import same_instant, same_unordered, same_value, subset_matches
+from .values import parse_timestamp, same_instant, same_unordered, same_value, subset_matches
 
 logger = logging.getLogger(__name__)
 
@@ -287,32 +287,46 @@ class _Call:
 
     # -- reads ------------------------------------------------------------------------------------
 
-    def read(self, path: str, params: Optional[Mapping[str, Any]] = None, absent_statuses: tuple = (404,)) -> Any:
-        """GET with retries; None for an `absent_statuses` answer; AdminApiError for other failures."""
+    def read(
+        self,
+        path: str,
+        params: Optional[Mapping[str, Any]] = None,
+        absent_statuses: tuple = (404,),
+        *,
+        method: str = "GET",
+        body: Any = None,
+        client_error_as_result: bool = False,
+    ) -> Any:
+        """A request that changes nothing, with retries; None for an `absent_statuses` answer;
+        AdminApiError for other failures (returned instead of raised for a 4xx when
+        `client_error_as_result`: a probe whose refusal is the answer)."""
         last_problem = "not attempted"
         last_status: Optional[int] = None
         for attempt in range(1, self.endpoint.max_attempts + 1):
             try:
-                response = self._send("GET", path, params, None)
+                response = self._send(method, path, params, body)
             except requests.RequestException as exc:
                 last_status, last_problem = None, f"{type(exc).__name__} talking to the admin API"
             else:
                 if response.status_code < 300:
-                    return self._json("GET", path, response)
+                    return self._json(method, path, response)
                 if response.status_code in absent_statuses:
                     return None
                 if response.status_code != 429 and response.status_code < 500:
-                    raise self._error_from_response("GET", path, response)
-                failure = self._error_from_response("GET", path, response)
+                    failure = self._error_from_response(method, path, response)
+                    if client_error_as_result:
+                        return failure
+                    raise failure
+                failure = self._error_from_response(method, path, response)
                 last_status, last_problem = failure.status, failure.message
                 if attempt < self.endpoint.max_attempts:
-                    logger.warning("GET %s: %s; retrying (attempt %d)", path, failure, attempt)
+                    logger.warning("%s %s: %s; retrying (attempt %d)", method, path, failure, attempt)
                     self._backoff(attempt, response)
                 continue
             if attempt < self.endpoint.max_attempts:
-                logger.warning("GET %s: %s; retrying (attempt %d)", path, last_problem, attempt)
+                logger.warning("%s %s: %s; retrying (attempt %d)", method, path, last_problem, attempt)
                 self._backoff(attempt)
-        raise self.error("GET", path, last_status, f"{last_problem} (gave up after {self.endpoint.max_attempts} attempts)")
+        raise self.error(method, path, last_status, f"{last_problem} (gave up after {self.endpoint.max_attempts} attempts)")
 
     # -- writes -----------------------------------------------------------------------------------
 
@@ -323,11 +337,13 @@ class _Call:
         body: Any,
         confirm: Callable[[], Optional[_Confirmed]],
         on_client_error: Optional[Callable[[AdminApiError], Any]] = None,
+        on_server_error: Optional[Callable[[AdminApiError], None]] = None,
     ) -> Any:
         """A write with retries; after an ambiguous failure, `confirm()` reads back before retrying.
 
         `on_client_error` may turn a 4xx into a result (e.g. delete of something already gone) or
-        re-raise; 4xx are never retried.
+        re-raise; 4xx are never retried. `on_server_error` sees each 5xx first and may raise: a 5xx
+        whose message says what happened is not ambiguous (see create_model).
         """
         last_failure: Optional[AdminApiError] = None
         for attempt in range(1, self.endpoint.max_attempts + 1):
@@ -351,6 +367,8 @@ class _Call:
                     if on_client_error is not None:
                         return on_client_error(failure)
                     raise failure
+                if on_server_error is not None:
+                    on_server_error(failure)
                 last_failure = failure
             # Ambiguous outcome: the server may have saved it. Look before writing again.
             try:
@@ -431,7 +449,8 @@ def _model_row_matches(sent: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
     return True
 
 
-def _find_model(call: _Call, model_id: str) -> Optional[dict]:
+def _lookup_model(call: _Call, model_id: str) -> Optional[dict]:
+    """One pass over `/v2/model/info?modelId=` (all pages): the row, or None for an empty answer."""
     page = 1
     while True:
         payload = call.read(
@@ -447,14 +466,89 @@ def _find_model(call: _Call, model_id: str) -> Optional[dict]:
         page += 1
 
 
+# What the pinned `POST /model/update` answers, for a body with `model_info.id` and no `litellm_params`,
+# when the id is not in the database (MME update_model: `raise Exception("model not found")` after
+# `find_unique(where={"model_id": ...})`, wrapped as "Authentication Error, model not found", 400).
+MODEL_NOT_IN_DB_MESSAGE = "model not found"
+
+
+def _model_in_database(call: _Call, model_id: str) -> bool:
+    """Whether the proxy's database holds the model, asked in a way that changes nothing.
+
+    `/v2/model/info` answers from the handling worker's router first and returns an empty page when
+    that router holds no model at all (PS model_info_v2: `if llm_router is None or not
+    llm_router.model_list`), e.g. a worker that has not reloaded since the first model was added (up
+    to `proxy_config_reload_interval_seconds`, 30 s). Such an empty answer proves nothing. The old
+    `POST /model/update` looks the id up in the database before anything else and, without
+    `litellm_params`, stops before writing: 400 "...model not found" when there is no such row;
+    anything else (400 "litellm_params not provided", "Model in config", 200 without a DB) means the
+    id exists. Proven against the real proxy in tests/components/litellm_admin/test_real_proxy.py.
+    """
+    answer = call.read(
+        "/model/update", method="POST", body={"model_info": {"id": model_id}}, absent_statuses=(), client_error_as_result=True
+    )
+    if isinstance(answer, AdminApiError):
+        return not (answer.status == 400 and answer.message.rstrip(". ").endswith(MODEL_NOT_IN_DB_MESSAGE))
+    return True
+
+
+# How long a model that the database holds may stay invisible to /v2/model/info (a worker that has not
+# reloaded yet) before a read gives up: LiteLLM reloads every 30 s by default.
+MODEL_VISIBILITY_WAIT_SECONDS = 45.0
+
+
+class ModelNotVisible(AdminApiError):
+    """The database holds the model but no answer of /v2/model/info showed it within the wait."""
+
+
+def _find_model(call: _Call, model_id: str, wait_seconds: Optional[float] = None) -> Optional[dict]:
+    """The model's row, or None only when the database has no such model.
+
+    An empty /v2/model/info answer is checked against the database (`_model_in_database`): a model
+    that exists is never reported missing. While it exists but is not visible yet, look again (with
+    backoff) for up to `wait_seconds`, then fail rather than guess.
+    """
+    wait = MODEL_VISIBILITY_WAIT_SECONDS if wait_seconds is None else wait_seconds
+    give_up_at = time.monotonic() + wait
+    attempt = 0
+    while True:
+        row = _lookup_model(call, model_id)
+        if row is not None:
+            return row
+        if not _model_in_database(call, model_id):
+            return None
+        attempt += 1
+        if time.monotonic() >= give_up_at:
+            raise ModelNotVisible(
+                "GET",
+                "/v2/model/info",
+                200,
+                f"model {model_id!r} is in the proxy's database but /v2/model/info did not show it for "
+                f"{wait:.0f} s (a worker that has not reloaded its models); try again later",
+            )
+        logger.warning("model %r exists but this worker does not show it yet; looking again", model_id)
+        time.sleep(min(max(call.endpoint.backoff_seconds, 0.05) * (2 ** min(attempt - 1, 5)), 5.0, max(0.0, give_up_at - time.monotonic())))
+
+
 def get_model(endpoint: AdminEndpoint, model_id: str) -> Optional[dict]:
     """The model row (litellm_params masked, cost-map fields added) or None if there is none."""
     with _Call(endpoint) as call:
         return _find_model(call, model_id)
 
 
+# The pinned /model/new's 500 when the row was saved but the handling worker's router does not serve
+# it after the reload (MME raise_if_reload_degraded_serving): "Model create was saved to the database,
+# but ...".
+MODEL_SAVED_NOT_SERVED_MARKER = "was saved to the database, but"
+
+
 def create_model(endpoint: AdminEndpoint, body: Mapping[str, Any]) -> dict:
-    """POST /model/new. `body["model_info"]["id"]` is the id we chose."""
+    """POST /model/new. `body["model_info"]["id"]` is the id we chose.
+
+    A 500 saying the model was saved but is not served (the router could not load it, e.g. an unknown
+    provider) is not an ambiguous failure: the saved row is removed again and the server's reason
+    reported, so neither Pulumi's state nor the proxy keeps a model that does not work.
+    """
     model_id = body["model_info"]["id"]
     with _Call(endpoint) as call:
 
@@ -466,7 +560,25 @@ def create_model(endpoint: AdminEndpoint, body: Mapping[str, Any]) -> dict:
                 return _Confirmed(row)
             raise call.error("POST", "/model/new", 409, f"a different model with id {model_id!r} already exists")
 
-        return call.write("POST", "/model/new", dict(body), confirm)
+        def saved_but_not_served(failure: AdminApiError) -> None:
+            if MODEL_SAVED_NOT_SERVED_MARKER not in failure.message:
+                return
+            try:
+                call.write(
+                    "POST",
+                    "/model/delete",
+                    {"id": model_id},
+                    lambda: _Confirmed(True) if not _model_in_database(call, model_id) else None,
+                    on_client_error=lambda _failure: False,
+                )
+                cleanup = "the saved row was removed again"
+            except AdminApiError as cleanup_error:
+                cleanup = f"removing the saved row failed too ({cleanup_error.message}); delete model {model_id!r} by hand"
+            raise call.error(
+                "POST", "/model/new", failure.status, f"the proxy cannot serve this model ({cleanup}): {failure.message}"
+            )
+
+        return call.write("POST", "/model/new", dict(body), confirm, on_server_error=saved_but_not_served)
 
 
 def update_model(endpoint: AdminEndpoint, model_id: str, patch: Mapping[str, Any]) -> dict:
@@ -480,7 +592,12 @@ def update_model(endpoint: AdminEndpoint, model_id: str, patch: Mapping[str, Any
                 raise call.error("PATCH", path, 404, f"model {model_id!r} does not exist")
             return _Confirmed(row) if _model_row_matches(patch, row) else None
 
-        return call.write("PATCH", path, dict(patch), confirm)
+        def saved_but_not_served(failure: AdminApiError) -> None:
+            # Saved, and the reload says the worker no longer serves it: retrying cannot help.
+            if MODEL_SAVED_NOT_SERVED_MARKER in failure.message:
+                raise call.error("PATCH", path, failure.status, f"the proxy cannot serve the updated model: {failure.message}")
+
+        return call.write("PATCH", path, dict(patch), confirm, on_server_error=saved_but_not_served)
 
 
 def delete_model(endpoint: AdminEndpoint, model_id: str) -> bool:
@@ -488,11 +605,11 @@ def delete_model(endpoint: AdminEndpoint, model_id: str) -> bool:
     with _Call(endpoint) as call:
 
         def confirm() -> Optional[_Confirmed]:
-            return _Confirmed(True) if _find_model(call, model_id) is None else None
+            return _Confirmed(True) if not _model_in_database(call, model_id) else None
 
         def already_gone(failure: AdminApiError) -> bool:
-            # A missing id answers 400 "not found"; rather than trusting the wording, look.
-            if _find_model(call, model_id) is None:
+            # A missing id answers 400 "not found"; rather than trusting that wording, ask the database.
+            if not _model_in_database(call, model_id):
                 return False
             raise failure
 
@@ -586,13 +703,18 @@ def _find_key(call: _Call, token: str) -> Optional[dict]:
     return info
 
 
-def _list_keys(call: _Call, key_alias: Optional[str] = None) -> list[dict]:
+def _list_keys(call: _Call, key_alias: Optional[str] = None, *, alias_contains: bool = False, expired_only: bool = False) -> list[dict]:
     keys: list[dict] = []
     page = 1
     while True:
         params: dict[str, Any] = {"page": page, "size": KEY_LIST_PAGE_SIZE, "return_full_object": "true"}
         if key_alias is not None:
             params["key_alias"] = key_alias
+            if alias_contains:
+                # KME list_keys: case-insensitive substring match on key_alias.
+                params["substring_matching"] = "true"
+        if expired_only:
+            params["expires"] = "expired"
         payload = call.read("/key/list", params, absent_statuses=()) or {}
         batch = payload.get("keys") or []
         for item in batch:
@@ -613,6 +735,22 @@ def list_keys(endpoint: AdminEndpoint, key_alias: Optional[str] = None) -> list[
     """Every live key (all pages), optionally filtered by exact alias."""
     with _Call(endpoint) as call:
         return _list_keys(call, key_alias)
+
+
+def list_keys_with_alias_prefix(endpoint: AdminEndpoint, prefix: str, expired_only: bool = False) -> list[dict]:
+    """Live keys whose alias starts with `prefix` (the server matches a substring; checked again here),
+    only those already past `expires` when `expired_only`."""
+    with _Call(endpoint) as call:
+        keys = _list_keys(call, prefix, alias_contains=True, expired_only=expired_only)
+    now = datetime.now(timezone.utc)
+    matching = [key for key in keys if str(key.get("key_alias") or "").startswith(prefix)]
+    if expired_only:
+        matching = [key for key in matching if (parse_timestamp(_as_text(key.get("expires"))) or now) < now]
+    return matching
+
+
+def _as_text(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def find_key_by_alias(endpoint: AdminEndpoint, alias: str) -> Optional[dict]:

@@ -75,6 +75,9 @@ class VirtualKeyArgs:
     metadata: Optional[Input[Mapping[str, Input[Any]]]] = None
     rotation_trigger: Optional[Input[str]] = None
     """Any string; changing it rotates the key (a new key is created before the old one is deleted)."""
+    rotation_grace: Optional[Input[str]] = None
+    """How long a rotated-out key keeps working ("24h", "7d", "0s"; unset: no grace): it is moved aside
+    with `expires` = rotation time + grace instead of being deleted, and stops by LiteLLM's own expiry."""
     ca_bundle_pem: Optional[Input[str]] = None
     """PEM CA certificate(s) that the proxy's TLS certificate is verified with (public, never diffed)."""
 
@@ -176,6 +179,7 @@ class VirtualKey(Resource, module="litellm", name="VirtualKey"):
     expires: Output[Optional[str]]
     metadata: Output[Optional[dict]]
     rotation_trigger: Output[Optional[str]]
+    rotation_grace: Output[Optional[str]]
     owner: Output[str]
     ca_bundle_pem: Output[Optional[str]]
 
@@ -194,6 +198,7 @@ class VirtualKey(Resource, module="litellm", name="VirtualKey"):
             "expires": args.expires,
             "metadata": args.metadata,
             "rotation_trigger": args.rotation_trigger,
+            "rotation_grace": args.rotation_grace,
             # Recorded in the key's metadata: lets a rotation take the alias over from its predecessor.
             KEY_OWNER_FIELD: f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}",
             CA_BUNDLE_FIELD: args.ca_bundle_pem,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Optional
 
 from .client import CREATE_ID_METADATA_FIELD, EXPIRES_TOLERANCE_SECONDS
@@ -39,7 +39,10 @@ PROVIDER_KEY = "__provider"
 # A key's metadata records which Pulumi resource manages it (project/stack/resource name). It lets a
 # replacement take the alias over from its predecessor and from nothing else (see virtual_key_provider).
 OWNER_METADATA_FIELD = "litellm_gateway_owner"
-RESERVED_METADATA_FIELDS = frozenset({OWNER_METADATA_FIELD, CREATE_ID_METADATA_FIELD})
+# Set on a key that a rotation moved aside: until when it keeps working (its `expires`). A key carrying
+# it is left to expire on its own when the engine deletes its resource (see virtual_key_provider).
+RETIRED_METADATA_FIELD = "litellm_gateway_retired_until"
+RESERVED_METADATA_FIELDS = frozenset({OWNER_METADATA_FIELD, CREATE_ID_METADATA_FIELD, RETIRED_METADATA_FIELD})
 
 # litellm_params entries that hold provider credentials. Anything else is configuration.
 CREDENTIAL_PARAMS = frozenset(
@@ -344,7 +347,11 @@ def diff_model(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diff:
 
 
 def model_update_patch(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields that changed; within litellm_params / model_info only changed or added entries."""
+    """The fields that changed; within litellm_params / model_info only changed or added entries.
+
+    A `model_info` in the patch always carries the stored `id`: the server parses it as ModelInfo,
+    whose `id` defaults to a fresh random one, and merges that over the stored id (MME update_db_model:
+    `merged_model_info.update(...)`)."""
     patch: dict[str, Any] = {}
     if not same_value(olds.get("model_name"), news.get("model_name")):
         patch["model_name"] = news["model_name"]
@@ -358,6 +365,8 @@ def model_update_patch(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict
         }
         if changed:
             patch[section] = changed
+    if "model_info" in patch:
+        patch["model_info"]["id"] = news.get("model_id", olds.get("model_id"))
     return patch
 
 
@@ -477,8 +486,9 @@ def project_team(team: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[s
 
 # Fields stored on the server.
 KEY_SERVER_FIELDS = ("key_alias", "team_id", "models", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "expires", "metadata")
-# rotation_trigger only lives in Pulumi state: changing it replaces the key (rotation).
-KEY_FIELDS = KEY_SERVER_FIELDS + ("rotation_trigger",)
+# rotation_trigger only lives in Pulumi state: changing it replaces the key (rotation). rotation_grace
+# (how long the replaced key keeps working) too: a change of it alone is an update that sends nothing.
+KEY_FIELDS = KEY_SERVER_FIELDS + ("rotation_trigger", "rotation_grace")
 # Set by resources.VirtualKey (project/stack/resource name), recorded in the key's metadata.
 KEY_OWNER_FIELD = "owner"
 KEY_INPUTS = KEY_FIELDS + (KEY_OWNER_FIELD, CA_BUNDLE_FIELD)
@@ -494,6 +504,9 @@ def check_key(news: Mapping[str, Any]) -> list[Failure]:
     _check_string(failures, "team_id", news.get("team_id"))
     _check_access_and_limits(failures, news)
     _check_string(failures, "rotation_trigger", news.get("rotation_trigger"))
+    grace = news.get("rotation_grace")
+    if grace is not None and not is_unknown(grace) and grace_seconds(grace) is None:
+        failures.append(Failure("rotation_grace", 'must be a duration such as "0s", "30m", "24h", "7d" or "1w" (0 = no grace)'))
     _check_string(failures, KEY_OWNER_FIELD, news.get(KEY_OWNER_FIELD))
     expires = news.get("expires")
     if expires is not None and not is_unknown(expires):
@@ -507,6 +520,69 @@ def check_key(news: Mapping[str, Any]) -> list[Failure]:
         for name in sorted(RESERVED_METADATA_FIELDS & set(metadata)):
             failures.append(Failure(f"metadata.{name}", "is reserved for the provider's own bookkeeping"))
     return failures
+
+
+_GRACE_PATTERN = re.compile(r"^(\d+)(s|m|h|d|w)$")
+_GRACE_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Longer than any sensible window; also keeps `duration` far from LiteLLM's date-overflow limits.
+MAX_GRACE_SECONDS = 366 * 86400
+
+
+def grace_seconds(value: Any) -> Optional[int]:
+    """`rotation_grace` in seconds (None: not a valid grace duration). "0s" means no grace."""
+    match = _GRACE_PATTERN.match(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    seconds = int(match.group(1)) * _GRACE_UNIT_SECONDS[match.group(2)]
+    return seconds if seconds <= MAX_GRACE_SECONDS else None
+
+
+def retire_patch(
+    holder: Mapping[str, Any], retiring_alias: str, grace: int, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(patch, expected, restore) for moving a rotated-out key aside for `grace` seconds.
+
+    The key takes `retiring_alias`, records in its metadata until when it keeps working, and gets
+    `expires` = now + grace through `duration` -- unless it already expires sooner (a rotation never
+    extends a key). With no grace, only the alias moves (the engine's delete then revokes it).
+    `restore` puts alias, metadata and expiry back if the replacement cannot be created."""
+    metadata = dict(holder.get("metadata") or {})
+    patch: dict[str, Any] = {"key_alias": retiring_alias}
+    expected: dict[str, Any] = {"key_alias": retiring_alias}
+    restore: dict[str, Any] = {"key_alias": holder.get("key_alias"), "metadata": json_ready(metadata)}
+    if grace <= 0:
+        return patch, expected, {"key_alias": holder.get("key_alias")}
+    until = now + timedelta(seconds=grace)
+    current_expiry = parse_timestamp(_iso(holder.get("expires")))
+    if current_expiry is None or current_expiry > until:
+        patch["duration"] = f"{grace}s"
+        expected["expires"] = until.isoformat()
+        restore["duration"] = duration_until(current_expiry.isoformat(), now) if current_expiry is not None else None
+    else:
+        until = current_expiry
+    retired_metadata = {**metadata, RETIRED_METADATA_FIELD: until.isoformat()}
+    patch["metadata"] = json_ready(retired_metadata)
+    expected["metadata"] = patch["metadata"]
+    return patch, expected, restore
+
+
+def retired_until(info: Optional[Mapping[str, Any]]) -> Optional[datetime]:
+    """Until when a key moved aside by a rotation keeps working; None for any other key."""
+    metadata = (info or {}).get("metadata") or {}
+    return parse_timestamp(metadata.get(RETIRED_METADATA_FIELD)) if isinstance(metadata, Mapping) else None
+
+
+def is_retired_predecessor(info: Mapping[str, Any], alias: Optional[str], owner: Optional[str]) -> bool:
+    """A key that a rotation of *this* resource (same alias, same owner) moved aside."""
+    metadata = info.get("metadata") or {}
+    return (
+        bool(alias)
+        and bool(owner)
+        and isinstance(metadata, Mapping)
+        and str(info.get("key_alias") or "").startswith(f"{alias}-replaced-")
+        and metadata.get(OWNER_METADATA_FIELD) == owner
+        and metadata.get(RETIRED_METADATA_FIELD) is not None
+    )
 
 
 def _is_iso(text: Any) -> bool:
@@ -584,6 +660,23 @@ def key_update_patch(
             patch[name] = value
             expected[name] = value
     return patch, expected
+
+
+def key_update_steps(patch: Mapping[str, Any], expected: Mapping[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The /key/update requests a patch takes, in order, as (patch, expected read-back) pairs.
+
+    A move to another team goes last and alone. The server checks a team change against the key's
+    *stored* models and limits, not the ones in the same request (KME `validate_key_team_change`:
+    every `key.models` entry must be callable by the new team, and a stored tpm/rpm limit above the
+    team's is refused, 403), so a move that also narrows the models or lowers a limit is refused when
+    sent as one request. Sent first, on its own, the other fields are not checked against either team;
+    the move that follows is then judged on the values the key will keep. Leaving a team
+    (`team_id: null`) is not checked and needs no second step."""
+    if "team_id" not in patch or patch["team_id"] is None or len(patch) == 1:
+        return [(dict(patch), dict(expected))]
+    first = {name: value for name, value in patch.items() if name != "team_id"}
+    first_expected = {name: value for name, value in expected.items() if name != "team_id"}
+    return [(first, first_expected), ({"team_id": patch["team_id"]}, {"team_id": expected.get("team_id", patch["team_id"])})]
 
 
 def _owner_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:

@@ -18,10 +18,19 @@ Instead, `create` takes the alias over from its predecessor:
    with *our* owner is our predecessor: rename it to "<alias>-replaced-<token prefix>" (its raw value
    keeps working, so nothing breaks) and generate again. Any other holder is someone else's key: fail
    with a clear error rather than take its alias;
-3. if that second generate fails, the predecessor gets its alias back.
+3. if that second generate fails, the predecessor gets its alias back (and its expiry and metadata).
 
-The engine then deletes the old key by token as usual. The new key has its final alias from the moment
-it exists, and at no point is there no working key.
+Grace window (`rotation_grace`, e.g. "24h"; the stack default is `keyDefaults.rotation_grace`): step 2
+also sets the predecessor's `expires` to now + grace (never later than it already expires) and records
+that instant in its metadata (`specs.RETIRED_METADATA_FIELD`). The engine then deletes the old resource;
+`delete` sees the marker and leaves the key to LiteLLM's own expiry instead of revoking it, so consumers
+keep working with the old key for the window. The new key has its final alias from the moment it exists,
+and at no point is there no working key.
+
+Nothing leaks: a later rotation of the same resource deletes the predecessors whose grace is over
+(found by alias prefix and owner), and removing the key from the catalog (a `delete` of a key without
+the marker) revokes it and every predecessor still in grace at once. Without a grace ("0s" or unset)
+the old key is revoked by the same `pulumi up`, as before.
 
 A key adopted with `pulumi import` has no owner marker until its metadata is next written, so the first
 rotation after an import fails with the "used by another key" error; re-running after changing its
@@ -53,9 +62,10 @@ def retiring_alias(alias: str, token: str) -> str:
     return f"{alias}-replaced-{token[:12]}"
 
 
-def _generate_taking_over_alias(endpoint: AdminEndpoint, body: Mapping[str, Any], owner: Any) -> dict:
+def _generate_taking_over_alias(endpoint: AdminEndpoint, body: Mapping[str, Any], owner: Any, grace: int = 0) -> tuple[dict, bool]:
+    """(the /key/generate response, whether a predecessor had to give up the alias: a rotation)."""
     try:
-        return client.generate_key(endpoint, body)
+        return client.generate_key(endpoint, body), False
     except AdminApiError as error:
         alias = body.get("key_alias")
         if error.status not in (400, 409) or not alias:
@@ -71,16 +81,35 @@ def _generate_taking_over_alias(endpoint: AdminEndpoint, body: Mapping[str, Any]
                 "resource does not manage: choose another alias, or adopt that key with the `import_` option"
             ) from None
 
-    logger.info("key_alias %r: moving it from the key being replaced to its replacement", alias)
-    client.update_key(endpoint, holder_token, {"key_alias": retiring_alias(alias, holder_token)})
+    now = datetime.now(timezone.utc)
+    patch, expected, restore = specs.retire_patch(holder, retiring_alias(alias, holder_token), grace, now)
+    logger.info("key_alias %r: moving it from the key being replaced to its replacement (grace %ds)", alias, grace)
+    client.update_key(endpoint, holder_token, patch, expected)
     try:
-        return client.generate_key(endpoint, body)
+        return client.generate_key(endpoint, body), True
     except Exception:
         try:
-            client.update_key(endpoint, holder_token, {"key_alias": alias})
+            client.update_key(endpoint, holder_token, restore, {k: v for k, v in restore.items() if k != "duration"})
         except AdminApiError as restore_error:
             logger.error("could not give key_alias %r back to the key being replaced: %s", alias, restore_error)
         raise
+
+
+def _revoke_retired_predecessors(endpoint: AdminEndpoint, alias: Any, owner: Any, expired_only: bool) -> int:
+    """Delete the keys earlier rotations of this resource moved aside: only those whose grace is over
+    (`expired_only`, after a rotation), or all of them (the key leaves the catalog: revoke at once)."""
+    if not alias or not owner:
+        return 0
+    doomed = [
+        key["token"]
+        for key in client.list_keys_with_alias_prefix(endpoint, f"{alias}-replaced-", expired_only=expired_only)
+        if key.get("token") and specs.is_retired_predecessor(key, alias, owner)
+    ]
+    for token in doomed:
+        client.delete_key(endpoint, token)
+    if doomed:
+        logger.info("key_alias %r: removed %d key(s) an earlier rotation had moved aside", alias, len(doomed))
+    return len(doomed)
 
 
 def _gone(id_: str) -> AdminApiError:
@@ -104,9 +133,18 @@ class VirtualKeyProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = specs.own_fields(props, specs.KEY_INPUTS)
+        endpoint = endpoint_for(inputs)
         body = specs.key_create_body(inputs, datetime.now(timezone.utc))
-        response = _generate_taking_over_alias(endpoint_for(inputs), body, inputs.get(specs.KEY_OWNER_FIELD))
+        grace = specs.grace_seconds(inputs.get("rotation_grace") or "0s") or 0
+        owner = inputs.get(specs.KEY_OWNER_FIELD)
+        response, rotated = _generate_taking_over_alias(endpoint, body, owner, grace)
         token = response["token"]
+        if rotated and grace:
+            try:
+                # Predecessors of earlier rotations whose grace is over: expired already, now removed.
+                _revoke_retired_predecessors(endpoint, inputs.get("key_alias"), owner, expired_only=True)
+            except AdminApiError as error:
+                logger.warning("could not remove expired keys moved aside by earlier rotations: %s", error)
         return CreateResult(token, specs.key_outputs(inputs, response["key"], token))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -129,13 +167,28 @@ class VirtualKeyProvider(ResourceProvider):
             server_metadata = info.get("metadata") or {}
         patch, expected = specs.key_update_patch(olds, news, datetime.now(timezone.utc), server_metadata)
         if patch:
-            try:
-                client.update_key(endpoint, id_, patch, expected)
-            except AdminApiError as error:
-                if error.status == 404:
-                    raise _gone(id_) from None
-                raise
+            for step_patch, step_expected in specs.key_update_steps(patch, expected):
+                try:
+                    client.update_key(endpoint, id_, step_patch, step_expected)
+                except AdminApiError as error:
+                    if error.status == 404:
+                        raise _gone(id_) from None
+                    raise
         return UpdateResult(specs.key_outputs(specs.own_fields(news, specs.KEY_INPUTS), olds.get("key"), id_))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        client.delete_key(endpoint_for(props), id_)
+        """Revoke the key at once -- unless a rotation moved it aside with a grace window: then its
+        replacement exists and this delete is the engine's create-before-delete; the key is left to
+        stop at its `expires` (LiteLLM refuses it from then on) and removed by a later rotation or by
+        this resource's removal. A key leaving the catalog takes its predecessors still in grace with it."""
+        endpoint = endpoint_for(props)
+        info = client.get_key(endpoint, id_)
+        until = specs.retired_until(info)
+        if info is not None and until is not None and until > datetime.now(timezone.utc):
+            logger.info("key %s... was rotated out: it keeps working until %s, then expires", id_[:12], until.isoformat())
+            return
+        if info is not None:
+            client.delete_key(endpoint, id_)
+        if specs.grace_seconds(props.get("rotation_grace") or "0s"):
+            # Only a resource with a grace window leaves predecessors behind (one request to look).
+            _revoke_retired_predecessors(endpoint, props.get("key_alias"), props.get(specs.KEY_OWNER_FIELD), expired_only=False)

@@ -9,6 +9,7 @@ import pytest
 
 from components.dns_scripts import auth_file_content
 from offline.engine import ProgramRun, run_program, run_stack
+from tests.support.host_keys import placeholder_host_key
 
 DNS = "litellm-gateway:dns:DnsRecord"
 GATEWAY = "litellm-gateway:index:Gateway"
@@ -100,6 +101,7 @@ def test_kerberos_needs_no_password_and_sends_no_stdin():
     run = run_stack("dev", secrets=SECRETS, overrides={"dns": {
         "enabled": True, "server": "hx-dc-server.hx.dev.local", "zone": "hx.dev.local",
         "admin_user": "Administrator", "auth": "kerberos",
+        "host_key": placeholder_host_key("hx-dc-server"),
     }})
     records = run.of_type(DNS)
     assert len(records) == 2

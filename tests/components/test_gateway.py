@@ -10,6 +10,7 @@ from components.gateway import rotation_trigger
 from config.settings import VirtualKeySpec
 from offline.engine import ProgramRun, run_stack
 from offline.stack_inputs import load_stack_inputs
+from tests.support.host_keys import placeholder_host_key
 
 GATEWAY = "litellm-gateway:index:Gateway"
 HOST = "litellm-gateway:host:LiteLLMHost"
@@ -136,13 +137,17 @@ def test_master_key_is_generated_when_no_admin_objects_need_it():
 
 
 def test_replicas_get_one_host_each():
-    hosts = [{"name": "hx-litellm-server", "address": "192.168.10.20"}, {"name": "hx-litellm-server-2", "address": "192.168.10.21"}]
+    hosts = [
+        {"name": "hx-litellm-server", "address": "192.168.10.20", "host_key": placeholder_host_key("hx-litellm-server")},
+        {"name": "hx-litellm-server-2", "address": "192.168.10.21", "host_key": placeholder_host_key("hx-litellm-server-2")},
+    ]
     litellm = load_stack_inputs("dev").settings().model_dump(mode="json")["litellm"]
     # 4 workers x 5 pooled connections x 2 hosts fits the role's connection_limit (50)
-    run = run_stack("dev", overrides={"litellm": {**litellm, "hosts": hosts, "database_connection_pool_limit": 5}})
+    run = run_stack("dev", overrides={"litellm": {**litellm, "hosts": hosts, "database_connection_pool_limit": 5},
+                                      "frontDoor": {"name": "hx-litellm-lb", "address": "192.168.10.30", "host_key": placeholder_host_key("hx-litellm-lb")}})
     assert len(run.of_type(HOST)) == 2
-    assert len(run.of_type(TLS)) == 2
-    assert len(run.of_type(DNS)) == 3  # two A records, one CNAME
+    assert len(run.of_type(TLS)) == 3  # one per proxy, one for the front door
+    assert len(run.of_type(DNS)) == 4  # two A records, the front door's A record, the service CNAME to it
     for r in run.of_type(MODEL):
         for h in run.of_type(HOST):
             assert waits_for(run, r, h)

@@ -14,6 +14,7 @@ from components import host_scripts as hs
 from config.host_files import base_url, host_paths, render_env_file, render_systemd_unit, secret_env_names
 from offline.engine import ProgramRun, RecordedResource, run_program, run_stack
 from offline.stack_inputs import StackInputs, load_stack_inputs
+from tests.support.host_keys import placeholder_host_key
 
 HOST_TYPE = "litellm-gateway:host:LiteLLMHost"
 REMOTE = "command:remote:Command"
@@ -38,8 +39,8 @@ LOCAL_SECRETS = {
     "saltKey": "LEAKCHECK-local-salt-6f5e4d3c2b1a",
 }
 
-DEV_STEPS = ["trigger-key", "layout", "install", "file-config", "file-env", "file-unit", "file-tls-key", "file-tls-cert", "file-tls-ca", "migrate", "service", "ready"]
-LOCAL_STEPS = ["trigger-key", "layout", "install", "file-config", "file-env", "file-tls-key", "file-tls-cert", "file-tls-ca", "migrate", "service", "ready"]
+DEV_STEPS = ["trigger-key", "claim", "layout", "install", "file-config", "file-env", "file-unit", "file-tls-key", "file-tls-cert", "file-tls-ca", "migrate", "service", "ready"]
+LOCAL_STEPS = ["trigger-key", "claim", "layout", "install", "file-config", "file-env", "file-tls-key", "file-tls-cert", "file-tls-ca", "migrate", "service", "ready"]
 
 
 def _run(stack: str, secrets: dict[str, str], overrides: Optional[dict[str, Any]] = None) -> tuple[StackInputs, ProgramRun]:
@@ -73,8 +74,17 @@ def step(run: ProgramRun, host: RecordedResource, name: str) -> RecordedResource
     return found[0]
 
 
+def reasons_of(command: str) -> list[str]:
+    """The labelled restart reasons in a rollout step's command text (`# restart reasons: ...`)."""
+    marker = "# restart reasons: "
+    assert command.count(marker) == 1, command[-300:]
+    return command.split(marker, 1)[1].split("\n", 1)[0].split()
+
+
 def triggers_by_label(run: ProgramRun, host: RecordedResource) -> dict[str, str]:
-    trig = step(run, host, "service").inputs["triggers"]
+    service = step(run, host, "service").inputs
+    assert "triggers" not in service  # replace-on-change in pulumi-command: never on the restart step
+    trig = reasons_of(service["create"])
     labels = [t.split("=", 1)[0] for t in trig]
     assert len(labels) == len(set(labels)), trig
     return dict(t.split("=", 1) for t in trig)
@@ -124,7 +134,7 @@ def test_dev_host_resources(dev_run):
     children = run.children_of(host.urn)
     assert sorted(r.name for r in children) == sorted(f"{host.name}-{s}" for s in DEV_STEPS)
     commands = [r for r in children if r.type.startswith("command:")]
-    assert len(commands) == 11 and all(r.type == REMOTE for r in commands)
+    assert len(commands) == 12 and all(r.type == REMOTE for r in commands)
     assert [r.type for r in children if not r.type.startswith("command:")] == [RANDOM_PASSWORD]
     # the SSH connection (with its key) is secret on every command
     for r in commands:
@@ -141,7 +151,7 @@ def test_local_host_resources(local_run):
     children = run.children_of(host.urn)
     assert sorted(r.name for r in children) == sorted(f"{host.name}-{s}" for s in LOCAL_STEPS)
     commands = [r for r in children if r.type.startswith("command:")]
-    assert len(commands) == 10 and all(r.type == LOCAL for r in commands)
+    assert len(commands) == 11 and all(r.type == LOCAL for r in commands)
     assert not run.of_type(REMOTE) or all(not r.parent.endswith(host.name) for r in run.of_type(REMOTE))
     for r in commands:
         assert r.inputs["interpreter"] == ["/bin/bash", "-c"]
@@ -187,8 +197,6 @@ def test_commands_are_the_host_scripts(dev_run, local_run):
         "layout": hs.layout_script(s),
         "install": hs.install_script(s),
         "migrate": hs.migrate_script(s),
-        "service": hs.restart_script(s),
-        "ready": hs.wait_ready_script(s, spec),
         "file-env": hs.write_file_script(p.env_file, "0600", "root", "root"),
         "file-unit": hs.write_unit_script(s),
         "file-tls-key": hs.write_file_script(p.tls_key_file, "0600", "litellm", "litellm"),
@@ -198,19 +206,27 @@ def test_commands_are_the_host_scripts(dev_run, local_run):
     for name, script in expect.items():
         assert step(run, host, name).inputs["create"] == hs.remote_command(script, "ansible"), name
     service = step(run, host, "service").inputs
+    reasons = reasons_of(service["create"])
+    assert service["create"] == hs.remote_command(hs.with_reasons(hs.restart_script(s), reasons), "ansible")
     assert service["update"] == service["create"]
     ready = step(run, host, "ready").inputs
+    assert ready["create"] == hs.remote_command(hs.with_reasons(hs.wait_ready_script(s, spec), reasons), "ansible")
     assert ready["update"] == ready["create"] and "delete" not in ready
-    assert ready["triggers"] == service["triggers"]  # re-checked after every restart
-    assert service["delete"] == hs.remote_command(hs.stop_script(s), "ansible")
+    assert "triggers" not in ready and "triggers" not in service
+    assert service["delete"] == hs.remote_command(hs.owned_stop_script(s, host.name), "ansible")
+    for r in run.children_of(host.urn):
+        if r.type == REMOTE:
+            assert r.inputs.get("addPreviousOutputInEnv") is False, r.name
     assert step(run, host, "file-unit").inputs["stdin"] == render_systemd_unit(s, spec)
 
     linputs, lrun = local_run
     ls = linputs.settings()
     [lhost] = hosts_of(lrun)
-    assert step(lrun, lhost, "service").inputs["create"] == hs.restart_script(ls)
-    assert step(lrun, lhost, "ready").inputs["create"] == hs.wait_ready_script(ls, ls.litellm.hosts[0])
-    assert step(lrun, lhost, "service").inputs["delete"] == hs.local_stop_script(ls)
+    lreasons = reasons_of(step(lrun, lhost, "service").inputs["create"])
+    assert step(lrun, lhost, "service").inputs["create"] == hs.with_reasons(hs.restart_script(ls), lreasons)
+    assert step(lrun, lhost, "ready").inputs["create"] == hs.with_reasons(hs.wait_ready_script(ls, ls.litellm.hosts[0]), lreasons)
+    assert step(lrun, lhost, "service").inputs["delete"] == hs.owned_stop_script(ls, lhost.name)
+    assert all(r.inputs.get("addPreviousOutputInEnv") is False for r in lrun.children_of(lhost.urn) if r.type == LOCAL)
 
 
 def test_every_generated_command_passes_bash_n(dev_run, local_run):
@@ -372,7 +388,7 @@ def test_triggers_change_exactly_with_their_input(local_variants, variant, expec
     # the restart step re-runs iff any of its inputs changes: exactly when a trigger did
     assert (base["service"] != changed["service"]) == bool(expected)
     # the readiness check re-runs after every restart, and alone when only the wait changed
-    assert (base["ready"] != changed["ready"]) == (variant in ("port", "timeout"))
+    assert (base["ready"] != changed["ready"]) == (bool(expected) or variant in ("port", "timeout"))
 
 
 def test_trigger_values(local_run):
@@ -413,17 +429,21 @@ def test_dev_unit_trigger_follows_the_unit(dev_run):
 
 def test_two_hosts_give_two_components():
     hosts = [
-        {"name": "hx-litellm-server", "address": "192.168.10.20"},
-        {"name": "hx-litellm-server-2", "address": "192.168.10.21"},
+        {"name": "hx-litellm-server", "address": "192.168.10.20", "host_key": placeholder_host_key("hx-litellm-server")},
+        {"name": "hx-litellm-server-2", "address": "192.168.10.21", "host_key": placeholder_host_key("hx-litellm-server-2")},
     ]
     # 4 workers x 5 pooled connections x 2 hosts fits the role's connection_limit (50)
-    inputs, run = _run("dev", DEV_SECRETS, {"litellm": _litellm("dev", hosts=hosts, database_connection_pool_limit=5)})
+    inputs, run = _run("dev", DEV_SECRETS, {"litellm": _litellm("dev", hosts=hosts, database_connection_pool_limit=5),
+                                            "frontDoor": {"address": "192.168.10.30", "host_key": placeholder_host_key("litellm-lb")}})
     found = hosts_of(run)
     assert sorted(h.name for h in found) == ["litellm-dev-hx-litellm-server", "litellm-dev-hx-litellm-server-2"]
     for h, spec in zip(sorted(found, key=lambda h: h.name), hosts):
         children = run.children_of(h.urn)
-        assert sorted(r.name for r in children) == sorted(f"{h.name}-{s}" for s in DEV_STEPS)
-        assert {r.inputs["connection"]["host"] for r in children if r.type == REMOTE} == {spec["address"]}
+        assert sorted(r.name for r in children) == sorted(f"{h.name}-{s}" for s in DEV_STEPS + ["drain", "enable"])
+        # drain/enable talk to the front door's runtime API on the front door's host
+        on_front_door = {f"{h.name}-drain", f"{h.name}-enable"}
+        assert {r.inputs["connection"]["host"] for r in children if r.type == REMOTE and r.name not in on_front_door} == {spec["address"]}
+        assert {r.inputs["connection"]["host"] for r in children if r.name in on_front_door} == {"192.168.10.30"}
     # each replica gets its own trigger key, and the config tells the routers to share state
     keys = [r for r in run.of_type(RANDOM_PASSWORD) if r.name.endswith("-trigger-key")]
     assert len(keys) == 2
@@ -447,7 +467,7 @@ def test_component_outputs():
 
         h = LiteLLMHost(
             "h",
-            LiteLLMHostArgs(settings=s, host=s.litellm.hosts[0], connection=ssh_connection(s, "192.168.10.20"),
+            LiteLLMHostArgs(settings=s, host=s.litellm.hosts[0], connection=ssh_connection(s, "192.168.10.20", s.litellm.hosts[0].host_key),
                             config_yaml="model_list: []\n", env_values=env, tls=tls),
         )
         for name in ("base_url", "ui_url", "docs_url", "health_url", "ready"):

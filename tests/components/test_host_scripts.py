@@ -93,15 +93,19 @@ def test_requirements_follow_the_declared_callbacks(dev):
     assert reqs(["langfuse", "prometheus"])[2:] == ["langfuse==4.18.0", "prometheus-client==0.26.0"]
 
 
-def test_install_script_generates_prisma_client_into_service_home(dev, local):
+def test_install_script_generates_prisma_client_into_a_root_owned_cache(dev, local):
     script = hs.install_script(dev)
     p = host_paths(dev)
     assert f"VENV={p.venv}" in script
     assert "-m prisma generate --schema \"$SCHEMA\"" in script
     assert '"proxy", "schema.prisma"' in script
-    assert 'HOME="$SVC_HOME"' in script and "SVC_HOME=/opt/litellm/home" in script
-    assert 'chown -R "$SVC_USER:$SVC_USER" "$SVC_HOME/.cache"' in script
-    assert "--require-hashes" in script  # used when an operator supplies a hashed lock
+    # never the service user's writable home while running as root
+    assert "SVC_HOME" not in script and "/opt/litellm/home" not in script
+    assert "PRISMA_HOME=/opt/litellm/prisma" in script
+    assert 'HOME="$PRISMA_HOME" PRISMA_HOME_DIR="$PRISMA_HOME"' in script
+    assert 'chown -R root:root "$PRISMA_HOME"' in script
+    # wheels only, every distribution hash-checked, from the lock on stdin
+    assert '--require-hashes --only-binary=:all: -r "$LOCK"' in script
     assert "sudo" not in script
     local_script = hs.install_script(local)
     assert "SVC_HOME" not in local_script and "chown" not in local_script

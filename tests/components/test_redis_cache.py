@@ -22,6 +22,7 @@ from components.redis_cache import (
 from config.settings import RedisSettings
 from offline.engine import ProgramRun, default_outputs, run_program, run_stack
 from offline.stack_inputs import load_stack_inputs
+from tests.support.host_keys import placeholder_host_key
 
 COMMAND_TYPE = "command:remote:Command"
 PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
@@ -110,9 +111,16 @@ def test_command_runs_redis_cli_on_the_redis_host_over_ssh(dev_generated):
 def test_stdin_is_the_secret_setuser_line_with_the_gateway_key_pattern(dev_generated):
     cmd = acl_command(dev_generated)
     assert "stdin" in cmd.secret_inputs
-    assert cmd.inputs["stdin"] == acl_setuser_line("litellm", generated_password(dev_generated), ["litellm.dev.cache:*"])
+    channels = ["litellm.dev.cache:litellm_proxy.auth_cache_invalidation", "litellm.dev.cache:litellm_proxy.config_change"]
+    assert cmd.inputs["stdin"] == acl_setuser_line(
+        "litellm", generated_password(dev_generated), ["litellm.dev.cache:*"], channels
+    )
     assert cmd.inputs["stdin"].startswith('ACL SETUSER "litellm" reset resetchannels on "#')
-    assert cmd.inputs["stdin"].endswith('"~litellm.dev.cache:*" +@all -@dangerous +info\n')
+    assert cmd.inputs["stdin"].endswith(
+        '"~litellm.dev.cache:*" "&litellm.dev.cache:litellm_proxy.auth_cache_invalidation" '
+        '"&litellm.dev.cache:litellm_proxy.config_change" +@all -@dangerous +info '
+        "-select -scan -randomkey -dbsize -pubsub -script|flush -function\n"
+    )
 
 
 def test_password_change_is_an_in_place_update_and_rename_a_replacement(dev_generated):
@@ -127,17 +135,40 @@ def test_password_change_is_an_in_place_update_and_rename_a_replacement(dev_gene
     assert cmd.protect is False and cmd.retain_on_delete is False
 
 
-def test_several_hosts_share_router_state_so_the_user_gets_every_key():
+def test_several_hosts_share_router_state_yet_the_user_stays_in_the_namespace():
     base = load_stack_inputs("dev").settings().litellm.model_dump()
-    base["hosts"] = base["hosts"] + [{"name": "hx-litellm-server2", "address": "192.168.10.21"}]
-    run = run_stack("dev", secrets=DEV_SECRETS, overrides={"litellm": {**base, "workers": 1}})
-    assert acl_command(run).inputs["stdin"].endswith('"~*" +@all -@dangerous +info\n')
+    base["hosts"] = base["hosts"] + [{"name": "hx-litellm-server2", "address": "192.168.10.21", "host_key": placeholder_host_key("hx-litellm-server2")}]
+    run = run_stack("dev", secrets=DEV_SECRETS, overrides={"litellm": {**base, "workers": 1}, "frontDoor": {"address": "192.168.10.30", "host_key": placeholder_host_key("litellm-lb")}})
+    assert '"~litellm.dev.cache:*" "&' in acl_command(run).inputs["stdin"]
+    assert '"~*"' not in acl_command(run).inputs["stdin"]
 
 
-def test_several_workers_share_router_state_so_the_user_gets_every_key():
+def test_several_workers_share_router_state_yet_the_user_stays_in_the_namespace():
     # the committed dev stack: one host, 4 workers (each worker process has its own Router)
     run = run_stack("dev", secrets=DEV_SECRETS)
-    assert acl_command(run).inputs["stdin"].endswith('"~*" +@all -@dangerous +info\n')
+    assert '"~litellm.dev.cache:*" "&' in acl_command(run).inputs["stdin"]
+    assert '"~*"' not in acl_command(run).inputs["stdin"]
+
+
+def test_whole_keyspace_only_for_a_dedicated_redis():
+    redis = load_stack_inputs("dev").settings().redis.model_dump()
+    run = run_stack("dev", secrets=DEV_SECRETS, overrides={"redis": {**redis, "dedicated": True}})
+    line = acl_command(run).inputs["stdin"]
+    assert '"~*" "&litellm.dev.cache:litellm_proxy.auth_cache_invalidation"' in line
+    with pytest.raises(ValueError, match="redis.dedicated: true"):
+        acl_setuser_line("litellm", "pw", ["*"], [])
+    with pytest.raises(ValueError, match="redis.dedicated: true"):
+        acl_setuser_line("litellm", "pw", ["ns:*", "**"], [])
+    assert '"~*"' in acl_setuser_line("litellm", "pw", ["*"], [], dedicated=True)
+
+
+def test_namespace_glob_characters_are_escaped():
+    from components.redis_cache import litellm_channel_patterns, namespace_key_pattern
+
+    assert namespace_key_pattern("a*b?[c]") == "a\\*b\\?\\[c\\]:*"
+    assert litellm_channel_patterns("n?") == [
+        "n\\?:litellm_proxy.auth_cache_invalidation", "n\\?:litellm_proxy.config_change"
+    ]
 
 
 # ---- secrets ---------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import pytest
 
 from config.loader import ConfigError, load_settings
 from offline.stack_inputs import PROJECT_DIR, load_stack_inputs
+from tests.support.host_keys import placeholder_host_key
 
 P = "litellm-gateway"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
@@ -229,7 +230,8 @@ CASES: list[Case] = [
     C("pool-workers", "dev", "postgres.connection_limit", "8 workers x 10 connections (litellm.database_connection_pool_limit) x 1 host(s) = 80 exceeds connection_limit 50; " + POOL + " 80", {"litellm.workers": 8}),
     C("pool-per-worker", "dev", "postgres.connection_limit", "4 workers x 20 connections", {"litellm.database_connection_pool_limit": 20}),
     C("pool-hosts", "dev", "postgres.connection_limit", "x 2 host(s) = 80 exceeds connection_limit 50",
-      {"litellm.hosts[1]": {"name": "hx-litellm-server-2", "address": "192.168.10.21"}}),
+      {"litellm.hosts[1]": {"name": "hx-litellm-server-2", "address": "192.168.10.21", "host_key": placeholder_host_key("hx-litellm-server-2")},
+       "frontDoor": {"address": "192.168.10.30", "host_key": placeholder_host_key("litellm-lb")}}),  # several hosts: the front door (issue 8)
     C("pool-low-limit", "local", "postgres.connection_limit", "1 workers x 10 connections (litellm.database_connection_pool_limit) x 1 host(s) = 10 exceeds connection_limit 5", {"postgres.connection_limit": 5}),
     # ---- TLS off on an ssh deploy -----------------------------------------------------------------
     C("tls-off-ssh", "dev", "tls.enabled", "set tls.allow_plaintext: true to accept that explicitly", {"tls.enabled": False}),
@@ -263,7 +265,7 @@ CASES: list[Case] = [
     C("port-text", "dev", "litellm.port", "valid integer", {"litellm.port": "four-thousand"}),
     C("workers-zero", "local", "litellm.workers", "greater than or equal to 1", {"litellm.workers": 0}),
     C("readiness-too-short", "local", "litellm.readiness_timeout_seconds", "greater than or equal to 5", {"litellm.readiness_timeout_seconds": 1}),
-    C("deploy-unknown", "local", "litellm.deploy", "'ssh' or 'local'", {"litellm.deploy": "docker"}),
+    C("deploy-unknown", "local", "litellm.deploy", "'ssh', 'local' or 'kubernetes'", {"litellm.deploy": "docker"}),
     C("hosts-empty", "local", "litellm.hosts", "at least 1 item", {"litellm.hosts": []}),
     C("hosts-duplicate", "dev", "litellm", "host names must be unique; repeated: hx-litellm-server",
       {"litellm.hosts[1]": {"name": "hx-litellm-server", "address": "192.168.10.21"}, "litellm.workers": 1}),

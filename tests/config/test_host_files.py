@@ -5,6 +5,7 @@ import subprocess
 import pytest
 
 from config.host_files import (
+    UNIT_HARDENING,
     proxy_args,
     render_env_file,
     render_systemd_unit,
@@ -119,9 +120,11 @@ def test_the_unit_has_exactly_the_expected_directives():
     assert _directives(render_systemd_unit(s, s.litellm.hosts[0])) == [
         "[Unit]Description", "[Unit]After", "[Unit]Wants",
         "[Service]Type", "[Service]User", "[Service]Group", "[Service]WorkingDirectory",
-        "[Service]EnvironmentFile", "[Service]ExecStart", "[Service]Restart", "[Service]RestartSec",
-        "[Service]TimeoutStopSec", "[Service]LimitNOFILE", "[Service]NoNewPrivileges", "[Service]PrivateTmp",
-        "[Service]ProtectSystem", "[Service]ReadWritePaths", "[Install]WantedBy",
+        "[Service]EnvironmentFile", "[Service]Environment", "[Service]Environment", "[Service]ExecStart",
+        "[Service]Restart", "[Service]RestartSec", "[Service]TimeoutStopSec", "[Service]LimitNOFILE",
+        # the sandbox (config.host_files.UNIT_HARDENING; scored in tests/e2e/test_unit_sandbox.py)
+        *[f"[Service]{line.split('=', 1)[0]}" for line in UNIT_HARDENING],
+        "[Service]ReadWritePaths", "[Install]WantedBy",
     ]
 
 

@@ -15,6 +15,7 @@ from litellm.types.router import Deployment
 from config.litellm_yaml import deployment_entry, render_litellm_config, render_litellm_config_yaml
 from config.settings import GatewaySettings
 from offline.stack_inputs import load_stack_inputs
+from tests.support.host_keys import placeholder_host_key
 
 STACKS = ("local", "dev")
 PROXY_SERVER_SOURCE = Path(litellm.__file__).parent / "proxy" / "proxy_server.py"
@@ -118,15 +119,21 @@ def test_dev_renders_api_managed_models_budget_alerting_and_router_state():
     assert rs["redis_host"] == "hx-redis-server.hx.dev.local"
     assert rs["redis_port"] == 6379
     assert rs["redis_password"] == "os.environ/REDIS_PASSWORD"
-    assert rs["cache_kwargs"] == {"username": "litellm"}
+    assert rs["cache_kwargs"] == {"username": "litellm", "namespace": "litellm.dev.cache"}
+    # the coordination Redis (pub/sub, spend counters) under the same namespace, cache on or off
+    assert doc["general_settings"]["coordination_redis"] == {
+        "host": "hx-redis-server.hx.dev.local", "port": 6379, "password": "os.environ/REDIS_PASSWORD",
+        "username": "litellm", "namespace": "litellm.dev.cache",
+    }
 
     litellm = settings.model_dump(mode="python")["litellm"]
     one_process = render_litellm_config(settings_of("dev", litellm={**litellm, "workers": 1}))
     assert "redis_host" not in one_process["router_settings"]
+    assert "coordination_redis" not in one_process["general_settings"]
     two_hosts = render_litellm_config(settings_of("dev", litellm={**litellm, "workers": 1, "hosts": [
-        {"name": "hx-litellm-server", "address": "192.168.10.20"},
-        {"name": "hx-litellm-server-2", "address": "192.168.10.21"},
-    ]}))
+        {"name": "hx-litellm-server", "address": "192.168.10.20", "host_key": placeholder_host_key("hx-litellm-server")},
+        {"name": "hx-litellm-server-2", "address": "192.168.10.21", "host_key": placeholder_host_key("hx-litellm-server-2")},
+    ]}, frontDoor={"address": "192.168.10.30", "host_key": placeholder_host_key("litellm-lb")}))
     assert two_hosts["router_settings"]["redis_host"] == "hx-redis-server.hx.dev.local"
 
 

@@ -203,7 +203,7 @@ def test_errors_in_a_catalog_file_name_the_file(tmp_path):
         load_settings("local", config, secret, project_dir=tmp_path)
     assert caught.value.problems == [
         "stack 'local': config/extra.yaml: keys[0].max_budgt: unknown key (a typo?); expected one of: "
-        "alias, budget_duration, expires, max_budget, metadata, models, rotate_after_days, rotation_trigger, "
+        "alias, budget_duration, expires, max_budget, metadata, models, rotate_after_days, rotation_grace, rotation_trigger, "
         "rpm_limit, service, team, tpm_limit"
     ]
 

@@ -53,8 +53,11 @@ from litellm.constants import (
     MINIMUM_CUSTOM_KEY_LENGTH,
 )
 from litellm.litellm_core_utils.duration_parser import duration_in_seconds
+from litellm import Router
 from litellm.proxy._types import (
     DeleteTeamRequest,
+    LiteLLM_VerificationToken,
+    LitellmUserRoles,
     GenerateKeyRequest,
     GenerateKeyResponse,
     KeyRequest,
@@ -75,7 +78,12 @@ from litellm.proxy._types import (
 from litellm.proxy.auth.auth_utils import abbreviate_api_key
 from litellm.proxy.common_utils.timezone_utils import get_budget_reset_time
 from litellm.proxy.common_utils.validation_error_body import public_validation_errors
-from litellm.proxy.management_endpoints.model_management_endpoints import NULL_CLEARABLE_LITELLM_PARAMS
+from litellm.proxy.management_endpoints.common_utils import validate_budget_duration
+from litellm.proxy.management_endpoints.key_management_endpoints import is_different_team, validate_key_team_change
+from litellm.proxy.management_endpoints.model_management_endpoints import (
+    NULL_CLEARABLE_LITELLM_PARAMS,
+    raise_if_reload_degraded_serving,
+)
 
 # The real read path of /v2/model/info and /model/info: cost-map enrichment + credential removal.
 from litellm.proxy.proxy_server import (
@@ -216,6 +224,22 @@ def _converted_auth_style_error(detail: object, code: int) -> ProxyException:
     return _proxy_error(detail, ProxyErrorTypes.auth_error, "None", code)
 
 
+def _litellm_check(convert: Callable[[object, int], ProxyException], check: Callable[[], object]) -> None:
+    """Run one of LiteLLM's own validation functions; its HTTPException becomes the ProxyException the
+    calling handler turns it into (`convert`), a ProxyException passes unchanged (as in the handlers)."""
+    try:
+        check()
+    except HTTPException as exc:
+        raise convert(exc.detail, exc.status_code) from None
+
+
+async def _litellm_check_async(convert: Callable[[object, int], ProxyException], check: Callable[[], Awaitable[object]]) -> None:
+    try:
+        await check()
+    except HTTPException as exc:
+        raise convert(exc.detail, exc.status_code) from None
+
+
 def _masked(api_key: str) -> str:
     return f"{api_key[:4]}****{api_key[-4:]}" if len(api_key) > 8 else "****"
 
@@ -248,6 +272,11 @@ class AdminEmulator:
         self.teams: dict[str, dict] = {}
         # Soft-deleted keys (KME persist_deleted_verification_tokens archive), by token hash.
         self.deleted_keys: dict[str, dict] = {}
+        # The next N /v2/model/info answers come from a worker whose router holds no model yet (it has
+        # not reloaded since the first model was written): PS model_info_v2's early empty page.
+        self.empty_router_answers = 0
+        # Whether a router accepts a deployment, by its JSON (building one is slow).
+        self._serves_cache: dict[str, bool] = {}
         self.access_log: list[dict] = []
         self._faults: list[dict] = []
         self._lock = threading.Lock()
@@ -395,6 +424,51 @@ class AdminEmulator:
         )
         return deployment.to_json(exclude_none=True)
 
+    def _serves(self, row: Mapping[str, Any]) -> bool:
+        """Whether a worker's router takes the row on reload (PS ProxyConfig._add_deployment ->
+        Router.upsert_deployment; a deployment it refuses, e.g. an unknown provider, is logged and
+        skipped: saved, but not served)."""
+        try:
+            entry = self._model_router_entry(row)
+        except Exception:
+            return False
+        cache_key = json.dumps(entry, sort_keys=True, default=str)
+        if cache_key not in self._serves_cache:
+            try:
+                Router(model_list=[]).upsert_deployment(deployment=Deployment(**entry))
+                self._serves_cache[cache_key] = True
+            except Exception:
+                self._serves_cache[cache_key] = False
+        return self._serves_cache[cache_key]
+
+    def _live_model_ids(self) -> frozenset[str]:
+        # MME live_model_ids_snapshot: what the handling worker's router serves after its reload.
+        return frozenset(model_id for model_id, row in self.models.items() if self._serves(row))
+
+    def _router_for_checks(self) -> Router:
+        """A router holding the served deployments, for LiteLLM's own access checks."""
+        return Router(model_list=[self._model_router_entry(row) for row in self.models.values() if self._serves(row)])
+
+    def _sync_allowlists_for_rename(self, model_id: str, old_name: str, new_name: str) -> None:
+        """management_helpers/model_allowlist_rename_sync.py sync_model_allowlists_for_renamed_model, on
+        the teams' and keys' `models`: when no other deployment still carries the old name it is replaced
+        by the new one (`array_replace(array_remove(models, new), old, new)`), otherwise the new name is
+        appended (`array_append`, where the old name is listed and the new one is not)."""
+        if old_name == new_name:
+            return
+        # access_group_model_sync.still_backed: rows still named old_name after the write.
+        still_backed = any(row["model_name"] == old_name for other, row in self.models.items() if other != model_id)
+        for table in (self.teams, self.keys):
+            for row in table.values():
+                models = list(row.get("models") or [])
+                if old_name not in models:
+                    continue
+                if still_backed:
+                    if new_name not in models:
+                        row["models"] = [*models, new_name]
+                else:
+                    row["models"] = [new_name if name == old_name else name for name in models if name != new_name]
+
     def _model_read_view(self, row: Mapping[str, Any]) -> dict:
         enriched = _enrich_model_info_with_litellm_data(model=self._model_router_entry(row), llm_router=None)
         return _translate_model_name_for_response(enriched)
@@ -432,6 +506,31 @@ class AdminEmulator:
                 "deleted_by_api_key": hash_token_if_needed(self.master_key),
                 "litellm_changed_by": None,
             }
+
+    @staticmethod
+    def _refuse_unmodelled_limit_types(data: Any) -> None:
+        # KME _check_team_key_limits counts the team's other keys for guaranteed throughput: not modelled.
+        if "guaranteed_throughput" in (getattr(data, "tpm_limit_type", None), getattr(data, "rpm_limit_type", None)):
+            raise _proxy_error("guaranteed_throughput limits are not modelled by the emulator", "not_implemented", None, 501)
+
+    async def _validate_key_update(self, data: UpdateKeyRequest, existing: Mapping[str, Any], team_row: Mapping[str, Any] | None) -> None:
+        """KME _validate_update_key_data, for a master-key caller: LiteLLM's own budget_duration check,
+        then, for a move to another team, LiteLLM's own validate_key_team_change against the key's
+        STORED models and limits (not the ones in this request)."""
+        _litellm_check(_converted_auth_style_error, lambda: validate_budget_duration(data.budget_duration))
+        stored = LiteLLM_VerificationToken.model_validate({k: v for k, v in existing.items() if not k.startswith("_")})
+        if not is_different_team(data=data, existing_key_row=stored):
+            return
+        if team_row is None:
+            # KME: an admin may name a team that does not exist; the move check then has no team.
+            raise _converted_auth_style_error({"error": "Team object not found for team change validation"}, 500)
+        team = LiteLLM_TeamTable.model_validate(dict(team_row))
+        admin = UserAPIKeyAuth(user_role=LitellmUserRoles.PROXY_ADMIN, api_key=hash_token_if_needed(self.master_key))
+        router = self._router_for_checks()
+        await _litellm_check_async(
+            _converted_auth_style_error,
+            lambda: validate_key_team_change(key=stored, team=team, change_initiated_by=admin, llm_router=router),
+        )
 
     # ------------------------------------------------------------------ app
     def _build_app(self) -> FastAPI:
@@ -494,8 +593,18 @@ class AdminEmulator:
                     "updated_at": now,
                     "updated_by": LITELLM_PROXY_ADMIN_NAME,
                 }
+                live_before = emulator._live_model_ids()
                 emulator.models[model_id] = _json_safe(row)
                 response = emulator._model_write_response(emulator.models[model_id])
+                # MME add_new_model: after the reload, a written model this worker does not serve is a 500
+                # (the row stays saved), raised by LiteLLM's own raise_if_reload_degraded_serving.
+                raise_if_reload_degraded_serving(
+                    before=live_before,
+                    written_models=[(model_id, model_info)],
+                    action="create",
+                    still_desired=frozenset(emulator.models),
+                    live_after=emulator._live_model_ids(),
+                )
             return JSONResponse(response)
 
         @app.patch("/model/{model_id}/update", dependencies=admin)
@@ -525,8 +634,19 @@ class AdminEmulator:
                     updated["blocked"] = patch_data.blocked
                 updated["updated_at"] = _iso(_utc_now())
                 updated["updated_by"] = LITELLM_PROXY_ADMIN_NAME
+                live_before = emulator._live_model_ids()
                 emulator.models[model_id] = updated
+                if updated["model_name"] != row["model_name"] and row["model_info"].get("team_id") is None:
+                    # MME patch_model: a rename rewrites the allowlists that named the old name.
+                    emulator._sync_allowlists_for_rename(model_id, row["model_name"], updated["model_name"])
                 response = emulator._model_write_response(updated)
+                raise_if_reload_degraded_serving(
+                    before=live_before,
+                    written_models=[(model_id, updated["model_info"])],
+                    action="update",
+                    still_desired=frozenset(emulator.models),
+                    live_after=emulator._live_model_ids(),
+                )
             return JSONResponse(response)
 
         @app.post("/model/update", dependencies=admin)
@@ -559,6 +679,7 @@ class AdminEmulator:
                 updated["updated_by"] = LITELLM_PROXY_ADMIN_NAME
                 updated["updated_at"] = _iso(_utc_now())
                 emulator.models[model_id] = updated
+                emulator._sync_allowlists_for_rename(model_id, row["model_name"], updated["model_name"])
                 response = emulator._model_write_response(updated)
             return JSONResponse(response)
 
@@ -592,8 +713,12 @@ class AdminEmulator:
         ) -> dict:
             with lock:
                 rows = [copy.deepcopy(row) for row in emulator.models.values()]
-            if not rows:
-                # PS model_info_v2: no router yet -> empty page without touching the DB.
+                lagging = emulator.empty_router_answers > 0
+                if lagging:
+                    emulator.empty_router_answers -= 1
+            if not rows or lagging:
+                # PS model_info_v2: no model in this worker's router (none yet, or not reloaded since the
+                # first write) -> empty page without touching the DB, even for a modelId lookup.
                 return {"data": [], "total_count": 0, "current_page": page, "total_pages": 0, "size": size}
             if modelId is not None:
                 rows = [row for row in rows if row["model_id"] == modelId]
@@ -650,6 +775,9 @@ class AdminEmulator:
                 raise _converted_http_error(
                     {"error": f"max_budget must be a non-negative finite number. Received: {data.max_budget}"}, 400
                 )
+            emulator._refuse_unmodelled_limit_types(data)
+            # KME _common_key_generation_helper: LiteLLM's own check ("0d" and other non-positive durations -> 400).
+            _litellm_check(_converted_http_error, lambda: validate_budget_duration(data.budget_duration))
             # KME _common_key_generation_helper: metadata-backed request fields are folded into metadata.
             metadata = dict(data.metadata or {})
             for field in _METADATA_BACKED_FIELDS:
@@ -768,6 +896,19 @@ class AdminEmulator:
                 raise _converted_auth_style_error(
                     {"error": f"max_budget must be a non-negative finite number. Received: {data.max_budget}"}, 400
                 )
+            emulator._refuse_unmodelled_limit_types(data)
+            with lock:
+                # KME _get_and_validate_existing_key, then _validate_update_key_data (outside the lock below:
+                # LiteLLM's checks are coroutines).
+                if data.key is not None:
+                    existing = emulator.keys.get(hash_token_if_needed(data.key))
+                else:
+                    existing = next((r for r in emulator.keys.values() if r["key_alias"] == data.key_alias), None)
+                existing = copy.deepcopy(existing) if existing is not None else None
+                team_id_to_check = data.team_id or (existing or {}).get("team_id")
+                team_row = copy.deepcopy(emulator.teams.get(team_id_to_check)) if team_id_to_check else None
+            if existing is not None:
+                await emulator._validate_key_update(data, existing, team_row)
             with lock:
                 # KME _get_and_validate_existing_key.
                 if data.key is not None:
@@ -896,7 +1037,23 @@ class AdminEmulator:
             key_hash: str | None = Query(None),
             key_alias: str | None = Query(None),
             return_full_object: bool = Query(False),
+            substring_matching: bool = Query(False),
+            expires: str | None = Query(None),
         ) -> JSONResponse:
+            def alias_matches(row: Mapping[str, Any]) -> bool:
+                if not key_alias:
+                    return True
+                if substring_matching:
+                    # KME list_key_helper: {"contains": key_alias, "mode": "insensitive"}.
+                    return key_alias.lower() in (row["key_alias"] or "").lower()
+                return row["key_alias"] == key_alias
+
+            def expiry_matches(row: Mapping[str, Any]) -> bool:
+                if expires not in ("expired", "active"):
+                    return True
+                expired = emulator._key_status({**row, "blocked": None}) == "expired"
+                return expired if expires == "expired" else not expired
+
             with lock:
                 rows = [
                     emulator._key_row_dump(row) | {"_sequence": row["_sequence"]}
@@ -906,7 +1063,8 @@ class AdminEmulator:
                     and (team_id is None or row["team_id"] == team_id)
                     and (organization_id is None or row["organization_id"] == organization_id)
                     and (key_hash is None or row["token"] == key_hash)
-                    and (key_alias is None or row["key_alias"] == key_alias)
+                    and alias_matches(row)
+                    and expiry_matches(row)
                 ]
             # KME list_key_helper orders by created_at desc, then token desc; insertion order stands in for created_at.
             rows.sort(key=lambda row: (row["_sequence"], row["token"]), reverse=True)
@@ -936,6 +1094,9 @@ class AdminEmulator:
                     raise _converted_http_error(
                         {"error": f"{budget_field} must be a non-negative finite number. Received: {budget}"}, 400
                     )
+            # TE new_team: LiteLLM's own check, wrapped by handle_exception_on_proxy.
+            _litellm_check(_converted_http_error, lambda: validate_budget_duration(data.budget_duration))
+            _litellm_check(_converted_http_error, lambda: validate_budget_duration(data.team_member_budget_duration))
             with lock:
                 team_id = data.team_id if data.team_id is not None else emulator._new_uuid()
                 if team_id == _UI_SESSION_TEAM_ID:
@@ -977,6 +1138,9 @@ class AdminEmulator:
 
         @app.post("/team/update", dependencies=admin)
         async def update_team(data: UpdateTeamRequest) -> JSONResponse:
+            # TE update_team validates before it looks the team up.
+            _litellm_check(_converted_http_error, lambda: validate_budget_duration(data.budget_duration))
+            _litellm_check(_converted_http_error, lambda: validate_budget_duration(data.team_member_budget_duration))
             with lock:
                 row = emulator.teams.get(data.team_id)
                 if row is None:

@@ -25,6 +25,8 @@ and changes only what a test machine needs changed, each step explicit:
   key gets 401 only if the ``prisma`` Python package is importable (litellm[proxy] does not pull
   it: it is in the ``extra_proxy`` extra; without it the auth error handler fails on
   ``import prisma`` and answers 500); any other key gets 400 "No connected db.";
+  ``keep_database=True`` keeps them: tests/support/real_proxy.py gives the proxy a real database
+  through an offline Prisma engine (tests/support/prisma_engine/);
 - the process gets a clean, explicit environment (never the test runner's: no provider keys leak
   in), plus offline defaults (:data:`OFFLINE_ENV`) that stop every remote fetch we know of; secrets
   travel only in the environment: ``args`` that contain a secret value are refused. Checked with
@@ -292,11 +294,22 @@ def _group_pids(pgid: int) -> list[int]:
     return pids
 
 
-def listening_ports_of_group(pgid: int) -> set[int]:
-    """TCP ports on which some process of process group ``pgid`` listens (read from /proc)."""
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def listening_ports_of_group(pgid: int, ignore_cmdline: str | None = None) -> set[int]:
+    """TCP ports on which some process of process group ``pgid`` listens (read from /proc);
+    processes whose command line contains ``ignore_cmdline`` are left out (helpers such as the
+    database engine, which listen on ports of their own)."""
     listening = _listening_inodes()
     ports: set[int] = set()
     for pid in _group_pids(pgid):
+        if ignore_cmdline and ignore_cmdline in _cmdline(pid):
+            continue
         fd_dir = f"/proc/{pid}/fd"
         try:
             fds = os.listdir(fd_dir)
@@ -342,6 +355,8 @@ class RunningProxy:
         cli: str | None = None,
         keep_workdir_on_failure: bool = True,
         tls: ProxyTls | None = None,
+        keep_database: bool = False,
+        helper_cmdline: str | None = None,
     ) -> None:
         if isinstance(config, (str, os.PathLike)):
             loaded = yaml.safe_load(Path(config).read_text())
@@ -349,7 +364,10 @@ class RunningProxy:
                 raise ValueError(f"{config}: not a YAML mapping")
             config = loaded
         self.name = name
-        self.config, env_without_db, self.dropped_database_settings = without_database(config, env)
+        if keep_database:  # the real database route (tests/support/real_proxy.py): nothing dropped
+            self.config, env_without_db, self.dropped_database_settings = copy.deepcopy(dict(config)), dict(env), []
+        else:
+            self.config, env_without_db, self.dropped_database_settings = without_database(config, env)
         self._secrets = _secret_values(env_without_db)
         cost_map = str(env_without_db.get("LITELLM_LOCAL_MODEL_COST_MAP", OFFLINE_ENV["LITELLM_LOCAL_MODEL_COST_MAP"]))
         if cost_map.lower() != "true":
@@ -381,6 +399,7 @@ class RunningProxy:
         self._log_file: Any = None
         self._keep_workdir = False
         self._keep_workdir_on_failure = keep_workdir_on_failure
+        self._helper_cmdline = helper_cmdline  # its processes' ports are not the proxy's
 
     # -- public surface ----------------------------------------------------------------------
     def __repr__(self) -> str:  # no env, no key
@@ -543,7 +562,9 @@ class RunningProxy:
         return "\n".join(self.output().splitlines()[-lines:])
 
     def listening_ports(self) -> set[int]:
-        return listening_ports_of_group(self._proc.pid) if self._proc is not None else set()
+        if self._proc is None:
+            return set()
+        return listening_ports_of_group(self._proc.pid, self._helper_cmdline)
 
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key if key is not None else self.master_key}"}

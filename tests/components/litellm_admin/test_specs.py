@@ -205,7 +205,7 @@ def test_model_projection_reports_drift_in_declared_fields():
     assert "mode" not in state["model_info"]
     diff = specs.diff_model(state, MODEL)
     assert diff.changes and diff.replaces == []  # re-adding and re-setting are both updates
-    assert specs.model_update_patch(state, MODEL) == {"litellm_params": {"rpm": 10}, "model_info": {"mode": "chat"}}
+    assert specs.model_update_patch(state, MODEL) == {"litellm_params": {"rpm": 10}, "model_info": {"mode": "chat", "id": MODEL["model_id"]}}
 
 
 def test_team_model_public_name_is_read_from_model_info():

@@ -1,0 +1,155 @@
+"""The front door: one HAProxy in front of every proxy host (stacks with more than one host).
+
+Steps (pulumi-command resources, children of the component; scripts in
+components.front_door_scripts, config in config.haproxy_cfg):
+
+  install        ssh: apt-get install haproxy; local: haproxy must be on PATH
+  file-cfg       haproxy.cfg from stdin (`service` checks it with `haproxy -c` before reloading)
+  file-tls-pem   certificate + key for the service name (0600, secret stdin)        (TLS on)
+  file-tls-ca    the CA bundle of the proxies' certificates (re-encryption is verified) (TLS on)
+  service        start, or reload in place when the config/TLS changed (the reasons are a comment
+                 in the command text: an UPDATE, never a stop; see components.host_scripts)
+
+Each host's drain/re-enable steps (components.host) run on the front door through the runtime API,
+after `service`. The front door does not depend on the hosts: it health-checks them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+from pulumi_command import local, remote
+
+from components import front_door_scripts as scripts
+from components.host_scripts import LOCAL_INTERPRETER, remote_command, with_reasons
+from config.haproxy_cfg import FrontDoorPlan, front_door_plan, render_haproxy_cfg
+from config.settings import GatewaySettings
+
+TYPE_TOKEN = "litellm-gateway:frontdoor:FrontDoor"
+
+
+@dataclass
+class FrontDoorTls:
+    cert_pem: pulumi.Input[str]
+    private_key_pem: pulumi.Input[str]
+    proxies_ca_pem: pulumi.Input[str]
+    """The CA bundle the proxies' certificates chain to (self-signed: the certificates themselves)."""
+
+
+@dataclass
+class FrontDoorArgs:
+    settings: GatewaySettings
+    connection: Optional[remote.ConnectionArgs]
+    """None => deploy "local": local.Command on this machine."""
+    tls: Optional[FrontDoorTls] = None
+
+
+class FrontDoor(pulumi.ComponentResource):
+    plan: FrontDoorPlan
+    haproxy_cfg: str
+    service: pulumi.CustomResource
+    """The step after which HAProxy runs with the current config: drain/enable steps follow it."""
+    connection: Optional[remote.ConnectionArgs]
+
+    def __init__(self, name: str, args: FrontDoorArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        s = args.settings
+        self._name = name
+        self.connection = args.connection
+        self.plan = plan = front_door_plan(s)
+        self.haproxy_cfg = cfg = render_haproxy_cfg(s, plan)
+        if (args.tls is None) == s.tls.enabled:
+            raise ValueError("front door: TLS material is needed exactly when tls.enabled")
+
+        install = self.command("install", create=scripts.install_script(plan))
+        files = [
+            self.command(
+                "file-cfg",
+                create=scripts.write_file_script(plan, plan.config_file, "0640", check_config=False),
+                delete=scripts.remove_file_script(plan.config_file),
+                stdin=cfg,
+                depends_on=[install],
+            )
+        ]
+        reasons: list[pulumi.Input[str]] = ["cfg=" + hashlib.sha256(cfg.encode()).hexdigest()]
+        if args.tls is not None:
+            pem = pulumi.Output.secret(
+                pulumi.Output.all(args.tls.cert_pem, args.tls.private_key_pem).apply(lambda v: v[0].rstrip("\n") + "\n" + v[1])
+            )
+            files.append(
+                self.command(
+                    "file-tls-pem",
+                    create=scripts.write_file_script(plan, plan.tls_pem_file, "0600"),
+                    delete=scripts.remove_file_script(plan.tls_pem_file),
+                    stdin=pem,
+                    depends_on=[install],
+                )
+            )
+            files.append(
+                self.command(
+                    "file-tls-ca",
+                    create=scripts.write_file_script(plan, plan.backend_ca_file, "0644"),
+                    delete=scripts.remove_file_script(plan.backend_ca_file),
+                    stdin=args.tls.proxies_ca_pem,
+                    depends_on=[install],
+                )
+            )
+            reasons.append(
+                pulumi.Output.unsecret(
+                    pulumi.Output.all(args.tls.cert_pem, args.tls.proxies_ca_pem).apply(
+                        lambda v: "tls=" + hashlib.sha256((v[0] + "\n" + v[1]).encode()).hexdigest()
+                    )
+                )
+            )
+        reload = pulumi.Output.all(*reasons).apply(lambda r: with_reasons(scripts.reload_script(plan), list(r)))
+        # The config is validated by `haproxy -c` as part of the reload (the file steps only write).
+        self.service = self.command(
+            "service",
+            create=reload,
+            update=reload,
+            delete=scripts.stop_script(plan),
+            depends_on=files,
+        )
+        self.register_outputs({"haproxy_cfg_sha256": hashlib.sha256(cfg.encode()).hexdigest()})
+
+    def command(
+        self,
+        step: str,
+        *,
+        create: pulumi.Input[str],
+        update: Optional[pulumi.Input[str]] = None,
+        delete: Optional[str] = None,
+        stdin: Optional[pulumi.Input[str]] = None,
+        depends_on: Optional[list[pulumi.Resource]] = None,
+        name: Optional[str] = None,
+        parent: Optional[pulumi.Resource] = None,
+        aliases: Optional[list] = None,
+    ) -> pulumi.CustomResource:
+        """A command on the front door (also used by the hosts' drain/re-enable steps)."""
+        opts = pulumi.ResourceOptions(parent=parent or self, depends_on=depends_on, aliases=aliases)
+        resource_name = name or f"{self._name}-{step}"
+        if self.connection is None:
+            return local.Command(
+                resource_name,
+                create=create,
+                update=update,
+                delete=delete,
+                stdin=stdin,
+                interpreter=LOCAL_INTERPRETER,
+                add_previous_output_in_env=False,
+                opts=opts,
+            )
+        wrap = lambda script: pulumi.Output.from_input(script).apply(lambda t: remote_command(t, "non-root")) if script is not None else None  # noqa: E731
+        return remote.Command(
+            resource_name,
+            connection=self.connection,
+            create=wrap(create),
+            update=wrap(update),
+            delete=wrap(delete),
+            stdin=stdin,
+            add_previous_output_in_env=False,
+            opts=opts,
+        )

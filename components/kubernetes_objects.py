@@ -1,0 +1,480 @@
+"""The Kubernetes objects of a `litellm.deploy: kubernetes` stack, as plain manifests. Pure: no Pulumi.
+
+`components.kubernetes.LiteLLMKubernetes` turns each manifest into a pulumi-kubernetes resource
+(so `pulumi preview --diff` shows every object), and `make render` writes them to
+build/<stack>/k8s/*.yaml with every secret value shown as "[secret]". Secret values are parameters
+(`secret_values`, `secrets_checksum`): the component passes Pulumi secret outputs, the renderer
+"[secret]"; nothing here reads a secret from the settings.
+
+What the manifests encode, and where it comes from:
+- the ConfigMap holds `config.litellm_yaml.render_litellm_config_yaml(settings)`: byte for byte the
+  file the ssh target writes (one renderer; its secrets are `os.environ/NAME` references);
+- the pods' environment is the ssh target's env file: the same plain entries
+  (`config.host_files.plain_env`, with DISABLE_SCHEMA_UPDATE=True so serving pods never migrate)
+  and the same secret names (`config.host_files.secret_env_names`), each from the Secret;
+- the migration Job runs `components.host_scripts.migration_argv` with
+  `host_scripts.MIGRATION_ENV_OVERRIDE` on top of the pods' env: the ssh migrate step's command,
+  flags and override. Its name carries a digest of the release and the database, so it runs once
+  per release/database (a Job's pod template is immutable; a new name is a new Job), and the
+  Deployment is created after it (pulumi-kubernetes waits for a Job's `Complete` condition);
+- the Deployment runs the pinned image (`main-v<version>`, config.kubernetes_settings), one worker
+  per pod, probes on /health/liveliness and /health/readiness (a startupProbe covers
+  `readiness_timeout_seconds`), RollingUpdate with maxUnavailable 0, a checksum annotation of the
+  config and of the secrets (an HMAC given by the component) so a change of either rolls the pods,
+  a non-root security context (the litellm-non_root image's user) with a read-only root filesystem
+  and emptyDirs where the proxy and the migrations write (/tmp, LITELLM_MIGRATION_DIR);
+- Service, PodDisruptionBudget, an autoscaling/v2 HorizontalPodAutoscaler with `behavior` (when
+  max_replicas > min_replicas), and an Ingress for <service_name>.<domain> with TLS from a Secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from components.host_scripts import MIGRATION_ENV_OVERRIDE, migration_argv
+from config.host_files import REDACTED, plain_env, secret_env_names
+from config.kubernetes_settings import SURGE_PODS, image_reference
+from config.litellm_yaml import render_litellm_config_yaml
+from config.settings import GatewaySettings
+
+CONFIG_DIR = "/etc/litellm"
+CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
+CONTAINER_NAME = "litellm"
+PORT_NAME = "http"
+# Where the proxy may write with a read-only root filesystem (emptyDirs): /tmp, and the migrations
+# directory LiteLLM copies its Prisma migrations into when LITELLM_MIGRATION_DIR is set (litellm_proxy_
+# extras.utils: "to support baselining db in read-only fs"). Not /app/.cache: the image's Prisma
+# engines are there (an emptyDir would hide them).
+MIGRATION_DIR = "/var/lib/litellm/migrations"
+WRITABLE_DIRS: tuple[tuple[str, str], ...] = (("tmp", "/tmp"), ("migrations", MIGRATION_DIR))
+# The pods' env on top of the env file's entries: what a read-only root filesystem needs.
+POD_ENV: tuple[tuple[str, str], ...] = (
+    ("LITELLM_MIGRATION_DIR", MIGRATION_DIR),
+    ("NPM_CONFIG_CACHE", "/tmp/.npm"),  # the image's /app/.cache/npm is read-only here
+)
+RUN_AS_USER = 65534  # nobody: the USER of the litellm-non_root image, owner of /app and Prisma's files
+MANAGED_BY = "litellm-gateway"
+
+
+@dataclass(frozen=True)
+class ObjectNames:
+    namespace: str
+    base: str
+    env_secret: str
+    tls_secret: str
+    config_map: str
+    migration_job: str
+    deployment: str
+    service: str
+    pdb: str
+    hpa: str
+    ingress: str
+
+
+def migration_digest(settings: GatewaySettings) -> str:
+    """Changes with the release (image) and the database the migrations run against, nothing else."""
+    p = settings.postgres
+    key = json.dumps([image_reference(settings), p.host, p.port, p.database, p.role])
+    return hashlib.sha256(key.encode()).hexdigest()[:10]
+
+
+def object_names(settings: GatewaySettings) -> ObjectNames:
+    k = settings.kubernetes
+    assert k is not None, "object_names needs litellm.deploy: kubernetes"
+    base = settings.litellm.service_name or "litellm"
+    return ObjectNames(
+        namespace=k.namespace,
+        base=base,
+        env_secret=f"{base}-env",
+        tls_secret=k.ingress.tls_secret or f"{base}-tls",
+        config_map=f"{base}-config",
+        migration_job=f"{base}-migrate-{migration_digest(settings)}",
+        deployment=base,
+        service=base,
+        pdb=base,
+        hpa=base,
+        ingress=base,
+    )
+
+
+def selector_labels(settings: GatewaySettings) -> dict[str, str]:
+    return {"app.kubernetes.io/name": "litellm", "app.kubernetes.io/instance": object_names(settings).base}
+
+
+def labels(settings: GatewaySettings, component: str = "proxy") -> dict[str, str]:
+    return {
+        **selector_labels(settings),
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/version": settings.litellm.version,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "litellm-gateway/stack": settings.stack,
+    }
+
+
+def _meta(settings: GatewaySettings, name: str, component: str = "proxy", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "namespace": settings.kubernetes.namespace, "labels": labels(settings, component), **extra}  # type: ignore[union-attr]
+
+
+def pod_secret_env_names(settings: GatewaySettings) -> list[str]:
+    """The Secret's keys = the env file's secret names, except an unset Redis password (the env
+    file leaves an empty one out too: LiteLLM treats an empty password as a wrong one)."""
+    names = secret_env_names(settings)
+    if settings.secrets.redis_password is None and not settings.redis.manage_acl:
+        names = [n for n in names if n != "REDIS_PASSWORD"]
+    return names
+
+
+def config_checksum(settings: GatewaySettings) -> str:
+    """sha256 of what the pods read besides the Secret: config.yaml and the plain env."""
+    doc = json.dumps([render_litellm_config_yaml(settings), plain_env(settings), list(POD_ENV)], sort_keys=True)
+    return hashlib.sha256(doc.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Objects
+# --------------------------------------------------------------------------------------------
+
+
+def namespace_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    n = object_names(settings)
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": n.namespace, "labels": {"app.kubernetes.io/managed-by": MANAGED_BY}},
+    }
+
+
+def env_secret_manifest(settings: GatewaySettings, secret_values: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """Master key, salt key, DATABASE_URL, REDIS_PASSWORD and every envSecrets entry.
+    `secret_values` None = "[secret]" for each (the review copy)."""
+    n = object_names(settings)
+    data = {name: (REDACTED if secret_values is None else secret_values[name]) for name in pod_secret_env_names(settings)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(settings, n.env_secret),
+        "type": "Opaque",
+        "stringData": data,
+    }
+
+
+def tls_secret_manifest(settings: GatewaySettings, cert_pem: Any = REDACTED, key_pem: Any = REDACTED) -> dict[str, Any]:
+    n = object_names(settings)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(settings, n.tls_secret, "ingress"),
+        "type": "kubernetes.io/tls",
+        "stringData": {"tls.crt": cert_pem, "tls.key": key_pem},
+    }
+
+
+def config_map_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    n = object_names(settings)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(settings, n.config_map),
+        "data": {"config.yaml": render_litellm_config_yaml(settings)},
+    }
+
+
+def _env(settings: GatewaySettings, overrides: tuple[tuple[str, str], ...] = ()) -> list[dict[str, Any]]:
+    n = object_names(settings)
+    plain = dict(plain_env(settings))
+    plain.update(dict(POD_ENV))
+    plain.update(dict(overrides))
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in plain.items()]
+    for name in pod_secret_env_names(settings):
+        env.append({"name": name, "valueFrom": {"secretKeyRef": {"name": n.env_secret, "key": name}}})
+    return env
+
+
+def _security_contexts() -> tuple[dict[str, Any], dict[str, Any]]:
+    pod = {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS_USER,
+        "runAsGroup": RUN_AS_USER,
+        "fsGroup": RUN_AS_USER,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    container = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    return pod, container
+
+
+def _volumes(settings: GatewaySettings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    n = object_names(settings)
+    volumes: list[dict[str, Any]] = [
+        {"name": "config", "configMap": {"name": n.config_map, "items": [{"key": "config.yaml", "path": "config.yaml"}]}}
+    ]
+    mounts: list[dict[str, Any]] = [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}]
+    for name, path in WRITABLE_DIRS:
+        volumes.append({"name": name, "emptyDir": {"sizeLimit": "512Mi"}})
+        mounts.append({"name": name, "mountPath": path})
+    return volumes, mounts
+
+
+def _resources(settings: GatewaySettings) -> dict[str, Any]:
+    r = settings.kubernetes.resources  # type: ignore[union-attr]
+    limits: dict[str, str] = {"memory": r.memory_limit}
+    if r.cpu_limit:
+        limits["cpu"] = r.cpu_limit
+    return {"requests": {"cpu": r.cpu_request, "memory": r.memory_request}, "limits": limits}
+
+
+def container_command() -> list[str]:
+    return ["litellm"]
+
+
+def container_args(settings: GatewaySettings) -> list[str]:
+    """The proxy's arguments in a pod: the ssh unit's (config.host_files.proxy_args) with the pod's
+    config path, all interfaces, one worker, and no TLS flags (TLS ends at the Ingress)."""
+    return ["--config", CONFIG_FILE, "--host", "0.0.0.0", "--port", str(settings.litellm.port), "--num_workers", "1"]
+
+
+def migration_job_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    n = object_names(settings)
+    k = settings.kubernetes
+    assert k is not None
+    pod_sc, container_sc = _security_contexts()
+    volumes, mounts = _volumes(settings)
+    argv = migration_argv("litellm", CONFIG_FILE)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _meta(settings, n.migration_job, "migrations"),
+        "spec": {
+            "backoffLimit": k.migration_backoff_limit,
+            "activeDeadlineSeconds": 900,
+            "template": {
+                "metadata": {"labels": labels(settings, "migrations")},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_sc,
+                    "containers": [
+                        {
+                            "name": "migrations",
+                            "image": image_reference(settings),
+                            "imagePullPolicy": k.image.pull_policy,
+                            "command": argv[:1],
+                            "args": argv[1:],
+                            "env": _env(settings, MIGRATION_ENV_OVERRIDE),
+                            "resources": _resources(settings),
+                            "securityContext": container_sc,
+                            "volumeMounts": mounts,
+                        }
+                    ],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
+def deployment_manifest(settings: GatewaySettings, secrets_checksum: Any = REDACTED) -> dict[str, Any]:
+    """`secrets_checksum`: a value that changes with every secret (an HMAC, never a plain hash of
+    guessable values); the component passes it, the review copy shows "[secret]"."""
+    n = object_names(settings)
+    k = settings.kubernetes
+    assert k is not None
+    pod_sc, container_sc = _security_contexts()
+    volumes, mounts = _volumes(settings)
+    startup_failures = max(3, math.ceil(settings.litellm.readiness_timeout_seconds / 10))
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(settings, n.deployment),
+        "spec": {
+            "replicas": k.replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector_labels(settings)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": SURGE_PODS}},
+            "template": {
+                "metadata": {
+                    "labels": labels(settings),
+                    "annotations": {
+                        "litellm-gateway/config-sha256": config_checksum(settings),
+                        "litellm-gateway/secrets-hmac": secrets_checksum,
+                    },
+                },
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": 30,
+                    "securityContext": pod_sc,
+                    "containers": [
+                        {
+                            "name": CONTAINER_NAME,
+                            "image": image_reference(settings),
+                            "imagePullPolicy": k.image.pull_policy,
+                            "command": container_command(),
+                            "args": container_args(settings),
+                            "ports": [{"name": PORT_NAME, "containerPort": settings.litellm.port, "protocol": "TCP"}],
+                            "env": _env(settings),
+                            "startupProbe": {
+                                "httpGet": {"path": "/health/readiness", "port": PORT_NAME},
+                                "periodSeconds": 10,
+                                "timeoutSeconds": 5,
+                                "failureThreshold": startup_failures,
+                            },
+                            "livenessProbe": {
+                                "httpGet": {"path": "/health/liveliness", "port": PORT_NAME},
+                                "periodSeconds": 15,
+                                "timeoutSeconds": 5,
+                                "failureThreshold": 3,
+                            },
+                            "readinessProbe": {
+                                "httpGet": {"path": "/health/readiness", "port": PORT_NAME},
+                                "periodSeconds": 10,
+                                "timeoutSeconds": 5,
+                                "failureThreshold": 3,
+                            },
+                            "resources": _resources(settings),
+                            "securityContext": container_sc,
+                            "volumeMounts": mounts,
+                        }
+                    ],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
+def service_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    n = object_names(settings)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(settings, n.service),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(settings),
+            "ports": [{"name": PORT_NAME, "port": settings.litellm.port, "targetPort": PORT_NAME, "protocol": "TCP"}],
+        },
+    }
+
+
+def pdb_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    n = object_names(settings)
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(settings, n.pdb),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(settings)}},
+    }
+
+
+def hpa_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    n = object_names(settings)
+    k = settings.kubernetes
+    assert k is not None
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(settings, n.hpa),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": n.deployment},
+            "minReplicas": k.min_replicas,
+            "maxReplicas": k.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": k.target_cpu_utilization}},
+                }
+            ],
+            # Up fast (a burst of traffic), down slowly (one pod a minute after 5 quiet minutes).
+            "behavior": {
+                "scaleUp": {
+                    "stabilizationWindowSeconds": 0,
+                    "selectPolicy": "Max",
+                    "policies": [
+                        {"type": "Percent", "value": 100, "periodSeconds": 60},
+                        {"type": "Pods", "value": 2, "periodSeconds": 60},
+                    ],
+                },
+                "scaleDown": {
+                    "stabilizationWindowSeconds": 300,
+                    "selectPolicy": "Min",
+                    "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
+                },
+            },
+        },
+    }
+
+
+def ingress_host(settings: GatewaySettings) -> str:
+    return f"{object_names(settings).base}.{settings.domain}"
+
+
+def ingress_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    n = object_names(settings)
+    k = settings.kubernetes
+    assert k is not None
+    host = ingress_host(settings)
+    meta = _meta(settings, n.ingress, "ingress")
+    if k.ingress.annotations:
+        meta["annotations"] = dict(k.ingress.annotations)
+    spec: dict[str, Any] = {
+        "rules": [
+            {
+                "host": host,
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": n.service, "port": {"name": PORT_NAME}}},
+                        }
+                    ]
+                },
+            }
+        ]
+    }
+    if k.ingress.class_name:
+        spec = {"ingressClassName": k.ingress.class_name, **spec}
+    if settings.tls.enabled:
+        spec["tls"] = [{"hosts": [host], "secretName": n.tls_secret}]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec}
+
+
+def creates_tls_secret(settings: GatewaySettings) -> bool:
+    k = settings.kubernetes
+    return bool(k and k.ingress.enabled and settings.tls.enabled and not k.ingress.tls_secret)
+
+
+def kubernetes_manifests(
+    settings: GatewaySettings,
+    secret_values: Optional[Mapping[str, Any]] = None,
+    secrets_checksum: Any = REDACTED,
+    tls_cert_pem: Any = REDACTED,
+    tls_key_pem: Any = REDACTED,
+) -> dict[str, dict[str, Any]]:
+    """Every object, keyed by a stable file/resource stem, in creation order."""
+    k = settings.kubernetes
+    assert k is not None, "kubernetes_manifests needs litellm.deploy: kubernetes"
+    out: dict[str, dict[str, Any]] = {}
+    if k.create_namespace:
+        out["namespace"] = namespace_manifest(settings)
+    out["secret-env"] = env_secret_manifest(settings, secret_values)
+    if creates_tls_secret(settings):
+        out["secret-tls"] = tls_secret_manifest(settings, tls_cert_pem, tls_key_pem)
+    out["configmap"] = config_map_manifest(settings)
+    if settings.postgres.enabled:
+        out["job-migrate"] = migration_job_manifest(settings)
+    out["deployment"] = deployment_manifest(settings, secrets_checksum)
+    out["service"] = service_manifest(settings)
+    out["pdb"] = pdb_manifest(settings)
+    if k.autoscaled:
+        out["hpa"] = hpa_manifest(settings)
+    if k.ingress.enabled:
+        out["ingress"] = ingress_manifest(settings)
+    return out

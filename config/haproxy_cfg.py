@@ -1,0 +1,165 @@
+"""The front door's haproxy.cfg, rendered from validated settings. Pure: no Pulumi imports.
+
+Design (README, "Front door"):
+- **Where it runs**: one HAProxy on a dedicated host (`frontDoor.address`); the service name
+  (`<service_name>.<domain>`) is a CNAME to that host's A record. A local deploy runs it on this
+  machine, listening on `frontDoor.address` (default 127.0.0.1) while the proxies listen on their
+  own loopback addresses.
+- **TLS**: terminated at the front door with its own certificate (issued like the proxies' by the
+  stack's issuer, for the service name and the front door's name), and re-encrypted to every proxy,
+  verified against the CA bundle of the proxies' certificates with the proxy's own name (SNI +
+  verifyhost). Terminating (rather than TCP pass-through) is what lets HAProxy check
+  `/health/readiness` per proxy *and* retry a request whose connection failed or came back empty on
+  another proxy (`retry-on` works in HTTP mode only).
+- **Health**: `GET /health/readiness` every `check_interval_ms`; `fall` failures take a proxy out,
+  `rise` successes put it back.
+- **Retries**: `retries N` + `option redispatch 1` + `retry-on conn-failure empty-response`: a
+  request whose connection is refused/reset or that gets no response is sent again, to another proxy
+  (`option http-buffer-request` keeps the body for that). A request that got a response (even 5xx)
+  is never replayed: LiteLLM's own router already retried upstreams.
+- **Drain**: the runtime API (`stats socket ... level admin`) is how a rollout takes one proxy out
+  (`set server litellm_proxies/<host> state drain`) and puts it back (`state ready`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Optional
+
+from config.settings import GatewaySettings
+
+BACKEND = "litellm_proxies"
+FRONTEND = "litellm"
+
+
+@dataclass(frozen=True)
+class FrontDoorServer:
+    name: str  # the host's name: the server's name in HAProxy (drain/enable address it)
+    address: str
+    port: int
+    tls_name: Optional[str]  # the name its certificate is verified against (None without TLS)
+
+
+@dataclass(frozen=True)
+class FrontDoorPlan:
+    name: str
+    bind_address: str
+    port: int
+    config_dir: str
+    config_file: str
+    admin_socket: str
+    pid_file: Optional[str]  # local only (ssh: the haproxy.service unit)
+    tls_pem_file: Optional[str]  # certificate + key, 0600
+    backend_ca_file: Optional[str]  # the CA bundle the proxies' certificates are verified against
+    servers: tuple[FrontDoorServer, ...]
+    check_interval_ms: int
+    fall: int
+    rise: int
+    retries: int
+    timeout_server_s: int
+    is_local: bool
+
+
+def front_door_plan(settings: GatewaySettings) -> FrontDoorPlan:
+    s, fd = settings, settings.front_door
+    is_local = s.litellm.deploy == "local"
+    if is_local:
+        config_dir = str(PurePosixPath(s.litellm.install_dir) / "frontdoor")
+        admin_socket = str(PurePosixPath(config_dir) / "admin.sock")
+        pid_file: Optional[str] = str(PurePosixPath(config_dir) / "haproxy.pid")
+        bind = fd.address or "127.0.0.1"
+    else:
+        config_dir = fd.config_dir
+        admin_socket = fd.admin_socket
+        pid_file = None
+        bind = "0.0.0.0"
+    tls = s.tls.enabled
+    tls_dir = PurePosixPath(config_dir) / "tls"
+    servers = tuple(
+        FrontDoorServer(
+            name=h.name,
+            address=h.address,
+            port=s.litellm.port,
+            tls_name=(h.name if is_local else s.fqdn(h.name)) if tls else None,
+        )
+        for h in s.litellm.hosts
+    )
+    # A completion may legitimately take the whole routing timeout (and LiteLLM's retries of it).
+    timeout_server = int(s.routing.timeout * (1 + s.routing.num_retries)) + 30
+    return FrontDoorPlan(
+        name=fd.name,
+        bind_address=bind,
+        port=s.litellm.port,
+        config_dir=config_dir,
+        config_file=str(PurePosixPath(config_dir) / "haproxy.cfg"),
+        admin_socket=admin_socket,
+        pid_file=pid_file,
+        tls_pem_file=str(tls_dir / "frontdoor.pem") if tls else None,
+        backend_ca_file=str(tls_dir / "proxies-ca.crt") if tls else None,
+        servers=servers,
+        check_interval_ms=fd.check_interval_ms,
+        fall=fd.fall,
+        rise=fd.rise,
+        retries=fd.retries,
+        timeout_server_s=timeout_server,
+        is_local=is_local,
+    )
+
+
+def render_haproxy_cfg(settings: GatewaySettings, plan: Optional[FrontDoorPlan] = None) -> str:
+    """The whole haproxy.cfg of the front door (HAProxy 2.6, Debian 12's `haproxy`)."""
+    p = plan or front_door_plan(settings)
+    lines = [
+        f"# litellm-gateway: front door of stack '{settings.stack}' ({settings.environment}). Rendered; do not edit.",
+        "global",
+        "    maxconn 4096",
+        f"    stats socket {p.admin_socket} mode 600 level admin expose-fd listeners",
+        "    stats timeout 30s",
+    ]
+    if not p.is_local:
+        lines += [
+            "    log /dev/log local0",
+            "    user haproxy",
+            "    group haproxy",
+        ]
+    if p.tls_pem_file:
+        lines += [
+            "    ssl-default-bind-options ssl-min-ver TLSv1.2",
+            "    ssl-default-server-options ssl-min-ver TLSv1.2",
+        ]
+    lines += [
+        "",
+        "defaults",
+        "    mode http",
+        "    option httplog" if not p.is_local else "    no log",
+    ]
+    if not p.is_local:
+        lines.append("    log global")
+    lines += [
+        "    option http-buffer-request",
+        "    option redispatch 1",
+        f"    retries {p.retries}",
+        "    retry-on conn-failure empty-response",
+        "    timeout connect 2s",
+        "    timeout http-request 30s",
+        "    timeout client 10m",
+        f"    timeout server {p.timeout_server_s}s",
+        "    timeout check 5s",
+        "",
+        f"frontend {FRONTEND}",
+        f"    bind {p.bind_address}:{p.port}" + (f" ssl crt {p.tls_pem_file}" if p.tls_pem_file else ""),
+        f"    default_backend {BACKEND}",
+        "",
+        f"backend {BACKEND}",
+        "    balance leastconn",
+        "    option httpchk",
+        "    http-check send meth GET uri /health/readiness",
+        "    http-check expect status 200",
+        f"    default-server check inter {p.check_interval_ms} fall {p.fall} rise {p.rise}"
+        + (f" ssl verify required ca-file {p.backend_ca_file}" if p.backend_ca_file else ""),
+    ]
+    for server in p.servers:
+        tls = f" sni str({server.tls_name}) verifyhost {server.tls_name}" if server.tls_name else ""
+        lines.append(f"    server {server.name} {server.address}:{server.port}{tls}")
+    return "\n".join(lines) + "\n"

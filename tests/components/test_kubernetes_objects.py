@@ -1,0 +1,242 @@
+"""The Kubernetes manifests (components/kubernetes_objects.py), tested directly: every object the
+`kube` stack renders validated with kubernetes-validate --strict against a pinned Kubernetes
+version, the ConfigMap against the ssh target's renderer, the migration Job against the ssh
+migrate step, the probes, rollout, security context and checksum annotations."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from components import host_scripts as hs
+from components import kubernetes_objects as ko
+from config.host_files import plain_env, proxy_args, secret_env_names
+from config.litellm_yaml import dump_yaml, render_litellm_config_yaml
+from offline.stack_inputs import load_stack_inputs
+
+# The Kubernetes version the manifests are validated against (a schema kubernetes-validate ships).
+KUBERNETES_VERSION = "1.33.0"
+
+
+def kube(overrides=None, secrets=None):
+    return load_stack_inputs("kube", overrides=overrides, secrets=secrets).settings()
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return kube()
+
+
+@pytest.fixture(scope="module")
+def manifests(settings):
+    return ko.kubernetes_manifests(settings)
+
+
+VARIANTS = {
+    "as committed": {},
+    "no autoscaling, no namespace, no ingress": {
+        "kubernetes": {"namespace": "ai-gw", "create_namespace": False, "replicas": 3, "min_replicas": 3,
+                       "max_replicas": 3, "ingress": {"enabled": False}},
+        "tls": {"enabled": False},
+        "teams": None, "keys": None,
+    },
+    "existing tls secret, cpu limit, pinned tag": {
+        "kubernetes": {"ingress": {"class_name": "traefik", "tls_secret": "wildcard-corp"},
+                       "resources": {"cpu_limit": "2"}, "image": {"tag": "main-v1.108.7-stable", "pull_policy": "Always"}},
+    },
+    "no database": {"postgres": {"enabled": False, "host": "pg.ai.corp.example"}, "teams": None, "keys": None},
+}
+
+
+def _variant(name):
+    overrides = dict(VARIANTS[name])
+    return kube(overrides)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_manifest_passes_kubernetes_validate_strict(variant):
+    s = _variant(variant)
+    docs = ko.kubernetes_manifests(s)
+    assert docs
+    for stem, manifest in docs.items():
+        # round-trip through the YAML text `make render` writes, as kubectl would read it
+        loaded = yaml.safe_load(dump_yaml(manifest))
+        kubernetes_validate.validate(loaded, KUBERNETES_VERSION, strict=True)
+
+
+def test_strict_validation_can_fail(manifests):
+    bad = json.loads(json.dumps(manifests["deployment"]))
+    bad["spec"]["template"]["spec"]["containers"][0]["livenessprobe"] = {}  # a typo of livenessProbe
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, KUBERNETES_VERSION, strict=True)
+    bad = json.loads(json.dumps(manifests["hpa"]))
+    bad["spec"]["behavior"]["scaleDown"]["policies"][0]["type"] = 3
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, KUBERNETES_VERSION, strict=False)
+
+
+def test_rendered_files_pass_the_cli_strict(tmp_path):
+    """`make render STACK=kube` output, checked with the kubernetes-validate command itself."""
+    out = tmp_path / "build"
+    subprocess.run([sys.executable, "-m", "offline.render", "kube", "--out", str(out)], check=True,
+                   capture_output=True, cwd=Path(__file__).resolve().parents[2])
+    files = sorted((out / "kube" / "k8s").glob("*.yaml"))
+    assert [f.name for f in files] == [
+        "01-namespace.yaml", "02-secret-env.yaml", "03-secret-tls.yaml", "04-configmap.yaml", "05-job-migrate.yaml",
+        "06-deployment.yaml", "07-service.yaml", "08-pdb.yaml", "09-hpa.yaml", "10-ingress.yaml",
+    ]
+    cli = Path(sys.executable).parent / "kubernetes-validate"
+    done = subprocess.run([str(cli), "--strict", "-k", KUBERNETES_VERSION, *map(str, files)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("passed") == len(files)
+    for f in files:
+        doc = yaml.safe_load(f.read_text())
+        if doc["kind"] == "Secret":
+            assert set(doc["stringData"].values()) == {"[secret]"}
+
+
+def test_configmap_is_the_ssh_targets_config_yaml(settings, manifests):
+    assert manifests["configmap"]["data"] == {"config.yaml": render_litellm_config_yaml(settings)}
+
+
+def test_pod_env_is_the_env_file_plain_entries_and_secret_names(settings, manifests):
+    c = manifests["deployment"]["spec"]["template"]["spec"]["containers"][0]
+    plain = {e["name"]: e["value"] for e in c["env"] if "value" in e}
+    # the env file's plain entries, plus what a read-only root filesystem needs
+    assert plain == {**dict(plain_env(settings)), "LITELLM_MIGRATION_DIR": "/var/lib/litellm/migrations",
+                     "NPM_CONFIG_CACHE": "/tmp/.npm"}
+    assert plain["DISABLE_SCHEMA_UPDATE"] == "True"  # serving pods never migrate
+    refs = [e for e in c["env"] if "valueFrom" in e]
+    # the stack names a Redis ACL user, so redisPassword is required and reaches the pods
+    assert [e["name"] for e in refs] == secret_env_names(settings) == ko.pod_secret_env_names(settings)
+    assert "REDIS_PASSWORD" in [e["name"] for e in refs]
+    assert all(e["valueFrom"]["secretKeyRef"] == {"name": "litellm-env", "key": e["name"]} for e in refs)
+    assert list(manifests["secret-env"]["stringData"]) == [e["name"] for e in refs]
+
+
+def test_redis_password_reaches_the_pods_only_when_set():
+    no_auth = kube({"redis": {"host": "redis.ai.corp.example"}})
+    assert no_auth.secrets.redis_password is None
+    assert "REDIS_PASSWORD" not in ko.pod_secret_env_names(no_auth)  # as the env file leaves it out
+    s = kube(secrets={"redisPassword": "r-pass-123456"})
+    c = ko.deployment_manifest(s)["spec"]["template"]["spec"]["containers"][0]
+    assert "REDIS_PASSWORD" in [e["name"] for e in c["env"]]
+    assert ko.env_secret_manifest(s, {n: "v" for n in ko.pod_secret_env_names(s)})["stringData"]["REDIS_PASSWORD"] == "v"
+
+
+def test_migration_job_runs_the_ssh_migrate_steps_command(settings, manifests):
+    job = manifests["job-migrate"]
+    c = job["spec"]["template"]["spec"]["containers"][0]
+    argv = c["command"] + c["args"]
+    assert argv == hs.migration_argv("litellm", ko.CONFIG_FILE) == ["litellm", "--config", "/etc/litellm/config.yaml", "--skip_server_startup"]
+    # the ssh step runs the same argv (venv path, host config path) with the same override
+    script = hs.migrate_script(settings.model_copy(update={"litellm": settings.litellm.model_copy(update={"deploy": "ssh"})}))
+    ssh_argv = hs.migration_argv("/opt/litellm/venv/bin/litellm", "/etc/litellm/config.yaml")
+    override = " ".join(f"{k}={v}" for k, v in hs.MIGRATION_ENV_OVERRIDE)
+    assert f"/usr/bin/env {override} {shlex.join(ssh_argv)}" in script
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in c["env"]}
+    assert env["DISABLE_SCHEMA_UPDATE"] == "false" == dict(hs.MIGRATION_ENV_OVERRIDE)["DISABLE_SCHEMA_UPDATE"]
+    assert env["DATABASE_URL"] == {"secretKeyRef": {"name": "litellm-env", "key": "DATABASE_URL"}}
+    # everything else as the serving pods
+    pod = manifests["deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert [e for e in c["env"] if e["name"] != "DISABLE_SCHEMA_UPDATE"] == [e for e in pod["env"] if e["name"] != "DISABLE_SCHEMA_UPDATE"]
+    assert c["image"] == pod["image"] and c["volumeMounts"] == pod["volumeMounts"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+
+
+def test_migration_job_name_changes_with_release_and_database_only(settings):
+    name = ko.object_names(settings).migration_job
+    assert name.startswith("litellm-migrate-")
+    assert ko.object_names(kube({"routing": {"num_retries": 5}})).migration_job == name
+    assert ko.object_names(kube({"kubernetes": {"max_replicas": 5}})).migration_job == name
+    assert ko.object_names(kube({"postgres": {"host": "pg2.ai.corp.example", "connection_limit": 100,
+                                              "database": "litellm_kube", "role": "litellm_kube"}})).migration_job != name
+    assert ko.object_names(kube({"kubernetes": {"image": {"tag": "main-v1.108.7-stable"}}})).migration_job != name
+
+
+def test_deployment_shape(settings, manifests):
+    d = manifests["deployment"]
+    spec = d["spec"]
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    pod = spec["template"]["spec"]
+    c = pod["containers"][0]
+    assert c["image"] == "ghcr.io/berriai/litellm-non_root:main-v1.108.7"
+    assert c["command"] == ["litellm"]
+    assert c["args"] == ["--config", "/etc/litellm/config.yaml", "--host", "0.0.0.0", "--port", "4000", "--num_workers", "1"]
+    # the ssh unit's args, minus what a pod does not have (TLS at the Ingress), same config path
+    unit = proxy_args(settings.model_copy(update={"tls": settings.tls.model_copy(update={"enabled": False})}))
+    assert c["args"] == unit
+    assert c["livenessProbe"]["httpGet"] == {"path": "/health/liveliness", "port": "http"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/health/readiness", "port": "http"}
+    assert c["startupProbe"]["httpGet"] == {"path": "/health/readiness", "port": "http"}
+    assert c["startupProbe"]["periodSeconds"] * c["startupProbe"]["failureThreshold"] >= settings.litellm.readiness_timeout_seconds
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+    assert c["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+    writable = {m["mountPath"] for m in c["volumeMounts"] if "readOnly" not in m}
+    assert writable == {"/tmp", "/var/lib/litellm/migrations"}
+    assert pod["securityContext"]["runAsUser"] == 65534  # nobody: the litellm-non_root image's USER
+    assert c["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
+    ann = spec["template"]["metadata"]["annotations"]
+    assert ann["litellm-gateway/config-sha256"] == ko.config_checksum(settings)
+    assert ann["litellm-gateway/secrets-hmac"] == "[secret]"
+    assert spec["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
+
+
+def test_config_checksum_changes_with_config_only(settings):
+    base = ko.config_checksum(settings)
+    assert ko.config_checksum(kube()) == base
+    assert ko.config_checksum(kube({"routing": {"num_retries": 5}})) != base
+    assert ko.config_checksum(kube({"kubernetes": {"max_replicas": 5}})) == base
+
+
+def test_hpa_pdb_service_ingress(settings, manifests):
+    hpa = manifests["hpa"]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "litellm"}
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
+    assert set(hpa["behavior"]) == {"scaleUp", "scaleDown"}
+    assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
+    assert manifests["pdb"]["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": ko.selector_labels(settings)}}
+    svc = manifests["service"]["spec"]
+    assert svc["ports"] == [{"name": "http", "port": 4000, "targetPort": "http", "protocol": "TCP"}]
+    ing = manifests["ingress"]["spec"]
+    assert ing["ingressClassName"] == "nginx"
+    assert ing["rules"][0]["host"] == "litellm.ai.corp.example"
+    assert ing["tls"] == [{"hosts": ["litellm.ai.corp.example"], "secretName": "litellm-tls"}]
+    assert manifests["ingress"]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "300"
+    assert manifests["secret-tls"]["type"] == "kubernetes.io/tls"
+
+
+def test_existing_tls_secret_is_referenced_not_created():
+    s = _variant("existing tls secret, cpu limit, pinned tag")
+    docs = ko.kubernetes_manifests(s)
+    assert "secret-tls" not in docs
+    assert docs["ingress"]["spec"]["tls"][0]["secretName"] == "wildcard-corp"
+    c = docs["deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert c["image"].endswith(":main-v1.108.7-stable") and c["imagePullPolicy"] == "Always"
+    assert c["resources"]["limits"] == {"memory": "2Gi", "cpu": "2"}
+
+
+def test_fixed_size_has_no_hpa_and_no_database_has_no_job():
+    docs = ko.kubernetes_manifests(_variant("no autoscaling, no namespace, no ingress"))
+    assert set(docs) == {"secret-env", "configmap", "job-migrate", "deployment", "service", "pdb"}
+    assert docs["deployment"]["spec"]["replicas"] == 3
+    assert all(d["metadata"].get("namespace", "ai-gw") == "ai-gw" for d in docs.values())
+    docs = ko.kubernetes_manifests(_variant("no database"))
+    assert "job-migrate" not in docs
+    env = docs["deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert "DISABLE_SCHEMA_UPDATE" not in [e["name"] for e in env] and "DATABASE_URL" not in [e["name"] for e in env]
+
+
+def test_builders_take_secret_values_as_given_and_never_read_settings_secrets():
+    s = kube(secrets={"masterKey": "sk-distinctive-master-0001"})
+    docs = ko.kubernetes_manifests(s)
+    assert "sk-distinctive-master-0001" not in json.dumps(docs)
+    values = {n: f"value-of-{n}" for n in ko.pod_secret_env_names(s)}
+    assert ko.env_secret_manifest(s, values)["stringData"] == values

@@ -1,0 +1,118 @@
+"""The front door's haproxy.cfg: rendered from the stack, accepted by the real `haproxy -c`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from config.haproxy_cfg import BACKEND, front_door_plan, render_haproxy_cfg
+from config.loader import ConfigError
+from offline.engine import PROJECT_DIR
+from offline.stack_inputs import load_stack_inputs
+
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+
+def _two_local_hosts(**extra):
+    raw = json.loads(load_stack_inputs("local").config["litellm-gateway:litellm"])
+    raw["hosts"] = [{"name": "proxy-a", "address": "127.0.0.2"}, {"name": "proxy-b", "address": "127.0.0.3"}]
+    return load_stack_inputs("local", overrides={"litellm": raw, **extra}).settings()
+
+
+def _self_signed(tmp_path):
+    key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(crt), "-days", "1", "-subj", "/CN=litellm.test"],
+                   check=True, capture_output=True)
+    pem = tmp_path / "frontdoor.pem"
+    pem.write_text(crt.read_text() + key.read_text())
+    return pem, crt
+
+
+def _haproxy_check(cfg_text: str, plan, tmp_path) -> subprocess.CompletedProcess:
+    """`haproxy -c` of the exact rendered text, with only the host paths of the certificate, CA and
+    admin socket pointed at files of this test (the real ones exist only on the front door host)."""
+    text = cfg_text.replace(plan.admin_socket, str(tmp_path / "admin.sock"))
+    if plan.tls_pem_file:
+        pem, ca = _self_signed(tmp_path)
+        text = text.replace(plan.tls_pem_file, str(pem)).replace(plan.backend_ca_file, str(ca))
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(text)
+    return subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("stack", ["dev-ha", "local-two-hosts", "local-two-hosts-no-tls"])
+def test_haproxy_accepts_every_rendered_config(stack, tmp_path):
+    if stack == "dev-ha":
+        s = load_stack_inputs("dev-ha").settings()
+    elif stack == "local-two-hosts":
+        s = _two_local_hosts()
+    else:
+        s = _two_local_hosts(tls={"enabled": False})
+    plan = front_door_plan(s)
+    text = render_haproxy_cfg(s)
+    proc = _haproxy_check(text, plan, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Configuration file is valid" in proc.stdout + proc.stderr
+
+
+def test_a_broken_config_is_refused_by_the_same_check(tmp_path):
+    s = _two_local_hosts(tls={"enabled": False})
+    plan = front_door_plan(s)
+    proc = _haproxy_check(render_haproxy_cfg(s).replace("balance leastconn", "balance nonsense"), plan, tmp_path)
+    assert proc.returncode != 0
+
+
+def test_config_content_dev_ha():
+    s = load_stack_inputs("dev-ha").settings()
+    text = render_haproxy_cfg(s)
+    assert f"backend {BACKEND}" in text
+    assert "http-check send meth GET uri /health/readiness" in text
+    assert "http-check expect status 200" in text
+    assert "option redispatch 1" in text and "retries 3" in text and "retry-on conn-failure empty-response" in text
+    assert "stats socket /run/haproxy/admin.sock mode 600 level admin" in text
+    assert "bind 0.0.0.0:4000 ssl crt /etc/haproxy/tls/frontdoor.pem" in text
+    for name, address in (("hx-litellm-server", "192.168.10.20"), ("hx-litellm-server-2", "192.168.10.21")):
+        fqdn = f"{name}.hx.dev.local"
+        assert f"server {name} {address}:4000 sni str({fqdn}) verifyhost {fqdn}" in text
+    assert "ssl verify required ca-file /etc/haproxy/tls/proxies-ca.crt" in text
+
+
+def test_local_plan_keeps_everything_under_the_install_dir():
+    s = _two_local_hosts(tls={"enabled": False})
+    plan = front_door_plan(s)
+    assert plan.is_local and plan.bind_address == "127.0.0.1" and plan.port == s.litellm.port
+    assert plan.admin_socket.startswith(s.litellm.install_dir) and plan.pid_file.startswith(s.litellm.install_dir)
+    assert [(x.name, x.address) for x in plan.servers] == [("proxy-a", "127.0.0.2"), ("proxy-b", "127.0.0.3")]
+    assert "ssl" not in render_haproxy_cfg(s)
+
+
+def test_several_ssh_hosts_need_a_front_door_address():
+    raw = json.loads(load_stack_inputs("dev").config["litellm-gateway:litellm"])
+    raw["hosts"] = raw["hosts"] + [{"name": "hx-litellm-server-2", "address": "192.168.10.21"}]
+    with pytest.raises(ConfigError) as err:
+        load_stack_inputs("dev", overrides={"litellm": raw}).settings()
+    assert "frontDoor.address" in str(err.value) and "stack 'dev'" in str(err.value)
+
+
+def test_local_hosts_need_distinct_loopback_addresses():
+    raw = json.loads(load_stack_inputs("local").config["litellm-gateway:litellm"])
+    raw["hosts"] = [{"name": "a", "address": "127.0.0.1"}, {"name": "b", "address": "127.0.0.3"}]
+    with pytest.raises(ConfigError) as err:
+        load_stack_inputs("local", overrides={"litellm": raw}).settings()
+    assert "hosts[0].address" in str(err.value)
+
+
+def test_make_render_writes_the_front_door_config(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "offline.render", "dev-ha", "--out", str(tmp_path)],
+                          cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    written = (tmp_path / "dev-ha" / "frontdoor" / "haproxy.cfg").read_text()
+    assert written == render_haproxy_cfg(load_stack_inputs("dev-ha").settings())
+    plan = front_door_plan(load_stack_inputs("dev-ha").settings())
+    proc = _haproxy_check(written, plan, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

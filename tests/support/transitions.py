@@ -1,0 +1,293 @@
+"""Execute a stack change the way the Pulumi engine would: plan the steps between two program runs
+(recorded by offline.engine under the mock engine) and run the real rendered `local.Command` scripts.
+
+What is followed, and where it comes from (read in pulumi/pulumi @1b594989 and
+pulumi/pulumi-command @010bd8e0, pulumi/pulumi-go-provider @ac69bde0):
+
+- **Diff of a Command** (pulumi-command provider/pkg/provider/common/inputs.go; pulumi-go-provider
+  infer/resource.go `derivedResourceController.Diff`): `triggers` is tagged
+  `provider:"replaceOnChanges"`, so a change of it is a REPLACE; every other input (`create`,
+  `update`, `delete`, `stdin`, `environment`, `interpreter`, `addPreviousOutputInEnv`, ...) is an
+  UPDATE, because Command implements CustomUpdate. Unchanged inputs: SAME (nothing runs).
+- **What runs** (provider/pkg/provider/local/commandController.go): create -> the new `create`;
+  update -> the new `update`, or the new `create` when there is none; delete -> the `delete` stored
+  with the OLD state (the command of the run that created/updated it). `addPreviousOutputInEnv`
+  unset/true adds PULUMI_COMMAND_STDOUT/STDERR of the previous run (local/commandOutputs.go).
+- **Replace** (pkg/resource/deploy/step_generator.go `generateStepsFromDiff`): with
+  deleteBeforeReplace the old resource's delete runs first, then the new create; otherwise create
+  first and the old one's delete later, with the other deletes.
+- **Aliases** (step_generator.go `generateAliases`, `collapseAliasToUrn`, `inheritedChildAlias`):
+  an old resource is matched by URN, then by each alias; a child of an aliased parent also gets the
+  alias whose name has the parent's name prefix replaced by the parent's old name.
+- **Order** (step_executor.go, deployment_executor.go `performPostSteps`, step_generator.go
+  `ScheduleDeletes`): a resource's step runs once its dependencies' steps completed; independent
+  steps run in parallel; deletes of resources no longer in the program run after every create and
+  update, in reverse dependency order (antichains); on a failed step no new step starts
+  (`cancelDueToError`) and no delete runs.
+
+Only `command:local:Command` steps execute (the local deploy); other custom resources (random,
+tls) keep the values the mock engine gave them and are no-ops, as are component resources.
+`substitute` replaces a named step's script with a stand-in (the transition tests replace the
+host's `install`, which would pip-install LiteLLM from the network into the venv, by a link to the
+test venv that already holds the pinned release); every other script runs exactly as rendered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from offline.engine import ProgramRun, RecordedResource
+
+LOCAL_COMMAND = "command:local:Command"
+REPLACE_ON_CHANGES = {"command:local:Command": {"triggers"}, "command:remote:Command": {"triggers"}}
+
+
+@dataclass
+class Step:
+    op: str  # create | update | replace | delete | same
+    urn: str
+    new: Optional[RecordedResource]
+    old: Optional[RecordedResource]
+    changed: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return (self.new or self.old).name  # type: ignore[union-attr]
+
+
+@dataclass
+class Plan:
+    steps: list[Step]  # creates/updates/replaces/sames in program order
+    deletes: list[list[Step]]  # antichains, in execution order
+
+    def ops(self) -> dict[str, str]:
+        out = {s.name: s.op for s in self.steps}
+        for chain in self.deletes:
+            out.update({s.name: "delete" for s in chain})
+        return out
+
+    def by_name(self, name: str) -> Step:
+        for s in [*self.steps, *[d for c in self.deletes for d in c]]:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+def _urn_name(urn: str) -> str:
+    return urn.split("::")[-1]
+
+
+def _urn_qualified_type(urn: str) -> str:
+    return urn.split("::")[-2]
+
+
+def _parent_type(urn: str) -> str:
+    """The type a child's URN carries for this parent (as the recorded URNs spell it)."""
+    return _urn_qualified_type(urn).split("$")[-1]
+
+
+def _make_urn(like: str, qualified_type: str, name: str) -> str:
+    parts = like.split("::")
+    return "::".join([parts[0], parts[1], qualified_type, name])
+
+
+def _alias_urns(r: RecordedResource, resolved_parent_alias: dict[str, str]) -> list[str]:
+    """The engine's generateAliases for the recorded alias specs (name-only specs, as this program
+    uses, plus inherited child aliases)."""
+    out: list[str] = []
+    own_type = r.type
+    for a in r.aliases:
+        if "urn" in a:
+            out.append(a["urn"])
+            continue
+        spec = a.get("spec", a)
+        name = spec.get("name") or r.name
+        parent = r.parent
+        qt = own_type if not parent or "pulumi:pulumi:Stack" in _urn_qualified_type(parent) else f"{_parent_type(parent)}${own_type}"
+        out.append(_make_urn(r.urn, qt, name))
+    parent_alias = resolved_parent_alias.get(r.parent)
+    if parent_alias:
+        parent_name = _urn_name(r.parent)
+        for child_name in [r.name, *[_urn_name(u) for u in list(out)]]:
+            alias_name = parent_alias.split("::")[-1] + child_name[len(parent_name):] if child_name.startswith(parent_name) else child_name
+            out.append(_make_urn(r.urn, f"{_parent_type(parent_alias)}${own_type}", alias_name))
+    return list(dict.fromkeys(out))
+
+
+def plan(old: Optional[ProgramRun], new: Optional[ProgramRun]) -> Plan:
+    olds = {r.urn: r for r in (old.resources if old else [])}
+    matched: dict[str, str] = {}  # new urn -> old urn (engine: sg.aliases when via alias)
+    steps: list[Step] = []
+    for r in new.resources if new else []:
+        candidates = [r.urn, *_alias_urns(r, {k: v for k, v in matched.items() if k != v})]
+        found = next((u for u in candidates if u in olds and u not in matched.values()), None)
+        if found is None:
+            steps.append(Step("create", r.urn, r, None))
+            continue
+        matched[r.urn] = found
+        o = olds[found]
+        changed = sorted(k for k in set(o.inputs) | set(r.inputs) if o.inputs.get(k) != r.inputs.get(k))
+        if not r.custom or not changed:
+            op = "same"
+        elif set(changed) & REPLACE_ON_CHANGES.get(r.type, set()):
+            op = "replace"
+        else:
+            op = "update"
+        steps.append(Step(op, r.urn, r, o, changed))
+    gone = [o for u, o in olds.items() if u not in matched.values()]
+    return Plan(steps=steps, deletes=_schedule_deletes(gone))
+
+
+def _schedule_deletes(gone: list[RecordedResource]) -> list[list[Step]]:
+    """step_generator.go ScheduleDeletes: antichains of resources nothing condemned depends on,
+    reversed (dependents are deleted before their dependencies; children before parents)."""
+    condemned = {r.urn: r for r in gone}
+    deps = {u: ({d for d in r.depends_on} | ({r.parent} if r.parent else set())) & set(condemned) for u, r in condemned.items()}
+    chains: list[list[Step]] = []
+    remaining = dict(condemned)
+    while remaining:
+        layer = [u for u in remaining if not (deps[u] & set(remaining))]
+        chains.append([Step("delete", u, None, remaining[u]) for u in layer])
+        for u in layer:
+            del remaining[u]
+    chains.reverse()
+    return chains
+
+
+class StepFailed(RuntimeError):
+    def __init__(self, step: Step, rc: int, output: str):
+        super().__init__(f"{step.op} {step.name} failed (exit {rc}):\n{output[-3000:]}")
+        self.step = step
+
+
+@dataclass
+class Executed:
+    step: Step
+    command: str  # which command ran: create | update | delete
+    stdout: str
+
+
+class Executor:
+    """Runs a Plan's local.Command steps for real (see the module doc)."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        cwd: str,
+        substitute: Optional[dict[str, Callable[[RecordedResource], Optional[str]]]] = None,
+        parallelism: int = 8,
+        on_step: Optional[Callable[[Executed], None]] = None,
+    ):
+        self.env, self.cwd = env, cwd
+        self.substitute = substitute or {}
+        self.parallelism = parallelism
+        self.on_step = on_step
+        self.log: list[Executed] = []
+        self._lock = threading.Lock()
+
+    def _run(self, step: Step, r: RecordedResource, which: str) -> None:
+        if r.type != LOCAL_COMMAND:
+            return
+        command = r.inputs.get(which)
+        if which == "update" and command is None:
+            command = r.inputs.get("create")
+        for suffix, stand_in in self.substitute.items():
+            if r.name.endswith(suffix) and which != "delete":
+                command = stand_in(r) or command
+        if command is None:
+            return
+        env = dict(self.env)
+        if r.inputs.get("environment"):
+            env.update(r.inputs["environment"])
+        interpreter = r.inputs.get("interpreter") or ["/bin/sh", "-c"]
+        stdin = r.inputs.get("stdin")
+        proc = subprocess.run(
+            [*interpreter, command],
+            input=(stdin or "").encode(),
+            cwd=self.cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=900,
+        )
+        out = proc.stdout.decode("utf-8", "replace")
+        executed = Executed(step, which, out)
+        with self._lock:
+            self.log.append(executed)
+        if self.on_step:
+            self.on_step(executed)
+        if proc.returncode != 0:
+            raise StepFailed(step, proc.returncode, out)
+
+    def _execute_step(self, step: Step) -> None:
+        if step.op == "same":
+            return
+        if step.op == "create":
+            self._run(step, step.new, "create")  # type: ignore[arg-type]
+        elif step.op == "update":
+            self._run(step, step.new, "update")  # type: ignore[arg-type]
+        elif step.op == "replace":
+            if step.new.delete_before_replace:  # type: ignore[union-attr]
+                self._run(step, step.old, "delete")  # type: ignore[arg-type]
+                self._run(step, step.new, "create")  # type: ignore[arg-type]
+            else:
+                self._run(step, step.new, "create")  # type: ignore[arg-type]
+                self._pending_replace_deletes.append(step)
+        elif step.op == "delete":
+            self._run(step, step.old, "delete")  # type: ignore[arg-type]
+
+    def execute(self, p: Plan) -> None:
+        self._pending_replace_deletes: list[Step] = []
+        by_urn = {s.urn: s for s in p.steps}
+        done: set[str] = set()
+        waiting = list(p.steps)
+        failure: Optional[BaseException] = None
+        with ThreadPoolExecutor(self.parallelism) as pool:
+            running: dict[Future, Step] = {}
+            while waiting or running:
+                if failure is None:
+                    ready = [
+                        s for s in waiting
+                        if all(d in done or d not in by_urn for d in s.new.depends_on)  # type: ignore[union-attr]
+                        and (s.new.parent in done or s.new.parent not in by_urn)  # type: ignore[union-attr]
+                    ]
+                    for s in ready:
+                        waiting.remove(s)
+                        running[pool.submit(self._execute_step, s)] = s
+                if not running:
+                    break
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for f in finished:
+                    s = running.pop(f)
+                    if f.exception() is not None and failure is None:
+                        failure = f.exception()
+                    elif f.exception() is None:
+                        done.add(s.urn)
+        if failure is not None:
+            raise failure
+        if waiting:
+            raise RuntimeError(f"steps never became ready (a dependency cycle?): {[s.name for s in waiting]}")
+        # deletes after every create and update; replaced (create-before-delete) olds with them
+        for s in self._pending_replace_deletes:
+            self._run(s, s.old, "delete")  # type: ignore[arg-type]
+        for chain in p.deletes:
+            with ThreadPoolExecutor(self.parallelism) as pool:
+                for f in [pool.submit(self._execute_step, s) for s in chain]:
+                    f.result()
+
+
+def describe(p: Plan) -> str:
+    """A preview-like listing: op and name of every step that does something."""
+    lines = [f"{s.op:8} {s.name}" + (f"  [{', '.join(s.changed)}]" if s.changed else "") for s in p.steps if s.op != "same"]
+    lines += [f"delete   {s.name}" for chain in p.deletes for s in chain]
+    return "\n".join(lines)
+
+
+def dumps_inputs(r: RecordedResource) -> str:
+    return json.dumps(r.inputs, sort_keys=True, default=str)
