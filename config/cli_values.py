@@ -217,7 +217,7 @@ def format_go_time(value: datetime) -> str:
     sign = "-" if total < 0 else "+"
     hh, mm = divmod(abs(total) // 60, 60)
     numeric = f"{sign}{hh:02d}{mm:02d}"
-    name = "UTC" if value.tzinfo is timezone.utc or (total == 0 and value.tzinfo is not None and value.tzname() in ("UTC", None)) else numeric
+    name = "UTC" if total == 0 else numeric  # with the local zone UTC, offset 0 parses as time.UTC
     frac = f".{value.microsecond:06d}".rstrip("0") if value.microsecond else ""
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:{value.second:02d}{frac} {numeric} {name}"
 

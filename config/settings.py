@@ -837,7 +837,7 @@ def _where_values_land(s: GatewaySettings, now: Optional[datetime]) -> list[tupl
                              "and every virtual key over the network in clear; turn TLS on, or set "
                              "tls.allow_plaintext: true to accept that explicitly"))
 
-    if s.postgres.enabled:
+    if s.postgres.enabled and lit.deploy != "kubernetes":  # kubernetes: pods x pool, config.kubernetes_settings
         pool = lit.workers * lit.database_connection_pool_limit * len(lit.hosts)
         if pool > s.postgres.connection_limit:
             problems.append(("postgres.connection_limit", (

@@ -12,6 +12,7 @@ for the stored-verifier check); what is proven is the privilege model.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -20,6 +21,7 @@ import pytest
 
 from components.postgres import TYPE_TOKEN
 from offline.engine import ProgramRun, RecordedResource, default_outputs, run_stack
+from offline.stack_inputs import load_stack_inputs
 from tests.support import postgres_apply as pa
 from tests.support.postgres_apply import (
     DATABASE_TYPE,
@@ -60,8 +62,11 @@ def declare_and_apply(scratch) -> Declared:
                 "sslmode": "disable",
                 "database": db_name,
                 "role": role_name,
-                "connection_limit": 41,  # dev: 4 workers x 10 pooled connections x 1 host = 40 must fit
-            }
+                "connection_limit": 12,
+            },
+            # 4 workers x 3 pooled connections x 1 host fits the role's limit of 12
+            "litellm": {**json.loads(load_stack_inputs("dev").config["litellm-gateway:litellm"]),
+                        "database_connection_pool_limit": 3},
         },
     )
     component = run.one(TYPE_TOKEN)
@@ -113,7 +118,7 @@ def test_declared_role_has_exactly_the_declared_attributes(scratch):
         "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolconnlimit "
         "FROM pg_roles WHERE rolname = %s",
         (role,),
-    ).fetchone() == (True, False, False, False, False, False, 41)
+    ).fetchone() == (True, False, False, False, False, False, 12)
     assert scratch.admin.execute(
         "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (db,)
     ).fetchone() == (role,)
