@@ -72,18 +72,18 @@ class RecordSpec:
             raise ValueError(f"record_type must be A or CNAME, not {self.record_type!r}")
         if self.auth not in ("authfile", "kerberos"):
             raise ValueError(f"auth must be authfile or kerberos, not {self.auth!r}")
-        if not _HOST_RE.match(self.server) and not is_ip_address(self.server):
+        if not _HOST_RE.fullmatch(self.server) and not is_ip_address(self.server):
             raise ValueError(f"server {self.server!r} is not a host name or IP address")
-        if not _HOST_RE.match(self.zone):
+        if not _HOST_RE.fullmatch(self.zone):
             raise ValueError(f"zone {self.zone!r} is not a DNS name")
-        if not _NAME_RE.match(self.name):
+        if not _NAME_RE.fullmatch(self.name):
             raise ValueError(f"record name {self.name!r} is not a DNS name relative to the zone")
         if self.record_type == "A":
             try:
                 ipaddress.IPv4Address(self.value)
             except ValueError:
                 raise ValueError(f"an A record needs an IPv4 address, not {self.value!r}") from None
-        elif not _HOST_RE.match(self.value):
+        elif not _HOST_RE.fullmatch(self.value):
             raise ValueError(f"a CNAME record needs a host name, not {self.value!r}")
 
     @property
@@ -268,6 +268,9 @@ fi
 
 def _header(spec: RecordSpec, action: str) -> str:
     q = shlex.quote
+    comment = f"{action}: {spec.record_type} {spec.fqdn} -> {spec.value}"
+    if any(c in comment for c in "\r\n\x00"):  # validated by RecordSpec; never let a value end the comment
+        raise ValueError(f"a line break in a DNS record value: {comment!r}")
     return "\n".join(
         [
             f"# litellm-gateway DnsRecord {action}: {spec.record_type} {spec.fqdn} -> {spec.value}",

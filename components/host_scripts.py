@@ -113,6 +113,10 @@ def _heredoc_assign(var: str, text: str, tag: str) -> str:
 
 
 def _header(purpose: str) -> str:
+    # Paths and names in `purpose` are validated at the edge (config.checks); a line break here
+    # would end the comment line and run the rest as a command.
+    if any(c in purpose for c in "\r\n\x00"):
+        raise ValueError(f"a line break in a script header: {purpose!r}")
     return f"#!/bin/bash\n# litellm-gateway: {purpose}\nset -euo pipefail\n"
 
 

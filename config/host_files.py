@@ -8,6 +8,8 @@ value shown as "[secret]".
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Mapping, Optional
@@ -133,10 +135,36 @@ def proxy_args(settings: GatewaySettings) -> list[str]:
     return args
 
 
+# A word systemd takes verbatim in ExecStart= (no quoting, no escapes, no specifiers/variables).
+_UNIT_PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:=@+,-]+")
+
+
+def unit_value(value: str) -> str:
+    """A value for a unit setting that expands specifiers (User=, WorkingDirectory=, ...): `%`
+    doubled (systemd.unit(5), "Specifiers"). A line break or NUL would end the setting and start
+    a new directive (e.g. `ExecStartPre=+...`, run as root): refused, never escaped."""
+    if re.search(r"[\r\n\x00]", value):
+        raise ValueError(f"a systemd unit value cannot contain a line break: {value!r}")
+    return value.replace("%", "%%")
+
+
+def unit_exec_word(word: str) -> str:
+    """One ExecStart= argument (systemd.service(5), "Command lines"): `%` -> `%%` (specifiers),
+    `$` -> `$$` (environment variable substitution), and a word with anything beyond plain
+    characters double-quoted with C-style backslash escapes for `\\` and `"`."""
+    word = unit_value(word).replace("$", "$$")
+    if _UNIT_PLAIN_WORD.fullmatch(word):
+        return word
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def render_systemd_unit(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
-    paths = host_paths(settings)
-    user = settings.litellm.system_user
-    exec_start = " ".join([f"{paths.venv}/bin/litellm", *proxy_args(settings)])
+    for value in (host.name, settings.stack, settings.environment):
+        unit_value(value)  # interpolated below as they are: validated names, refused if not
+    raw_paths = host_paths(settings)
+    paths = dataclasses.replace(raw_paths, **{f.name: unit_value(getattr(raw_paths, f.name)) for f in dataclasses.fields(raw_paths)})
+    user = unit_value(settings.litellm.system_user)
+    exec_start = " ".join(unit_exec_word(w) for w in [f"{raw_paths.venv}/bin/litellm", *proxy_args(settings)])
     return f"""# litellm-gateway: LiteLLM proxy on {host.name} (stack '{settings.stack}'). Rendered; do not edit.
 [Unit]
 Description=LiteLLM proxy ({settings.environment})

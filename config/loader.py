@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
@@ -59,6 +60,9 @@ SECRET_KEYS: dict[str, str] = {
     "tlsCaKey": "tls_ca_key",
     "envSecrets": "env_secrets",
 }
+# Keys whose value is a string: what the CLI sends is kept as text, never decoded as JSON (a
+# secret set with `pulumi config set --secret postgresAdminPassword 123456` arrives as "123456").
+STRING_KEYS = frozenset({"environment", "domain", "tlsCaCert", *(k for k in SECRET_KEYS if k != "envSecrets")})
 # Read by other parts of the program (the dynamic providers' configure()), allowed here.
 OTHER_KEYS = {"catalogFiles", "adminUrl"}
 CATALOG_SECTIONS = ("models", "teams", "keys")
@@ -94,8 +98,12 @@ def load_settings(
     secret_keys: Iterable[str] = (),
     *,
     project_dir: Path | str = ".",
+    now: Optional[datetime] = None,
 ) -> GatewaySettings:
-    """Validate one stack's config. Raises ConfigError naming every problem."""
+    """Validate one stack's config. Raises ConfigError naming every problem.
+
+    `now` is the clock date checks use (an `expires` in the past); default: the current time.
+    """
     secret_keys = set(secret_keys)
     problems: list[str] = []
     missing: list[str] = []
@@ -109,7 +117,7 @@ def load_settings(
         namespace, _, key = full_key.partition(":")
         if namespace != PROJECT:
             continue  # other namespaces (aws:region, ...) belong to other providers
-        value = _decode(config[full_key])
+        value = config[full_key] if key in STRING_KEYS else _decode(config[full_key])
         if key in SECRET_KEYS:
             if full_key not in secret_keys:
                 say(full_key, f"is a secret: set it with `pulumi config set --secret {key} ...`, "
@@ -149,7 +157,7 @@ def load_settings(
     raw["stack"] = stack
     raw["secrets"] = secrets
     try:
-        settings = GatewaySettings.model_validate(raw)
+        settings = GatewaySettings.model_validate(raw, context={"now": now})
     except ValidationError as exc:
         for err in exc.errors():
             for loc, message in _describe(err):

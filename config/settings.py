@@ -21,9 +21,13 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+
+from config import checks
+from config.cli_values import parse_go_time
 
 # The LiteLLM release deployed to hosts, and the one the tests boot (requirements-test.txt pins the
 # same; tests/config/test_pins.py keeps them equal). Exact on purpose: 1.107.0 was pulled from PyPI
@@ -78,19 +82,19 @@ def _env_reference(value: str) -> str:
             "a credential must be a reference 'os.environ/NAME' (its value set with "
             "`pulumi config set --secret --path envSecrets.NAME`), never a literal value"
         )
-    if not _ENV_NAME.match(name):
+    if not _ENV_NAME.fullmatch(name):
         raise ValueError(f"'{name}' is not a valid environment variable name (A-Z, 0-9, _)")
     return value
 
 
 def _dns_label(value: str) -> str:
-    if not _DNS_LABEL.match(value):
+    if not _DNS_LABEL.fullmatch(value):
         raise ValueError("expected a lower-case DNS label (a-z, 0-9, '-', at most 63 characters)")
     return value
 
 
 def _dns_name(value: str) -> str:
-    if not _DNS_NAME.match(value):
+    if not _DNS_NAME.fullmatch(value):
         raise ValueError("expected a lower-case DNS name such as 'hx.dev.local'")
     return value
 
@@ -105,20 +109,22 @@ def is_ip_address(value: str) -> bool:
 
 
 def _host_or_ip(value: str) -> str:
-    if not is_ip_address(value) and not _DNS_NAME.match(value):
+    if not is_ip_address(value) and not _DNS_NAME.fullmatch(value):
         raise ValueError("expected a host name or an IP address")
     return value
 
 
 def _sql_identifier(value: str) -> str:
-    if not _IDENT.match(value):
+    if not _IDENT.fullmatch(value):
         raise ValueError("expected a lower-case SQL identifier (a-z, 0-9, _; at most 63 characters)")
     return value
 
 
 def _duration(value: str) -> str:
-    if not _DURATION.match(value):
+    if not _DURATION.fullmatch(value):
         raise ValueError("expected a LiteLLM duration such as '30s', '1h', '7d', '1mo'")
+    if checks.zero_duration(value):
+        raise ValueError("a zero duration is refused by LiteLLM (400); use at least '1s', e.g. '30d'")
     return value
 
 
@@ -128,13 +134,18 @@ DnsName = Annotated[str, AfterValidator(_dns_name)]
 HostOrIp = Annotated[str, AfterValidator(_host_or_ip)]
 SqlIdentifier = Annotated[str, AfterValidator(_sql_identifier)]
 Duration = Annotated[str, AfterValidator(_duration)]
+# A host path (safe characters; absolute where the deploy needs it, checked with the deploy mode).
+HostPath = Annotated[str, AfterValidator(lambda v: checks.check_path(v, absolute=False))]
+AlertType = Annotated[str, AfterValidator(checks.check_alert_type)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    # coerce_numbers_to_str: `pulumi config set --path x.name 123` stores a number (the CLI's
+    # `coerce`, see config/cli_values.py); a string setting takes it as the text the user typed.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, coerce_numbers_to_str=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,6 +159,11 @@ class SshSettings(_Strict):
     user: str = "root"
     port: Port = 22
 
+    @field_validator("user")
+    @classmethod
+    def _user_name(cls, value: str) -> str:
+        return checks.check_login_user(value)
+
 
 class LiteLLMHostSpec(_Strict):
     name: DnsLabel
@@ -160,16 +176,18 @@ class LiteLLMSettings(_Strict):
     deploy: Literal["ssh", "local", "kubernetes"] = "ssh"
     version: str = PINNED_LITELLM_VERSION
     port: Port = 4000
-    bind_host: str = "0.0.0.0"
+    bind_host: HostOrIp = "0.0.0.0"
     workers: Annotated[int, Field(ge=1, le=64)] = 2
     # Required for ssh and local (checked below); absent for kubernetes. The default is not validated,
     # so an explicit empty list is still "at least 1 item".
     hosts: Annotated[list[LiteLLMHostSpec], Field(min_length=1)] = Field(default_factory=list)
     # A CNAME <service_name>.<domain> for the first host, the name consumers use.
     service_name: Optional[DnsLabel] = None
+    # A dedicated account the layout step creates: not root, not the SSH user, not a system account.
     system_user: str = "litellm"
-    install_dir: str = "/opt/litellm"
-    config_dir: str = "/etc/litellm"
+    # Absolute for deploy: ssh; relative paths (to the project directory) only for deploy: local.
+    install_dir: HostPath = "/opt/litellm"
+    config_dir: HostPath = "/etc/litellm"
     # Where deployments live: "config" renders them into config.yaml (restart to change, no DB
     # needed); "api" creates them through the admin API as Model resources (needs the database and
     # STORE_MODEL_IN_DB) so a change is a hot update with an exact preview.
@@ -182,11 +200,16 @@ class LiteLLMSettings(_Strict):
     @field_validator("version")
     @classmethod
     def _known_good_version(cls, value: str) -> str:
-        if not _VERSION.match(value):
+        if not _VERSION.fullmatch(value):
             raise ValueError("expected an exact LiteLLM release such as '1.108.7' (no ranges)")
         if value in BLOCKED_LITELLM_VERSIONS:
             raise ValueError(f"LiteLLM {value} was pulled from PyPI after a supply-chain compromise")
         return value
+
+    @field_validator("system_user")
+    @classmethod
+    def _service_user(cls, value: str) -> str:
+        return checks.check_service_user(value)
 
     @model_validator(mode="after")
     def _unique_hosts(self) -> "LiteLLMSettings":
@@ -214,12 +237,16 @@ class PostgresSettings(_Strict):
     admin_password_required: bool = True
 
 
+def _redis_user(value: Optional[str]) -> Optional[str]:
+    return None if value is None else checks.check_redis_user(value)
+
+
 class RedisSettings(_Strict):
     enabled: bool = True
     host: HostOrIp
     port: Port = 6379
     # An ACL user for the gateway; None = the default user.
-    user: Optional[str] = None
+    user: Annotated[Optional[str], AfterValidator(_redis_user)] = None
     tls: bool = False
     # Create/rotate the ACL user with `ACL SETUSER` over SSH on the Redis host (password generated
     # unless redisPassword is set). Off: the server is someone else's; redisPassword is used if set.
@@ -231,6 +258,11 @@ class RedisSettings(_Strict):
     def _acl_needs_user(self) -> "RedisSettings":
         if self.manage_acl and not self.user:
             raise ValueError("manage_acl needs 'user' (the ACL user to create)")
+        if self.manage_acl and self.user == "default":
+            raise ValueError(
+                "manage_acl would reset Redis's 'default' user (every client without a user name "
+                "logs in as it); set user to a dedicated name such as 'litellm'"
+            )
         return self
 
 
@@ -239,7 +271,7 @@ class CacheSettings(_Strict):
 
     enabled: bool = True
     ttl_seconds: Annotated[int, Field(ge=1)] = 600
-    namespace: Optional[str] = None
+    namespace: Annotated[Optional[str], AfterValidator(lambda v: None if v is None else checks.check_namespace(v))] = None
 
 
 class DnsSettings(_Strict):
@@ -247,7 +279,7 @@ class DnsSettings(_Strict):
     # The Samba AD domain controller that runs samba-tool (reached over SSH).
     server: Optional[HostOrIp] = None
     zone: Optional[DnsName] = None
-    admin_user: str = "Administrator"
+    admin_user: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@\\$-]{0,255}$")] = "Administrator"
     # authfile: password from secret config dnsAdminPassword, written to a 0600 file for `-A`;
     # kerberos: an existing ccache on the DC (`--use-kerberos=required`).
     auth: Literal["authfile", "kerberos"] = "authfile"
@@ -269,7 +301,10 @@ class TlsSettings(_Strict):
     validity_hours: Annotated[int, Field(ge=24)] = 24 * 365
     early_renewal_hours: Annotated[int, Field(ge=1)] = 24 * 30
     key_algorithm: Literal["RSA", "ECDSA"] = "ECDSA"
-    cert_dir: str = "/etc/litellm/tls"
+    cert_dir: HostPath = "/etc/litellm/tls"
+    # TLS off on an ssh deploy sends the master key (admin API) and every virtual key over the
+    # network in clear: refused unless this says so explicitly.
+    allow_plaintext: bool = False
 
     @model_validator(mode="after")
     def _renewal_inside_validity(self) -> "TlsSettings":
@@ -307,6 +342,7 @@ class ModelDeployment(_Strict):
     provider: Provider
     model: str = Field(description="the upstream model name, e.g. llama3.2 or gpt-4o")
     api_base: Optional[str] = None
+    # os.environ/NAME of a provider key (never one of GATEWAY_ENV_VARS: see _provider_rules).
     api_key: Optional[EnvRef] = None
     credential_name: Optional[str] = None
     rpm: Optional[PositiveInt] = None
@@ -319,7 +355,7 @@ class ModelDeployment(_Strict):
     @field_validator("id")
     @classmethod
     def _id_shape(cls, value: str) -> str:
-        if not _DEPLOYMENT_ID.match(value):
+        if not _DEPLOYMENT_ID.fullmatch(value):
             raise ValueError("expected an id of letters, digits and . _ : - (at most 128)")
         return value
 
@@ -333,7 +369,7 @@ class ModelDeployment(_Strict):
     @field_validator("api_base")
     @classmethod
     def _http_url(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+[^\s]*", value):
             raise ValueError("expected an http(s) URL such as http://hx-ollama-server:11434")
         return value
 
@@ -346,6 +382,19 @@ class ModelDeployment(_Strict):
             raise ValueError("an openai_compatible deployment needs 'api_base'")
         if self.api_key and self.credential_name:
             raise ValueError("give either 'api_key' or 'credential_name', not both")
+        if self.credential_name is not None and env_ref_name(self.credential_name) is not None:
+            # LiteLLM resolves os.environ/ in every litellm_params string: only api_key may be one.
+            raise ValueError(
+                "credential_name is the name of a credential stored in LiteLLM, not an os.environ/ "
+                "reference; put an environment reference in api_key instead"
+            )
+        if self.api_key and env_ref_name(self.api_key) in GATEWAY_ENV_VARS:
+            raise ValueError(
+                f"api_key {self.api_key} is one of the gateway's own secrets "
+                f"({', '.join(sorted(GATEWAY_ENV_VARS))}): LiteLLM would send it to the model's "
+                "upstream as its credential; put the provider's key in "
+                "`pulumi config set --secret --path envSecrets.<NAME>` and use os.environ/<NAME>"
+            )
         return self
 
     @property
@@ -427,6 +476,9 @@ class VirtualKeySpec(_Strict):
     @field_validator("expires", mode="before")
     @classmethod
     def _date_is_midnight_utc(cls, value: object) -> object:
+        # What the Pulumi CLI sends for an unquoted YAML date: Go's time.Time.String().
+        if isinstance(value, str) and parse_go_time(value) is not None:
+            return parse_go_time(value)
         if isinstance(value, date) and not isinstance(value, datetime):
             return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
         return value
@@ -442,7 +494,7 @@ class VirtualKeySpec(_Strict):
 class AlertingSettings(_Strict):
     # slack needs envSecrets.SLACK_WEBHOOK_URL; email needs SMTP_* in envSecrets.
     channels: list[Literal["slack", "email"]] = Field(default_factory=list)
-    alert_types: list[str] = Field(default_factory=list)
+    alert_types: list[AlertType] = Field(default_factory=list)
 
 
 class ObservabilitySettings(_Strict):
@@ -496,12 +548,20 @@ class GatewaySecrets(_Strict):
             raise ValueError("LiteLLM requires the master key to start with 'sk-'")
         return value
 
+    @field_validator("env_secrets", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: object) -> object:
+        # `pulumi config set --path envSecrets.X 123` without --secret stores a number.
+        if isinstance(value, dict):
+            return {k: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in value.items()}
+        return value
+
     @field_validator("env_secrets")
     @classmethod
     def _env_names(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
-        bad = [k for k in value if not _ENV_NAME.match(k)]
+        bad = [k for k in value if not _ENV_NAME.fullmatch(k)]
         if bad:
-            raise ValueError(f"not valid environment variable names: {', '.join(sorted(bad))}")
+            raise ValueError(f"not valid environment variable names (A-Z, 0-9, _): {', '.join(repr(b) for b in sorted(bad))}")
         return value
 
 
@@ -511,7 +571,7 @@ class GatewaySecrets(_Strict):
 
 
 class GatewaySettings(_Strict):
-    stack: str
+    stack: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
     environment: DnsLabel
     domain: DnsName
     # Protect stateful resources (database, salt key) from deletion; default: all but local.
@@ -589,7 +649,7 @@ class GatewaySettings(_Strict):
     # ---- cross-checks ------------------------------------------------------------------------
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "GatewaySettings":
+    def _cross_checks(self, info: ValidationInfo) -> "GatewaySettings":
         problems: list[tuple[str, str]] = []
         names = set(self.public_model_names)
 
@@ -651,11 +711,70 @@ class GatewaySettings(_Strict):
             problems.append(("keys", "teams and virtual keys live in the database: enable postgres"))
         if self.dns.enabled and self.litellm.deploy == "local":
             problems.append(("dns.enabled", "DNS records are for ssh-deployed hosts; turn DNS off for a local deploy"))
+        problems.extend(_where_values_land(self, (info.context or {}).get("now") if info else None))
         problems.extend(kubernetes_problems(self))
 
         if problems:
             raise CrossCheckError(problems)
         return self
+
+
+def _where_values_land(s: GatewaySettings, now: Optional[datetime]) -> list[tuple[str, str]]:
+    """Checks across sections for values that reach a host, a unit, Redis or an upstream (issue 9).
+    `now` is the loader's clock (config.loader.load_settings; tests pin it)."""
+    problems: list[tuple[str, str]] = []
+    now = now or datetime.now(timezone.utc)
+    lit = s.litellm
+
+    if lit.deploy == "ssh":
+        for where, path in (("litellm.install_dir", lit.install_dir), ("litellm.config_dir", lit.config_dir),
+                            ("tls.cert_dir", s.tls.cert_dir)):
+            if not path.startswith("/"):
+                problems.append((where, f"expected an absolute path such as /opt/litellm on an ssh deploy "
+                                        f"(relative paths are for deploy: local only) (got {path!r})"))
+        if lit.system_user == s.ssh.user:
+            problems.append(("litellm.system_user", f"'{lit.system_user}' is the SSH deploy user (ssh.user): the "
+                             "layout step would change its home and the proxy would run with its sudo rights; "
+                             "use a dedicated account such as 'litellm'"))
+        if not s.tls.enabled and not s.tls.allow_plaintext:
+            problems.append(("tls.enabled", "TLS is off on an ssh deploy: the providers would send the master key "
+                             "and every virtual key over the network in clear; turn TLS on, or set "
+                             "tls.allow_plaintext: true to accept that explicitly"))
+
+    if s.postgres.enabled:
+        pool = lit.workers * lit.database_connection_pool_limit * len(lit.hosts)
+        if pool > s.postgres.connection_limit:
+            problems.append(("postgres.connection_limit", (
+                f"{lit.workers} workers x {lit.database_connection_pool_limit} connections "
+                f"(litellm.database_connection_pool_limit) x {len(lit.hosts)} host(s) = {pool} exceeds "
+                f"connection_limit {s.postgres.connection_limit}; raise postgres.connection_limit to at least "
+                f"{pool} or lower litellm.workers / litellm.database_connection_pool_limit")))
+
+    for i, key in enumerate(s.keys):
+        if key.expires is not None and key.expires <= now:
+            problems.append((f"keys[{i}].expires", (
+                f"{key.expires.isoformat()} is in the past (now {now.replace(microsecond=0).isoformat()}): "
+                "LiteLLM would create a key that is already expired; set a future date or remove expires")))
+
+    secrets = s.secrets
+    reserved = GATEWAY_ENV_VARS | checks.host_env_names()
+    for name in sorted(secrets.env_secrets):
+        if name in reserved:
+            problems.append((f"envSecrets.{name}", (
+                f"{name} is set by the gateway itself in the host's env file; an envSecrets entry would "
+                "replace it: remove it (`pulumi config rm --path envSecrets.{name}`)".replace("{name}", name))))
+        if checks.breaks_lines(secrets.env_secrets[name].get_secret_value()):
+            problems.append((f"envSecrets.{name}", (
+                "the value contains a line break or NUL, which the env file cannot hold (value not shown); "
+                f"set it again on one line: `pulumi config set --secret --path 'envSecrets.{name}' <value>`")))
+    for key, field_name in (("masterKey", "master_key"), ("saltKey", "salt_key"),
+                            ("redisPassword", "redis_password"), ("dnsAdminPassword", "dns_admin_password")):
+        value = getattr(secrets, field_name)
+        if value is not None and checks.breaks_lines(value.get_secret_value()):
+            problems.append((key, (
+                "the value contains a line break or NUL, which the file it is written to cannot hold "
+                f"(value not shown); set it again on one line: `pulumi config set --secret {key} <value>`")))
+    return problems
 
 
 def _repeats(values: list[str]) -> set[int]:

@@ -223,7 +223,7 @@ def _check_limit(failures: list[Failure], path: str, value: Any) -> None:
 def _check_duration(failures: list[Failure], path: str, value: Any) -> None:
     if value is None or is_unknown(value):
         return
-    if not isinstance(value, str) or not _DURATION_PATTERN.match(value):
+    if not isinstance(value, str) or not _DURATION_PATTERN.fullmatch(value):
         failures.append(Failure(path, 'must be a duration such as "30s", "15m", "1h", "30d", "1w" or "1mo"'))
 
 
@@ -278,7 +278,7 @@ def check_model(news: Mapping[str, Any]) -> list[Failure]:
     _check_ca_bundle(failures, news)
     model_id = news.get("model_id")
     _check_string(failures, "model_id", model_id, required=True)
-    if isinstance(model_id, str) and not is_unknown(model_id) and model_id and not _MODEL_ID_PATTERN.match(model_id):
+    if isinstance(model_id, str) and not is_unknown(model_id) and model_id and not _MODEL_ID_PATTERN.fullmatch(model_id):
         failures.append(Failure("model_id", "may contain only letters, digits and . _ : @ - (it is used in URLs)"))
     _check_string(failures, "model_name", news.get("model_name"), required=True)
 

@@ -138,7 +138,8 @@ def test_master_key_is_generated_when_no_admin_objects_need_it():
 def test_replicas_get_one_host_each():
     hosts = [{"name": "hx-litellm-server", "address": "192.168.10.20"}, {"name": "hx-litellm-server-2", "address": "192.168.10.21"}]
     litellm = load_stack_inputs("dev").settings().model_dump(mode="json")["litellm"]
-    run = run_stack("dev", overrides={"litellm": {**litellm, "hosts": hosts}})
+    # 4 workers x 5 pooled connections x 2 hosts fits the role's connection_limit (50)
+    run = run_stack("dev", overrides={"litellm": {**litellm, "hosts": hosts, "database_connection_pool_limit": 5}})
     assert len(run.of_type(HOST)) == 2
     assert len(run.of_type(TLS)) == 2
     assert len(run.of_type(DNS)) == 3  # two A records, one CNAME

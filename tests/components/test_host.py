@@ -416,7 +416,8 @@ def test_two_hosts_give_two_components():
         {"name": "hx-litellm-server", "address": "192.168.10.20"},
         {"name": "hx-litellm-server-2", "address": "192.168.10.21"},
     ]
-    inputs, run = _run("dev", DEV_SECRETS, {"litellm": _litellm("dev", hosts=hosts)})
+    # 4 workers x 5 pooled connections x 2 hosts fits the role's connection_limit (50)
+    inputs, run = _run("dev", DEV_SECRETS, {"litellm": _litellm("dev", hosts=hosts, database_connection_pool_limit=5)})
     found = hosts_of(run)
     assert sorted(h.name for h in found) == ["litellm-dev-hx-litellm-server", "litellm-dev-hx-litellm-server-2"]
     for h, spec in zip(sorted(found, key=lambda h: h.name), hosts):

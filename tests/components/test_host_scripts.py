@@ -39,7 +39,7 @@ def bash_n(script: str) -> None:
 
 
 def _variants():
-    no_tls = {"tls": {"enabled": False}}
+    no_tls = {"tls": {"enabled": False, "allow_plaintext": True}}
     return [
         ("dev", {}),
         ("local", {}),
@@ -171,7 +171,7 @@ def test_wait_ready_script_ssh(dev):
 
 
 def test_wait_ready_script_without_tls_uses_http():
-    s = _settings("dev", tls={"enabled": False})
+    s = _settings("dev", tls={"enabled": False, "allow_plaintext": True})
     script = hs.wait_ready_script(s, s.litellm.hosts[0])
     assert "URL=http://hx-litellm-server.hx.dev.local:4000/health/readiness" in script
     assert "hx-litellm-server.hx.dev.local ''" in script  # no CA file: plain http probe

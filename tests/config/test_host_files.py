@@ -90,3 +90,92 @@ def test_proxy_args_without_tls():
     assert proxy_args(s) == [
         "--config", ".litellm-local/etc/config.yaml", "--host", "127.0.0.1", "--port", "4000", "--num_workers", "1",
     ]
+
+
+# ---- the unit format: escaping, and no value can add a directive (issue 9) -------------------
+
+
+def _directives(unit: str) -> list[str]:
+    """Section/key of every setting line, the way systemd reads the file line by line."""
+    out, section = [], ""
+    for line in unit.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        if stripped.startswith("["):
+            section = stripped
+            continue
+        out.append(f"{section}{stripped.split('=', 1)[0]}")
+    return out
+
+
+def _bypass(settings, **litellm):
+    """Settings as validation would never produce them (to test the renderer's own guard)."""
+    return settings.model_copy(update={"litellm": settings.litellm.model_copy(update=litellm)})
+
+
+def test_the_unit_has_exactly_the_expected_directives():
+    s = dev()
+    assert _directives(render_systemd_unit(s, s.litellm.hosts[0])) == [
+        "[Unit]Description", "[Unit]After", "[Unit]Wants",
+        "[Service]Type", "[Service]User", "[Service]Group", "[Service]WorkingDirectory",
+        "[Service]EnvironmentFile", "[Service]ExecStart", "[Service]Restart", "[Service]RestartSec",
+        "[Service]TimeoutStopSec", "[Service]LimitNOFILE", "[Service]NoNewPrivileges", "[Service]PrivateTmp",
+        "[Service]ProtectSystem", "[Service]ReadWritePaths", "[Install]WantedBy",
+    ]
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("system_user", "litellm\nExecStartPre=+/bin/sh -c id"),
+        ("bind_host", "0.0.0.0\nExecStartPre=+/bin/sh -c id"),
+        ("install_dir", "/opt/litellm\nExecStartPre=+/bin/sh -c id"),
+        ("config_dir", "/etc/litellm\rExecStartPre=+/bin/sh -c id"),
+    ],
+)
+def test_a_line_break_never_reaches_the_unit(field, value):
+    s = _bypass(dev(), **{field: value})
+    with pytest.raises(ValueError, match="cannot contain a line break"):
+        render_systemd_unit(s, s.litellm.hosts[0])
+
+
+def test_percent_dollar_quotes_and_spaces_are_escaped_for_systemd():
+    from config.host_files import unit_exec_word, unit_value
+
+    assert unit_value("/opt/50%/x") == "/opt/50%%/x"
+    assert unit_exec_word("/opt/litellm/venv/bin/litellm") == "/opt/litellm/venv/bin/litellm"
+    assert unit_exec_word("a b") == '"a b"'
+    assert unit_exec_word("%h") == '"%%h"'
+    assert unit_exec_word("$HOME") == '"$$HOME"'
+    assert unit_exec_word('q"z\\') == '"q\\"z\\\\"'
+
+
+def test_systemd_analyze_accepts_the_escaped_unit_and_refuses_it_unescaped(tmp_path):
+    """`systemd-analyze verify` parses the rendered unit: with a `%` in every path (possible only
+    past validation) the escaped unit is valid; the same text without escaping is not."""
+    install = tmp_path / "opt%litellm"
+    (install / "venv" / "bin").mkdir(parents=True)
+    exe = install / "venv" / "bin" / "litellm"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    conf = tmp_path / "etc%litellm"
+    conf.mkdir()
+    (conf / "litellm.env").write_text("")
+    s = _bypass(dev(), install_dir=str(install), config_dir=str(conf), system_user="root")
+    unit = render_systemd_unit(s, s.litellm.hosts[0])
+    assert f"WorkingDirectory={tmp_path}/opt%%litellm\n" in unit
+    assert f'ExecStart="{tmp_path}/opt%%litellm/venv/bin/litellm" --config "{tmp_path}/etc%%litellm/config.yaml"' in unit
+
+    def verify(text: str) -> subprocess.CompletedProcess:
+        path = tmp_path / "units" / "litellm.service"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        return subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True)
+
+    ok = verify(unit)
+    assert ok.returncode == 0, ok.stderr
+    # unescaped, systemd expands `%l` (the host name) inside the path: another, missing file
+    bad = verify(unit.replace("%%", "%"))
+    assert bad.returncode != 0, bad.stderr
+    assert "is not executable" in bad.stderr and "opt%litellm" not in bad.stderr, bad.stderr

@@ -106,10 +106,12 @@ def test_dev_renders_api_managed_models_budget_alerting_and_router_state():
     assert doc["litellm_settings"]["max_budget"] == 500
     assert doc["litellm_settings"]["budget_duration"] == "30d"
     assert doc["general_settings"]["alerting"] == ["slack"]
+    # the CLI hands objects over as Go's json.Marshal writes them: map keys sorted
+    # (config/cli_values.py); each source's own list keeps its order
     assert doc["router_settings"]["fallbacks"] == [
+        {"gpt-4o": ["claude-sonnet-4"]},
         {"llama3.2": ["gpt-4o", "claude-sonnet-4"]},
         {"qwen2.5-coder": ["gpt-4o"]},
-        {"gpt-4o": ["claude-sonnet-4"]},
     ]
     # 4 workers, each with its own Router: rpm/tpm usage and cooldowns shared through Redis
     rs = doc["router_settings"]

@@ -292,7 +292,7 @@ def build_stack_gateway(
 
     # 5. plain-http
     if not tls and declared.tls.enabled:
-        overrides["tls"] = {**declared.tls.model_dump(mode="json"), "enabled": False}
+        overrides["tls"] = {**declared.tls.model_dump(mode="json"), "enabled": False, "allow_plaintext": True}
         steps.append("plain-http")
 
     # 6. routing / cache (already merged into `caller`)

@@ -1,0 +1,155 @@
+"""Rules for config values by where they land: a shell script, a systemd unit, a Redis ACL rule, the
+env file, an upstream request. Pure (no Pulumi imports); `config.settings` applies them.
+
+Every pattern is applied with `re.fullmatch`: `re.match` with `^...$` accepts a trailing newline
+(`$` matches before it), which is how "1.107.0\\n" once passed the version check.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+# Paths on the host: absolute, made of characters that need no quoting anywhere they land (a shell
+# word, a unit file value, a comment line, a YAML scalar): no whitespace, quotes, `%` (a systemd
+# specifier), `$`, `\`, `;`, glob characters or control characters.
+# The first character is never `-` (an option to mkdir/install) nor `+`/`@` (ExecStart= prefixes).
+_PATH = re.compile(r"[A-Za-z0-9._/][A-Za-z0-9._/+@:-]*")
+PATH_RULE = (
+    "letters, digits and . _ / + @ : - only, not starting with - + @ "
+    "(no spaces, quotes, %, $, \\ or line breaks)"
+)
+
+
+def check_path(value: str, *, absolute: bool) -> str:
+    """A safe host path; `absolute=False` also allows a path relative to the project directory."""
+    if not _PATH.fullmatch(value):
+        raise ValueError(f"expected a path of {PATH_RULE}")
+    parts = value.split("/")
+    if ".." in parts:
+        raise ValueError("a path must not contain '..'")
+    if absolute and not value.startswith("/"):
+        raise ValueError("expected an absolute path such as /opt/litellm (the host resolves nothing relative)")
+    if value.rstrip("/") in ("", "."):
+        raise ValueError("expected a directory of its own, not / or .")
+    return value
+
+
+# Service account names: what `useradd` accepts by default on Debian/RHEL (NAME_REGEX), at most 32.
+_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+# Accounts that already exist on a typical Linux host (base-passwd on Debian, setup on RHEL, plus
+# accounts of common services and cloud images): the layout step would take one over (usermod
+# --home, chown of its home) and the proxy would run with whatever else that account may do.
+RESERVED_SYSTEM_USERS = frozenset(
+    {
+        "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp",
+        "proxy", "www-data", "backup", "list", "irc", "gnats", "nobody", "nogroup", "adm",
+        "shutdown", "halt", "operator", "ftp", "sshd", "messagebus", "polkitd", "syslog",
+        "systemd-network", "systemd-resolve", "systemd-timesync", "systemd-journal", "_apt",
+        "postgres", "redis", "mysql", "nginx", "apache", "ubuntu", "debian", "ec2-user",
+        "centos", "admin",
+    }
+)
+
+
+def check_unix_user(value: str) -> str:
+    if not _USER.fullmatch(value):
+        raise ValueError("expected a user name of a-z, 0-9, _ and - (starting with a letter or _, at most 32)")
+    return value
+
+
+# The SSH login user: a pulumi-command connection parameter, compared with "root" to decide on sudo;
+# broader than a service account (directory users such as "first.last"), still no whitespace,
+# quotes or shell characters.
+_LOGIN_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}")
+
+
+def check_login_user(value: str) -> str:
+    if not _LOGIN_USER.fullmatch(value):
+        raise ValueError("expected a login name of letters, digits and . _ @ - (at most 64)")
+    return value
+
+
+def check_service_user(value: str) -> str:
+    check_unix_user(value)
+    if value == "root":
+        raise ValueError(
+            "the proxy must not run as root (a network service holding every credential); "
+            "use a dedicated account such as 'litellm'"
+        )
+    if value in RESERVED_SYSTEM_USERS:
+        raise ValueError(
+            f"'{value}' is an account that already exists on most hosts (a system or service account); "
+            "the layout step would take it over: use a dedicated account such as 'litellm'"
+        )
+    return value
+
+
+# Redis ACL user names and the cache namespace become ACL rules (`~<namespace>:*`) and key
+# prefixes: no whitespace (redis-cli splits on it) and no glob characters (`*?[]` would widen the
+# key pattern the ACL user is confined to).
+_REDIS_USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+_NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+def check_redis_user(value: str) -> str:
+    if not _REDIS_USER.fullmatch(value):
+        raise ValueError(
+            "expected a Redis ACL user name of letters, digits and . _ @ - (no spaces, at most 64)"
+        )
+    return value
+
+
+def check_namespace(value: str) -> str:
+    if not _NAMESPACE.fullmatch(value):
+        raise ValueError(
+            "expected a key prefix of letters, digits and . _ : - (no spaces or glob characters "
+            "such as * ? [ ], which would widen the Redis key pattern), e.g. 'litellm.dev.cache'"
+        )
+    return value
+
+
+# What a line-based file (the env file, the samba auth file, a unit) cannot hold in a value.
+_LINE_BREAKING = re.compile(r"[\r\n\x00]")
+
+
+def breaks_lines(value: str) -> bool:
+    return bool(_LINE_BREAKING.search(value))
+
+
+def host_env_names() -> frozenset[str]:
+    """Names the host's env file defines itself besides the gateway's secrets (config.host_files
+    PLAIN_ENV and DISABLE_SCHEMA_UPDATE): an envSecrets entry of that name would replace it."""
+    from config.host_files import PLAIN_ENV  # lazy: host_files imports config.settings, which imports this
+
+    return frozenset({name for name, _ in PLAIN_ENV} | {"DISABLE_SCHEMA_UPDATE"})
+
+
+# The pinned LiteLLM's alert types (litellm/types/integrations/slack_alerting.py, AlertType, in
+# 1.108.7; tests/config check this list against that enum in the venv).
+LITELLM_ALERT_TYPES = (
+    "llm_exceptions", "llm_too_slow", "llm_requests_hanging",
+    "budget_alerts", "spend_reports", "failed_tracking_spend", "user_spend_thresholds",
+    "user_spend_anomalies", "db_exceptions", "daily_reports", "cooldown_deployment",
+    "new_model_added", "model_deprecation_warnings", "outage_alerts", "region_outage_alerts",
+    "fallback_reports", "new_virtual_key_created", "virtual_key_updated", "virtual_key_deleted",
+    "new_team_created", "team_updated", "team_deleted", "new_internal_user_created",
+    "internal_user_updated", "internal_user_deleted", "mcp_tool_description_blocked",
+    "mcp_pinned_tools_changed",
+)
+
+
+def check_alert_type(value: str) -> str:
+    if value not in LITELLM_ALERT_TYPES:
+        raise ValueError(
+            f"unknown alert type '{value}'; the pinned LiteLLM knows: {', '.join(LITELLM_ALERT_TYPES)}"
+        )
+    return value
+
+
+def zero_duration(value: str) -> Optional[str]:
+    """'0d' -> '0d' (LiteLLM answers 400 to a zero budget_duration); anything else -> None."""
+    m = re.fullmatch(r"([0-9]+)(s|m|h|d|w|mo)", value)
+    if m and int(m.group(1)) == 0:
+        return value
+    return None

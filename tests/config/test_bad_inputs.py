@@ -1,0 +1,402 @@
+"""Bad input, as a new user would write it, is refused with one message naming the stack, the key
+path and the fix (issue 9). Table-driven: each case is one distinct mistake on a committed stack.
+
+A case changes the stack's config as the Pulumi CLI would hand it to the program (JSON text per
+top-level key, secrets as secret config) and asserts:
+- `load_settings` raises ConfigError (nothing crashes with another exception, nothing passes);
+- exactly the expected number of problems (one unless said), each starting with
+  "stack '<stack>': <key path>: " and containing the expected fix/expectation text;
+- a secret value never appears in any message.
+The loader's clock is pinned (NOW), as `expires` checks depend on it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, Optional
+
+import pytest
+
+from config.loader import ConfigError, load_settings
+from offline.stack_inputs import PROJECT_DIR, load_stack_inputs
+
+P = "litellm-gateway"
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+MASTER = "sk-test-master-key-abcdefghijklmnop"
+DELETE = object()
+
+
+@lru_cache(maxsize=None)
+def _base(stack: str) -> tuple[dict[str, str], frozenset[str]]:
+    inputs = load_stack_inputs(stack, secrets={"masterKey": MASTER})
+    return dict(inputs.config), frozenset(inputs.secret_keys)
+
+
+def _tokens(path: str) -> list[Any]:
+    out: list[Any] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        out.append(int(index) if index else name)
+    return out
+
+
+def _set(container: Any, tokens: list[Any], value: Any) -> None:
+    for t in tokens[:-1]:
+        if isinstance(t, str) and t not in container:
+            container[t] = {}
+        container = container[t]
+    if value is DELETE:
+        del container[tokens[-1]]
+    elif isinstance(container, list) and tokens[-1] == len(container):
+        container.append(value)
+    else:
+        container[tokens[-1]] = value
+
+
+def apply(stack: str, changes: dict[str, Any], secrets: dict[str, str]) -> tuple[dict[str, str], set[str]]:
+    config, secret_keys = _base(stack)
+    config, secret_keys = dict(config), set(secret_keys)
+    for path, value in changes.items():
+        tokens = _tokens(path)
+        full = f"{P}:{tokens[0]}"
+        if len(tokens) == 1:
+            if value is DELETE:
+                config.pop(full, None)
+            else:
+                config[full] = value if isinstance(value, str) else json.dumps(value)
+            continue
+        current = json.loads(config[full]) if full in config else ({} if isinstance(tokens[1], str) else [])
+        current = copy.deepcopy(current)
+        _set(current, tokens[1:], value)
+        config[full] = json.dumps(current)
+    for key, value in secrets.items():
+        if key.startswith("envSecrets."):
+            full = f"{P}:envSecrets"
+            current = json.loads(config.get(full, "{}"))
+            current[key.split(".", 1)[1]] = value
+            config[full] = json.dumps(current)
+        else:
+            config[f"{P}:{key}"] = value
+        secret_keys.add(f"{P}:{key.split('.', 1)[0]}")
+    return config, secret_keys
+
+
+@dataclass
+class Case:
+    id: str
+    stack: str
+    key: str  # the key path after "stack '<stack>': ", e.g. "litellm-gateway:litellm.version"
+    fix: str  # text the message must contain: what is expected / how to fix it
+    changes: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)  # values must never be echoed
+    count: int = 1
+    now: datetime = NOW
+    stack_name: Optional[str] = None  # load under another stack name
+
+
+def C(id: str, stack: str, key: str, fix: str, changes: Optional[dict] = None, **kw: Any) -> Case:
+    return Case(id, stack, key if ":" in key else f"{P}:{key}", fix, changes or {}, **kw)
+
+
+NL = "\n"
+INJECT = "\nExecStartPre=+/bin/sh -c 'touch /tmp/pwned'"
+SH = "\ntouch /tmp/pwned"
+PATH_FIX = "letters, digits and . _ / + @ : - only"
+USER_FIX = "expected a user name of a-z, 0-9, _ and -"
+HOST_FIX = "expected a host name or an IP address"
+LABEL_FIX = "expected a lower-case DNS label"
+ZERO_FIX = "a zero duration is refused by LiteLLM (400)"
+POOL = "raise postgres.connection_limit to at least"
+ALERT_FIX = "the pinned LiteLLM knows: llm_exceptions, llm_too_slow"
+GATEWAY_VAR_FIX = "is one of the gateway's own secrets"
+SECRET_LINE_FIX = "contains a line break or NUL"
+DEV_KEYS = "config/catalogs/dev.yaml: keys"
+
+CASES: list[Case] = [
+    # ---- full matches: a trailing newline is not accepted by any validated field ---------------
+    C("version-blocked-with-newline", "dev", "litellm.version", "expected an exact LiteLLM release", {"litellm.version": "1.107.0\n"}),
+    C("version-pinned-with-newline", "local", "litellm.version", "expected an exact LiteLLM release", {"litellm.version": "1.108.7\n"}),
+    C("version-range", "local", "litellm.version", "no ranges", {"litellm.version": ">=1.108"}),
+    C("version-blocked", "local", "litellm.version", "pulled from PyPI after a supply-chain compromise", {"litellm.version": "1.107.0"}),
+    C("environment-newline", "dev", "environment", LABEL_FIX, {"environment": "dev\n"}),
+    C("environment-upper", "local", "environment", LABEL_FIX, {"environment": "Local"}),
+    C("domain-newline", "dev", "domain", "expected a lower-case DNS name", {"domain": "hx.dev.local\n"}),
+    C("postgres-database-newline", "dev", "postgres.database", "expected a lower-case SQL identifier", {"postgres.database": "litellm\n"}),
+    C("postgres-role-newline", "local", "postgres.role", "expected a lower-case SQL identifier", {"postgres.role": "litellm_local\n"}),
+    C("postgres-role-quote", "local", "postgres.role", "expected a lower-case SQL identifier", {"postgres.role": 'lite"llm'}),
+    C("model-id-newline", "local", "models[0].id", "expected an id of letters, digits", {"models[0].id": "local-llama3.2\n"}),
+    C("model-id-space", "dev", "models[1].id", "expected an id of letters, digits", {"models[1].id": "ollama qwen"}),
+    C("key-budget-duration-newline", "local", "keys[0].budget_duration", "expected a LiteLLM duration", {"keys[0].budget_duration": "1d\n"}),
+    C("team-id-newline", "local", "teams[0].team_id", "should match pattern", {"teams": [{"team_id": "t1\n"}]}),
+    C("key-alias-newline", "local", "keys[0].alias", "should match pattern", {"keys[0].alias": "local-dev\n"}),
+    C("key-service-newline", "local", "keys[0].service", "should match pattern", {"keys[0].service": "local-dev\n"}),
+    C("env-secret-name-newline", "dev", "envSecrets", "not valid environment variable names (A-Z, 0-9, _): 'EXTRA\\n'", secrets={"envSecrets.EXTRA\n": "v"}),
+    C("api-key-env-name-newline", "dev", "models[3].api_key", "is not a valid environment variable name", {"models[3].api_key": "os.environ/OPENAI_API_KEY\n"}),
+    C("host-name-newline", "dev", "litellm.hosts[0].name", LABEL_FIX, {"litellm.hosts[0].name": "hx-litellm-server\n"}),
+    C("host-address-newline", "dev", "litellm.hosts[0].address", HOST_FIX, {"litellm.hosts[0].address": "192.168.10.20\n"}),
+    C("postgres-host-newline", "dev", "postgres.host", HOST_FIX, {"postgres.host": "hx-postgres-server.hx.dev.local\n"}),
+    C("redis-host-newline", "local", "redis.host", HOST_FIX, {"redis.host": "127.0.0.1\n"}),
+    C("redis-ssh-host-newline", "dev", "redis.ssh_host", HOST_FIX, {"redis.ssh_host": "hx-redis-server\n"}),
+    C("dns-zone-newline", "dev", "dns.zone", "expected a lower-case DNS name", {"dns.zone": "hx.dev.local\n"}),
+    C("dns-server-newline", "dev", "dns.server", HOST_FIX, {"dns.server": "hx-dc-server.hx.dev.local\n"}),
+    C("service-name-newline", "dev", "litellm.service_name", LABEL_FIX, {"litellm.service_name": "litellm\n"}),
+    C("proxy-budget-duration-newline", "dev", "observability.proxy_budget.budget_duration", "expected a LiteLLM duration", {"observability.proxy_budget.budget_duration": "30d\n"}),
+    C("team-budget-duration-newline", "local", "teams[0].budget_duration", "expected a LiteLLM duration", {"teams": [{"team_id": "t1", "budget_duration": "30d\n"}]}),
+    C("api-base-newline", "local", "models[0].api_base", "expected an http(s) URL", {"models[0].api_base": "http://127.0.0.1:11434\n"}),
+    C("api-base-space", "local", "models[1].api_base", "expected an http(s) URL", {"models[1].api_base": "http://127.0.0.1:11434/ v1"}),
+    C("api-base-scheme", "dev", "models[0].api_base", "expected an http(s) URL", {"models[0].api_base": "ollama:11434"}),
+    C("stack-name-newline", "local", "stack", "should match pattern", stack_name="local\n"),
+    # ---- paths: absolute on ssh hosts, safe characters everywhere -------------------------------
+    C("install-dir-relative-ssh", "dev", "litellm.install_dir", "expected an absolute path such as /opt/litellm on an ssh deploy", {"litellm.install_dir": "opt/litellm"}),
+    C("config-dir-relative-ssh", "dev", "litellm.config_dir", "expected an absolute path such as /opt/litellm on an ssh deploy", {"litellm.config_dir": "etc/litellm"}),
+    C("cert-dir-relative-ssh", "dev", "tls.cert_dir", "relative paths are for deploy: local only", {"tls.cert_dir": "tls"}),
+    C("install-dir-unit-injection", "dev", "litellm.install_dir", PATH_FIX, {"litellm.install_dir": "/opt/litellm" + INJECT}),
+    C("config-dir-script-injection", "dev", "litellm.config_dir", PATH_FIX, {"litellm.config_dir": "/etc/litellm" + SH}),
+    C("cert-dir-script-injection", "dev", "tls.cert_dir", PATH_FIX, {"tls.cert_dir": "/etc/litellm/tls" + SH}),
+    C("install-dir-percent", "dev", "litellm.install_dir", PATH_FIX, {"litellm.install_dir": "/opt/%h/litellm"}),
+    C("install-dir-space", "dev", "litellm.install_dir", PATH_FIX, {"litellm.install_dir": "/opt/lite llm"}),
+    C("config-dir-quote", "dev", "litellm.config_dir", PATH_FIX, {"litellm.config_dir": "/etc/lite'llm"}),
+    C("cert-dir-command-substitution", "dev", "tls.cert_dir", PATH_FIX, {"tls.cert_dir": "/etc/$(id)/tls"}),
+    C("install-dir-dotdot", "dev", "litellm.install_dir", "must not contain '..'", {"litellm.install_dir": "/opt/../etc"}),
+    C("install-dir-root", "dev", "litellm.install_dir", "expected a directory of its own", {"litellm.install_dir": "/"}),
+    C("config-dir-backslash", "dev", "litellm.config_dir", PATH_FIX, {"litellm.config_dir": "/etc/lite\\llm"}),
+    C("config-dir-glob", "dev", "litellm.config_dir", PATH_FIX, {"litellm.config_dir": "/etc/litellm*"}),
+    C("local-install-dir-newline", "local", "litellm.install_dir", PATH_FIX, {"litellm.install_dir": ".litellm-local" + SH}),
+    C("local-config-dir-semicolon", "local", "litellm.config_dir", PATH_FIX, {"litellm.config_dir": ".litellm-local/etc;id"}),
+    C("local-cert-dir-dotdot", "local", "tls.cert_dir", "must not contain '..'", {"tls.cert_dir": "../tls"}),
+    C("local-cert-dir-empty", "local", "tls.cert_dir", PATH_FIX, {"tls.cert_dir": ""}),
+    C("local-install-dir-option", "local", "litellm.install_dir", "not starting with - + @", {"litellm.install_dir": "-rf"}),
+    # ---- the service account --------------------------------------------------------------------
+    C("system-user-root", "dev", "litellm.system_user", "the proxy must not run as root", {"litellm.system_user": "root"}),
+    C("system-user-is-ssh-user", "dev", "litellm.system_user", "is the SSH deploy user (ssh.user)", {"litellm.system_user": "ansible"}),
+    C("system-user-is-custom-ssh-user", "dev", "litellm.system_user", "use a dedicated account such as 'litellm'", {"litellm.system_user": "deployer", "ssh.user": "deployer"}),
+    C("system-user-www-data", "dev", "litellm.system_user", "is an account that already exists on most hosts", {"litellm.system_user": "www-data"}),
+    C("system-user-nobody", "dev", "litellm.system_user", "is an account that already exists on most hosts", {"litellm.system_user": "nobody"}),
+    C("system-user-postgres", "dev", "litellm.system_user", "is an account that already exists on most hosts", {"litellm.system_user": "postgres"}),
+    C("system-user-daemon", "dev", "litellm.system_user", "is an account that already exists on most hosts", {"litellm.system_user": "daemon"}),
+    C("system-user-ubuntu", "dev", "litellm.system_user", "is an account that already exists on most hosts", {"litellm.system_user": "ubuntu"}),
+    C("system-user-unit-injection", "dev", "litellm.system_user", USER_FIX, {"litellm.system_user": "litellm" + INJECT}),
+    C("system-user-space", "dev", "litellm.system_user", USER_FIX, {"litellm.system_user": "lite llm"}),
+    C("system-user-upper", "dev", "litellm.system_user", USER_FIX, {"litellm.system_user": "LiteLLM"}),
+    C("system-user-percent", "dev", "litellm.system_user", USER_FIX, {"litellm.system_user": "lite%ullm"}),
+    C("system-user-too-long", "dev", "litellm.system_user", USER_FIX, {"litellm.system_user": "l" * 33}),
+    C("ssh-user-newline", "dev", "ssh.user", "expected a login name", {"ssh.user": "ansible\n"}),
+    C("ssh-user-shell", "dev", "ssh.user", "expected a login name", {"ssh.user": "root;id"}),
+    C("ssh-user-space", "dev", "ssh.user", "expected a login name", {"ssh.user": "first last"}),
+    # ---- values in the unit's command line -------------------------------------------------------
+    C("bind-host-unit-injection", "dev", "litellm.bind_host", HOST_FIX, {"litellm.bind_host": "0.0.0.0" + INJECT}),
+    C("bind-host-specifier", "dev", "litellm.bind_host", HOST_FIX, {"litellm.bind_host": "%H"}),
+    C("bind-host-extra-argument", "local", "litellm.bind_host", HOST_FIX, {"litellm.bind_host": "127.0.0.1 --debug"}),
+    C("bind-host-variable", "local", "litellm.bind_host", HOST_FIX, {"litellm.bind_host": "$HOST"}),
+    # ---- the gateway's own secrets are never a model's credential -------------------------------
+    C("model-master-key", "local", "models[0]", GATEWAY_VAR_FIX, {"models[0].api_key": "os.environ/LITELLM_MASTER_KEY"}),
+    C("model-salt-key", "local", "models[1]", GATEWAY_VAR_FIX, {"models[1].api_key": "os.environ/LITELLM_SALT_KEY"}),
+    C("model-database-url", "dev", "models[3]", GATEWAY_VAR_FIX, {"models[3].api_key": "os.environ/DATABASE_URL"}),
+    C("model-redis-password", "dev", "models[4]", GATEWAY_VAR_FIX, {"models[4].api_key": "os.environ/REDIS_PASSWORD"}),
+    C("model-master-key-openai-compatible", "local", "models[0]", "use os.environ/<NAME>",
+      {"models[0]": {"id": "x", "model_name": "llama3.2", "provider": "openai_compatible", "model": "m",
+                     "api_base": "https://evil.example", "api_key": "os.environ/LITELLM_MASTER_KEY"}}),
+    C("model-credential-name-env-ref", "dev", "models[3]", "not an os.environ/ reference",
+      {"models[3].api_key": DELETE, "models[3].credential_name": "os.environ/DATABASE_URL"}),
+    C("env-secret-overrides-master-key", "dev", "envSecrets.LITELLM_MASTER_KEY", "is set by the gateway itself", secrets={"envSecrets.LITELLM_MASTER_KEY": "sk-other-value-123"}),
+    C("env-secret-overrides-database-url", "dev", "envSecrets.DATABASE_URL", "pulumi config rm --path envSecrets.DATABASE_URL", secrets={"envSecrets.DATABASE_URL": "postgresql://x"}),
+    C("env-secret-overrides-mode", "local", "envSecrets.LITELLM_MODE", "is set by the gateway itself", secrets={"envSecrets.LITELLM_MODE": "DEV"}),
+    C("env-secret-overrides-schema-update", "local", "envSecrets.DISABLE_SCHEMA_UPDATE", "is set by the gateway itself", secrets={"envSecrets.DISABLE_SCHEMA_UPDATE": "False"}),
+    C("literal-api-key", "local", "models[0].api_key", "a credential must be a reference 'os.environ/NAME'", secrets={}, changes={"models[0].api_key": "hunter2-literal"}),
+    C("secret-looking-plain-value", "local", "models[0].model", "looks like a literal secret", {"models[0].model": "sk-abcdefghijklmnopqrstuvwxyz"}),
+    # ---- expires in the past (the loader's clock) -----------------------------------------------
+    C("expires-past-date", "local", "keys[0].expires", "is in the past", {"keys[0].expires": "2020-01-01"}),
+    C("expires-past-go-time", "local", "keys[0].expires", "set a future date or remove expires", {"keys[0].expires": "2026-11-29 00:00:00 +0000 UTC"}),
+    C("expires-past-iso", "local", "keys[0].expires", "is in the past", {"keys[0].expires": "2026-11-30T11:59:59Z"}),
+    C("expires-now", "local", "keys[0].expires", "is in the past", {"keys[0].expires": NOW.isoformat()}),
+    C("expires-past-in-catalog-file", "dev", f"{DEV_KEYS}[4].expires", "LiteLLM would create a key that is already expired", count=2, now=datetime(2027, 7, 1, tzinfo=timezone.utc)),
+    C("expires-not-a-date", "local", "keys[0].expires", "valid datetime", {"keys[0].expires": "next year"}),
+    C("expires-go-time-without-zone", "local", "keys[0].expires", "valid datetime", {"keys[0].expires": "2027-06-30 00:00:00 +0000"}),
+    # ---- zero durations ---------------------------------------------------------------------------
+    C("key-duration-0d", "local", "keys[0].budget_duration", ZERO_FIX, {"keys[0].budget_duration": "0d"}),
+    C("key-duration-0s", "local", "keys[0].budget_duration", ZERO_FIX, {"keys[0].budget_duration": "0s"}),
+    C("key-duration-00h", "local", "keys[0].budget_duration", ZERO_FIX, {"keys[0].budget_duration": "00h"}),
+    C("key-duration-0mo", "local", "keys[0].budget_duration", ZERO_FIX, {"keys[0].budget_duration": "0mo"}),
+    C("key-duration-0m", "local", "keys[0].budget_duration", ZERO_FIX, {"keys[0].budget_duration": "0m"}),
+    C("team-duration-0w", "local", "teams[0].budget_duration", ZERO_FIX, {"teams": [{"team_id": "t1", "budget_duration": "0w"}]}),
+    C("proxy-budget-duration-0d", "dev", "observability.proxy_budget.budget_duration", ZERO_FIX, {"observability.proxy_budget.budget_duration": "0d"}),
+    C("key-duration-unit", "local", "keys[0].budget_duration", "such as '30s', '1h', '7d', '1mo'", {"keys[0].budget_duration": "30 days"}),
+    # ---- the database pool must fit the role's connection limit ---------------------------------
+    C("pool-workers", "dev", "postgres.connection_limit", "8 workers x 10 connections (litellm.database_connection_pool_limit) x 1 host(s) = 80 exceeds connection_limit 50; " + POOL + " 80", {"litellm.workers": 8}),
+    C("pool-per-worker", "dev", "postgres.connection_limit", "4 workers x 20 connections", {"litellm.database_connection_pool_limit": 20}),
+    C("pool-hosts", "dev", "postgres.connection_limit", "x 2 host(s) = 80 exceeds connection_limit 50",
+      {"litellm.hosts[1]": {"name": "hx-litellm-server-2", "address": "192.168.10.21"}}),
+    C("pool-low-limit", "local", "postgres.connection_limit", "1 workers x 10 connections (litellm.database_connection_pool_limit) x 1 host(s) = 10 exceeds connection_limit 5", {"postgres.connection_limit": 5}),
+    # ---- TLS off on an ssh deploy -----------------------------------------------------------------
+    C("tls-off-ssh", "dev", "tls.enabled", "set tls.allow_plaintext: true to accept that explicitly", {"tls.enabled": False}),
+    C("tls-off-ssh-explicit-no", "dev", "tls.enabled", "master key and every virtual key over the network in clear", {"tls": {"enabled": False, "allow_plaintext": False}}),
+    C("tls-allow-plaintext-typo", "dev", "tls.allow_plain_text", "unknown key (a typo?)", {"tls.allow_plain_text": True}),
+    # ---- alert types --------------------------------------------------------------------------
+    C("alert-type-typo", "dev", "observability.alerting.alert_types[0]", ALERT_FIX, {"observability.alerting.alert_types[0]": "llm_exception"}),
+    C("alert-type-unknown", "dev", "observability.alerting.alert_types[2]", ALERT_FIX, {"observability.alerting.alert_types[2]": "budget"}),
+    C("alert-type-empty", "dev", "observability.alerting.alert_types[1]", "unknown alert type ''", {"observability.alerting.alert_types[1]": ""}),
+    C("alert-type-upper", "dev", "observability.alerting.alert_types[3]", ALERT_FIX, {"observability.alerting.alert_types[3]": "DB_EXCEPTIONS"}),
+    C("alert-channel-unknown", "dev", "observability.alerting.channels[0]", "'slack' or 'email'", {"observability.alerting.channels[0]": "teams"}),
+    # ---- what used to crash -------------------------------------------------------------------
+    C("redis-user-default-managed", "dev", "redis", "set user to a dedicated name such as 'litellm'", {"redis.user": "default"}),
+    C("redis-user-space", "dev", "redis.user", "expected a Redis ACL user name", {"redis.user": "lite llm"}),
+    C("redis-user-newline", "dev", "redis.user", "no spaces", {"redis.user": "litellm\n"}),
+    C("redis-user-unmanaged-space", "local", "redis.user", "expected a Redis ACL user name", {"redis.user": "my user"}),
+    C("cache-namespace-space", "dev", "cache.namespace", "no spaces or glob characters", {"cache.namespace": "litellm dev"}),
+    C("cache-namespace-glob", "dev", "cache.namespace", "which would widen the Redis key pattern", {"cache.namespace": "litellm.*"}),
+    C("cache-namespace-newline", "local", "cache.namespace", "e.g. 'litellm.dev.cache'", {"cache.namespace": "ns\n"}),
+    C("env-secret-value-newline", "dev", "envSecrets.OPENAI_API_KEY", "pulumi config set --secret --path 'envSecrets.OPENAI_API_KEY'", secrets={"envSecrets.OPENAI_API_KEY": "sk-line-one\nEVIL=1"}),
+    C("env-secret-value-cr", "dev", "envSecrets.SLACK_WEBHOOK_URL", SECRET_LINE_FIX, secrets={"envSecrets.SLACK_WEBHOOK_URL": "https://example.invalid/x\rY"}),
+    C("env-secret-extra-value-nul", "local", "envSecrets.LANGFUSE_HOST", SECRET_LINE_FIX, secrets={"envSecrets.LANGFUSE_HOST": "http://a\x00b"}),
+    C("dns-password-newline", "dev", "dnsAdminPassword", "pulumi config set --secret dnsAdminPassword", secrets={"dnsAdminPassword": "pa55\npassword=other"}),
+    C("master-key-newline", "local", "masterKey", SECRET_LINE_FIX, secrets={"masterKey": "sk-abcdef\nLITELLM_MODE=DEV"}),
+    C("salt-key-newline", "local", "saltKey", "pulumi config set --secret saltKey", secrets={"saltKey": "s4lt-v4lue\nmore-of-it"}),
+    C("redis-password-newline", "dev", "redisPassword", SECRET_LINE_FIX, secrets={"redisPassword": "pw\r\nX=1"}),
+    C("dns-admin-user-newline", "dev", "dns.admin_user", "should match pattern", {"dns.admin_user": "Administrator\npassword=x"}),
+    C("dns-admin-user-space", "dev", "dns.admin_user", "should match pattern", {"dns.admin_user": "Domain Admin"}),
+    # ---- other mistakes a new user makes --------------------------------------------------------
+    C("port-zero", "local", "litellm.port", "greater than or equal to 1", {"litellm.port": 0}),
+    C("port-text", "dev", "litellm.port", "valid integer", {"litellm.port": "four-thousand"}),
+    C("workers-zero", "local", "litellm.workers", "greater than or equal to 1", {"litellm.workers": 0}),
+    C("readiness-too-short", "local", "litellm.readiness_timeout_seconds", "greater than or equal to 5", {"litellm.readiness_timeout_seconds": 1}),
+    C("deploy-unknown", "local", "litellm.deploy", "'ssh' or 'local'", {"litellm.deploy": "docker"}),
+    C("hosts-empty", "local", "litellm.hosts", "at least 1 item", {"litellm.hosts": []}),
+    C("hosts-duplicate", "dev", "litellm", "host names must be unique; repeated: hx-litellm-server",
+      {"litellm.hosts[1]": {"name": "hx-litellm-server", "address": "192.168.10.21"}, "litellm.workers": 1}),
+    C("ssh-port-too-big", "dev", "ssh.port", "less than or equal to 65535", {"ssh.port": 70000}),
+    C("sslmode-unknown", "dev", "postgres.sslmode", "'require'", {"postgres.sslmode": "on"}),
+    C("tls-validity-short", "dev", "tls.validity_hours", "greater than or equal to 24", {"tls.validity_hours": 1}),
+    C("tls-renewal-too-late", "dev", "tls", "early_renewal_hours must be shorter than validity_hours", {"tls.early_renewal_hours": 9000}),
+    C("tls-issuer-unknown", "dev", "tls.issuer", "'internal-ca' or 'self-signed'", {"tls.issuer": "letsencrypt"}),
+    C("redis-acl-without-user", "dev", "redis", "manage_acl needs 'user'", {"redis.user": DELETE}),
+    C("dns-without-server", "dev", "dns", "'server' (the Samba AD domain controller) is required", {"dns.server": DELETE}),
+    C("dns-on-local-deploy", "local", "dns.enabled", "turn DNS off for a local deploy", {"dns": {"enabled": True, "server": "dc.local"}}),
+    C("model-provider-unknown", "local", "models[0].provider", "'ollama_chat'", {"models[0].provider": "olama"}),
+    C("model-unknown-key", "local", "models[0].rmp", "unknown key (a typo?); expected one of:", {"models[0].rmp": 10}),
+    C("ollama-without-api-base", "local", "models[0]", "an Ollama deployment needs 'api_base'", {"models[0].api_base": DELETE}),
+    C("fallback-to-itself", "local", "routing.fallbacks.llama3.2", "falls back to itself", {"routing.fallbacks": {"llama3.2": ["llama3.2"]}}),
+    C("fallback-list-form", "local", "routing.fallbacks", "expected a map of public model name", {"routing.fallbacks": [{"model": "llama3.2", "fallback": "qwen2.5"}]}),
+    C("key-rotation-zero", "local", "keys[0].rotate_after_days", "greater than or equal to 1", {"keys[0].rotate_after_days": 0}),
+    C("key-unknown-team", "local", "keys[0].team", "is not a team in the catalog", {"keys[0].team": "nobody"}),
+    C("key-negative-budget", "local", "keys[0].max_budget", "greater than or equal to 0", {"keys[0].max_budget": -1}),
+    C("api-models-without-postgres", "local", "litellm.model_source", "'api' stores models in the database: enable postgres",
+      {"litellm.model_source": "api", "postgres.enabled": False, "keys": []}),
+    C("cache-without-redis", "local", "cache.enabled", "the response cache needs redis.enabled: true", {"redis.enabled": False}),
+    C("master-key-prefix", "local", "masterKey", "LiteLLM requires the master key to start with 'sk-'", secrets={"masterKey": "not-an-sk-SECRETVALUE"}),
+    C("unknown-top-level-key", "local", "litelm", "unknown config key", {"litelm": {"port": 4000}}),
+]
+
+
+def _ids(cases: list[Case]) -> list[str]:
+    return [c.id for c in cases]
+
+
+def test_the_table_is_large_and_distinct():
+    assert len(CASES) >= 100
+    assert len(set(_ids(CASES))) == len(CASES)
+    # no two cases make the same change to the same stack
+    shapes = [(c.stack, json.dumps(c.changes, sort_keys=True, default=str), json.dumps(c.secrets, sort_keys=True), c.now, c.stack_name) for c in CASES]
+    assert len(set(shapes)) == len(shapes)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+def test_bad_input_is_refused_with_stack_key_and_fix(case: Case):
+    config, secret_keys = apply(case.stack, case.changes, case.secrets)
+    stack = case.stack_name or case.stack
+    try:
+        load_settings(stack, config, secret_keys, project_dir=PROJECT_DIR, now=case.now)
+    except ConfigError as exc:
+        problems = exc.problems
+        assert str(exc).startswith(f"invalid configuration for stack '{stack}'")
+    else:
+        pytest.fail(f"{case.id}: accepted")
+    assert len(problems) == case.count, problems
+    prefix = f"stack '{stack}': {case.key}: "
+    assert problems[0].startswith(prefix), (prefix, problems)
+    assert case.fix in problems[0], (case.fix, problems[0])
+    for p in problems:
+        for value in case.secrets.values():
+            for part in [value, *value.splitlines()]:
+                if len(part) >= 4:
+                    assert part not in p, f"{case.id}: a secret value appears in: {p}"
+
+
+# ---- the accepted neighbours of the refused cases (a rule must not refuse what is fine) ---------
+
+
+@pytest.mark.parametrize(
+    "stack,changes,secrets",
+    [
+        ("dev", {"tls": {"enabled": False, "allow_plaintext": True}}, {}),
+        ("local", {"tls.enabled": False}, {}),  # a local deploy talks to 127.0.0.1
+        ("dev", {"litellm.workers": 5}, {}),  # 5 x 10 x 1 = 50 = connection_limit
+        ("dev", {"litellm.workers": 8, "postgres.enabled": False, "litellm.model_source": "config", "catalogFiles": DELETE}, {}),
+        ("local", {"keys[0].expires": "2027-06-30 00:00:00 +0000 UTC"}, {}),
+        ("local", {"keys[0].expires": "2027-06-30 12:00:00 +0200 CEST"}, {}),
+        ("local", {"keys[0].budget_duration": "10d"}, {}),
+        ("dev", {"litellm.system_user": "svc-litellm", "litellm.install_dir": "/srv/litellm-1.0+x"}, {}),
+        ("dev", {"ssh.user": "first.last"}, {}),
+        ("local", {"redis.user": "default"}, {}),  # the default user, not managed: nothing is reset
+        ("dev", {"cache.namespace": "litellm.dev:cache_v2"}, {}),
+        ("dev", {"observability.alerting.alert_types": ["llm_requests_hanging", "outage_alerts"]}, {}),
+        ("dev", {}, {"postgresAdminPassword": "123456", "dnsAdminPassword": "0042"}),  # numeric secrets
+        ("dev", {}, {"envSecrets.OPENAI_API_KEY": "p4$$w0rd with spaces \"quoted\" %h"}),
+    ],
+)
+def test_neighbours_are_accepted(stack, changes, secrets):
+    """Accepted by the loader and then declared by the whole program (under Pulumi's mock engine)
+    without an error: nothing the loader lets through crashes later."""
+    from offline.engine import run_program
+
+    config, secret_keys = apply(stack, changes, secrets)
+    settings = load_settings(stack, config, secret_keys, project_dir=PROJECT_DIR, now=NOW)
+    assert settings.stack == stack
+    run = run_program(stack, config, secret_keys)
+    assert any(r.type == "litellm-gateway:host:LiteLLMHost" for r in run.resources)
+
+
+def test_numeric_secret_reaches_the_settings_as_the_text_the_cli_sends():
+    config, secret_keys = apply("dev", {}, {"postgresAdminPassword": "0123456"})
+    settings = load_settings("dev", config, secret_keys, project_dir=PROJECT_DIR, now=NOW)
+    assert settings.secrets.postgres_admin_password.get_secret_value() == "0123456"
+
+
+def test_a_number_under_path_set_reaches_a_string_setting_as_text():
+    # `pulumi config set --path envSecrets.X 123` / `--path redis.user 123` store numbers
+    config, secret_keys = apply("dev", {"redis.user": 123}, {})
+    config[f"{P}:envSecrets"] = json.dumps({**json.loads(config[f"{P}:envSecrets"]), "LANGFUSE_HOST": 8080})
+    secret_keys.add(f"{P}:envSecrets")
+    settings = load_settings("dev", config, secret_keys, project_dir=PROJECT_DIR, now=NOW)
+    assert settings.redis.user == "123"
+    assert settings.secrets.env_secrets["LANGFUSE_HOST"].get_secret_value() == "8080"
+
+
+def test_go_time_expiry_is_the_same_instant():
+    config, secret_keys = apply("local", {"keys[0].expires": "2027-06-30 00:00:00 +0000 UTC"}, {})
+    settings = load_settings("local", config, secret_keys, project_dir=PROJECT_DIR, now=NOW)
+    assert settings.keys[0].expires == datetime(2027, 6, 30, tzinfo=timezone.utc)
+
+
+def test_alert_types_are_the_pinned_litellms():
+    from litellm.types.integrations.slack_alerting import AlertType
+
+    from config.checks import LITELLM_ALERT_TYPES
+
+    assert sorted(LITELLM_ALERT_TYPES) == sorted(a.value for a in AlertType)
+
+
+def test_every_name_the_env_file_sets_itself_is_reserved():
+    from config.checks import host_env_names
+    from config.host_files import render_env_file, secret_env_names
+    from config.settings import GATEWAY_ENV_VARS
+
+    settings = load_stack_inputs("dev").settings()
+    own = {line.split("=", 1)[0] for line in render_env_file(settings, redact=True).splitlines() if line and line[0] != "#"}
+    extras = own - set(secret_env_names(settings))
+    assert "LITELLM_MODE" in extras and "DISABLE_SCHEMA_UPDATE" in extras
+    assert extras <= host_env_names()
+    assert GATEWAY_ENV_VARS <= own
