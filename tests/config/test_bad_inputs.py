@@ -263,7 +263,7 @@ CASES: list[Case] = [
     C("port-text", "dev", "litellm.port", "valid integer", {"litellm.port": "four-thousand"}),
     C("workers-zero", "local", "litellm.workers", "greater than or equal to 1", {"litellm.workers": 0}),
     C("readiness-too-short", "local", "litellm.readiness_timeout_seconds", "greater than or equal to 5", {"litellm.readiness_timeout_seconds": 1}),
-    C("deploy-unknown", "local", "litellm.deploy", "'ssh' or 'local'", {"litellm.deploy": "docker"}),
+    C("deploy-unknown", "local", "litellm.deploy", "'ssh', 'local' or 'kubernetes'", {"litellm.deploy": "docker"}),
     C("hosts-empty", "local", "litellm.hosts", "at least 1 item", {"litellm.hosts": []}),
     C("hosts-duplicate", "dev", "litellm", "host names must be unique; repeated: hx-litellm-server",
       {"litellm.hosts[1]": {"name": "hx-litellm-server", "address": "192.168.10.21"}, "litellm.workers": 1}),
