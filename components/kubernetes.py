@@ -180,7 +180,10 @@ class LiteLLMKubernetes(pulumi.ComponentResource):
             # complete) before the Deployment rolls, then deletes the previous Job.
             self.objects["job-migrate"] = _resource(
                 "Job", f"{name}-migrate", manifests["job-migrate"],
-                opts_with(depends_on=pod_inputs, custom_timeouts=pulumi.CustomTimeouts(create=JOB_TIMEOUT, update=JOB_TIMEOUT)),
+                # a Job's pod template is immutable: any other change of it replaces the Job (same
+                # name: delete first), which reruns the (idempotent) migrations
+                opts_with(depends_on=pod_inputs, delete_before_replace=True,
+                          custom_timeouts=pulumi.CustomTimeouts(create=JOB_TIMEOUT, update=JOB_TIMEOUT)),
             )
             deployment_deps.append(self.objects["job-migrate"])
         # With an autoscaler, spec.replicas belongs to it after creation: never reset it.

@@ -37,7 +37,7 @@ from typing import Any, Mapping, Optional
 
 from components.host_scripts import MIGRATION_ENV_OVERRIDE, migration_argv
 from config.host_files import REDACTED, plain_env, secret_env_names
-from config.kubernetes_settings import SURGE_PODS, image_reference
+from config.kubernetes_settings import MIGRATION_DIR, POD_ENV, SURGE_PODS, image_reference
 from config.litellm_yaml import render_litellm_config_yaml
 from config.settings import GatewaySettings
 
@@ -46,16 +46,9 @@ CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
 CONTAINER_NAME = "litellm"
 PORT_NAME = "http"
 # Where the proxy may write with a read-only root filesystem (emptyDirs): /tmp, and the migrations
-# directory LiteLLM copies its Prisma migrations into when LITELLM_MIGRATION_DIR is set (litellm_proxy_
-# extras.utils: "to support baselining db in read-only fs"). Not /app/.cache: the image's Prisma
-# engines are there (an emptyDir would hide them).
-MIGRATION_DIR = "/var/lib/litellm/migrations"
+# directory (config.kubernetes_settings.MIGRATION_DIR). Not /app/.cache: the image's Prisma engines
+# are there (an emptyDir would hide them).
 WRITABLE_DIRS: tuple[tuple[str, str], ...] = (("tmp", "/tmp"), ("migrations", MIGRATION_DIR))
-# The pods' env on top of the env file's entries: what a read-only root filesystem needs.
-POD_ENV: tuple[tuple[str, str], ...] = (
-    ("LITELLM_MIGRATION_DIR", MIGRATION_DIR),
-    ("NPM_CONFIG_CACHE", "/tmp/.npm"),  # the image's /app/.cache/npm is read-only here
-)
 RUN_AS_USER = 65534  # nobody: the USER of the litellm-non_root image, owner of /app and Prisma's files
 MANAGED_BY = "litellm-gateway"
 

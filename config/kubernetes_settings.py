@@ -46,6 +46,15 @@ _ANNOTATION_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-
 # written there at start. The `-database` variant runs as root (its Prisma engines live in root's home).
 DEFAULT_IMAGE_REPOSITORY = "ghcr.io/berriai/litellm-non_root"
 SURGE_PODS = 1  # RollingUpdate maxSurge: one extra pod during a rollout (maxUnavailable is 0)
+# Where the migrations write with a read-only root filesystem (an emptyDir): LiteLLM copies its Prisma
+# migrations there when LITELLM_MIGRATION_DIR is set (litellm_proxy_extras.utils: "to support
+# baselining db in read-only fs").
+MIGRATION_DIR = "/var/lib/litellm/migrations"
+# The pods' env on top of the env file's entries: what a read-only root filesystem needs.
+POD_ENV: tuple[tuple[str, str], ...] = (
+    ("LITELLM_MIGRATION_DIR", MIGRATION_DIR),
+    ("NPM_CONFIG_CACHE", "/tmp/.npm"),  # the image's /app/.cache/npm is read-only here
+)
 
 
 def default_image_tag(version: str) -> str:
@@ -236,6 +245,11 @@ def kubernetes_problems(s: "GatewaySettings") -> list[tuple[str, str]]:
             ))
     if k.image.tag is not None and not image_tag_names_release(k.image.tag, s.litellm.version):
         problems.append(("kubernetes.image.tag", f"'{k.image.tag}' does not name the pinned release v{s.litellm.version} (e.g. {default_image_tag(s.litellm.version)}); floating tags such as main-latest are refused"))
+    for name in sorted(set(s.secrets.env_secrets) & {n for n, _ in POD_ENV}):
+        problems.append((f"envSecrets.{name}", f"{name} is set by the gateway in every pod's environment; remove the envSecrets entry"))
+    if k.ingress.enabled and not s.tls.enabled and not s.tls.allow_plaintext:
+        problems.append(("tls.enabled", "TLS is off at the Ingress: the providers would send the master key and every "
+                         "virtual key over the network in clear; turn TLS on, or set tls.allow_plaintext: true to accept that explicitly"))
     if k.ingress.enabled and not s.litellm.service_name:
         problems.append(("litellm.service_name", "the Ingress serves <service_name>.<domain>: set litellm.service_name (e.g. litellm)"))
     if not k.ingress.enabled:

@@ -108,6 +108,7 @@ def test_each_object_is_the_builders_manifest(kube):
 def test_the_deployment_waits_for_the_migration_job(kube):
     job, deployment = _object(kube, "job-migrate"), _object(kube, "deployment")
     assert job.urn in deployment.depends_on
+    assert job.delete_before_replace is True  # immutable pod template, fixed name
     for stem in ("secret-env", "configmap"):
         assert _object(kube, stem).urn in job.depends_on
         assert _object(kube, stem).urn in deployment.depends_on

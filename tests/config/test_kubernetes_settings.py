@@ -92,6 +92,8 @@ def _litellm(**extra):
          "stack 'kube': litellm-gateway:kubernetes.replicass: unknown key (a typo?); expected one of: context, create_namespace"),
         ({"kubernetes": {"ingress": {"annotations": {"bad key!": "x"}}}},
          "stack 'kube': litellm-gateway:kubernetes.ingress.annotations: not valid annotation keys: bad key!"),
+        ({"tls": {"enabled": False}},
+         "stack 'kube': litellm-gateway:tls.enabled: TLS is off at the Ingress: the providers would send the master key"),
         ({"kubernetes": None},
          "stack 'kube': litellm-gateway:kubernetes: litellm.deploy: kubernetes needs a 'kubernetes' section"),
     ],
@@ -136,6 +138,17 @@ def test_a_redis_acl_user_needs_redis_password():
     assert any(p.startswith("stack 'kube': litellm-gateway:redisPassword: missing required secret (is the password "
                             "of the Redis ACL user 'litellm-kube' the pods log in as)") for p in raised.value.problems)
     assert "redisPassword" not in load_stack_inputs("kube", overrides={"redis": {"host": "redis.ai.corp.example"}}).placeholders
+
+
+def test_plaintext_ingress_needs_the_explicit_opt_out():
+    s = kube({"tls": {"enabled": False, "allow_plaintext": True}})
+    assert base_url(s) == "http://litellm.ai.corp.example"
+
+
+def test_env_secrets_cannot_shadow_the_pods_own_env():
+    found = problems({}, secrets={"envSecrets.LITELLM_MIGRATION_DIR": "x"})
+    assert any(p.startswith("stack 'kube': litellm-gateway:envSecrets.LITELLM_MIGRATION_DIR: LITELLM_MIGRATION_DIR is set by "
+                            "the gateway in every pod's environment") for p in found), found
 
 
 def test_admin_url_set_allows_no_ingress():

@@ -246,6 +246,24 @@ def test_cache_answers_repeats_from_redis_under_the_stack_namespace(pod, redis_c
         redis_client.delete(key)
 
 
+def test_replica_group_failing_falls_back_as_declared(pod):
+    """After the healthy-path tests (a failure here cools the replicas down for the rest)."""
+    assert pod.settings.routing.fallbacks["llama3.2"] == ["gpt-4o"]
+    a, b = pod.fakes_of("llama3.2")
+    (gpt,) = pod.fakes_of("gpt-4o")
+    a.fail_with(500)
+    b.fail_with(500)
+    try:
+        prompt = f"kube group down {uuid.uuid4().hex}"
+        text, headers = ask(pod.proxy, "llama3.2", prompt)
+        assert text == gpt.reply_text(prompt), "the declared fallback did not answer"
+        assert headers["x-litellm-attempted-fallbacks"] == "1"
+        assert a.failures_served + b.failures_served == 1 + pod.settings.routing.num_retries
+    finally:
+        a.recover()
+        b.recover()
+
+
 def test_zz_the_proxy_writes_only_to_the_pods_emptydirs(pod):
     """Runs last (file order): the trace covers boot, probes, auth, routing and cache traffic."""
     writes = written_paths(pod.trace_log)
