@@ -841,7 +841,34 @@ def update_key(
         return call.write("POST", "/key/update", {**patch, "key": token}, confirm)
 
 
+def _block_key(call: _Call, token: str) -> bool:
+    """POST /key/block by token. True if the key existed (it is blocked now), False if it is gone.
+
+    Why before every delete: the pinned LiteLLM's /key/delete drops the key only from the cache of
+    the worker that handled it, while /key/block evicts it through `delete_cache_key_object`, which
+    publishes on `<namespace>:litellm_proxy.auth_cache_invalidation` so every other worker and host
+    drops its cached copy too. Blocked first, a deleted key is refused everywhere at once instead of
+    authenticating on the other workers until their cache entry expires."""
+
+    def confirm() -> Optional[_Confirmed]:
+        info = _find_key(call, token)
+        if info is None:
+            return _Confirmed(False)
+        return _Confirmed(True) if info.get("blocked") else None
+
+    def already_gone(failure: AdminApiError) -> bool:
+        if failure.status == 404 and _find_key(call, token) is None:
+            return False
+        raise failure
+
+    result = call.write("POST", "/key/block", {"key": _require_token(token)}, confirm, on_client_error=already_gone)
+    return result is not False
+
+
 def _delete_key(call: _Call, token: str) -> bool:
+    if not _block_key(call, token):
+        return False
+
     def confirm() -> Optional[_Confirmed]:
         return _Confirmed(True) if _find_key(call, token) is None else None
 
@@ -855,6 +882,7 @@ def _delete_key(call: _Call, token: str) -> bool:
 
 
 def delete_key(endpoint: AdminEndpoint, token: str) -> bool:
-    """POST /key/delete by token. True if it existed; a missing key is not an error."""
+    """POST /key/block, then /key/delete, by token (see _block_key). True if it existed; a missing
+    key is not an error."""
     with _Call(endpoint) as call:
         return _delete_key(call, token)

@@ -55,6 +55,7 @@ from litellm.constants import (
 from litellm.litellm_core_utils.duration_parser import duration_in_seconds
 from litellm import Router, get_llm_provider
 from litellm.proxy._types import (
+    BlockKeyRequest,
     DeleteTeamRequest,
     LiteLLM_VerificationToken,
     LitellmUserRoles,
@@ -986,6 +987,20 @@ class AdminEmulator:
                 row["settings_updated_at"] = now
                 row["updated_by"] = LITELLM_PROXY_ADMIN_NAME
                 response = {"key": key_as_passed, **emulator._key_row_dump(row)}
+            return JSONResponse(_json_safe(response))
+
+        @app.post("/key/block", dependencies=admin)
+        async def block_key(data: BlockKeyRequest) -> JSONResponse:
+            # KME block_key: 404 "Key not found." for an unknown key; else blocked=True, the row back.
+            with lock:
+                row = emulator.keys.get(hash_token_if_needed(data.key))
+                if row is None:
+                    raise ProxyException("Key not found.", ProxyErrorTypes.not_found_error, "key", 404)
+                row["blocked"] = True
+                now = _iso(_utc_now())
+                row["updated_at"] = now
+                row["settings_updated_at"] = now
+                response = emulator._key_row_dump(row)
             return JSONResponse(_json_safe(response))
 
         @app.post("/key/delete", dependencies=admin)

@@ -99,8 +99,11 @@ def test_lifecycle_with_request_counts(admin_env, endpoint):
 
     emulator.reset_counts()
     provider.delete(created.id, updated.outs)
-    # Look first (a key a rotation moved aside is left to expire), then delete.
-    assert emulator.count() == 2 and emulator.count("GET", "/key/info") == 1 and emulator.keys == {}
+    # Look first (a key a rotation moved aside is left to expire), block (LiteLLM broadcasts that
+    # eviction to every worker; /key/delete evicts only on the worker that handles it), then delete.
+    assert emulator.count() == 3 and emulator.count("GET", "/key/info") == 1 and emulator.keys == {}
+    assert emulator.count("POST", "/key/block") == 1 and emulator.count("POST", "/key/delete") == 1
+    assert [e["path"] for e in emulator.access_log][-2:] == ["/key/block", "/key/delete"]
     emulator.reset_counts()
     provider.delete(created.id, updated.outs)  # already deleted: success, nothing written
     assert emulator.count() == 1 and emulator.count("GET", "/key/info") == 1
