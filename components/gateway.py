@@ -202,20 +202,13 @@ class Gateway(pulumi.ComponentResource):
                     dns_names.append(s.service_fqdn)
                 if s.litellm.deploy == "local":
                     dns_names.append("localhost")
-                cert = TlsCertificate(
+                cert = self._certificate(
                     f"{name}-{host.name}-tls",
-                    TlsCertificateArgs(
-                        common_name=s.fqdn(host.name) if s.litellm.deploy == "ssh" else host.name,
-                        dns_names=list(dict.fromkeys(dns_names)),
-                        ip_addresses=[host.address] if is_ip_address(host.address) else [],
-                        issuer=s.tls.issuer,
-                        ca_cert_pem=s.tls_ca_cert,
-                        ca_private_key_pem=_secret(s.secrets.tls_ca_key),
-                        validity_hours=s.tls.validity_hours,
-                        early_renewal_hours=s.tls.early_renewal_hours,
-                        key_algorithm=s.tls.key_algorithm,
-                    ),
-                    opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-{old}-tls") for old in host.renamed_from]),
+                    s,
+                    common_name=s.fqdn(host.name) if s.litellm.deploy == "ssh" else host.name,
+                    dns_names=dns_names,
+                    address=host.address,
+                    aliases=[pulumi.Alias(name=f"{name}-{old}-tls") for old in host.renamed_from],
                 )
                 tls_files = TlsFiles(cert_pem=cert.cert_pem, private_key_pem=cert.private_key_pem, ca_pem=cert.ca_cert_pem)
                 if self.ca_bundle_pem is None:
@@ -357,6 +350,33 @@ class Gateway(pulumi.ComponentResource):
         )
 
 
+    def _certificate(
+        self,
+        resource_name: str,
+        s: GatewaySettings,
+        *,
+        common_name: str,
+        dns_names: list[str],
+        address: Optional[str],
+        aliases: Optional[list[pulumi.Alias]] = None,
+    ) -> TlsCertificate:
+        """A server certificate from the stack's TLS settings (issuer, CA, validity, key algorithm)."""
+        return TlsCertificate(
+            resource_name,
+            TlsCertificateArgs(
+                common_name=common_name,
+                dns_names=list(dict.fromkeys(dns_names)),
+                ip_addresses=[address] if address and is_ip_address(address) else [],
+                issuer=s.tls.issuer,
+                ca_cert_pem=s.tls_ca_cert,
+                ca_private_key_pem=_secret(s.secrets.tls_ca_key),
+                validity_hours=s.tls.validity_hours,
+                early_renewal_hours=s.tls.early_renewal_hours,
+                key_algorithm=s.tls.key_algorithm,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, aliases=aliases or None),
+        )
+
     def _front_door(self, name: str, s: GatewaySettings, host_tls: list[TlsFiles]) -> FrontDoor:
         fd_tls = None
         if s.tls.enabled:
@@ -364,20 +384,8 @@ class Gateway(pulumi.ComponentResource):
             local = s.litellm.deploy == "local"
             address = fd.address or ("127.0.0.1" if local else None)
             names = [s.service_fqdn, s.fqdn(fd.name), fd.name] + (["localhost"] if local else [])
-            cert = TlsCertificate(
-                f"{name}-{fd.name}-tls",
-                TlsCertificateArgs(
-                    common_name=s.service_fqdn if not local else fd.name,
-                    dns_names=list(dict.fromkeys(names)),
-                    ip_addresses=[address] if address and is_ip_address(address) else [],
-                    issuer=s.tls.issuer,
-                    ca_cert_pem=s.tls_ca_cert,
-                    ca_private_key_pem=_secret(s.secrets.tls_ca_key),
-                    validity_hours=s.tls.validity_hours,
-                    early_renewal_hours=s.tls.early_renewal_hours,
-                    key_algorithm=s.tls.key_algorithm,
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
+            cert = self._certificate(
+                f"{name}-{fd.name}-tls", s, common_name=s.service_fqdn if not local else fd.name, dns_names=names, address=address
             )
             # Self-signed proxies are each their own CA: the bundle holds every one (deduplicated).
             bundle = pulumi.Output.all(*[t.ca_pem for t in host_tls]).apply(

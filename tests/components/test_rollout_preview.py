@@ -27,6 +27,13 @@ def _litellm(**changes):
     return raw
 
 
+def _renamed_hosts(second: str, **extra) -> list[dict]:
+    """The dev-ha hosts with the second one renamed: same machines, so the same addresses and SSH
+    host keys (every ssh target names its key)."""
+    first, old_second = _litellm()["hosts"]
+    return [first, {**old_second, "name": second, **extra}]
+
+
 @pytest.fixture(scope="module")
 def base() -> ProgramRun:
     return _run()
@@ -110,8 +117,7 @@ def test_front_door_component_and_dns(base):
 
 
 def test_declared_host_rename_is_an_in_place_update(base):
-    hosts = [{"name": "hx-litellm-server", "address": "192.168.10.20"},
-             {"name": "hx-litellm-other", "address": "192.168.10.21", "renamed_from": ["hx-litellm-server-2"]}]
+    hosts = _renamed_hosts("hx-litellm-other", renamed_from=["hx-litellm-server-2"])
     renamed = _run(preview=True, litellm=_litellm(hosts=hosts))
     p = plan(base, renamed)
     assert not p.deletes, describe(p)
@@ -128,7 +134,7 @@ def test_declared_environment_rename_is_an_in_place_update():
 
 
 def test_undeclared_rename_deletes_only_what_the_marker_says_is_theirs(base):
-    hosts = [{"name": "hx-litellm-server", "address": "192.168.10.20"}, {"name": "hx-litellm-other", "address": "192.168.10.21"}]
+    hosts = _renamed_hosts("hx-litellm-other")
     renamed = _run(litellm=_litellm(hosts=hosts))
     p = plan(base, renamed)
     deleted = {s.name: s.old for chain in p.deletes for s in chain}
