@@ -229,6 +229,7 @@ def test_commands_are_the_host_scripts(dev_run, local_run):
     assert all(r.inputs.get("addPreviousOutputInEnv") is False for r in lrun.children_of(lhost.urn) if r.type == LOCAL)
 
 
+@pytest.mark.slow
 def test_every_generated_command_passes_bash_n(dev_run, local_run):
     checked = 0
     for _, run in (dev_run, local_run):

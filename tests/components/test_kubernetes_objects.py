@@ -82,6 +82,7 @@ def test_strict_validation_can_fail(manifests):
         kubernetes_validate.validate(bad, KUBERNETES_VERSION, strict=False)
 
 
+@pytest.mark.slow
 def test_rendered_files_pass_the_cli_strict(tmp_path):
     """`make render STACK=kube` output, checked with the kubernetes-validate command itself."""
     out = tmp_path / "build"

@@ -14,6 +14,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
+
 from components import host_scripts
 from config.host_files import host_paths, render_env_file, secret_env_names
 from config.litellm_yaml import render_litellm_config_yaml
@@ -35,6 +37,7 @@ def _descendants(pid: int) -> list[int]:
     return kids + [d for k in kids for d in _descendants(k)]
 
 
+@pytest.mark.slow
 def test_local_proxy_gets_only_env_file_and_python_basics(tmp_path):
     port = free_port()
     install = tmp_path / "inst"

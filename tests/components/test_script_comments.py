@@ -26,6 +26,7 @@ def _bypass(tmp_path, **changes):
     return s.model_copy(update=update)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", ["config_dir", "cert_dir"])
 def test_a_line_break_in_a_directory_is_refused_by_the_script_renderer(tmp_path, field):
     marker = tmp_path / "marker"

@@ -47,6 +47,7 @@ def test_redacted_env_file_shows_no_value():
     assert 'LITELLM_MASTER_KEY="[secret]"' in text.splitlines()
 
 
+@pytest.mark.slow
 def test_env_file_quoting_survives_systemd_parsing(tmp_path):
     # systemd-style parsing, checked with bash (same double-quote and backslash rules for these)
     s = dev()
@@ -154,6 +155,7 @@ def test_percent_dollar_quotes_and_spaces_are_escaped_for_systemd():
     assert unit_exec_word('q"z\\') == '"q\\"z\\\\"'
 
 
+@pytest.mark.slow
 def test_systemd_analyze_accepts_the_escaped_unit_and_refuses_it_unescaped(tmp_path):
     """`systemd-analyze verify` parses the rendered unit: with a `%` in every path (possible only
     past validation) the escaped unit is valid; the same text without escaping is not."""
