@@ -206,57 +206,48 @@ class LiteLLMHost(pulumi.ComponentResource):
             depends_on=[layout],
         )
 
-        # ---- files -------------------------------------------------------------------------------
+        # ---- files: staged under content-addressed names, put in place by the rollout step ------
+        # (see the module doc: staging never touches what runs; the rollout step switches the host
+        # in its own turn and keeps the previous files for a restore)
+        trigger_of = lambda text: env_trigger(text[0], text[1])  # noqa: E731
+        staged: list[tuple[str, str, pulumi.Output[str]]] = []  # (step, live path, staged path)
         files: list[pulumi.Resource] = []
-        files.append(
-            self._command(
-                "file-config",
-                create=scripts.write_file_script(p.config_file, "0640", user and "root", user),
-                delete=scripts.owned_remove_file_script(s, name, p.config_file),
-                stdin=config_yaml,
-                depends_on=[install],
-            )
-        )
-        files.append(
-            self._command(
-                "file-env",
-                # root-owned 0600: systemd (as root) reads it for EnvironmentFile=.
-                create=scripts.write_file_script(p.env_file, "0600", user and "root", user and "root"),
-                delete=scripts.owned_remove_file_script(s, name, p.env_file),
-                stdin=env_text,
-                depends_on=[install],
-            )
-        )
-        unit_text: Optional[str] = None
-        if not is_local:
-            unit_text = render_systemd_unit(s, host)
+
+        def stage(step: str, live: str, mode: str, owner: Optional[str], group: Optional[str],
+                  content: pulumi.Input[str], digest: pulumi.Output[str]) -> None:
+            staged_file = digest.apply(lambda d: scripts.staged_path(s, live, d))
             files.append(
                 self._command(
-                    "file-unit",
-                    create=scripts.write_unit_script(s),
-                    delete=scripts.owned_remove_unit_script(s, name),
-                    stdin=unit_text,
+                    step,
+                    create=staged_file.apply(lambda f: scripts.write_staged_script(s, f, mode, owner, group)),
+                    delete=staged_file.apply(lambda f: scripts.owned_remove_file_script(s, name, f)),
+                    stdin=content,
                     depends_on=[install],
                 )
             )
+            staged.append((step, live, staged_file))
+
+        config_digest = config_yaml.apply(lambda text: "config=" + sha256_hex(text))
+        stage("file-config", p.config_file, "0640", user and "root", user, config_yaml, config_digest)
+        # root-owned 0600: systemd (as root) reads it for EnvironmentFile=.
+        stage("file-env", p.env_file, "0600", user and "root", user and "root", env_text, env_digest)
+        unit_text: Optional[str] = None
+        if not is_local:
+            unit_text = render_systemd_unit(s, host)
+            stage("file-unit", p.unit_file, "0644", "root", "root", unit_text,
+                  pulumi.Output.from_input("unit=" + sha256_hex(unit_text)))
         tls_digest: Optional[pulumi.Output[str]] = None
         if args.tls is not None:
             if not s.tls.enabled:
                 raise ValueError(f"host {host.name}: TLS files given but tls.enabled is false")
-            for suffix, path, mode, content in (
-                ("file-tls-key", p.tls_key_file, "0600", pulumi.Output.secret(args.tls.private_key_pem)),
-                ("file-tls-cert", p.tls_cert_file, "0644", args.tls.cert_pem),
-                ("file-tls-ca", p.tls_ca_file, "0644", args.tls.ca_pem),
-            ):
-                files.append(
-                    self._command(
-                        suffix,
-                        create=scripts.write_file_script(path, mode, user, user),
-                        delete=scripts.owned_remove_file_script(s, name, path),
-                        stdin=content,
-                        depends_on=[install],
-                    )
-                )
+            key = pulumi.Output.secret(args.tls.private_key_pem)
+            # the key's name: keyed like the env file's (a digest of a secret reveals nothing)
+            key_digest = pulumi.Output.unsecret(pulumi.Output.all(trigger_key.result, key).apply(trigger_of))
+            stage("file-tls-key", p.tls_key_file, "0600", user, user, key, key_digest)
+            stage("file-tls-cert", p.tls_cert_file, "0644", user, user, args.tls.cert_pem,
+                  pulumi.Output.from_input(args.tls.cert_pem).apply(lambda t: "cert=" + sha256_hex(t)))
+            stage("file-tls-ca", p.tls_ca_file, "0644", user, user, args.tls.ca_pem,
+                  pulumi.Output.from_input(args.tls.ca_pem).apply(lambda t: "ca=" + sha256_hex(t)))
             # Certificates are public: their digest is left readable (a new key means a new cert).
             tls_digest = pulumi.Output.unsecret(
                 pulumi.Output.all(args.tls.cert_pem, args.tls.ca_pem).apply(
@@ -265,43 +256,75 @@ class LiteLLMHost(pulumi.ComponentResource):
             )
         elif s.tls.enabled:
             raise ValueError(f"host {host.name}: tls.enabled but no TLS files were given")
+        staged_of = {step: path for step, _live, path in staged}
 
         # ---- migrations --------------------------------------------------------------------------
         before_start: list[pulumi.Resource] = [install, *files]
         if s.postgres.enabled:
+            migrate_text = pulumi.Output.all(staged_of["file-config"], staged_of["file-env"]).apply(
+                lambda f: scripts.migrate_script(s, config_file=f[0], env_file=f[1])
+            )
             migrate = self._command(
                 "migrate",
-                create=scripts.migrate_script(s),
+                create=migrate_text,
                 # Migrations are idempotent; run them for a new release or a new database URL.
                 triggers=[f"litellm={s.litellm.version}", env_digest],
                 depends_on=[install, *files],
             )
             before_start.append(migrate)
 
-        # ---- (re)start and wait ------------------------------------------------------------------
+        # ---- the rollout: ONE step per host (see the module doc) ----------------------------------
         triggers: list[pulumi.Input[str]] = [
             f"litellm={s.litellm.version}",
-            config_yaml.apply(lambda text: "config=" + sha256_hex(text)),
+            config_digest,
             ("unit=" + sha256_hex(unit_text)) if unit_text is not None else ("launch=" + sha256_hex(launch_fingerprint(s))),
             env_digest,
         ]
         if tls_digest is not None:
             triggers.append(tls_digest)
-        # The reasons go into the command text of every rollout step (see the module doc): a
-        # change is an update of drain -> service -> ready -> enable, never a replace.
         reasons = pulumi.Output.all(*triggers)
-
-        def reasoned(script: str) -> pulumi.Output[str]:
-            return reasons.apply(lambda r: scripts.with_reasons(script, list(r)))
 
         rollout_mode = args.settings.rollout.mode
         after_previous = [args.restart_after] if (args.restart_after is not None and rollout_mode == "one-at-a-time") else []
         fd = args.front_door
-        drain = None
+        control: Optional[scripts.FrontDoorControl] = None
         if fd is not None:
-            drain_script = reasoned(
-                scripts.front_door_server_script(
-                    fd.plan.admin_socket, "drain", BACKEND, host.name, args.settings.rollout.drain_timeout_seconds
+            control = scripts.FrontDoorControl(
+                admin_socket=fd.plan.admin_socket,
+                backend=BACKEND,
+                server=host.name,
+                drain_timeout=int(args.settings.rollout.drain_timeout_seconds),
+                enable_timeout=int(args.settings.litellm.readiness_timeout_seconds),
+            )
+            # the front door's part of the rollout is a reason too (ssh: the host's step carries it
+            # so that drain, service and enable always change together)
+            triggers.append(
+                f"frontdoor={BACKEND}/{host.name}@{sha256_hex(control.admin_socket)[:12]}"
+                f",drain={control.drain_timeout}s,enable={control.enable_timeout}s"
+            )
+            reasons = pulumi.Output.all(*triggers)
+        # The host drives the front door itself where its runtime API is reachable (local deploy:
+        # the same machine). An ssh host cannot reach the front door's admin socket: there the
+        # drain/enable run on the front door as separate steps that carry the whole rollout as
+        # their input (see the module doc for what that does and does not guarantee).
+        in_step_control = control if is_local else None
+        live_files = [live for _step, live, _path in staged]
+        rollout_text = pulumi.Output.all(reasons, *[path for _s, _l, path in staged]).apply(
+            lambda v: scripts.with_reasons(
+                scripts.rollout_script(
+                    s, host, [scripts.StagedFile(live=l, staged=f) for l, f in zip(live_files, v[1:])], in_step_control
+                ),
+                list(v[0]),
+            )
+        )
+        fd_steps = fd is not None and in_step_control is None
+        drain = None
+        if fd_steps:
+            assert fd is not None and control is not None
+            drain_script = rollout_text.apply(
+                lambda text: scripts.with_reasons(
+                    scripts.front_door_server_script(control.admin_socket, "drain", BACKEND, host.name, control.drain_timeout),
+                    ["rollout=" + sha256_hex(text)],
                 )
             )
             drain = fd.command(
@@ -312,30 +335,24 @@ class LiteLLMHost(pulumi.ComponentResource):
                 update=drain_script,
                 depends_on=[fd.service, *after_previous, *before_start],
             )
-        # Only this step restarts the proxy, and only when a reason changed (or its own short
-        # script did, which depends on the unit name / pid file alone).
-        restart = reasoned(scripts.restart_script(s))
         service = self._command(
             "service",
-            create=restart,
-            update=restart,
-            delete=scripts.owned_stop_script(s, name),
-            depends_on=[*before_start, *([drain] if drain is not None else after_previous)],
+            create=rollout_text,
+            update=rollout_text,
+            delete=scripts.rollout_delete_script(s, name, live_files, in_step_control),
+            depends_on=[
+                *before_start,
+                *([fd.service] if fd is not None else []),
+                *([drain] if drain is not None else after_previous),
+            ],
         )
-        # After every (re)start: the same reasons, so it re-runs whenever the service step does;
-        # a change of only the wait (timeout, probe) re-runs the check without a restart.
-        wait = reasoned(scripts.wait_ready_script(s, host))
-        ready = self._command(
-            "ready",
-            create=wait,
-            update=wait,
-            depends_on=[service],
-        )
-        self.rollout_done = ready
-        if fd is not None:
-            enable_script = reasoned(
-                scripts.front_door_server_script(
-                    fd.plan.admin_socket, "ready", BACKEND, host.name, args.settings.litellm.readiness_timeout_seconds
+        self.rollout_done = service
+        if fd_steps:
+            assert fd is not None and control is not None
+            enable_script = rollout_text.apply(
+                lambda text: scripts.with_reasons(
+                    scripts.front_door_server_script(control.admin_socket, "ready", BACKEND, host.name, control.enable_timeout),
+                    ["rollout=" + sha256_hex(text)],
                 )
             )
             self.rollout_done = fd.command(
@@ -344,7 +361,7 @@ class LiteLLMHost(pulumi.ComponentResource):
                 parent=self,
                 create=enable_script,
                 update=enable_script,
-                depends_on=[ready],
+                depends_on=[service],
             )
 
         # ---- outputs -----------------------------------------------------------------------------
@@ -372,7 +389,7 @@ class LiteLLMHost(pulumi.ComponentResource):
         *,
         create: pulumi.Input[str],
         update: Optional[pulumi.Input[str]] = None,
-        delete: Optional[str] = None,
+        delete: Optional[pulumi.Input[str]] = None,
         stdin: Optional[pulumi.Input[str]] = None,
         triggers: Optional[Sequence[pulumi.Input[str]]] = None,
         depends_on: Optional[list[pulumi.Resource]] = None,

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
+from config import host_files as _host_files
 from config.host_files import host_paths, prisma_environment
 from config.settings import CALLBACK_PACKAGES, GatewaySettings, LiteLLMHostSpec
 
@@ -51,7 +52,7 @@ PRISMA_VERSION = "0.15.0"
 
 # The hashed lock every host installs (wheels only), generated with pip-compile --generate-hashes
 # from requirements-host.in (`make lock`).
-LOCK_FILE = Path(__file__).resolve().parents[1] / "requirements-host.lock"
+LOCK_FILE = _host_files.LOCK_FILE
 # Accounts the layout step created, one file per account holding its uid (".group": the group's
 # gid): the only accounts it ever modifies.
 ACCOUNT_REGISTRY = "/var/lib/litellm-gateway/accounts"
@@ -441,7 +442,7 @@ def migration_argv(litellm_bin: str, config_file: str) -> list[str]:
     return [litellm_bin, "--config", config_file, "--skip_server_startup"]
 
 
-def migrate_script(settings: GatewaySettings) -> str:
+def migrate_script(settings: GatewaySettings, config_file: Optional[str] = None, env_file: Optional[str] = None) -> str:
     """Database migrations as their own step, before the service (re)starts.
 
     The pinned LiteLLM's `--skip_server_startup` runs exactly what a serving proxy would at start
@@ -451,12 +452,15 @@ def migrate_script(settings: GatewaySettings) -> str:
     (systemd's EnvironmentFile= parser on ssh hosts, ENV_LAUNCHER locally), never a command line.
     """
     p, lay = host_paths(settings), host_layout(settings)
+    # the staged copies (components.host): the new release migrates before any host restarts
+    config_file = config_file or p.config_file
+    env_file = env_file or p.env_file
     # The env file sets DISABLE_SCHEMA_UPDATE=True so serving workers never migrate; this step is
     # the one that must (an EnvironmentFile= value would win over systemd's Environment=, so the
     # override is /usr/bin/env on the command itself).
     cmd = " ".join(
         ["/usr/bin/env", *(f"{k}={v}" for k, v in MIGRATION_ENV_OVERRIDE)]
-        + [_q(a) for a in migration_argv(p.venv + "/bin/litellm", p.config_file)]
+        + [_q(a) for a in migration_argv(p.venv + "/bin/litellm", config_file)]
     )
     if lay.is_local:
         return "\n".join(
@@ -464,7 +468,7 @@ def migrate_script(settings: GatewaySettings) -> str:
                 _header("database migrations (litellm --skip_server_startup)"),
                 _heredoc_assign("LAUNCHER", ENV_LAUNCHER, "LAUNCHER_EOF"),
                 *_local_clean_env_lines(settings),
-                f'"${{CLEAN_ENV[@]}}" {_q(p.venv + "/bin/python")} -c "$LAUNCHER" {_q(p.env_file)} {cmd} </dev/null 2>&1 | {REDACT_FILTER}',
+                f'"${{CLEAN_ENV[@]}}" {_q(p.venv + "/bin/python")} -c "$LAUNCHER" {_q(env_file)} {cmd} </dev/null 2>&1 | {REDACT_FILTER}',
             ]
         ) + "\n"
     return "\n".join(
@@ -473,7 +477,7 @@ def migrate_script(settings: GatewaySettings) -> str:
             "systemd-run --quiet --wait --pipe --collect \\",
             '  --unit="litellm-migrate-$$" \\',
             f"  -p User={_q(lay.user)} -p Group={_q(lay.user)} \\",
-            f"  -p EnvironmentFile={_q(p.env_file)} \\",
+            f"  -p EnvironmentFile={_q(env_file)} \\",
             *[f"  -p Environment={_q(k + '=' + v)} \\" for k, v in prisma_environment(settings).items()],
             f"  -p WorkingDirectory={_q(p.work_dir)} \\",
             f"  -- {cmd} </dev/null 2>&1 | {REDACT_FILTER}",
@@ -503,7 +507,7 @@ def _local_stop_lines(settings: GatewaySettings) -> list[str]:
         f"PIDFILE={_q(lay.pid_file)}",
         'if [ -f "$PIDFILE" ]; then',
         '  old=$(cat "$PIDFILE" || true)',
-        '  if [ -n "$old" ] && kill -0 "$old" 2>/dev/null && ps -o args= -p "$old" | grep -q litellm; then',
+        '  if [ -n "$old" ] && kill -0 "$old" 2>/dev/null && ps -ww -o args= -p "$old" | grep -q litellm; then',
         # setsid made it a process-group leader: stop the workers with it.
         '    kill -TERM -- "-$old" 2>/dev/null || kill -TERM "$old" 2>/dev/null || true',
         "    for _ in $(seq 1 30); do kill -0 \"$old\" 2>/dev/null || break; sleep 1; done",
@@ -633,7 +637,9 @@ def wait_ready_script(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
         f"  {{ show_log 2>&1 | {REDACT_FILTER} >&2; }} || true",
         "  exit 1",
         "}",
-        f"deadline=$((SECONDS + {timeout}))",
+        # READY_TIMEOUT: the rollout's restore waits with the previous rollout's bound
+        f"TIMEOUT=${{READY_TIMEOUT:-{timeout}}}",
+        "deadline=$((SECONDS + TIMEOUT))",
         "while :; do",
         '  alive || fail "the proxy process is not running"',
         f'  if owns_port && {_q(p.venv + "/bin/python")} -c "$PROBE" {_q(address)} "$PORT" {_q(name)} {_q(ca)}; then',
@@ -644,7 +650,7 @@ def wait_ready_script(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
         "    if ! owns_port; then",
         '      fail "nothing of ours listens on port $PORT (LiteLLM silently moves to a random port when its port is busy)"',
         "    fi",
-        f'    fail "no 200 from $URL within {timeout}s"',
+        '    fail "no 200 from $URL within ${TIMEOUT}s"',
         "  fi",
         "  sleep 2",
         "done",
@@ -677,6 +683,14 @@ def all_scripts(settings: GatewaySettings, host: LiteLLMHostSpec) -> dict[str, s
     if ssh:
         scripts["unit"] = write_unit_script(settings)
         scripts["remove-unit"] = remove_unit_script(settings)
+    # the rollout, with and without the front door's part (sample staged names)
+    files = [StagedFile(live=p.config_file, staged=staged_path(settings, p.config_file, "0" * 64)),
+             StagedFile(live=p.env_file, staged=staged_path(settings, p.env_file, "1" * 64))]
+    control = FrontDoorControl("/run/haproxy/admin.sock", "litellm_proxies", host.name, 60, 180)
+    scripts["stage"] = write_staged_script(settings, files[0].staged, "0640")
+    scripts["rollout"] = rollout_script(settings, host, files, None)
+    scripts["rollout-front-door"] = rollout_script(settings, host, files, control)
+    scripts["rollout-delete"] = rollout_delete_script(settings, "identity", [f.live for f in files], control)
     return scripts
 
 
@@ -803,7 +817,15 @@ def row():
         if r.get("pxname") == backend and r.get("svname") == server:
             return r
     sys.exit("front door: no server %s in backend %s" % (server, backend))
-row()
+def others_up():
+    text = cmd("show stat").lstrip("# ")
+    return [r["svname"] for r in csv.DictReader(io.StringIO(text))
+            if r.get("pxname") == backend and r.get("svname") not in ("FRONTEND", "BACKEND", server)
+            and r.get("status", "").startswith("UP")]
+me = row()
+if action == "drain" and me.get("status", "").startswith("UP") and not others_up():
+    # never take out the last server that serves: the rollout stops before touching this host
+    sys.exit("front door: refusing to drain %s: it is the only server UP in %s" % (server, backend))
 answer = cmd("set server %s/%s state %s" % (backend, server, action)).strip()
 if answer:
     sys.exit("front door refused 'set server %s/%s state %s': %s" % (backend, server, action, answer))
@@ -835,3 +857,221 @@ def front_door_server_script(admin_socket: str, action: str, backend: str, serve
             f'python3 -c "$ADMIN" {_q(admin_socket)} {action} {_q(backend)} {_q(server)} {int(timeout)}',
         ]
     ) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# The host's rollout (issue 15): one step per host, staged files put in place in its own turn
+# --------------------------------------------------------------------------------------------
+
+STAGED_DIR = "staged"
+ROLLOUT_DIR = "rollout"
+
+
+@dataclass(frozen=True)
+class FrontDoorControl:
+    """What a host's rollout needs of the front door: where its runtime API listens, and which
+    server this host is there. Part of the rollout step's inputs (a change re-runs the rollout)."""
+
+    admin_socket: str
+    backend: str
+    server: str
+    drain_timeout: int
+    enable_timeout: int
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    live: str  # where the proxy reads it
+    staged: str  # content-addressed copy the file step writes (`<config_dir>/staged/<name>.<digest12>`)
+
+
+def staged_dir(settings: GatewaySettings) -> str:
+    return str(PurePosixPath(host_paths(settings).config_dir) / STAGED_DIR)
+
+
+def staged_path(settings: GatewaySettings, live: str, digest: str) -> str:
+    """The content-addressed staged copy of `live`: a digest (sha256, or the keyed HMAC of a
+    secret file) names it, so staging a new version never touches what runs."""
+    label = digest.split("=", 1)[-1]
+    if not re.fullmatch(r"[0-9a-f]{12,}", label):
+        raise ValueError(f"not a hex digest: {digest!r}")
+    return str(PurePosixPath(staged_dir(settings)) / f"{PurePosixPath(live).name}.{label[:12]}")
+
+
+def rollout_state_dir(settings: GatewaySettings) -> str:
+    return str(PurePosixPath(host_paths(settings).install_dir) / ROLLOUT_DIR)
+
+
+def write_staged_script(settings: GatewaySettings, staged: str, mode: str, owner: Optional[str] = None, group: Optional[str] = None) -> str:
+    """Stage one file (stdin) under its content-addressed name; the live file is left alone (the
+    host's rollout step puts it in place in the host's turn)."""
+    lay = host_layout(settings)
+    directory = staged_dir(settings)
+    if lay.is_local:
+        mk = f"mkdir -p {_q(directory)}\nchmod 0700 {_q(directory)}\n"
+    else:
+        mk = f"install -d -m 0750 -o root -g {_q(lay.user)} {_q(directory)}\n"
+    body = write_file_script(staged, mode, owner, group)
+    head, rest = body.split("set -euo pipefail\n", 1)
+    return head.replace("# litellm-gateway: write", "# litellm-gateway: stage") + "set -euo pipefail\n" + mk + rest
+
+
+def rollout_script(
+    settings: GatewaySettings,
+    host: LiteLLMHostSpec,
+    files: list[StagedFile],
+    front_door: Optional[FrontDoorControl],
+) -> str:
+    """A host's whole rollout, one command: [drain] -> staged files in place -> restart -> wait
+    ready -> [re-enable]; on a failed readiness wait the previous files are put back, the proxy is
+    restarted with them and re-enabled, and the step fails (the engine keeps the step's old state,
+    which is again what the host runs; see components.host).
+
+    Host-side memory (`<install_dir>/rollout/`): `files` (the staged/live pairs of the last
+    successful rollout), `restart.sh` (its restart script: the local launch names the venv). A
+    host rolled out by an earlier release of this project has no such record: its live files are
+    copied to `<name>.before` first and restored from there on a failure."""
+    p = host_paths(settings)
+    lay = host_layout(settings)
+    for f in files:
+        if any(c in f.live + f.staged for c in " \t\r\n"):
+            raise ValueError(f"whitespace in a staged path: {f!r}")
+    listing = "\n".join(f"{f.staged} {f.live}" for f in files)
+    purpose = f"roll out {host.name}: " + ("drain -> " if front_door else "") + "files in place -> restart -> ready" + (
+        " -> re-enable" if front_door else "")
+    restart = restart_script(settings)
+    wait = wait_ready_script(settings, host)
+    lines = [
+        _header(purpose),
+        f"STATE_DIR={_q(rollout_state_dir(settings))}",
+        f"STAGED_DIR={_q(staged_dir(settings))}",
+        f"VENVS_DIR={_q(str(PurePosixPath(p.venv).parent))}",
+        f"NEW_VENV={_q(p.venv)}",
+        _heredoc_assign("NEW_FILES", listing, "FILES_EOF"),
+        _heredoc_assign("RESTART", restart, "RESTART_EOF"),
+        _heredoc_assign("WAIT", wait, "WAIT_EOF"),
+        f"SERVER={_q(host.name)}",
+        f"READY_TIMEOUT={int(settings.litellm.readiness_timeout_seconds)}",
+        'say() { echo "rollout $SERVER: $*"; }',
+    ]
+    if front_door is not None:
+        fd = front_door
+        lines += [
+            _heredoc_assign("ADMIN", ADMIN_CLIENT, "ADMIN_EOF"),
+            f'front_door() {{ python3 -c "$ADMIN" {_q(fd.admin_socket)} "$1" {_q(fd.backend)} {_q(fd.server)} "$2"; }}',
+            f"DRAIN_TIMEOUT={int(fd.drain_timeout)}",
+            f"ENABLE_TIMEOUT={int(fd.enable_timeout)}",
+        ]
+    else:
+        lines += ['front_door() { :; }', "DRAIN_TIMEOUT=0", "ENABLE_TIMEOUT=0"]
+    lines += [
+        # 1. everything this rollout needs is on the host before anything changes
+        'while read -r staged live; do',
+        '  [ -n "$staged" ] || continue',
+        '  if [ ! -f "$staged" ]; then echo "rollout $SERVER: $staged is not staged (the file steps run first)" >&2; exit 1; fi',
+        'done <<< "$NEW_FILES"',
+        'if [ ! -x "$NEW_VENV/bin/python" ]; then echo "rollout $SERVER: no venv at $NEW_VENV (the install step runs first)" >&2; exit 1; fi',
+        'mkdir -p "$STATE_DIR"',
+        'chmod 0700 "$STATE_DIR"',
+        # 2. what runs now: the last successful rollout's record, or the live files of an earlier release
+        'PREV_FILES=""',
+        'PREV_RESTART=""',
+        'PREV_VENV=$(cat "$STATE_DIR/venv" 2>/dev/null || true)',
+        'PREV_TIMEOUT=$(cat "$STATE_DIR/timeout" 2>/dev/null || echo 300)',
+        'if [ -f "$STATE_DIR/files" ] && [ -f "$STATE_DIR/restart.sh" ]; then',
+        '  PREV_FILES=$(cat "$STATE_DIR/files")',
+        '  PREV_RESTART=$(cat "$STATE_DIR/restart.sh")',
+        'else',
+        '  while read -r staged live; do',
+        '    [ -n "$staged" ] || continue',
+        '    if [ -f "$live" ]; then',
+        '      before="$STAGED_DIR/$(basename "$live").before"',
+        '      cp -p "$live" "$before"',
+        '      PREV_FILES+="$before $live"$\'\\n\'',
+        "    fi",
+        '  done <<< "$NEW_FILES"',
+        '  if [ -n "$PREV_FILES" ]; then PREV_RESTART=$RESTART; fi',
+        "fi",
+        "put_in_place() {",
+        "  local staged live tmp",
+        "  while read -r staged live; do",
+        '    [ -n "$staged" ] || continue',
+        '    tmp=$(mktemp "$(dirname "$live")/.$(basename "$live").XXXXXX")',
+        '    cp -p "$staged" "$tmp"',
+        '    mv -f "$tmp" "$live"',
+        '  done <<< "$1"',
+        "}",
+        # 3. nothing to restart when the host already runs exactly this (a change of only the
+        #    drain settings, the readiness timeout, the connection): make sure it serves, done
+        "same_as_running() {",
+        '  [ -f "$STATE_DIR/files" ] && [ "$PREV_FILES" = "$NEW_FILES" ] && [ "$PREV_RESTART" = "$RESTART" ] || return 1',
+        "  local staged live",
+        "  while read -r staged live; do",
+        '    [ -n "$staged" ] || continue',
+        '    cmp -s "$staged" "$live" || return 1',
+        '  done <<< "$NEW_FILES"',
+        "}",
+        'if same_as_running && READY_TIMEOUT=10 bash -c "$WAIT" >/dev/null 2>&1; then',
+        '  say "already runs these files and this release: no restart"',
+        '  printf "%s\\n" "$READY_TIMEOUT" > "$STATE_DIR/timeout"',
+        '  front_door ready "$ENABLE_TIMEOUT"',
+        "  exit 0",
+        "fi",
+        # 4. out of the front door (never the last server UP), then the new files, restart, wait
+        'say "draining"',
+        'front_door drain "$DRAIN_TIMEOUT"',
+        'put_in_place "$NEW_FILES"',
+        'say "restarting with the new files"',
+        'if bash -c "$RESTART" && bash -c "$WAIT"; then',
+        '  printf "%s\\n" "$NEW_FILES" > "$STATE_DIR/files.tmp" && mv -f "$STATE_DIR/files.tmp" "$STATE_DIR/files"',
+        '  printf "%s\\n" "$RESTART" > "$STATE_DIR/restart.sh.tmp" && mv -f "$STATE_DIR/restart.sh.tmp" "$STATE_DIR/restart.sh"',
+        '  printf "%s\\n" "$NEW_VENV" > "$STATE_DIR/venv.tmp" && mv -f "$STATE_DIR/venv.tmp" "$STATE_DIR/venv"',
+        '  printf "%s\\n" "$READY_TIMEOUT" > "$STATE_DIR/timeout"',
+        '  front_door ready "$ENABLE_TIMEOUT"',
+        # 5. keep the current and the previous staged files and venv; remove the rest
+        '  keep=$(printf "%s\\n%s\\n" "$NEW_FILES" "$PREV_FILES" | cut -d" " -f1)',
+        '  for f in "$STAGED_DIR"/*; do',
+        '    [ -e "$f" ] || continue',
+        '    if ! grep -qxF -- "$f" <<< "$keep"; then rm -f -- "$f"; fi',
+        "  done",
+        '  for v in "$VENVS_DIR"/*; do',
+        '    [ -e "$v" ] || [ -L "$v" ] || continue',
+        '    if [ "$v" != "$NEW_VENV" ] && [ "$v" != "$PREV_VENV" ]; then rm -rf -- "$v"; fi',
+        "  done",
+        '  say "done"',
+        "  exit 0",
+        "fi",
+        # 6. failed: back to what the engine's (old) state says, re-enabled, and fail the step
+        'say "the new release did not become ready: restoring the previous files" >&2',
+        'if [ -n "$PREV_FILES" ]; then',
+        '  put_in_place "$PREV_FILES"',
+        '  if bash -c "$PREV_RESTART" && READY_TIMEOUT="$PREV_TIMEOUT" bash -c "$WAIT" >/dev/null 2>&1; then',
+        '    say "running the previous files again" >&2',
+        "  else",
+        '    say "the previous files did not become ready either" >&2',
+        "  fi",
+        "fi",
+        # HAProxy's own check keeps a server that does not answer out
+        'front_door ready "$ENABLE_TIMEOUT" >&2 || true',
+        "exit 1",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def rollout_delete_script(settings: GatewaySettings, identity: str, live_files: list[str], front_door: Optional[FrontDoorControl]) -> str:
+    """Deleting a host's rollout step (the host leaves the stack): drained first when a front door
+    exists, then stopped, then its live files removed; nothing when another identity owns it."""
+    lines = [
+        _header("drain, stop and remove the proxy (if still ours)"),
+        *_if_owner(settings, identity, "the proxy running"),
+    ]
+    if front_door is not None:
+        fd = front_door
+        lines += [
+            _heredoc_assign("ADMIN", ADMIN_CLIENT, "ADMIN_EOF"),
+            f'python3 -c "$ADMIN" {_q(fd.admin_socket)} drain {_q(fd.backend)} {_q(fd.server)} {int(fd.drain_timeout)} || true',
+        ]
+    lines.append(stop_script(settings).split("set -euo pipefail\n", 1)[1].rstrip("\n"))
+    lines += [f"rm -f {_q(f)}" for f in live_files]
+    lines.append(f"rm -rf {_q(rollout_state_dir(settings))}")
+    return "\n".join(lines) + "\n"

@@ -9,12 +9,13 @@ value shown as "[secret]".
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Mapping, Optional
 
-from config.settings import GatewaySettings, LiteLLMHostSpec, LiteLLMSettings
+from config.settings import CALLBACK_PACKAGES, GatewaySettings, LiteLLMHostSpec, LiteLLMSettings
 
 REDACTED = "[secret]"
 
@@ -62,15 +63,40 @@ class HostPaths:
     schema_link: str = ""
 
 
+# The committed hashed lock every ssh host installs (components.host_scripts installs it).
+LOCK_FILE = Path(__file__).resolve().parents[1] / "requirements-host.lock"
+
+
+def venv_key(settings: GatewaySettings) -> str:
+    """`<version>-<hash12>`: the venv a release installs into (`<install_dir>/venvs/<key>`).
+
+    A new LiteLLM release or a new lock is a new directory, installed side by side: installing never
+    touches the venv a running proxy imports from, and a host switches to it in its own rollout
+    turn (its unit / launch command names the venv). The hash is the lock's when it pins this
+    version, else that of the exact top-level pins (a local deploy of an unlocked version)."""
+    version = settings.litellm.version
+    try:
+        lock = LOCK_FILE.read_text(encoding="utf-8")
+    except OSError:
+        lock = ""
+    if re.search(rf"^litellm=={re.escape(version)} ", lock, re.M):
+        material = lock
+    else:
+        extras = sorted({pin for cb in settings.observability.callbacks for pin in CALLBACK_PACKAGES[cb]})
+        material = "\n".join([f"litellm[proxy]=={version}", *extras])
+    return f"{version}-{hashlib.sha256(material.encode('utf-8')).hexdigest()[:12]}"
+
+
 def host_paths(settings: GatewaySettings) -> HostPaths:
     install = PurePosixPath(settings.litellm.install_dir)
+    venv = install / "venvs" / venv_key(settings)
     conf = PurePosixPath(settings.litellm.config_dir)
     tls = PurePosixPath(settings.tls.cert_dir)
     unit_name = "litellm.service"
     return HostPaths(
         install_dir=str(install),
         config_dir=str(conf),
-        venv=str(install / "venv"),
+        venv=str(venv),
         config_file=str(conf / "config.yaml"),
         env_file=str(conf / "litellm.env"),
         unit_name=unit_name,
@@ -81,8 +107,9 @@ def host_paths(settings: GatewaySettings) -> HostPaths:
         tls_ca_file=str(tls / "ca.crt"),
         service_home=str(install / "home"),
         prisma_home=str(install / "prisma"),
-        work_dir=str(install),
-        schema_link=str(install / "schema.prisma"),
+        # per venv: the schema link follows the release the unit starts
+        work_dir=str(venv),
+        schema_link=str(venv / "schema.prisma"),
     )
 
 

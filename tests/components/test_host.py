@@ -39,8 +39,11 @@ LOCAL_SECRETS = {
     "saltKey": "LEAKCHECK-local-salt-6f5e4d3c2b1a",
 }
 
-DEV_STEPS = ["trigger-key", "claim", "layout", "install", "file-config", "file-env", "file-unit", "file-tls-key", "file-tls-cert", "file-tls-ca", "migrate", "service", "ready"]
-LOCAL_STEPS = ["trigger-key", "claim", "layout", "install", "file-config", "file-env", "file-tls-key", "file-tls-cert", "file-tls-ca", "migrate", "service", "ready"]
+# `service` is the host's whole rollout (files in place, restart, readiness wait; issue 15)
+DEV_STEPS = ["trigger-key", "claim", "layout", "install", "file-config", "file-env", "file-unit", "file-tls-key", "file-tls-cert", "file-tls-ca", "migrate", "service"]
+LOCAL_STEPS = ["trigger-key", "claim", "layout", "install", "file-config", "file-env", "file-tls-key", "file-tls-cert", "file-tls-ca", "migrate", "service"]
+FILE_STEPS = {"file-config": "config_file", "file-env": "env_file", "file-unit": "unit_file", "file-tls-key": "tls_key_file",
+              "file-tls-cert": "tls_cert_file", "file-tls-ca": "tls_ca_file"}
 
 
 def _run(stack: str, secrets: dict[str, str], overrides: Optional[dict[str, Any]] = None) -> tuple[StackInputs, ProgramRun]:
@@ -134,7 +137,7 @@ def test_dev_host_resources(dev_run):
     children = run.children_of(host.urn)
     assert sorted(r.name for r in children) == sorted(f"{host.name}-{s}" for s in DEV_STEPS)
     commands = [r for r in children if r.type.startswith("command:")]
-    assert len(commands) == 12 and all(r.type == REMOTE for r in commands)
+    assert len(commands) == 11 and all(r.type == REMOTE for r in commands)
     assert [r.type for r in children if not r.type.startswith("command:")] == [RANDOM_PASSWORD]
     # the SSH connection (with its key) is secret on every command
     for r in commands:
@@ -151,7 +154,7 @@ def test_local_host_resources(local_run):
     children = run.children_of(host.urn)
     assert sorted(r.name for r in children) == sorted(f"{host.name}-{s}" for s in LOCAL_STEPS)
     commands = [r for r in children if r.type.startswith("command:")]
-    assert len(commands) == 11 and all(r.type == LOCAL for r in commands)
+    assert len(commands) == 10 and all(r.type == LOCAL for r in commands)
     assert not run.of_type(REMOTE) or all(not r.parent.endswith(host.name) for r in run.of_type(REMOTE))
     for r in commands:
         assert r.inputs["interpreter"] == ["/bin/bash", "-c"]
@@ -182,9 +185,21 @@ def test_step_order(dev_run):
         assert urn[f] in deps["migrate"]
         assert urn[f] in deps["service"]
     assert urn["migrate"] in deps["service"]
-    assert urn["service"] in deps["ready"]
     for s in DEV_STEPS[1:]:
         assert step(run, host, s).delete_before_replace, s
+
+
+def staged_of(run: ProgramRun, host: RecordedResource, name: str) -> str:
+    """The staged (content-addressed) path a file step writes: its script's TARGET."""
+    command = step(run, host, name).inputs["create"]
+    script = shlex.split(command)[-1] if command.startswith("sudo -n ") else command
+    [target] = [line.split("=", 1)[1] for line in script.splitlines() if line.startswith("TARGET=")]
+    return shlex.split(target)[0]
+
+
+def staged_files(settings, run: ProgramRun, host: RecordedResource, steps) -> list:
+    p = host_paths(settings)
+    return [hs.StagedFile(live=getattr(p, FILE_STEPS[n]), staged=staged_of(run, host, n)) for n in steps if n in FILE_STEPS]
 
 
 def test_commands_are_the_host_scripts(dev_run, local_run):
@@ -196,24 +211,28 @@ def test_commands_are_the_host_scripts(dev_run, local_run):
     expect = {
         "layout": hs.layout_script(s),
         "install": hs.install_script(s),
-        "migrate": hs.migrate_script(s),
-        "file-env": hs.write_file_script(p.env_file, "0600", "root", "root"),
-        "file-unit": hs.write_unit_script(s),
-        "file-tls-key": hs.write_file_script(p.tls_key_file, "0600", "litellm", "litellm"),
-        "file-tls-cert": hs.write_file_script(p.tls_cert_file, "0644", "litellm", "litellm"),
-        "file-tls-ca": hs.write_file_script(p.tls_ca_file, "0644", "litellm", "litellm"),
+        "migrate": hs.migrate_script(s, config_file=staged_of(run, host, "file-config"), env_file=staged_of(run, host, "file-env")),
+        "file-config": hs.write_staged_script(s, staged_of(run, host, "file-config"), "0640", "root", "litellm"),
+        "file-env": hs.write_staged_script(s, staged_of(run, host, "file-env"), "0600", "root", "root"),
+        "file-unit": hs.write_staged_script(s, staged_of(run, host, "file-unit"), "0644", "root", "root"),
+        "file-tls-key": hs.write_staged_script(s, staged_of(run, host, "file-tls-key"), "0600", "litellm", "litellm"),
+        "file-tls-cert": hs.write_staged_script(s, staged_of(run, host, "file-tls-cert"), "0644", "litellm", "litellm"),
+        "file-tls-ca": hs.write_staged_script(s, staged_of(run, host, "file-tls-ca"), "0644", "litellm", "litellm"),
     }
     for name, script in expect.items():
         assert step(run, host, name).inputs["create"] == hs.remote_command(script, "ansible"), name
+    # every file is staged under its content-addressed name, next to (never over) the live one
+    for name in FILE_STEPS:
+        staged, live = staged_of(run, host, name), getattr(p, FILE_STEPS[name])
+        assert staged.startswith(hs.staged_dir(s) + "/" + live.rsplit("/", 1)[1] + "."), (name, staged)
+        assert live not in step(run, host, name).inputs["create"], name
     service = step(run, host, "service").inputs
     reasons = reasons_of(service["create"])
-    assert service["create"] == hs.remote_command(hs.with_reasons(hs.restart_script(s), reasons), "ansible")
+    files = staged_files(s, run, host, DEV_STEPS)
+    assert service["create"] == hs.remote_command(hs.with_reasons(hs.rollout_script(s, spec, files, None), reasons), "ansible")
     assert service["update"] == service["create"]
-    ready = step(run, host, "ready").inputs
-    assert ready["create"] == hs.remote_command(hs.with_reasons(hs.wait_ready_script(s, spec), reasons), "ansible")
-    assert ready["update"] == ready["create"] and "delete" not in ready
-    assert "triggers" not in ready and "triggers" not in service
-    assert service["delete"] == hs.remote_command(hs.owned_stop_script(s, host.name), "ansible")
+    assert "triggers" not in service
+    assert service["delete"] == hs.remote_command(hs.rollout_delete_script(s, host.name, [f.live for f in files], None), "ansible")
     for r in run.children_of(host.urn):
         if r.type == REMOTE:
             assert r.inputs.get("addPreviousOutputInEnv") is False, r.name
@@ -222,10 +241,14 @@ def test_commands_are_the_host_scripts(dev_run, local_run):
     linputs, lrun = local_run
     ls = linputs.settings()
     [lhost] = hosts_of(lrun)
-    lreasons = reasons_of(step(lrun, lhost, "service").inputs["create"])
-    assert step(lrun, lhost, "service").inputs["create"] == hs.with_reasons(hs.restart_script(ls), lreasons)
-    assert step(lrun, lhost, "ready").inputs["create"] == hs.with_reasons(hs.wait_ready_script(ls, ls.litellm.hosts[0]), lreasons)
-    assert step(lrun, lhost, "service").inputs["delete"] == hs.owned_stop_script(ls, lhost.name)
+    lservice = step(lrun, lhost, "service").inputs
+    lreasons = reasons_of(lservice["create"])
+    lfiles = staged_files(ls, lrun, lhost, LOCAL_STEPS)
+    assert lservice["create"] == hs.with_reasons(hs.rollout_script(ls, ls.litellm.hosts[0], lfiles, None), lreasons)
+    assert lservice["delete"] == hs.rollout_delete_script(ls, lhost.name, [f.live for f in lfiles], None)
+    # the rollout carries the restart and the readiness wait of this host
+    assert hs.restart_script(ls).rstrip("\n") in lservice["create"]
+    assert hs.wait_ready_script(ls, ls.litellm.hosts[0]).rstrip("\n") in lservice["create"]
     assert all(r.inputs.get("addPreviousOutputInEnv") is False for r in lrun.children_of(lhost.urn) if r.type == LOCAL)
 
 
@@ -337,7 +360,7 @@ def local_variants():
         return {
             "triggers": triggers_by_label(run, host),
             "service": {k: service.get(k) for k in ("create", "update", "delete", "triggers", "stdin", "interpreter")},
-            "ready": step(run, host, "ready").inputs["create"],
+            "files": {n: step(run, host, n).inputs["create"] for n in FILE_STEPS if n != "file-unit"},
         }
 
     raw_routing = {"num_retries": 2, "timeout": 60, "fallbacks": {"llama3.2": ["qwen2.5"]}}
@@ -376,7 +399,7 @@ def test_triggers_are_stable(local_variants):
     [
         ("port", {"launch"}),  # the port is a proxy argument (unit / launch line)
         ("workers", {"launch", "config"}),  # --num_workers, and 2 workers share router state via Redis
-        ("version", {"litellm"}),
+        ("version", {"litellm", "launch"}),  # a venv per release: the launch line names it
         ("secret", {"env"}),
         ("routing", {"config"}),
         ("keys", set()),  # virtual keys live in the proxy's DB: no restart
@@ -386,10 +409,12 @@ def test_triggers_are_stable(local_variants):
 def test_triggers_change_exactly_with_their_input(local_variants, variant, expected):
     base, changed = local_variants["base"], local_variants[variant]
     assert _changed(base["triggers"], changed["triggers"]) == expected
-    # the restart step re-runs iff any of its inputs changes: exactly when a trigger did
-    assert (base["service"] != changed["service"]) == bool(expected)
-    # the readiness check re-runs after every restart, and alone when only the wait changed
-    assert (base["ready"] != changed["ready"]) == (bool(expected) or variant in ("port", "timeout"))
+    # the rollout step re-runs when a trigger changed, and when only the wait changed (it then
+    # finds the host running exactly its files and release: no restart, see test_host_scripts)
+    assert (base["service"] != changed["service"]) == (bool(expected) or variant in ("port", "timeout"))
+    # a staged file gets a new name exactly when its content (its trigger) changed
+    staged_changed = {n for n in base["files"] if base["files"][n] != changed["files"][n]}
+    assert staged_changed == {{"config": "file-config", "env": "file-env"}[t] for t in expected if t in ("config", "env")}
 
 
 def test_trigger_values(local_run):

@@ -164,7 +164,8 @@ def test_wait_ready_script_ssh(dev):
     script = hs.wait_ready_script(dev, host)
     assert "systemctl restart" not in script
     assert f"PORT={dev.litellm.port}" in script
-    assert f"deadline=$((SECONDS + {dev.litellm.readiness_timeout_seconds}))" in script
+    assert f"TIMEOUT=${{READY_TIMEOUT:-{dev.litellm.readiness_timeout_seconds}}}" in script
+    assert "deadline=$((SECONDS + TIMEOUT))" in script
     assert 'journalctl -u "$UNIT" -n 50 --no-pager' in script
     assert 'ss -H -ltnp "sport = :$PORT"' in script
     assert "/proc/$pid/cgroup" in script
@@ -187,7 +188,7 @@ def test_wait_script_follows_settings():
     s = _settings("dev", litellm={**json.loads(load_stack_inputs("dev").config["litellm-gateway:litellm"]),
                                   "port": 4100, "readiness_timeout_seconds": 42})
     script = hs.wait_ready_script(s, s.litellm.hosts[0])
-    assert "PORT=4100" in script and "deadline=$((SECONDS + 42))" in script
+    assert "PORT=4100" in script and "TIMEOUT=${READY_TIMEOUT:-42}" in script
     assert hs.restart_script(s) == hs.restart_script(_settings("dev"))
 
 

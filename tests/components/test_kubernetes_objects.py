@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from components import host_scripts as hs
+from config.host_files import venv_key
 from components import kubernetes_objects as ko
 from config.host_files import plain_env, proxy_args, secret_env_names
 from config.litellm_yaml import dump_yaml, render_litellm_config_yaml
@@ -138,8 +139,10 @@ def test_migration_job_runs_the_ssh_migrate_steps_command(settings, manifests):
     argv = c["command"] + c["args"]
     assert argv == hs.migration_argv("litellm", ko.CONFIG_FILE) == ["litellm", "--config", "/etc/litellm/config.yaml", "--skip_server_startup"]
     # the ssh step runs the same argv (venv path, host config path) with the same override
-    script = hs.migrate_script(settings.model_copy(update={"litellm": settings.litellm.model_copy(update={"deploy": "ssh"})}))
-    ssh_argv = hs.migration_argv("/opt/litellm/venv/bin/litellm", "/etc/litellm/config.yaml")
+    ssh = settings.model_copy(update={"litellm": settings.litellm.model_copy(update={"deploy": "ssh"})})
+    script = hs.migrate_script(ssh)
+    # a venv per release (config.host_files.venv_key)
+    ssh_argv = hs.migration_argv(f"/opt/litellm/venvs/{venv_key(ssh)}/bin/litellm", "/etc/litellm/config.yaml")
     override = " ".join(f"{k}={v}" for k, v in hs.MIGRATION_ENV_OVERRIDE)
     assert f"/usr/bin/env {override} {shlex.join(ssh_argv)}" in script
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in c["env"]}

@@ -63,9 +63,10 @@ def test_local_proxy_gets_only_env_file_and_python_basics(tmp_path):
     ).settings()
     p = host_paths(settings)
     # the "venv": the project's own, through symlinks, at the path the scripts use
-    (install / "venv" / "bin").mkdir(parents=True)
+    venv_bin = Path(p.venv) / "bin"  # <install>/venvs/<version>-<hash>: a venv per release
+    venv_bin.mkdir(parents=True)
     for tool in ("python", "litellm"):
-        os.symlink(VENV_BIN / tool, install / "venv" / "bin" / tool)
+        os.symlink(VENV_BIN / tool, venv_bin / tool)
     subprocess.run(["bash", "-c", host_scripts.layout_script(settings)], check=True)
     Path(p.config_file).write_text(render_litellm_config_yaml(settings))
     values = {n: "" for n in secret_env_names(settings)}
@@ -102,7 +103,7 @@ def test_local_proxy_gets_only_env_file_and_python_basics(tmp_path):
         in_env_file = {l.split("=", 1)[0] for l in Path(p.env_file).read_text().splitlines() if "=" in l and not l.startswith("#")}
         allowed = set(host_scripts.LOCAL_KEPT_ENV) | {"PATH"} | in_env_file
         assert set(env) <= allowed, sorted(set(env) - allowed)
-        assert env["PATH"].startswith(str(install / "venv" / "bin") + ":")
+        assert env["PATH"].startswith(str(venv_bin) + ":")
         assert env["HOME"] == parent_env["HOME"] and env["LANG"] == "C.UTF-8"
     finally:
         subprocess.run(["/bin/bash", "-c", host_scripts.local_stop_script(settings)], env=parent_env, timeout=60)

@@ -50,7 +50,7 @@ def test_restart_reason_change_is_an_update_of_the_service_step(base):
     p = plan(base, changed)
     ops = p.ops()
     for host in (H1, H2):
-        for step in ("drain", "service", "ready", "enable", "file-config"):
+        for step in ("drain", "service", "enable", "file-config"):
             assert ops[f"{host}-{step}"] == "update", describe(p)
         assert "config" in " ".join(hs_reasons(_named(changed, f"{host}-service").inputs["create"]))
     assert "replace" not in ops.values() and not p.deletes, describe(p)
@@ -67,9 +67,9 @@ def test_host_2_restarts_only_after_host_1_is_ready_and_re_enabled(base):
     deps = {r.name: set(r.depends_on) for r in base.resources}
     assert urn[f"{H1}-enable"] in deps[f"{H2}-drain"]
     assert urn[f"{H2}-drain"] in deps[f"{H2}-service"]
-    assert urn[f"{H2}-service"] in deps[f"{H2}-ready"]
-    assert urn[f"{H2}-ready"] in deps[f"{H2}-enable"]
-    assert urn[f"{H1}-ready"] in deps[f"{H1}-enable"]
+    assert urn[f"{H2}-service"] in deps[f"{H2}-enable"]
+    assert urn[f"{H1}-service"] in deps[f"{H1}-enable"]
+    assert not [n for n in urn if n.endswith("-ready")]  # the readiness wait is part of the service step
 
     def reaches(src: str, dst_urn: str) -> bool:
         seen, todo = set(), [urn[src]]
@@ -84,8 +84,8 @@ def test_host_2_restarts_only_after_host_1_is_ready_and_re_enabled(base):
             todo.extend(by_urn[u].depends_on)
         return False
 
-    assert reaches(f"{H2}-service", urn[f"{H1}-ready"])  # host 2's restart waits for host 1's readiness
-    assert not reaches(f"{H1}-service", urn[f"{H2}-ready"])
+    assert reaches(f"{H2}-service", urn[f"{H1}-enable"])  # host 2's restart waits for host 1's whole rollout
+    assert not reaches(f"{H1}-service", urn[f"{H2}-service"])
     # drains wait for the front door to run its current config
     assert urn["litellm-dev-ha-frontdoor-service"] in deps[f"{H1}-drain"]
 

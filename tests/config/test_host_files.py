@@ -5,6 +5,7 @@ import subprocess
 import pytest
 
 from config.host_files import (
+    venv_key,
     UNIT_HARDENING,
     proxy_args,
     render_env_file,
@@ -80,7 +81,7 @@ def test_unit_runs_the_proxy_with_the_configured_flags_and_no_secret():
     assert "EnvironmentFile=/etc/litellm/litellm.env" in unit
     exec_line = next(l for l in unit.splitlines() if l.startswith("ExecStart="))
     assert exec_line == (
-        "ExecStart=/opt/litellm/venv/bin/litellm --config /etc/litellm/config.yaml --host 0.0.0.0 "
+        f"ExecStart=/opt/litellm/venvs/{venv_key(s)}/bin/litellm --config /etc/litellm/config.yaml --host 0.0.0.0 "
         "--port 4000 --num_workers 4 --ssl_keyfile_path /etc/litellm/tls/server.key "
         "--ssl_certfile_path /etc/litellm/tls/server.crt"
     )
@@ -160,8 +161,9 @@ def test_systemd_analyze_accepts_the_escaped_unit_and_refuses_it_unescaped(tmp_p
     """`systemd-analyze verify` parses the rendered unit: with a `%` in every path (possible only
     past validation) the escaped unit is valid; the same text without escaping is not."""
     install = tmp_path / "opt%litellm"
-    (install / "venv" / "bin").mkdir(parents=True)
-    exe = install / "venv" / "bin" / "litellm"
+    venv = install / "venvs" / venv_key(dev())
+    (venv / "bin").mkdir(parents=True)
+    exe = venv / "bin" / "litellm"
     exe.write_text("#!/bin/sh\n")
     exe.chmod(0o755)
     conf = tmp_path / "etc%litellm"
@@ -169,8 +171,8 @@ def test_systemd_analyze_accepts_the_escaped_unit_and_refuses_it_unescaped(tmp_p
     (conf / "litellm.env").write_text("")
     s = _bypass(dev(), install_dir=str(install), config_dir=str(conf), system_user="root")
     unit = render_systemd_unit(s, s.litellm.hosts[0])
-    assert f"WorkingDirectory={tmp_path}/opt%%litellm\n" in unit
-    assert f'ExecStart="{tmp_path}/opt%%litellm/venv/bin/litellm" --config "{tmp_path}/etc%%litellm/config.yaml"' in unit
+    assert f"WorkingDirectory={tmp_path}/opt%%litellm/venvs/{venv_key(s)}\n" in unit
+    assert f'ExecStart="{tmp_path}/opt%%litellm/venvs/{venv_key(s)}/bin/litellm" --config "{tmp_path}/etc%%litellm/config.yaml"' in unit
 
     def verify(text: str) -> subprocess.CompletedProcess:
         path = tmp_path / "units" / "litellm.service"

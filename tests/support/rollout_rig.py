@@ -29,18 +29,36 @@ from config.settings import PINNED_LITELLM_VERSION
 from offline.engine import ProgramRun, RecordedResource, run_stack
 from tests.support.fake_upstreams import FakeOllama, free_port
 from tests.support.proxy_harness import OFFLINE_ENV
-from tests.support.transitions import Executor, Plan, describe, plan
+from tests.support.transitions import Executor, Plan, describe, plan, state_after
 
 MASTER_KEY = "sk-rollout-rig-master-key-0123456789"
 
 
-def _install_stand_in(r: RecordedResource) -> Optional[str]:
-    if "litellm-gateway:host:LiteLLMHost" not in r.urn:
-        return None  # the front door's install runs as rendered
-    match = re.search(r"^VENV=(.+)$", r.inputs["create"], re.MULTILINE)
-    assert match, "the install script names its venv"
-    venv = shlex.split(match.group(1))[0]
-    return f"set -e\nmkdir -p {shlex.quote(os.path.dirname(venv))}\nln -sfn {shlex.quote(sys.prefix)} {shlex.quote(venv)}\n"
+def _install_stand_in(broken_dir: Path):
+    """The host's install, without the network: the venv the install would make (one per release,
+    `<install_dir>/venvs/<version>-<hash>`) holds `bin/python` and `bin/litellm` wrappers that exec
+    the test venv's. `bin/litellm` exits 1 instead while `<broken_dir>/<version>` exists: a broken
+    release, as the rollout tests need one (the readiness wait fails: the process is gone)."""
+
+    def stand_in(r: RecordedResource) -> Optional[str]:
+        if "litellm-gateway:host:LiteLLMHost" not in r.urn:
+            return None  # the front door's install runs as rendered
+        match = re.search(r"^VENV=(.+)$", r.inputs["create"], re.MULTILINE)
+        assert match, "the install script names its venv"
+        venv = shlex.split(match.group(1))[0]
+        version = os.path.basename(venv).split("-", 1)[0]
+        flag = shlex.quote(str(broken_dir / version))
+        real = shlex.quote(sys.prefix + "/bin")
+        v = shlex.quote(venv)
+        return (
+            "set -e\n"
+            f"mkdir -p {v}/bin\n"
+            f"printf '#!/bin/bash\\nexec %s/python \"$@\"\\n' {real} > {v}/bin/python\n"
+            f"printf '#!/bin/bash\\nif [ -e %s ]; then echo \"simulated broken release\" >&2; exit 1; fi\\nexec %s/litellm \"$@\"\\n' {flag} {real} > {v}/bin/litellm\n"
+            f"chmod 0755 {v}/bin/python {v}/bin/litellm\n"
+        )
+
+    return stand_in
 
 
 @dataclass
@@ -127,15 +145,17 @@ class RolloutRig:
             **OFFLINE_ENV,
             "OLLAMA_API_BASE": self.fake.base_url,
         }
-        self.executor = Executor(self.env, str(self.workdir), substitute={"-install": _install_stand_in})
+        self.broken = self.workdir / "broken-releases"
+        self.broken.mkdir()
+        self.executor = Executor(self.env, str(self.workdir), substitute={"-install": _install_stand_in(self.broken)})
 
     # ---- the stack config ------------------------------------------------------------------
     def overrides(self, hosts: list[dict[str, Any]], *, routing_timeout: int = 30, rollout: str = "one-at-a-time",
-                  readiness_timeout: int = 180) -> dict[str, Any]:
+                  readiness_timeout: int = 180, drain_timeout: int = 30, version: str = PINNED_LITELLM_VERSION) -> dict[str, Any]:
         install = self.workdir / "deploy"
         return {
             "litellm": {
-                "deploy": "local", "version": PINNED_LITELLM_VERSION, "port": self.port, "bind_host": "127.0.0.1",
+                "deploy": "local", "version": version, "port": self.port, "bind_host": "127.0.0.1",
                 "workers": 1, "install_dir": str(install), "config_dir": str(install / "etc"),
                 "model_source": "config", "readiness_timeout_seconds": readiness_timeout, "hosts": hosts,
             },
@@ -149,7 +169,7 @@ class RolloutRig:
             "keys": [],
             "teams": [],
             "frontDoor": {"address": "127.0.0.1", "check_interval_ms": 500, "fall": 2, "rise": 2},
-            "rollout": {"mode": rollout, "drain_timeout_seconds": 30},
+            "rollout": {"mode": rollout, "drain_timeout_seconds": drain_timeout},
         }
 
     def program(self, hosts: list[dict[str, Any]], **kw: Any) -> ProgramRun:
@@ -164,10 +184,53 @@ class RolloutRig:
 
     # ---- changes ------------------------------------------------------------------------------
     def apply(self, new: Optional[ProgramRun]) -> Plan:
+        """Plan from the engine's state (`current`) and execute; on a failed step `current`
+        becomes what the engine would store (tests.support.transitions.state_after) and the
+        failure is raised."""
         p = plan(self.current, new)
-        self.executor.execute(p)
+        try:
+            self.executor.execute(p)
+        except BaseException:
+            self.current = state_after(p, self.current, new, self.executor.completed)
+            raise
         self.current = new
         return p
+
+    # ---- the front door's view --------------------------------------------------------------
+    @property
+    def admin_socket(self) -> Path:
+        return self.workdir / "deploy" / "frontdoor" / "admin.sock"
+
+    def server_states(self) -> dict[str, str]:
+        """HAProxy's status of every server of the backend (UP, DOWN, DRAIN, MAINT, ...)."""
+        import csv
+        import io
+        import socket as socketlib
+
+        from config.haproxy_cfg import BACKEND
+
+        with socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            sock.connect(str(self.admin_socket))
+            sock.sendall(b"show stat\n")
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        rows = csv.DictReader(io.StringIO(data.decode().lstrip("# ")))
+        return {r["svname"]: r["status"] for r in rows if r["pxname"] == BACKEND and r["svname"] not in ("FRONTEND", "BACKEND")}
+
+    def assert_all_up(self, settle_seconds: float = 20.0) -> dict[str, str]:
+        """Every server UP. DRAIN/MAINT are admin states nothing clears by itself: they fail at
+        once; a server coming UP (HAProxy's rise) gets `settle_seconds`."""
+        deadline = time.monotonic() + settle_seconds
+        while True:
+            states = self.server_states()
+            admin = {n: st for n, st in states.items() if st.startswith(("DRAIN", "MAINT")) or "DRAIN" in st}
+            assert not admin, f"servers left out by an admin state: {states}"
+            if states and all(st.startswith("UP") and "/" not in st for st in states.values()):
+                return states
+            assert time.monotonic() < deadline, f"not every server UP: {states}"
+            time.sleep(0.5)
 
     def apply_under_load(self, new: ProgramRun, concurrency: int = 4, min_requests: int = 0,
                          settle_requests: int = 40) -> tuple[Plan, LoadStats]:

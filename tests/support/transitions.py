@@ -24,6 +24,18 @@ pulumi/pulumi-command @010bd8e0, pulumi/pulumi-go-provider @ac69bde0):
   steps run in parallel; deletes of resources no longer in the program run after every create and
   update, in reverse dependency order (antichains); on a failed step no new step starts
   (`cancelDueToError`) and no delete runs.
+- **State after a failure** (`state_after`): pulumi-command's Create/Update return the provider's
+  error without partial state (provider/pkg/provider/local/commandController.go returns `run`'s
+  plain error, commandOutputs.go; pulumi-go-provider infer/resource.go sets `PartialState` only for
+  a `ResourceInitFailedError`), so the engine sees no `StatusPartialFailure`
+  (pkg/resource/plugin/provider_plugin.go `parseError`), the UpdateStep/CreateStep returns the
+  error without a completion (pkg/resource/deploy/step.go `UpdateStep.Apply`), and the snapshot
+  keeps the OLD state of a failed update and nothing of a failed create
+  (pkg/backend/snapshot.go `updateSnapshotMutation.End`/`createSnapshotMutation.End` only mark the
+  new state when `successful`). Steps that completed keep their new state; steps never started keep
+  the old one; no init errors are recorded, so the next run diffs against that mixed state and
+  re-runs exactly what differs (step_generator.go runs an update without a diff only `if
+  hasInitErrors`).
 
 Only `command:local:Command` steps execute (the local deploy); other custom resources (random,
 tls) keep the values the mock engine gave them and are no-ops, as are component resources.
@@ -243,6 +255,7 @@ class Executor:
             self._run(step, step.old, "delete")  # type: ignore[arg-type]
 
     def execute(self, p: Plan) -> None:
+        self.completed: set[str] = set()  # urns whose step completed (state_after: their new state)
         self._pending_replace_deletes: list[Step] = []
         by_urn = {s.urn: s for s in p.steps}
         done: set[str] = set()
@@ -269,6 +282,7 @@ class Executor:
                         failure = f.exception()
                     elif f.exception() is None:
                         done.add(s.urn)
+                        self.completed.add(s.urn)
         if failure is not None:
             raise failure
         if waiting:
@@ -278,8 +292,34 @@ class Executor:
             self._run(s, s.old, "delete")  # type: ignore[arg-type]
         for chain in p.deletes:
             with ThreadPoolExecutor(self.parallelism) as pool:
-                for f in [pool.submit(self._execute_step, s) for s in chain]:
-                    f.result()
+                futures = {pool.submit(self._execute_step, s): s for s in chain}
+                errors = []
+                for f, s in futures.items():
+                    if f.exception() is None:
+                        self.completed.add(s.urn)
+                    else:
+                        errors.append(f.exception())
+                if errors:
+                    raise errors[0]
+
+
+def state_after(p: Plan, old: Optional[ProgramRun], new: Optional[ProgramRun], completed: set[str]) -> Optional[ProgramRun]:
+    """The engine's state after executing `p` (from `old` to `new`) up to a failure: a step that
+    completed keeps its new state (a delete: gone), every other step (the failed one, those never
+    started) keeps its old state (a create: absent). See the module doc for the sources."""
+    template = new or old
+    if template is None:
+        return None
+    resources: list[RecordedResource] = []
+    for s in p.steps:
+        if s.op == "same" or s.urn in completed or not (s.new and s.new.custom):
+            resources.append(s.new)  # type: ignore[arg-type]
+        elif s.old is not None:
+            resources.append(s.old)
+    for chain in p.deletes:
+        resources.extend(s.old for s in chain if s.urn not in completed)  # type: ignore[misc]
+    return ProgramRun(stack=template.stack, resources=resources, outputs=dict(template.outputs),
+                      secret_outputs=set(template.secret_outputs), inputs=template.inputs)
 
 
 def describe(p: Plan) -> str:

@@ -1,0 +1,155 @@
+"""A host's rollout is one unit of change (issue 15), checked on the planned engine steps (mock
+engine, no process): whatever can restart or re-route a host changes its whole rollout, and after a
+failed rollout the next run (retry, revert, fix-forward) plans what it should from the state the
+engine keeps (tests.support.transitions.state_after, with the sources it follows)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from components import host_scripts as hs
+from config.settings import PINNED_LITELLM_VERSION
+from offline.engine import ProgramRun, run_stack
+from offline.stack_inputs import load_stack_inputs
+from tests.support.transitions import Plan, describe, plan, state_after
+
+LOCAL_HOSTS = [{"name": "proxy-a", "address": "127.0.0.2"}, {"name": "proxy-b", "address": "127.0.0.3"}]
+ROLLOUT_STEP = re.compile(r"-(drain|service|ready|enable)$")
+
+
+def _local(drain_timeout: int = 30, version: str = PINNED_LITELLM_VERSION, routing_timeout: int = 30, **extra: Any) -> ProgramRun:
+    """The local stack with two loopback proxies behind the front door (the rollout rig's shape)."""
+    return run_stack("local", overrides={
+        "litellm": {"deploy": "local", "version": version, "port": 4999, "bind_host": "127.0.0.1", "workers": 1,
+                    "install_dir": "/tmp/never-used/deploy", "config_dir": "/tmp/never-used/deploy/etc",
+                    "model_source": "config", "hosts": LOCAL_HOSTS},
+        "postgres": {"enabled": False, "host": "127.0.0.1"},
+        "cache": {"enabled": False},
+        "tls": {"enabled": False},
+        "routing": {"num_retries": 1, "timeout": routing_timeout},
+        "frontDoor": {"address": "127.0.0.1"},
+        "keys": [], "teams": [],
+        "rollout": {"mode": "one-at-a-time", "drain_timeout_seconds": drain_timeout},
+        **extra,
+    })
+
+
+def _dev_ha(**overrides: Any) -> ProgramRun:
+    return run_stack("dev-ha", overrides=overrides or None)
+
+
+def _rollout_ops(p: Plan) -> dict[str, dict[str, str]]:
+    """Per host component: the op of each of its rollout steps."""
+    out: dict[str, dict[str, str]] = {}
+    for name, op in p.ops().items():
+        m = ROLLOUT_STEP.search(name)
+        if m and "frontdoor" not in name:
+            out.setdefault(name[: m.start()], {})[m.group(1)] = op
+    return out
+
+
+def _assert_whole_rollouts(p: Plan, expected_op: str) -> None:
+    """Every host's rollout steps all have `expected_op` (never a part of a rollout)."""
+    ops = _rollout_ops(p)
+    assert ops, describe(p)
+    for host, steps in ops.items():
+        assert set(steps.values()) == {expected_op}, (host, steps, describe(p))
+
+
+@pytest.fixture(scope="module")
+def local_base() -> ProgramRun:
+    return _local()
+
+
+@pytest.fixture(scope="module")
+def dev_ha_base() -> ProgramRun:
+    return _dev_ha()
+
+
+def test_drain_only_change_updates_the_whole_rollout_of_every_host(local_base, dev_ha_base):
+    p = plan(local_base, _local(drain_timeout=31))
+    _assert_whole_rollouts(p, "update")
+    # and nothing else: no file is restaged, the front door is not reloaded
+    assert {n for n, op in p.ops().items() if op != "same"} == {f"litellm-local-{h['name']}-service" for h in LOCAL_HOSTS}, describe(p)
+
+    rollout = json.loads(load_stack_inputs("dev-ha").config["litellm-gateway:rollout"]) if "litellm-gateway:rollout" in load_stack_inputs("dev-ha").config else {}
+    q = plan(dev_ha_base, _dev_ha(rollout={**rollout, "drain_timeout_seconds": 61}))
+    _assert_whole_rollouts(q, "update")  # ssh: drain, service and enable of every host
+
+
+def test_restart_script_only_change_updates_the_whole_rollout(local_base, dev_ha_base, monkeypatch):
+    """A release of this project that edits only the restart script (simulated)."""
+    original = hs.restart_script
+    monkeypatch.setattr(hs, "restart_script", lambda s: original(s) + "# a new release of litellm-gateway\n")
+    p = plan(local_base, _local())
+    _assert_whole_rollouts(p, "update")
+    assert {n for n, op in p.ops().items() if op != "same"} == {f"litellm-local-{h['name']}-service" for h in LOCAL_HOSTS}, describe(p)
+    _assert_whole_rollouts(plan(dev_ha_base, _dev_ha()), "update")
+
+
+def test_a_front_door_setting_re_runs_the_rollouts(local_base):
+    """The admin socket / server name / drain settings are inputs of the rollout step."""
+    p = plan(local_base, _local(rollout={"mode": "one-at-a-time", "drain_timeout_seconds": 5}))
+    _assert_whole_rollouts(p, "update")
+
+
+def _fail_at(p: Plan, failing: str) -> set[str]:
+    """The steps the engine completes before `failing` fails: every step that does something
+    and does not (transitively) depend on it, except itself (step_executor: nothing that depends
+    on a failed step starts; deletes never run after a failure)."""
+    by_urn = {s.urn: s for s in p.steps}
+    [bad] = [s for s in p.steps if s.name == failing]
+
+    def depends_on_bad(s, seen=()) -> bool:
+        if s.urn == bad.urn:
+            return True
+        deps = [*s.new.depends_on, *([s.new.parent] if s.new.parent else [])]
+        return any(d in by_urn and d not in seen and depends_on_bad(by_urn[d], (*seen, d)) for d in deps)
+
+    return {s.urn for s in p.steps if s.op != "same" and not depends_on_bad(s)}
+
+
+@pytest.mark.parametrize("change", ["version", "config"])
+def test_after_a_failed_rollout_the_next_run_does_what_it_should(local_base, change):
+    good = local_base
+    bad = _local(version="1.108.6") if change == "version" else _local(routing_timeout=31)
+    first = plan(good, bad)
+    failing = "litellm-local-proxy-a-service"
+    assert first.by_name(failing).op == "update"
+    completed = _fail_at(first, failing)
+    stored = state_after(first, good, bad, completed)
+    assert stored is not None
+    names = {r.name: r for r in stored.resources}
+    # the failed rollout step keeps its old state (what the host runs again after its restore);
+    # host b's rollout never started; the file steps that completed hold the new (staged) files
+    assert names[failing].inputs == good.by_urn(names[failing].urn).inputs
+    assert names["litellm-local-proxy-b-service"].inputs == {r.name: r for r in good.resources}["litellm-local-proxy-b-service"].inputs
+    staged = "install" if change == "version" else "file-config"
+    assert names[f"litellm-local-proxy-a-{staged}"].inputs == {r.name: r for r in bad.resources}[f"litellm-local-proxy-a-{staged}"].inputs
+
+    # retry (same program): host a's whole rollout runs again, then host b's
+    retry = plan(stored, bad)
+    _assert_whole_rollouts(retry, "update")
+    # revert (the last good program): nothing restarts, nothing is drained; a host already runs it
+    revert = plan(stored, good)
+    _assert_whole_rollouts(revert, "same")
+    assert not revert.deletes
+    # fix-forward (a third program): every host rolls to it
+    fixed = _local(version="1.108.4") if change == "version" else _local(routing_timeout=32)
+    _assert_whole_rollouts(plan(stored, fixed), "update")
+
+
+def test_a_failed_first_create_is_created_again(local_base):
+    """A host whose very first rollout failed has no state for it (a failed create leaves
+    nothing): the next run creates it again."""
+    first = plan(None, local_base)
+    failing = "litellm-local-proxy-a-service"
+    stored = state_after(first, None, local_base, _fail_at(first, failing))
+    again = plan(stored, local_base)
+    assert again.by_name(failing).op == "create"
+    assert again.by_name("litellm-local-proxy-b-service").op == "create"
+    assert again.by_name("litellm-local-proxy-a-file-config").op == "same"
