@@ -66,13 +66,13 @@ class _Strict(BaseModel):
 
 
 def _cpu(value: Optional[str]) -> Optional[str]:
-    if value is not None and not _QUANTITY_CPU.match(value):
+    if value is not None and not _QUANTITY_CPU.fullmatch(value):
         raise ValueError("expected a CPU quantity such as '500m' or '2'")
     return value
 
 
 def _memory(value: Optional[str]) -> Optional[str]:
-    if value is not None and not _QUANTITY_MEMORY.match(value):
+    if value is not None and not _QUANTITY_MEMORY.fullmatch(value):
         raise ValueError("expected a memory quantity such as '512Mi' or '2Gi'")
     return value
 
@@ -105,7 +105,7 @@ class KubernetesImage(_Strict):
     @field_validator("repository")
     @classmethod
     def _repository(cls, value: str) -> str:
-        if not _IMAGE_REPOSITORY.match(value):
+        if not _IMAGE_REPOSITORY.fullmatch(value):
             raise ValueError("expected an image repository such as 'ghcr.io/berriai/litellm-non_root' (no tag)")
         return value
 
@@ -122,14 +122,14 @@ class KubernetesIngress(_Strict):
     @field_validator("class_name", "tls_secret")
     @classmethod
     def _name(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", value):
+        if value is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", value):
             raise ValueError("expected a Kubernetes object name (lower-case letters, digits, '-', '.')")
         return value
 
     @field_validator("annotations")
     @classmethod
     def _annotation_keys(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = sorted(k for k in value if not _ANNOTATION_KEY.match(k))
+        bad = sorted(k for k in value if not _ANNOTATION_KEY.fullmatch(k))
         if bad:
             raise ValueError(f"not valid annotation keys: {', '.join(bad)}")
         return value
@@ -156,7 +156,7 @@ class KubernetesSettings(_Strict):
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str) -> str:
-        if not _DNS_LABEL.match(value):
+        if not _DNS_LABEL.fullmatch(value):
             raise ValueError("expected a namespace name (a DNS label: a-z, 0-9, '-', at most 63)")
         return value
 
