@@ -34,8 +34,8 @@ from components.postgres import PostgresDatabase, PostgresDatabaseArgs
 from components.redis_cache import RedisCache, RedisCacheArgs, litellm_channel_patterns, namespace_key_pattern
 from components.salt_guard import SaltKeyGuard, salt_fingerprint
 from components.tls import TlsCertificate, TlsCertificateArgs
-from config.host_files import base_url, secret_env_names
-from config.litellm_yaml import deployment_entry, render_litellm_config_yaml
+from rendering.host_files import base_url, secret_env_names
+from rendering.litellm_yaml import deployment_entry, render_litellm_config_yaml
 from config.settings import GatewaySettings, VirtualKeySpec, is_ip_address
 
 
@@ -283,7 +283,7 @@ class Gateway(pulumi.ComponentResource):
 
         # ---- objects inside the proxy, after every host is ready ------------------------------
         # The admin calls verify the proxy's certificate against the stack's CA (None without TLS);
-        # the URL they use follows from the same stack config as base_url (config.host_files).
+        # the URL they use follows from the same stack config as base_url (rendering.host_files).
         after_ready = pulumi.ResourceOptions(parent=self, depends_on=hosts)
         if s.litellm.model_source == "api":
             for m in s.models:

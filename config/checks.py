@@ -118,10 +118,10 @@ def breaks_lines(value: str) -> bool:
 
 
 def host_env_names() -> frozenset[str]:
-    """Names the host's env file defines itself besides the gateway's secrets (config.host_files
+    """Names the host's env file defines itself besides the gateway's secrets (rendering.host_files
     PLAIN_ENV, STORE_MODEL_IN_DB and DISABLE_SCHEMA_UPDATE): an envSecrets entry of that name would
     replace it."""
-    from config.host_files import PLAIN_ENV  # lazy: host_files imports config.settings, which imports this
+    from rendering.host_files import PLAIN_ENV  # lazy: host_files imports config.settings, which imports this
 
     return frozenset({name for name, _ in PLAIN_ENV} | {"STORE_MODEL_IN_DB", "DISABLE_SCHEMA_UPDATE"})
 

@@ -14,7 +14,7 @@ What a Kubernetes deploy is, in the settings' terms:
 - every pod holds its own Prisma pool: `database_connection_pool_limit` x (max_replicas + surge)
   must fit the role's `connection_limit`;
 - the gateway's URL is the Ingress host `<litellm.service_name>.<domain>` (the name the ssh target
-  gives its CNAME), so `config.host_files.gateway_base_url` — the function the admin-API providers
+  gives its CNAME), so `rendering.host_files.gateway_base_url` — the function the admin-API providers
   also call — derives it from the same settings.
 """
 

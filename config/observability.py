@@ -88,7 +88,7 @@ def prometheus_scrape_config(settings: "GatewaySettings", ca_file: str = "/etc/p
 
     The bearer credential is read from `SCRAPE_CREDENTIALS_FILE` (`authorization.credentials_file`),
     the scrape key's value (`pulumi stack output metricsScrapeKey --show-secrets`)."""
-    from config.host_files import base_url
+    from rendering.host_files import base_url
 
     targets = []
     for host in settings.litellm.hosts:

@@ -7,7 +7,7 @@ import shlex
 
 import pytest
 
-from components.dns_scripts import auth_file_content
+from rendering.dns_scripts import auth_file_content
 from offline.engine import ProgramRun, run_program, run_stack
 from tests.support.host_keys import placeholder_host_key
 

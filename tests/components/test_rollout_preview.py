@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from components import host_scripts as hs
+from rendering import host_scripts as hs
 from offline.engine import ProgramRun, run_stack
 from offline.stack_inputs import load_stack_inputs
 from tests.support.transitions import describe, plan

@@ -393,7 +393,7 @@ def test_alert_types_are_the_pinned_litellms():
 
 def test_every_name_the_env_file_sets_itself_is_reserved():
     from config.checks import host_env_names
-    from config.host_files import render_env_file, secret_env_names
+    from rendering.host_files import render_env_file, secret_env_names
     from config.settings import GATEWAY_ENV_VARS
 
     settings = load_stack_inputs("dev").settings()

@@ -14,9 +14,9 @@ import pytest
 from litellm.proxy._types import ConfigGeneralSettings
 from litellm.secret_managers.main import get_secret_bool
 
-from components.host_scripts import install_script, migrate_script, schema_link_lines
-from config.host_files import host_paths, render_env_file, render_systemd_unit, store_model_in_db_env
-from config.litellm_yaml import render_litellm_config
+from rendering.host_scripts import install_script, migrate_script, schema_link_lines
+from rendering.host_files import host_paths, render_env_file, render_systemd_unit, store_model_in_db_env
+from rendering.litellm_yaml import render_litellm_config
 from config.loader import ConfigError
 from config.observability import (
     LITELLM_DEFAULT_ALERTING_THRESHOLD,

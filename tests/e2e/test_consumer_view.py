@@ -57,8 +57,8 @@ import pytest
 from components.gateway import redis_key_patterns
 from components.litellm_admin import connection
 from components.redis_cache import acl_create_script, acl_delete_script, acl_setuser_line
-from config.host_files import render_env_file, secret_env_names
-from config.litellm_yaml import render_litellm_config
+from rendering.host_files import render_env_file, secret_env_names
+from rendering.litellm_yaml import render_litellm_config
 from config.observability import metrics_scrape_key_request
 from config.settings import GatewaySettings
 from offline.stack_inputs import load_stack_inputs

@@ -28,9 +28,9 @@ import httpx
 import litellm
 import pytest
 
-from components.host_scripts import schema_link_lines
-from config.host_files import render_env_file, render_systemd_unit, secret_env_names
-from config.litellm_yaml import render_litellm_config_yaml
+from rendering.host_scripts import schema_link_lines
+from rendering.host_files import render_env_file, render_systemd_unit, secret_env_names
+from rendering.litellm_yaml import render_litellm_config_yaml
 from config.observability import slow_threshold_seconds
 from offline.stack_inputs import load_stack_inputs
 from tests.support.proxy_harness import OFFLINE_ENV, litellm_cli

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config.litellm_yaml import render_litellm_config_yaml
+from rendering.litellm_yaml import render_litellm_config_yaml
 from offline.engine import PROJECT_DIR, default_outputs
 from offline.stack_inputs import load_stack_inputs
 

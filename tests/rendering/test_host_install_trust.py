@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from components import host_scripts as hs
+from rendering import host_scripts as hs
 from offline.stack_inputs import load_stack_inputs
 
 REGISTRY = Path(hs.ACCOUNT_REGISTRY)

@@ -34,7 +34,7 @@ def store_model_in_db_env(settings: GatewaySettings) -> str:
     The pinned proxy ORs the env var with `general_settings.store_model_in_db`
     (proxy_server.py, `get_secret_bool("STORE_MODEL_IN_DB", store_model_in_db) or store_model_in_db`),
     so a "True" here would silently turn on DB models (and `/model/new`) for a `model_source: config`
-    stack whose config.yaml says false. Both come from this one fact (config.litellm_yaml renders
+    stack whose config.yaml says false. Both come from this one fact (rendering.litellm_yaml renders
     `store_model_in_db` from the same function)."""
     return "True" if settings.litellm.model_source == "api" else "False"
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from config.haproxy_cfg import BACKEND, front_door_plan, render_haproxy_cfg
+from rendering.haproxy_cfg import BACKEND, front_door_plan, render_haproxy_cfg
 from config.loader import ConfigError
 from offline.engine import PROJECT_DIR
 from offline.stack_inputs import load_stack_inputs
