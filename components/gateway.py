@@ -34,9 +34,12 @@ from components.postgres import PostgresDatabase, PostgresDatabaseArgs
 from components.redis_cache import RedisCache, RedisCacheArgs, litellm_channel_patterns, namespace_key_pattern
 from components.salt_guard import SaltKeyGuard, salt_fingerprint
 from components.tls import TlsCertificate, TlsCertificateArgs
-from rendering.host_files import base_url, secret_env_names
+from config.endpoints import base_url
+from rendering.host_files import secret_env_names
 from rendering.litellm_yaml import deployment_entry, render_litellm_config_yaml
-from config.settings import GatewaySettings, VirtualKeySpec, is_ip_address
+from config.catalog import VirtualKeySpec
+from config.fields import is_ip_address
+from config.settings import GatewaySettings
 
 
 @dataclass

@@ -73,8 +73,8 @@ from pulumi_command import local, remote
 
 from rendering import host_scripts as scripts
 from rendering.haproxy_cfg import BACKEND
+from config.endpoints import base_url
 from rendering.host_files import (
-    base_url,
     host_paths,
     proxy_args,
     render_env_file,
@@ -82,7 +82,8 @@ from rendering.host_files import (
     secret_env_names,
     settings_for_host,
 )
-from config.settings import GatewaySettings, LiteLLMHostSpec
+from config.litellm_settings import LiteLLMHostSpec
+from config.settings import GatewaySettings
 
 if TYPE_CHECKING:
     from components.front_door import FrontDoor

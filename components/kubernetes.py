@@ -45,7 +45,7 @@ from rendering.kubernetes_objects import (
     pod_secret_env_names,
 )
 from components.tls import TlsCertificate, TlsCertificateArgs
-from rendering.host_files import base_url
+from config.endpoints import base_url
 from config.settings import GatewaySettings
 
 TYPE_TOKEN = "litellm-gateway:kubernetes:LiteLLMKubernetes"

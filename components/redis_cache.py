@@ -74,7 +74,7 @@ import pulumi
 import pulumi_random as random
 from pulumi_command import remote
 
-from config.settings import RedisSettings
+from config.redis_settings import RedisSettings
 
 TYPE_TOKEN = "litellm-gateway:redis:RedisCache"
 

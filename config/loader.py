@@ -21,11 +21,8 @@ from typing import Any, Iterable, Mapping, Optional
 import yaml
 from pydantic import ValidationError
 
-from config.settings import (
-    CrossCheckError,
-    GatewaySettings,
-    looks_like_secret,
-)
+from config.fields import CrossCheckError, looks_like_secret
+from config.settings import GatewaySettings
 
 PROJECT = "litellm-gateway"
 

@@ -42,7 +42,9 @@ from pathlib import Path, PurePosixPath
 from typing import Optional
 
 from rendering.host_files import host_paths, prisma_environment
-from config.settings import CALLBACK_PACKAGES, GatewaySettings, LiteLLMHostSpec
+from config.litellm_settings import LiteLLMHostSpec
+from config.observability import CALLBACK_PACKAGES
+from config.settings import GatewaySettings
 
 # litellm[proxy] does not depend on prisma (only the `extra_proxy` extra does, with much else), but
 # the proxy exits at startup with a DATABASE_URL and no Prisma CLI. Exact pin: the release the

@@ -19,7 +19,7 @@ from components.redis_cache import (
     check_acl_user,
     redis_cli_quote,
 )
-from config.settings import RedisSettings
+from config.redis_settings import RedisSettings
 from offline.engine import ProgramRun, default_outputs, run_program, run_stack
 from offline.stack_inputs import load_stack_inputs
 from tests.support.host_keys import placeholder_host_key
