@@ -23,10 +23,10 @@ from typing import Optional
 import pulumi
 from pulumi_command import local, remote
 
-from rendering import front_door_scripts as scripts
-from rendering.host_scripts import LOCAL_INTERPRETER, remote_command, with_reasons
-from rendering.haproxy_cfg import FrontDoorPlan, front_door_plan, render_haproxy_cfg
 from config.settings import GatewaySettings
+from rendering import front_door_scripts as scripts
+from rendering.haproxy_cfg import FrontDoorPlan, front_door_plan, render_haproxy_cfg
+from rendering.host_scripts import LOCAL_INTERPRETER, remote_command, with_reasons
 
 TYPE_TOKEN = "litellm-gateway:frontdoor:FrontDoor"
 

@@ -31,15 +31,16 @@ from components.litellm_admin.resources import (
     VirtualKeyArgs,
 )
 from components.postgres import PostgresDatabase, PostgresDatabaseArgs
-from components.redis_cache import RedisCache, RedisCacheArgs, litellm_channel_patterns, namespace_key_pattern
+from components.redis_cache import RedisCache, RedisCacheArgs
 from components.salt_guard import SaltKeyGuard, salt_fingerprint
 from components.tls import TlsCertificate, TlsCertificateArgs
-from config.endpoints import base_url
-from rendering.host_files import secret_env_names
-from rendering.litellm_yaml import deployment_entry, render_litellm_config_yaml
 from config.catalog import VirtualKeySpec
+from config.endpoints import base_url
 from config.fields import is_ip_address
 from config.settings import GatewaySettings
+from rendering.host_files import secret_env_names
+from rendering.litellm_yaml import deployment_entry, render_litellm_config_yaml
+from rendering.redis_acl import litellm_channel_patterns, namespace_key_pattern
 
 
 @dataclass

@@ -71,9 +71,11 @@ import pulumi
 import pulumi_random as random
 from pulumi_command import local, remote
 
+from config.endpoints import base_url
+from config.litellm_settings import LiteLLMHostSpec
+from config.settings import GatewaySettings
 from rendering import host_scripts as scripts
 from rendering.haproxy_cfg import BACKEND
-from config.endpoints import base_url
 from rendering.host_files import (
     host_paths,
     proxy_args,
@@ -82,8 +84,6 @@ from rendering.host_files import (
     secret_env_names,
     settings_for_host,
 )
-from config.litellm_settings import LiteLLMHostSpec
-from config.settings import GatewaySettings
 
 if TYPE_CHECKING:
     from components.front_door import FrontDoor

@@ -37,6 +37,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.tls import TlsCertificate, TlsCertificateArgs
+from config.endpoints import base_url
+from config.settings import GatewaySettings
 from rendering.kubernetes_objects import (
     creates_tls_secret,
     ingress_host,
@@ -44,9 +47,6 @@ from rendering.kubernetes_objects import (
     object_names,
     pod_secret_env_names,
 )
-from components.tls import TlsCertificate, TlsCertificateArgs
-from config.endpoints import base_url
-from config.settings import GatewaySettings
 
 TYPE_TOKEN = "litellm-gateway:kubernetes:LiteLLMKubernetes"
 JOB_TIMEOUT = "20m"

@@ -41,10 +41,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
-from rendering.host_files import host_paths, prisma_environment
 from config.litellm_settings import LiteLLMHostSpec
 from config.observability import CALLBACK_PACKAGES
 from config.settings import GatewaySettings
+from rendering.host_files import host_paths, prisma_environment
 
 # litellm[proxy] does not depend on prisma (only the `extra_proxy` extra does, with much else), but
 # the proxy exits at startup with a DATABASE_URL and no Prisma CLI. Exact pin: the release the

@@ -35,11 +35,11 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from rendering.host_scripts import MIGRATION_ENV_OVERRIDE, migration_argv
-from rendering.host_files import REDACTED, plain_env, secret_env_names
 from config.kubernetes_settings import MIGRATION_DIR, POD_ENV, SURGE_PODS, image_reference
-from rendering.litellm_yaml import render_litellm_config_yaml
 from config.settings import GatewaySettings
+from rendering.host_files import REDACTED, plain_env, secret_env_names
+from rendering.host_scripts import MIGRATION_ENV_OVERRIDE, migration_argv
+from rendering.litellm_yaml import render_litellm_config_yaml
 
 CONFIG_DIR = "/etc/litellm"
 CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"

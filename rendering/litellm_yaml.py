@@ -20,10 +20,10 @@ from typing import Any
 
 import yaml
 
-from rendering.host_files import store_model_in_db_env
-from config.observability import metrics_enabled, slow_threshold_seconds
 from config.catalog import ModelDeployment
+from config.observability import metrics_enabled, slow_threshold_seconds
 from config.settings import GatewaySettings
+from rendering.host_files import store_model_in_db_env
 
 MASTER_KEY_REF = "os.environ/LITELLM_MASTER_KEY"
 DATABASE_URL_REF = "os.environ/DATABASE_URL"

@@ -44,10 +44,10 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from rendering import kubernetes_objects as ko
-from rendering.litellm_yaml import render_litellm_config_yaml
 from config.redis_settings import RedisSettings
 from offline.stack_inputs import load_stack_inputs
+from rendering import kubernetes_objects as ko
+from rendering.litellm_yaml import render_litellm_config_yaml
 from tests.support.e2e_fixtures import wait_for_redis_key
 from tests.support.pod_view import materialize_pod
 from tests.support.proxy_harness import RunningProxy, litellm_cli

@@ -4,6 +4,7 @@ import subprocess
 
 import pytest
 
+from offline.stack_inputs import load_stack_inputs
 from rendering.host_files import (
     UNIT_HARDENING,
     proxy_args,
@@ -11,7 +12,6 @@ from rendering.host_files import (
     render_systemd_unit,
     secret_env_names,
 )
-from offline.stack_inputs import load_stack_inputs
 
 
 def dev():

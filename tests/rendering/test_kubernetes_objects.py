@@ -15,11 +15,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from offline.stack_inputs import load_stack_inputs
 from rendering import host_scripts as hs
 from rendering import kubernetes_objects as ko
 from rendering.host_files import plain_env, proxy_args, secret_env_names
 from rendering.litellm_yaml import dump_yaml, render_litellm_config_yaml
-from offline.stack_inputs import load_stack_inputs
 
 # The Kubernetes version the manifests are validated against (a schema kubernetes-validate ships).
 KUBERNETES_VERSION = "1.33.0"
