@@ -218,17 +218,17 @@ def front_door_problems(s: Any) -> list[tuple[str, str]]:
     return problems
 
 
-def alerting_problems(settings: Any) -> list[tuple[str, str]]:
+def alerting_problems(s: Any) -> list[tuple[str, str]]:
     """(config path, message) for an alerting setup that cannot work as declared."""
     problems: list[tuple[str, str]] = []
-    declared = settings.observability.alerting.slow_threshold_seconds
-    if declared is not None and declared >= settings.routing.timeout:
+    declared = s.observability.alerting.slow_threshold_seconds
+    if declared is not None and declared >= s.routing.timeout:
         problems.append(
             (
                 "observability.alerting.slow_threshold_seconds",
-                f"{declared} s is not below routing.timeout ({settings.routing.timeout:g} s): every call is "
+                f"{declared} s is not below routing.timeout ({s.routing.timeout:g} s): every call is "
                 "cancelled before it could count as slow, so llm_too_slow would never fire; expected a "
-                f"number of seconds below {settings.routing.timeout:g} (default: half of routing.timeout)",
+                f"number of seconds below {s.routing.timeout:g} (default: half of routing.timeout)",
             )
         )
     return problems
