@@ -1,7 +1,7 @@
 """Stack-wide defaults for virtual keys (`litellm-gateway:keyDefaults`), and the rotation grace window.
 
-Its own module by concern; `config.settings` imports it for `GatewaySettings.key_defaults` and
-`VirtualKeySpec.rotation_grace`. Pure: no Pulumi imports.
+Its own module by concern: `config.settings` imports it for `GatewaySettings.key_defaults`,
+`config.catalog` for `VirtualKeySpec.rotation_grace`. Pure: no Pulumi imports.
 
     litellm-gateway:keyDefaults:
       rotation_grace: 24h      # how long a rotated-out key keeps working (default 24h; "0s": none)
