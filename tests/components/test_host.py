@@ -10,10 +10,11 @@ from typing import Any, Optional
 
 import pytest
 
-from components import host_scripts as hs
-from config.host_files import base_url, host_paths, render_env_file, render_systemd_unit, secret_env_names
+from config.endpoints import base_url
 from offline.engine import ProgramRun, RecordedResource, run_program, run_stack
 from offline.stack_inputs import StackInputs, load_stack_inputs
+from rendering import host_scripts as hs
+from rendering.host_files import host_paths, render_env_file, render_systemd_unit, secret_env_names
 from tests.support.host_keys import placeholder_host_key
 
 HOST_TYPE = "litellm-gateway:host:LiteLLMHost"

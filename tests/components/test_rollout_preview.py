@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
-from components import host_scripts as hs
 from offline.engine import ProgramRun, run_stack
 from offline.stack_inputs import load_stack_inputs
+from rendering import host_scripts as hs
 from tests.support.transitions import describe, plan
 
 H1, H2 = "litellm-dev-ha-hx-litellm-server", "litellm-dev-ha-hx-litellm-server-2"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from components import host_scripts as hs
-from config.settings import PINNED_LITELLM_VERSION
+from rendering import host_scripts as hs
+from config.litellm_settings import PINNED_LITELLM_VERSION
 from offline.engine import ProgramRun, run_stack
 from offline.stack_inputs import load_stack_inputs
 from tests.support.transitions import Plan, describe, plan, state_after

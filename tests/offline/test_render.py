@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config.litellm_yaml import render_litellm_config_yaml
 from offline.engine import PROJECT_DIR, default_outputs
 from offline.stack_inputs import load_stack_inputs
+from rendering.litellm_yaml import render_litellm_config_yaml
 
 
 def render(stack: str, out: Path) -> subprocess.CompletedProcess:

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from components import host_scripts as hs
-from config.settings import PINNED_LITELLM_VERSION
+from rendering import host_scripts as hs
+from config.litellm_settings import PINNED_LITELLM_VERSION
 from tests.support.rollout_rig import Load, RolloutRig
 from tests.support.transitions import StepFailed
 

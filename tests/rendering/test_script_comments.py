@@ -11,10 +11,10 @@ import subprocess
 
 import pytest
 
-import components.host_scripts as hs
-from components.dns_scripts import RecordSpec, delete_script, ensure_script
-from config.host_files import host_paths
 from offline.stack_inputs import load_stack_inputs
+from rendering.dns_scripts import RecordSpec, delete_script, ensure_script
+from rendering.host_files import host_paths
+import rendering.host_scripts as hs
 
 
 def _bypass(tmp_path, **changes):

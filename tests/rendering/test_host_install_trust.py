@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from components import host_scripts as hs
 from offline.stack_inputs import load_stack_inputs
+from rendering import host_scripts as hs
 
 REGISTRY = Path(hs.ACCOUNT_REGISTRY)
 

@@ -1,4 +1,4 @@
-"""The host's rollout script (components.host_scripts.rollout_script), executed for real on this
+"""The host's rollout script (rendering.host_scripts.rollout_script), executed for real on this
 machine against a stand-in proxy on 127.0.0.1: staged files are put in place in the host's turn,
 a release that does not become ready is rolled back to the previous files (and the step fails),
 an unchanged rollout does not restart, and only the current and previous files/venvs are kept.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from components import host_scripts as hs
-from config.host_files import host_paths
+from rendering import host_scripts as hs
+from rendering.host_files import host_paths
 from offline.stack_inputs import load_stack_inputs
 from tests.support.fake_upstreams import free_port
 

@@ -4,7 +4,8 @@ import subprocess
 
 import pytest
 
-from config.host_files import (
+from offline.stack_inputs import load_stack_inputs
+from rendering.host_files import (
     venv_key,
     UNIT_HARDENING,
     proxy_args,
@@ -12,7 +13,6 @@ from config.host_files import (
     render_systemd_unit,
     secret_env_names,
 )
-from offline.stack_inputs import load_stack_inputs
 
 
 def dev():
@@ -124,7 +124,7 @@ def test_the_unit_has_exactly_the_expected_directives():
         "[Service]Type", "[Service]User", "[Service]Group", "[Service]WorkingDirectory",
         "[Service]EnvironmentFile", "[Service]Environment", "[Service]Environment", "[Service]ExecStart",
         "[Service]Restart", "[Service]RestartSec", "[Service]TimeoutStopSec", "[Service]LimitNOFILE",
-        # the sandbox (config.host_files.UNIT_HARDENING; scored in tests/e2e/test_unit_sandbox.py)
+        # the sandbox (rendering.host_files.UNIT_HARDENING; scored in tests/e2e/test_unit_sandbox.py)
         *[f"[Service]{line.split('=', 1)[0]}" for line in UNIT_HARDENING],
         "[Service]ReadWritePaths", "[Install]WantedBy",
     ]
@@ -146,7 +146,7 @@ def test_a_line_break_never_reaches_the_unit(field, value):
 
 
 def test_percent_dollar_quotes_and_spaces_are_escaped_for_systemd():
-    from config.host_files import unit_exec_word, unit_value
+    from rendering.host_files import unit_exec_word, unit_value
 
     assert unit_value("/opt/50%/x") == "/opt/50%%/x"
     assert unit_exec_word("/opt/litellm/venv/bin/litellm") == "/opt/litellm/venv/bin/litellm"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from components import host_scripts
-from config.host_files import host_paths, render_env_file, secret_env_names
-from config.litellm_yaml import render_litellm_config_yaml
 from offline.stack_inputs import load_stack_inputs
+from rendering import host_scripts
+from rendering.host_files import host_paths, render_env_file, secret_env_names
+from rendering.litellm_yaml import render_litellm_config_yaml
 from tests.support.fake_upstreams import free_port
 
 VENV_BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"

@@ -1,4 +1,4 @@
-"""The Kubernetes manifests (components/kubernetes_objects.py), tested directly: every object the
+"""The Kubernetes manifests (rendering/kubernetes_objects.py), tested directly: every object the
 `kube` stack renders validated with kubernetes-validate --strict against a pinned Kubernetes
 version, the ConfigMap against the ssh target's renderer, the migration Job against the ssh
 migrate step, the probes, rollout, security context and checksum annotations."""
@@ -15,12 +15,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components import host_scripts as hs
-from config.host_files import venv_key
-from components import kubernetes_objects as ko
-from config.host_files import plain_env, proxy_args, secret_env_names
-from config.litellm_yaml import dump_yaml, render_litellm_config_yaml
 from offline.stack_inputs import load_stack_inputs
+from rendering import host_scripts as hs
+from rendering import kubernetes_objects as ko
+from rendering.host_files import plain_env, proxy_args, secret_env_names, venv_key
+from rendering.litellm_yaml import dump_yaml, render_litellm_config_yaml
 
 # The Kubernetes version the manifests are validated against (a schema kubernetes-validate ships).
 KUBERNETES_VERSION = "1.33.0"
@@ -141,7 +140,7 @@ def test_migration_job_runs_the_ssh_migrate_steps_command(settings, manifests):
     # the ssh step runs the same argv (venv path, host config path) with the same override
     ssh = settings.model_copy(update={"litellm": settings.litellm.model_copy(update={"deploy": "ssh"})})
     script = hs.migrate_script(ssh)
-    # a venv per release (config.host_files.venv_key)
+    # a venv per release (rendering.host_files.venv_key)
     ssh_argv = hs.migration_argv(f"/opt/litellm/venvs/{venv_key(ssh)}/bin/litellm", "/etc/litellm/config.yaml")
     override = " ".join(f"{k}={v}" for k, v in hs.MIGRATION_ENV_OVERRIDE)
     assert f"/usr/bin/env {override} {shlex.join(ssh_argv)}" in script

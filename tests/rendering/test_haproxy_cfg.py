@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from config.haproxy_cfg import BACKEND, front_door_plan, render_haproxy_cfg
 from config.loader import ConfigError
 from offline.engine import PROJECT_DIR
 from offline.stack_inputs import load_stack_inputs
+from rendering.haproxy_cfg import BACKEND, front_door_plan, render_haproxy_cfg
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from components.dns_scripts import (
+from rendering.dns_scripts import (
     RecordSpec,
     auth_file_content,
     command_line,

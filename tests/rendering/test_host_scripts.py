@@ -14,9 +14,9 @@ import threading
 
 import pytest
 
-from components import host_scripts as hs
-from config.host_files import host_paths, proxy_args, render_env_file, secret_env_names
 from offline.stack_inputs import load_stack_inputs
+from rendering import host_scripts as hs
+from rendering.host_files import host_paths, proxy_args, render_env_file, secret_env_names
 
 
 def _settings(stack: str, **overrides):
