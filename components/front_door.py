@@ -4,7 +4,8 @@ Steps (pulumi-command resources, children of the component; scripts in
 rendering.front_door_scripts, config in rendering.haproxy_cfg):
 
   install        ssh: apt-get install haproxy; local: haproxy must be on PATH
-  file-cfg       haproxy.cfg from stdin (`service` checks it with `haproxy -c` before reloading)
+  file-cfg       haproxy.cfg.<sha12> from stdin: staged; `service` checks it with `haproxy -c`,
+                 puts it in place, dumps the servers' state (kept across the reload) and reloads
   file-tls-pem   certificate + key for the service name (0600, secret stdin)        (TLS on)
   file-tls-ca    the CA bundle of the proxies' certificates (re-encryption is verified) (TLS on)
   service        start, or reload in place when the config/TLS changed (the reasons are a comment
@@ -65,11 +66,14 @@ class FrontDoor(pulumi.ComponentResource):
             raise ValueError("front door: TLS material is needed exactly when tls.enabled")
 
         install = self.command("install", create=scripts.install_script(plan))
+        cfg_sha = hashlib.sha256(cfg.encode()).hexdigest()
+        staged_cfg = scripts.staged_cfg_path(plan, cfg_sha)
         files = [
             self.command(
                 "file-cfg",
-                create=scripts.write_file_script(plan, plan.config_file, "0640", check_config=False),
-                delete=scripts.remove_file_script(plan.config_file),
+                # staged: `service` checks it and only then replaces the live haproxy.cfg
+                create=scripts.write_file_script(plan, staged_cfg, "0640", check_config=False),
+                delete=scripts.remove_file_script(staged_cfg),
                 stdin=cfg,
                 depends_on=[install],
             )
@@ -104,7 +108,7 @@ class FrontDoor(pulumi.ComponentResource):
                     )
                 )
             )
-        reload = pulumi.Output.all(*reasons).apply(lambda r: with_reasons(scripts.reload_script(plan), list(r)))
+        reload = pulumi.Output.all(*reasons).apply(lambda r: with_reasons(scripts.reload_script(plan, staged_cfg), list(r)))
         # The config is validated by `haproxy -c` as part of the reload (the file steps only write).
         self.service = self.command(
             "service",

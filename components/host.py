@@ -294,7 +294,7 @@ class LiteLLMHost(pulumi.ComponentResource):
                 admin_socket=fd.plan.admin_socket,
                 backend=BACKEND,
                 server=host.name,
-                drain_timeout=int(args.settings.rollout.drain_timeout_seconds),
+                drain_timeout=args.settings.rollout.drain_timeout(args.settings.routing.timeout),
                 enable_timeout=int(args.settings.litellm.readiness_timeout_seconds),
             )
             # the front door's part of the rollout is a reason too (ssh: the host's step carries it
@@ -340,7 +340,7 @@ class LiteLLMHost(pulumi.ComponentResource):
             "service",
             create=rollout_text,
             update=rollout_text,
-            delete=scripts.rollout_delete_script(s, name, live_files, in_step_control),
+            delete=scripts.rollout_delete_script(s, name, live_files, control, drain_here=in_step_control is not None),
             depends_on=[
                 *before_start,
                 *([fd.service] if fd is not None else []),
@@ -362,6 +362,11 @@ class LiteLLMHost(pulumi.ComponentResource):
                 parent=self,
                 create=enable_script,
                 update=enable_script,
+                # removing the host: deletes run dependents first, so this drain runs before the
+                # service step's delete stops the proxy (never refused: the host is leaving)
+                delete=scripts.front_door_server_script(
+                    control.admin_socket, "drain", BACKEND, host.name, control.drain_timeout
+                ).replace(f"{control.drain_timeout}\n", f"{control.drain_timeout} || true\n"),
                 depends_on=[service],
             )
 

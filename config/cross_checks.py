@@ -11,6 +11,8 @@ Every function returns (config path, message) pairs; `GatewaySettings` raises th
 
 from __future__ import annotations
 
+import math
+
 import ipaddress
 from datetime import datetime, timezone
 from typing import Any, Optional
@@ -205,6 +207,11 @@ def front_door_problems(s: Any) -> list[tuple[str, str]]:
         problems.append(("previousEnvironments", f"'{s.environment}' is the current environment"))
     if not s.has_front_door:
         return problems
+    drain, timeout = s.rollout.drain_timeout_seconds, s.routing.timeout
+    if drain is not None and drain < timeout:
+        problems.append(("rollout.drain_timeout_seconds", f"{drain} s is below routing.timeout ({timeout:g} s): a rollout "
+                         "would restart a proxy while a completion that may legitimately last routing.timeout is still "
+                         f"running; set it to at least {math.ceil(timeout)} (the drain ends as soon as the proxy is idle)"))
     if s.litellm.deploy == "ssh" and fd.address is None:
         problems.append(("frontDoor.address", "several hosts are served through the HAProxy front door: "
                          "set the address of the host it runs on (see README, 'Front door')"))

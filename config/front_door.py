@@ -12,12 +12,14 @@ Stack config keys (under `litellm-gateway:`):
     retries: 3                     # connection attempts per request (the last ones on another proxy)
   rollout:
     mode: one-at-a-time            # one-at-a-time (default) | parallel (throwaway stacks only)
-    drain_timeout_seconds: 60      # how long a drain waits for the proxy's open requests to finish
+    drain_timeout_seconds: 120     # how long a drain waits for the proxy's open requests to finish;
+                                   # default routing.timeout, never below it (checked)
   previousEnvironments: [old-env]  # aliases: renaming `environment` updates the stack in place
 """
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -48,4 +50,9 @@ class RolloutSettings(_Strict):
     # one-at-a-time: drain -> restart -> ready -> re-enable, host after host (Pulumi dependencies);
     # parallel: every host restarts at once (a full outage during the restart: throwaway stacks).
     mode: Literal["one-at-a-time", "parallel"] = "one-at-a-time"
-    drain_timeout_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
+    # None: routing.timeout (a drain waits for the longest completion; it ends once the proxy is idle)
+    drain_timeout_seconds: Optional[Annotated[int, Field(ge=0, le=3600)]] = None
+
+    def drain_timeout(self, routing_timeout: float) -> int:
+        """The drain's bound: the setting, or routing.timeout rounded up."""
+        return self.drain_timeout_seconds if self.drain_timeout_seconds is not None else int(math.ceil(routing_timeout))

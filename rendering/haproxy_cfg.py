@@ -28,6 +28,7 @@ from pathlib import PurePosixPath
 from typing import Optional
 
 from config.settings import GatewaySettings
+from rendering.host_files import shutdown_timeout_s
 
 BACKEND = "litellm_proxies"
 FRONTEND = "litellm"
@@ -49,6 +50,7 @@ class FrontDoorPlan:
     config_dir: str
     config_file: str
     admin_socket: str
+    server_state_file: str  # `show servers state` before every reload, loaded by the new process
     pid_file: Optional[str]  # local only (ssh: the haproxy.service unit)
     tls_pem_file: Optional[str]  # certificate + key, 0600
     backend_ca_file: Optional[str]  # the CA bundle the proxies' certificates are verified against
@@ -86,7 +88,7 @@ def front_door_plan(settings: GatewaySettings) -> FrontDoorPlan:
         for h in s.litellm.hosts
     )
     # A completion may legitimately take the whole routing timeout (and LiteLLM's retries of it).
-    timeout_server = int(s.routing.timeout * (1 + s.routing.num_retries)) + 30
+    timeout_server = shutdown_timeout_s(s) + 30
     return FrontDoorPlan(
         name=fd.name,
         bind_address=bind,
@@ -94,6 +96,7 @@ def front_door_plan(settings: GatewaySettings) -> FrontDoorPlan:
         config_dir=config_dir,
         config_file=str(PurePosixPath(config_dir) / "haproxy.cfg"),
         admin_socket=admin_socket,
+        server_state_file=str(PurePosixPath(config_dir) / "server-state"),
         pid_file=pid_file,
         tls_pem_file=str(tls_dir / "frontdoor.pem") if tls else None,
         backend_ca_file=str(tls_dir / "proxies-ca.crt") if tls else None,
@@ -116,6 +119,8 @@ def render_haproxy_cfg(settings: GatewaySettings, plan: Optional[FrontDoorPlan] 
         "    maxconn 4096",
         f"    stats socket {p.admin_socket} mode 600 level admin expose-fd listeners",
         "    stats timeout 30s",
+        # drains and health survive a reload (the reload script dumps them here first)
+        f"    server-state-file {p.server_state_file}",
     ]
     if not p.is_local:
         lines += [
@@ -137,6 +142,7 @@ def render_haproxy_cfg(settings: GatewaySettings, plan: Optional[FrontDoorPlan] 
     if not p.is_local:
         lines.append("    log global")
     lines += [
+        "    load-server-state-from-file global",
         "    option http-buffer-request",
         "    option redispatch 1",
         f"    retries {p.retries}",

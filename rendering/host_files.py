@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -252,6 +253,19 @@ def prisma_environment(settings: GatewaySettings) -> dict[str, str]:
     return {"PRISMA_HOME_DIR": prisma_home, "PRISMA_NODEENV_CACHE_DIR": prisma_home + "/.cache/prisma-python/nodeenv"}
 
 
+def shutdown_timeout_s(settings: GatewaySettings) -> int:
+    """How long a stopping proxy may take to finish its requests: the longest a request may
+    legitimately last (routing.timeout per attempt, LiteLLM's retries included; HAProxy's `timeout
+    server` is this plus 30 s). LiteLLM's graceful shutdown (GRACEFUL_SHUTDOWN_TIMEOUT, read by
+    litellm/proxy/shutdown/graceful_shutdown_manager.py) waits this long, systemd's TimeoutStopSec
+    and the local stop 30 s more (LiteLLM's teardown headroom)."""
+    return int(math.ceil(settings.routing.timeout * (1 + settings.routing.num_retries)))
+
+
+def shutdown_environment(settings: GatewaySettings) -> dict[str, str]:
+    return {"GRACEFUL_SHUTDOWN_TIMEOUT": str(shutdown_timeout_s(settings))}
+
+
 def render_systemd_unit(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
     for value in (host.name, settings.stack, settings.environment):
         unit_value(value)  # interpolated below as they are: validated names, refused if not
@@ -260,7 +274,8 @@ def render_systemd_unit(settings: GatewaySettings, host: LiteLLMHostSpec) -> str
     user = unit_value(settings.litellm.system_user)
     home = paths.service_home
     exec_start = " ".join(unit_exec_word(w) for w in [f"{raw_paths.venv}/bin/litellm", *proxy_args(settings)])
-    environment = "".join(f"Environment={unit_value(k + '=' + v)}\n" for k, v in prisma_environment(settings).items())
+    env_items = {**prisma_environment(settings), **shutdown_environment(settings)}
+    environment = "".join(f"Environment={unit_value(k + '=' + v)}\n" for k, v in env_items.items())
     hardening = "\n".join(UNIT_HARDENING)
     return f"""# litellm-gateway: LiteLLM proxy on {host.name} (stack '{settings.stack}'). Rendered; do not edit.
 [Unit]
@@ -277,7 +292,7 @@ EnvironmentFile={paths.env_file}
 {environment}ExecStart={exec_start}
 Restart=on-failure
 RestartSec=5
-TimeoutStopSec=30
+TimeoutStopSec={shutdown_timeout_s(settings) + 30}
 LimitNOFILE=65536
 {hardening}
 ReadWritePaths={home}

@@ -512,7 +512,8 @@ def _local_stop_lines(settings: GatewaySettings) -> list[str]:
         '  if [ -n "$old" ] && kill -0 "$old" 2>/dev/null && ps -ww -o args= -p "$old" | grep -q litellm; then',
         # setsid made it a process-group leader: stop the workers with it.
         '    kill -TERM -- "-$old" 2>/dev/null || kill -TERM "$old" 2>/dev/null || true',
-        "    for _ in $(seq 1 30); do kill -0 \"$old\" 2>/dev/null || break; sleep 1; done",
+        # LiteLLM finishes its requests first (GRACEFUL_SHUTDOWN_TIMEOUT), then its teardown
+        f"    for _ in $(seq 1 {_host_files.shutdown_timeout_s(settings) + 30}); do kill -0 \"$old\" 2>/dev/null || break; sleep 1; done",
         '    if kill -0 "$old" 2>/dev/null; then kill -KILL -- "-$old" 2>/dev/null || kill -KILL "$old" 2>/dev/null || true; fi',
         "  fi",
         '  rm -f "$PIDFILE"',
@@ -534,7 +535,8 @@ def _local_clean_env_lines(settings: GatewaySettings) -> list[str]:
     # a relative install_dir (the local stack) is made absolute: no relative PATH entries
     path_word = _q("PATH=" + rest) if venv_bin.startswith("/") else '"PATH=$PWD/"' + _q(rest)
     return [
-        f"CLEAN_ENV=(/usr/bin/env -i {path_word})",
+        f"CLEAN_ENV=(/usr/bin/env -i {path_word} "
+        + " ".join(_q(f"{k}={v}") for k, v in _host_files.shutdown_environment(settings).items()) + ")",
         f"for _v in {' '.join(LOCAL_KEPT_ENV)}; do",
         '  if [ -n "${!_v+x}" ]; then CLEAN_ENV+=("$_v=${!_v}"); fi',
         "done",
@@ -1060,18 +1062,30 @@ def rollout_script(
     return "\n".join(lines) + "\n"
 
 
-def rollout_delete_script(settings: GatewaySettings, identity: str, live_files: list[str], front_door: Optional[FrontDoorControl]) -> str:
+def rollout_delete_script(settings: GatewaySettings, identity: str, live_files: list[str], front_door: Optional[FrontDoorControl],
+                          drain_here: bool = True) -> str:
     """Deleting a host's rollout step (the host leaves the stack): drained first when a front door
-    exists, then stopped, then its live files removed; nothing when another identity owns it."""
+    exists (`drain_here`: through its admin socket from this step; ssh: the front door's enable
+    step's delete did it), its open connections finished (bounded), then stopped, then its live
+    files removed; nothing when another identity owns it."""
     lines = [
         _header("drain, stop and remove the proxy (if still ours)"),
         *_if_owner(settings, identity, "the proxy running"),
     ]
     if front_door is not None:
         fd = front_door
+        if drain_here:
+            lines += [
+                _heredoc_assign("ADMIN", ADMIN_CLIENT, "ADMIN_EOF"),
+                f'python3 -c "$ADMIN" {_q(fd.admin_socket)} drain {_q(fd.backend)} {_q(fd.server)} {int(fd.drain_timeout)} || true',
+            ]
+        # the front door's reload took the server out already (deletes run after updates): its
+        # old process may still finish requests on this proxy; wait for them (bounded)
+        address = settings.litellm.bind_host if settings.litellm.bind_host not in ("0.0.0.0", "::", "") else ""
+        selector = f"( sport = :{int(settings.litellm.port)}" + (f" and src {address}" if address else "") + " )"
         lines += [
-            _heredoc_assign("ADMIN", ADMIN_CLIENT, "ADMIN_EOF"),
-            f'python3 -c "$ADMIN" {_q(fd.admin_socket)} drain {_q(fd.backend)} {_q(fd.server)} {int(fd.drain_timeout)} || true',
+            f"deadline=$((SECONDS + {int(fd.drain_timeout)}))",
+            f'while [ "$(ss -Htn state established {_q(selector)} 2>/dev/null | wc -l)" -gt 0 ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.5; done',
         ]
     lines.append(stop_script(settings).split("set -euo pipefail\n", 1)[1].rstrip("\n"))
     lines += [f"rm -f {_q(f)}" for f in live_files]

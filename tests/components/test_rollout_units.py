@@ -21,7 +21,7 @@ LOCAL_HOSTS = [{"name": "proxy-a", "address": "127.0.0.2"}, {"name": "proxy-b", 
 ROLLOUT_STEP = re.compile(r"-(drain|service|ready|enable)$")
 
 
-def _local(drain_timeout: int = 30, version: str = PINNED_LITELLM_VERSION, routing_timeout: int = 30, **extra: Any) -> ProgramRun:
+def _local(drain_timeout: int = 60, version: str = PINNED_LITELLM_VERSION, routing_timeout: int = 30, **extra: Any) -> ProgramRun:
     """The local stack with two loopback proxies behind the front door (the rollout rig's shape)."""
     return run_stack("local", overrides={
         "litellm": {"deploy": "local", "version": version, "port": 4999, "bind_host": "127.0.0.1", "workers": 1,
@@ -71,13 +71,13 @@ def dev_ha_base() -> ProgramRun:
 
 
 def test_drain_only_change_updates_the_whole_rollout_of_every_host(local_base, dev_ha_base):
-    p = plan(local_base, _local(drain_timeout=31))
+    p = plan(local_base, _local(drain_timeout=61))
     _assert_whole_rollouts(p, "update")
     # and nothing else: no file is restaged, the front door is not reloaded
     assert {n for n, op in p.ops().items() if op != "same"} == {f"litellm-local-{h['name']}-service" for h in LOCAL_HOSTS}, describe(p)
 
     rollout = json.loads(load_stack_inputs("dev-ha").config["litellm-gateway:rollout"]) if "litellm-gateway:rollout" in load_stack_inputs("dev-ha").config else {}
-    q = plan(dev_ha_base, _dev_ha(rollout={**rollout, "drain_timeout_seconds": 61}))
+    q = plan(dev_ha_base, _dev_ha(rollout={**rollout, "drain_timeout_seconds": 121}))
     _assert_whole_rollouts(q, "update")  # ssh: drain, service and enable of every host
 
 
@@ -93,7 +93,7 @@ def test_restart_script_only_change_updates_the_whole_rollout(local_base, dev_ha
 
 def test_a_front_door_setting_re_runs_the_rollouts(local_base):
     """The admin socket / server name / drain settings are inputs of the rollout step."""
-    p = plan(local_base, _local(rollout={"mode": "one-at-a-time", "drain_timeout_seconds": 5}))
+    p = plan(local_base, _local(rollout={"mode": "one-at-a-time", "drain_timeout_seconds": 45}))
     _assert_whole_rollouts(p, "update")
 
 

@@ -233,6 +233,9 @@ CASES: list[Case] = [
       {"litellm.hosts[1]": {"name": "hx-litellm-server-2", "address": "192.168.10.21", "host_key": placeholder_host_key("hx-litellm-server-2")},
        "frontDoor": {"address": "192.168.10.30", "host_key": placeholder_host_key("litellm-lb")}}),  # several hosts: the front door (issue 8)
     C("pool-low-limit", "local", "postgres.connection_limit", "1 workers x 10 connections (litellm.database_connection_pool_limit) x 1 host(s) = 10 exceeds connection_limit 5", {"postgres.connection_limit": 5}),
+    # ---- a drain shorter than the longest completion (issue 15) -----------------------------------
+    C("drain-below-routing-timeout", "dev-ha", "rollout.drain_timeout_seconds",
+      "60 s is below routing.timeout (120 s): a rollout would restart a proxy while a completion", {"rollout.drain_timeout_seconds": 60}),
     # ---- TLS off on an ssh deploy -----------------------------------------------------------------
     C("tls-off-ssh", "dev", "tls.enabled", "set tls.allow_plaintext: true to accept that explicitly", {"tls.enabled": False}),
     C("tls-off-ssh-explicit-no", "dev", "tls.enabled", "master key and every virtual key over the network in clear", {"tls": {"enabled": False, "allow_plaintext": False}}),

@@ -117,12 +117,26 @@ def _bypass(settings, **litellm):
     return settings.model_copy(update={"litellm": settings.litellm.model_copy(update=litellm)})
 
 
+def test_stop_timeouts_agree_with_routing_timeout():
+    """LiteLLM's graceful shutdown waits as long as a request may last (routing.timeout, retries
+    included); systemd waits 30 s more (LiteLLM's teardown); HAProxy's server timeout the same."""
+    from rendering.haproxy_cfg import front_door_plan
+
+    s = dev()
+    unit = render_systemd_unit(s, s.litellm.hosts[0])
+    budget = int(s.routing.timeout * (1 + s.routing.num_retries))
+    assert f"Environment=GRACEFUL_SHUTDOWN_TIMEOUT={budget}\n" in unit
+    assert f"TimeoutStopSec={budget + 30}\n" in unit
+    assert front_door_plan(s).timeout_server_s == budget + 30
+
+
 def test_the_unit_has_exactly_the_expected_directives():
     s = dev()
     assert _directives(render_systemd_unit(s, s.litellm.hosts[0])) == [
         "[Unit]Description", "[Unit]After", "[Unit]Wants",
         "[Service]Type", "[Service]User", "[Service]Group", "[Service]WorkingDirectory",
-        "[Service]EnvironmentFile", "[Service]Environment", "[Service]Environment", "[Service]ExecStart",
+        # PRISMA_HOME_DIR, PRISMA_NODEENV_CACHE_DIR, GRACEFUL_SHUTDOWN_TIMEOUT
+        "[Service]EnvironmentFile", "[Service]Environment", "[Service]Environment", "[Service]Environment", "[Service]ExecStart",
         "[Service]Restart", "[Service]RestartSec", "[Service]TimeoutStopSec", "[Service]LimitNOFILE",
         # the sandbox (rendering.host_files.UNIT_HARDENING; scored in tests/e2e/test_unit_sandbox.py)
         *[f"[Service]{line.split('=', 1)[0]}" for line in UNIT_HARDENING],

@@ -96,8 +96,12 @@ def test_config_change_rolls_in_place_one_host_at_a_time(rig):
 def test_drain_settings_only_change_rolls_every_host(rig):
     """Issue 15: a drain-timeout change used to update only the drain steps (both servers left in
     DRAIN). The drain is part of each host's one rollout step now."""
+    before = len(rig.executor.log)
     p, stats = _roll(rig, drain_timeout=31)
     assert _host_services(p) == {"litellm-local-proxy-a-service": "update", "litellm-local-proxy-b-service": "update"}, rig.describe(p)
+    # each host already runs exactly its files and release: nothing to drain or restart
+    for e in rig.executor.log[before:]:
+        assert "no restart" in e.stdout and "draining" not in e.stdout, e.stdout
     assert set(p.ops().values()) - {"same", "update"} == set()
     assert {n for n, op in p.ops().items() if op == "update"} == set(_host_services(p)), rig.describe(p)
     _assert_no_failure(stats)
