@@ -131,9 +131,11 @@ class FrontDoor(pulumi.ComponentResource):
         name: Optional[str] = None,
         parent: Optional[pulumi.Resource] = None,
         aliases: Optional[list] = None,
+        delete_before_replace: bool = False,
     ) -> pulumi.CustomResource:
         """A command on the front door (also used by the hosts' drain/re-enable steps)."""
-        opts = pulumi.ResourceOptions(parent=parent or self, depends_on=depends_on, aliases=aliases)
+        opts = pulumi.ResourceOptions(parent=parent or self, depends_on=depends_on, aliases=aliases,
+                                      delete_before_replace=delete_before_replace)
         resource_name = name or f"{self._name}-{step}"
         if self.connection is None:
             return local.Command(

@@ -1,37 +1,87 @@
-"""One LiteLLM proxy host: installed, configured, migrated, (re)started and checked ready.
+"""One LiteLLM proxy host: installed, configured, migrated, rolled out and checked ready.
 
 Steps (each a pulumi-command resource, child of the component; scripts in rendering.host_scripts):
 
   trigger-key  random.RandomPassword: the HMAC key of the env file's restart trigger (see below)
-  layout       service user + home, install/config/TLS directories
-  install      venv, pinned litellm[proxy] + prisma, `prisma generate`       (after layout)
-  file-config  config.yaml from stdin (plain text, no secrets)               (after install)
-  file-env     litellm.env (0600) from stdin, a SECRET input                 (after install)
-  file-unit    the systemd unit from stdin (ssh only)                        (after install)
-  file-tls-key/-cert/-ca  key 0600 (secret stdin), cert/CA 0644, service user's (after install)
-  migrate      `litellm --skip_server_startup` with the env file (if postgres) (after the files)
   claim        ownership marker <install_dir>/.litellm-gateway-owner         (first of all)
-  drain        front door only: take this proxy out of HAProxy, wait for its open requests
-  service      (re)start, only when a restart reason changed                  (after all of it)
-  ready        wait for /health/readiness on the configured port             (after service)
-  enable       front door only: put it back, wait until HAProxy sees it UP   (after ready)
+  layout       service user + home, install/config/TLS directories
+  install      a venv PER RELEASE, <install_dir>/venvs/<version>-<lockhash12> (beside the running
+               one: installing never touches what a proxy imports), `prisma generate`
+  file-config  STAGES config.yaml as <config_dir>/staged/config.yaml.<sha12>          (after install)
+  file-env     STAGES litellm.env (0600, SECRET stdin) as litellm.env.<hmac12>
+  file-unit    STAGES the systemd unit (ssh only) as litellm.service.<sha12>
+  file-tls-key/-cert/-ca  STAGE the TLS files (key 0600, secret stdin; named by HMAC / sha256)
+  migrate      `litellm --skip_server_startup` with the staged config/env (if postgres)
+  service      THE HOST'S ROLLOUT, one step: [drain] -> staged files in place -> restart ->
+               wait for /health/readiness -> [re-enable]; on a failed wait: the previous files
+               back in place, restarted with them, re-enabled, and the step fails
+  drain/enable ssh with a front door only: on the front door (see "ssh" below)
 
-In-place restarts: the restart reasons are a labelled comment line in the command text of drain,
-service, ready and enable (`# restart reasons: litellm=... config=... unit=... env=... tls=...`),
-not `triggers`. pulumi-command diffs `triggers` as replace-on-change (a replace runs the step's
-delete, `systemctl disable --now`, before its create when delete_before_replace is set) and every
-other input as an update that runs the `update` command in place
-(pulumi-command provider/pkg/provider/common/inputs.go: `Triggers ... provider:"replaceOnChanges"`;
-pulumi-go-provider infer/resource.go `Diff`: only replaceOnChanges inputs force a replace when the
-resource implements CustomUpdate, which local/remote Command do). So a changed reason is an UPDATE
-of these steps, shown by `pulumi preview --diff` with the reason, and the proxy is never stopped
-by it; only deleting the host (removing it from the stack) runs the stop.
+Why one step per host (issue 15). What the engine stores after a failure decides what the next
+run does, so it was read in the sources (pulumi/pulumi @1b594989, pulumi/pulumi-command 1.2.1
+@010bd8e0, pulumi/pulumi-go-provider @ac69bde0):
+- pulumi-command's Create/Update return the command's error as a plain error
+  (provider/pkg/provider/local/commandController.go, `run` in local/commandOutputs.go; remote alike),
+  never an infer.ResourceInitFailedError, so pulumi-go-provider sets no PartialState
+  (infer/resource.go `derivedResourceController.Update`/`Create`: only for ResourceInitFailedError);
+  the engine's plugin sees no StatusPartialFailure (pkg/resource/plugin/provider_plugin.go
+  `parseError`), UpdateStep.Apply/CreateStep.Apply return the error without completing
+  (pkg/resource/deploy/step.go), and the snapshot keeps the OLD state of a failed update and
+  nothing of a failed create (pkg/backend/snapshot.go `updateSnapshotMutation.End` /
+  `createSnapshotMutation.End` mark the new state only when `successful`). No init errors are
+  recorded, so the next run updates a step only when its inputs differ from that old state
+  (pkg/resource/deploy/step_generator.go updates an unchanged resource only `if hasInitErrors`).
+- Steps that completed before the failure keep their NEW state; steps never started keep their old
+  one; nothing that depends on the failed step starts (step_executor.go `cancelDueToError`).
+With drain/service/ready/enable as four steps this left a host DRAINED after a revert (drain and
+service new, ready and enable old) and restarted it undrained on a retry; and each step's script
+being its own input, a drain-only or restart-script-only change ran only part of a rollout. So:
+- Everything that can restart or re-route a host is an input of ONE step: the scripts (restart,
+  readiness wait, the front door's runtime-API client), the restart reasons, the staged files'
+  content-addressed names, the venv, the connection (remote.Command's `connection` input: a new
+  address or host key), the drain settings and the front door's admin socket/backend/server name.
+  Any of them changes the whole rollout of every host, never a part of it.
+- The step leaves the host running what the engine will store: on success the new files (new
+  state); on a failed readiness wait it restores the previous files and restarts with them before
+  failing (old state). Hence a RETRY re-runs the whole rollout (state old != program new), a
+  REVERT to the last good program is a no-op (state old == program old, and the host runs it), a
+  FIX-FORWARD runs the whole rollout to the new program. A failed first create leaves no state:
+  the next run creates again. The host keeps its own record (<install_dir>/rollout/: the staged
+  files and restart script of the last successful rollout), which the restore and the cleanup use.
+- The step skips the drain and the restart when the host already runs exactly these files, this
+  restart script and this release and answers ready (a change of only the drain settings, the
+  readiness timeout or the connection): it only makes sure the server is enabled.
+- Staging: the file steps only write content-addressed copies, so a host not yet rolled (or whose
+  rollout failed) keeps running, and after a crash or reboot restarting, what it had. The rollout
+  keeps the current and the previous staged files and venv and removes the rest.
+- The drain never takes out the last server HAProxy sees UP (the rollout fails before touching
+  the host); a failed host is re-enabled anyway: HAProxy's own health check keeps it out.
+- Removing a host: its service step's delete drains it (local; ssh: the front door's enable step's
+  delete, which runs first), waits (bounded by the drain timeout) for its open connections, stops
+  it and removes its live files.
 
-Rolling: `LiteLLMHostArgs.restart_after` is the previous host's last step (enable with a front
-door, else ready); this host's first restart step (drain, else service) depends on it, so hosts
-restart one at a time, in the order of litellm.hosts, and a failed readiness wait stops the rollout
-(the engine runs nothing that depends on a failed step) while the other hosts keep serving.
-`rollout.mode: parallel` leaves the dependency out.
+ssh with a front door: the host cannot reach the front door's admin socket (another machine), so
+drain and enable stay steps on the front door. They carry the whole rollout (a digest of the
+host's rollout script) as their input, so all three change together; the host's step restores on
+a failed readiness wait as above. Limit: after such a failure the engine keeps drain's NEW state
+and enable's old one, so a revert re-drains the host and does not re-enable it, and a retry
+restarts it without a drain. Recovery (README, "Recovering a failed rollout"): re-run with
+`--replace` of that host's drain step (retry/fix-forward) or of its enable step (revert).
+
+In-place updates: the reasons are a labelled comment line in the rollout's command text
+(`# restart reasons: litellm=... config=... unit=... env=... tls=... frontdoor=...`), not
+`triggers`. pulumi-command diffs `triggers` as replace-on-change (a replace runs the step's delete,
+the stop, before its create when delete_before_replace is set) and every other input as an update
+that runs the `update` command in place (pulumi-command provider/pkg/provider/common/inputs.go:
+`Triggers ... provider:"replaceOnChanges"`; pulumi-go-provider infer/resource.go `Diff`: only
+replaceOnChanges inputs force a replace when the resource implements CustomUpdate, which
+local/remote Command do). So a changed reason is an UPDATE of the rollout step, shown by `pulumi
+preview --diff` with the reason; only deleting the host (removing it from the stack) runs the stop.
+
+Rolling: `LiteLLMHostArgs.restart_after` is the previous host's last step (its service step, or
+its enable step on the front door); this host's rollout depends on it, so hosts roll one at a
+time, in the order of litellm.hosts, and a failed rollout stops there while the others keep
+serving. `rollout.mode: parallel` leaves the dependency out.
 
 Renames: the component and its steps carry aliases for every earlier name (`renamed_from`,
 `previousEnvironments`; the engine derives the steps' aliases from the component's by name prefix,
@@ -47,11 +97,13 @@ background process with a pid file.
 Secrets travel only as the `stdin` of the env and tls-key steps (secret Outputs, so encrypted in
 state and hidden in previews/logs). Not in command strings (pulumi-command prints the whole command
 on failure), not in `environment` (remote: needs sshd AcceptEnv and is silently dropped otherwise;
-both: stored as a plain input unless marked secret), not in `triggers`.
+both: stored as a plain input unless marked secret), not in `triggers`. The staged names of the env
+file and the TLS key are keyed digests (below), never plain digests of a secret.
 
 Restart reasons (labelled strings, so a preview says what changed):
   litellm=<version>, config=sha256(config.yaml), unit=sha256(unit) (local: launch=sha256(argv)),
-  tls=sha256(cert+CA) when TLS is on, and env=HMAC-SHA256(trigger-key, env file text).
+  tls=sha256(cert+CA) when TLS is on, env=HMAC-SHA256(trigger-key, env file text), and with a
+  front door frontdoor=<backend>/<server>@<socket digest>,drain=<s>,enable=<s>.
 The env file holds the secrets, and a plain sha256 of it could be brute-forced offline for any
 low-entropy value in it (a webhook URL, a chosen password) by anyone who can read the state or a
 preview. Keyed with a 64-character random key that exists only as a secret in state, the digest
@@ -368,6 +420,8 @@ class LiteLLMHost(pulumi.ComponentResource):
                     control.admin_socket, "drain", BACKEND, host.name, control.drain_timeout
                 ).replace(f"{control.drain_timeout}\n", f"{control.drain_timeout} || true\n"),
                 depends_on=[service],
+                # a replace (`--replace`, README recovery) drains, then re-enables: never the reverse
+                delete_before_replace=True,
             )
 
         # ---- outputs -----------------------------------------------------------------------------

@@ -21,12 +21,12 @@ LOCAL_HOSTS = [{"name": "proxy-a", "address": "127.0.0.2"}, {"name": "proxy-b", 
 ROLLOUT_STEP = re.compile(r"-(drain|service|ready|enable)$")
 
 
-def _local(drain_timeout: int = 60, version: str = PINNED_LITELLM_VERSION, routing_timeout: int = 30, **extra: Any) -> ProgramRun:
-    """The local stack with two loopback proxies behind the front door (the rollout rig's shape)."""
-    return run_stack("local", overrides={
+def _overrides_with_hosts(hosts, drain_timeout: int = 60, version: str = PINNED_LITELLM_VERSION, routing_timeout: int = 30,
+                         **extra: Any) -> dict[str, Any]:
+    return {
         "litellm": {"deploy": "local", "version": version, "port": 4999, "bind_host": "127.0.0.1", "workers": 1,
                     "install_dir": "/tmp/never-used/deploy", "config_dir": "/tmp/never-used/deploy/etc",
-                    "model_source": "config", "hosts": LOCAL_HOSTS},
+                    "model_source": "config", "hosts": hosts},
         "postgres": {"enabled": False, "host": "127.0.0.1"},
         "cache": {"enabled": False},
         "tls": {"enabled": False},
@@ -35,7 +35,12 @@ def _local(drain_timeout: int = 60, version: str = PINNED_LITELLM_VERSION, routi
         "keys": [], "teams": [],
         "rollout": {"mode": "one-at-a-time", "drain_timeout_seconds": drain_timeout},
         **extra,
-    })
+    }
+
+
+def _local(**kw: Any) -> ProgramRun:
+    """The local stack with two loopback proxies behind the front door (the rollout rig's shape)."""
+    return run_stack("local", overrides=_overrides_with_hosts(LOCAL_HOSTS, **kw))
 
 
 def _dev_ha(**overrides: Any) -> ProgramRun:
@@ -153,3 +158,28 @@ def test_a_failed_first_create_is_created_again(local_base):
     assert again.by_name(failing).op == "create"
     assert again.by_name("litellm-local-proxy-b-service").op == "create"
     assert again.by_name("litellm-local-proxy-a-file-config").op == "same"
+
+
+def test_removing_a_host_drains_it_before_it_stops(local_base):
+    """3 -> 2 local hosts: the removed host's rollout step's delete drains it (admin socket), waits
+    for its open connections, and only then stops it."""
+    three = run_stack("local", overrides=_overrides_with_hosts([*LOCAL_HOSTS, {"name": "proxy-c", "address": "127.0.0.4"}]))
+    p = plan(three, local_base)
+    deleted = {s.name: s.old for chain in p.deletes for s in chain}
+    script = deleted["litellm-local-proxy-c-service"].inputs["delete"]
+    drain, wait, stop = (script.index(m) for m in (" drain litellm_proxies proxy-c ", "ss -Htn state established", "kill -TERM"))
+    assert drain < wait < stop, script[-800:]
+
+
+def test_ssh_removal_drains_on_the_front_door_first(dev_ha_base):
+    """ssh: the host's enable step (on the front door) drains in its delete, and deletes run
+    dependents first (enable depends on service), so the drain precedes the stop."""
+    first = json.loads(load_stack_inputs("dev-ha").config["litellm-gateway:litellm"])
+    one = _dev_ha(litellm={**first, "hosts": first["hosts"][:1]})
+    p = plan(dev_ha_base, one)
+    order = [s.name for chain in p.deletes for s in chain]
+    h2 = "litellm-dev-ha-hx-litellm-server-2"
+    assert order.index(f"{h2}-enable") < order.index(f"{h2}-service"), order
+    enable = {s.name: s.old for chain in p.deletes for s in chain}[f"{h2}-enable"]
+    assert " drain litellm_proxies hx-litellm-server-2 " in enable.inputs["delete"]
+    assert enable.delete_before_replace  # a --replace (recovery) drains, then re-enables

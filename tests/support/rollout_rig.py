@@ -151,7 +151,8 @@ class RolloutRig:
 
     # ---- the stack config ------------------------------------------------------------------
     def overrides(self, hosts: list[dict[str, Any]], *, routing_timeout: int = 30, rollout: str = "one-at-a-time",
-                  readiness_timeout: int = 180, drain_timeout: int = 30, version: str = PINNED_LITELLM_VERSION) -> dict[str, Any]:
+                  readiness_timeout: int = 180, drain_timeout: Optional[int] = None,
+                  version: str = PINNED_LITELLM_VERSION) -> dict[str, Any]:
         install = self.workdir / "deploy"
         return {
             "litellm": {
@@ -169,7 +170,8 @@ class RolloutRig:
             "keys": [],
             "teams": [],
             "frontDoor": {"address": "127.0.0.1", "check_interval_ms": 500, "fall": 2, "rise": 2},
-            "rollout": {"mode": rollout, "drain_timeout_seconds": drain_timeout},
+            # the drain timeout defaults to routing.timeout (config/front_door.py)
+            "rollout": {"mode": rollout, **({"drain_timeout_seconds": drain_timeout} if drain_timeout is not None else {})},
         }
 
     def program(self, hosts: list[dict[str, Any]], **kw: Any) -> ProgramRun:

@@ -97,7 +97,7 @@ def test_drain_settings_only_change_rolls_every_host(rig):
     """Issue 15: a drain-timeout change used to update only the drain steps (both servers left in
     DRAIN). The drain is part of each host's one rollout step now."""
     before = len(rig.executor.log)
-    p, stats = _roll(rig, drain_timeout=31)
+    p, stats = _roll(rig, drain_timeout=60)  # was routing.timeout (46 s), the default
     assert _host_services(p) == {"litellm-local-proxy-a-service": "update", "litellm-local-proxy-b-service": "update"}, rig.describe(p)
     # each host already runs exactly its files and release: nothing to drain or restart
     for e in rig.executor.log[before:]:
