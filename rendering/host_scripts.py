@@ -1089,5 +1089,7 @@ def rollout_delete_script(settings: GatewaySettings, identity: str, live_files: 
         ]
     lines.append(stop_script(settings).split("set -euo pipefail\n", 1)[1].rstrip("\n"))
     lines += [f"rm -f {_q(f)}" for f in live_files]
+    if settings.litellm.deploy != "local":
+        lines.append("systemctl daemon-reload")  # the unit file is gone
     lines.append(f"rm -rf {_q(rollout_state_dir(settings))}")
     return "\n".join(lines) + "\n"
