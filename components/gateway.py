@@ -196,6 +196,7 @@ class Gateway(pulumi.ComponentResource):
             self.ca_bundle_pem = cluster.ca_bundle_pem
             hosts.append(cluster)  # type: ignore[arg-type] - the admin objects wait for it as for hosts
         pending: list[tuple] = []  # (host, its dependencies, its TLS files): built after the front door
+        service_cname: Optional[tuple] = None  # the service name -> front door record, made after the front door serves
         host_aliases = {h.name: [pulumi.Alias(name=f"{name}-{old}") for old in h.renamed_from] for h in s.litellm.hosts}
         for index, host in enumerate(s.litellm.hosts):
             host_depends = list(depends)
@@ -221,7 +222,8 @@ class Gateway(pulumi.ComponentResource):
             if s.dns.enabled:
                 dns_conn = ssh_connection(s, s.dns.server, s.dns.host_key)  # type: ignore[arg-type]
 
-                def dns_record(resource_name: str, record_name: str, record_type: str, value: str, aliases=()) -> DnsRecord:
+                def dns_record(resource_name: str, record_name: str, record_type: str, value: str, aliases=(),
+                               depends_on: Optional[list] = None) -> DnsRecord:
                     return DnsRecord(
                         resource_name,
                         DnsRecordArgs(
@@ -235,7 +237,7 @@ class Gateway(pulumi.ComponentResource):
                             admin_password=_secret(s.secrets.dns_admin_password),
                             auth=s.dns.auth,
                         ),
-                        opts=pulumi.ResourceOptions(parent=self, aliases=list(aliases)),
+                        opts=pulumi.ResourceOptions(parent=self, aliases=list(aliases), depends_on=depends_on),
                     )
 
                 records = [dns_record(f"{name}-{host.name}-a", host.name, "A", host.address,
@@ -245,9 +247,9 @@ class Gateway(pulumi.ComponentResource):
                     fd = s.front_door
                     records.append(dns_record(f"{name}-{fd.name}-a", fd.name, "A", fd.address))
                     if s.litellm.service_name and s.litellm.service_name != fd.name:
-                        records.append(
-                            dns_record(f"{name}-{s.litellm.service_name}-cname", s.litellm.service_name, "CNAME", s.fqdn(fd.name))
-                        )
+                        # created below, once the front door serves (1 -> 2 hosts: the name moves
+                        # from host 1 to the front door only after it reloaded and a host is UP)
+                        service_cname = (dns_record, f"{name}-{s.litellm.service_name}-cname", s.litellm.service_name, s.fqdn(fd.name))
                 elif index == 0 and s.litellm.service_name and s.litellm.service_name != host.name:
                     records.append(
                         dns_record(f"{name}-{s.litellm.service_name}-cname", s.litellm.service_name, "CNAME", s.fqdn(host.name))
@@ -261,6 +263,7 @@ class Gateway(pulumi.ComponentResource):
         if s.has_front_door:
             front_door = self._front_door(name, s, [t for _, _, t in pending if t is not None])
         previous: Optional[pulumi.Resource] = None
+        first_rollout: Optional[pulumi.Resource] = None
         for host, host_depends, tls_files in pending:
             built = LiteLLMHost(
                 f"{name}-{host.name}",
@@ -279,6 +282,11 @@ class Gateway(pulumi.ComponentResource):
             )
             hosts.append(built)
             previous = built.rollout_done
+            first_rollout = first_rollout or built.rollout_done
+        if service_cname is not None and front_door is not None:
+            make, resource_name, record_name, target = service_cname
+            # the front door runs its current config and host 1's rollout re-enabled it there
+            make(resource_name, record_name, "CNAME", target, depends_on=[front_door.service, first_rollout])
 
         self.base_url = pulumi.Output.from_input(base_url(s))
         self.ui_url = self.base_url.apply(lambda u: f"{u}/ui")

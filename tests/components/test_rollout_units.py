@@ -183,3 +183,12 @@ def test_ssh_removal_drains_on_the_front_door_first(dev_ha_base):
     enable = {s.name: s.old for chain in p.deletes for s in chain}[f"{h2}-enable"]
     assert " drain litellm_proxies hx-litellm-server-2 " in enable.inputs["delete"]
     assert enable.delete_before_replace  # a --replace (recovery) drains, then re-enables
+
+
+def test_the_service_name_moves_to_the_front_door_only_once_it_serves(dev_ha_base):
+    """1 -> 2 hosts: the service name's CNAME to the front door is written after the front door runs
+    its config and host 1's rollout re-enabled it there (not before, when it served nothing)."""
+    urn = {r.name: r.urn for r in dev_ha_base.resources}
+    [record] = [r for r in dev_ha_base.resources if r.name == "litellm-dev-ha-litellm-cname"]
+    assert urn["litellm-dev-ha-frontdoor-service"] in record.depends_on
+    assert urn["litellm-dev-ha-hx-litellm-server-enable"] in record.depends_on
