@@ -74,10 +74,10 @@ _UINT64_MAX = 2**64 - 1
 # Go layouts -> regexes (Go's `1`/`2`/`15`/`4`/`5` accept one or two digits; `.999999999` an
 # optional fraction; `Z07:00` either Z or +hh:mm).
 _TS_T = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?(Z|[+-]\d{2}:\d{2})"
+    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})[Tt]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})"
 )
-_TS_SPACE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?")
-_TS_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_TS_SPACE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2}) ([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(\.[0-9]+)?")
+_TS_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
 
 
 def _go_timestamp(text: str) -> Optional[datetime]:
@@ -149,7 +149,7 @@ def resolve_plain_scalar(text: str) -> Any:
         except ValueError:
             return text
     if first.isdigit() or first in "+-":
-        if re.match(r"\d{4}-", text):
+        if re.fullmatch(r"[0-9]{4}-.*", text, re.DOTALL):
             ts = _go_timestamp(text)
             if ts is not None:
                 return GoTime(ts, text)
@@ -223,7 +223,7 @@ def format_go_time(value: datetime) -> str:
 
 
 _GO_TIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(\.\d{1,9})? ([+-])(\d{2})(\d{2}) ([A-Za-z]{2,6}|[+-]\d{4})"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})? ([+-])([0-9]{2})([0-9]{2}) ([A-Za-z]{2,6}|[+-][0-9]{4})"
 )
 
 

@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from config import checks
-from config.fields import check_dns_label, check_host_or_ip
 from config.host_env import GATEWAY_ENV_VARS
 from config.kubernetes_settings import POD_ENV, SURGE_PODS, default_image_tag, image_tag_names_release
 from config.ssh_host_key import missing_host_key_message
@@ -186,16 +185,7 @@ def host_key_problems(s: Any) -> list[tuple[str, str]]:
 def front_door_problems(s: Any) -> list[tuple[str, str]]:
     """Several hosts need a front door address; local hosts need distinct loopback addresses."""
     problems: list[tuple[str, str]] = []
-    fd = s.front_door
-    try:
-        check_dns_label(fd.name)
-    except ValueError as exc:
-        problems.append(("frontDoor.name", str(exc)))
-    if fd.address is not None:
-        try:
-            check_host_or_ip(fd.address)
-        except ValueError as exc:
-            problems.append(("frontDoor.address", str(exc)))
+    fd = s.front_door  # its name and address are checked by their field types (config.front_door)
     names = [h.name for h in s.litellm.hosts]
     for i, h in enumerate(s.litellm.hosts):
         for old in h.renamed_from:

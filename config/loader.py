@@ -21,7 +21,8 @@ from typing import Any, Iterable, Mapping, Optional
 import yaml
 from pydantic import ValidationError
 
-from config.fields import CrossCheckError, looks_like_secret
+from config import checks
+from config.fields import CrossCheckError, check_host_or_ip, looks_like_secret
 from config.settings import GatewaySettings
 
 PROJECT = "litellm-gateway"
@@ -132,6 +133,11 @@ def load_settings(
                     say(path, "looks like a literal secret in a committed file; use an "
                         "os.environ/NAME reference and `pulumi config set --secret --path envSecrets.NAME`")
             raw[PLAIN_KEYS[key]] = value
+        elif key == "adminUrl":
+            try:
+                checks.check_admin_url(str(config[full_key]), host_check=check_host_or_ip)
+            except ValueError as exc:
+                say(full_key, str(exc))
         elif key in OTHER_KEYS:
             continue
         else:
