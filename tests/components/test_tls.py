@@ -273,7 +273,7 @@ def test_behind_a_front_door_only_the_front_door_certificate_names_the_service()
 
     def csr_names(stack: str) -> dict[str, list[str]]:
         run = run_stack(stack)
-        return {r.name: r.inputs["dns_names"] for r in run.resources if r.type == "tls:index/certRequest:CertRequest"}
+        return {r.name: r.inputs.get("dnsNames") or [] for r in run.resources if r.type == "tls:index/certRequest:CertRequest"}
 
     ha = csr_names("dev-ha")
     service = "litellm.hx.dev.local"
