@@ -101,7 +101,8 @@ def front_door_plan(settings: GatewaySettings) -> FrontDoorPlan:
         config_dir=config_dir,
         config_file=str(PurePosixPath(config_dir) / "haproxy.cfg"),
         admin_socket=admin_socket,
-        server_state_file=str(PurePosixPath(config_dir) / "server-state"),
+        # Debian's haproxy package owns /var/lib/haproxy (its state directory)
+        server_state_file=str(PurePosixPath(config_dir) / "server-state") if is_local else "/var/lib/haproxy/server-state",
         pid_file=pid_file,
         tls_pem_file=str(tls_dir / "frontdoor.pem") if tls else None,
         backend_ca_file=str(tls_dir / "proxies-ca.crt") if tls else None,
