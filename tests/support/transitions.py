@@ -25,8 +25,11 @@ pulumi/pulumi-command @010bd8e0, pulumi/pulumi-go-provider @ac69bde0):
   update, in reverse dependency order (antichains); on a failed step no new step starts
   (`cancelDueToError`) and no delete runs.
 
-Only `command:local:Command` steps execute (the local deploy); other custom resources (random,
-tls) keep the values the mock engine gave them and are no-ops, as are component resources.
+`command:local:Command` steps execute on this machine; `command:remote:Command` steps (the ssh
+deploy) execute over real OpenSSH against their `connection`, exactly as pulumi-command's remote
+provider runs them (tests.support.remote_steps, which cites the provider's files), with the
+previous run's stdout/stderr kept per resource for `addPreviousOutputInEnv`; the error of a failed
+remote step is the provider's message. Other custom resources (random, tls) keep the values the mock engine gave them and are no-ops, as are component resources.
 `substitute` replaces a named step's script with a stand-in (the transition tests replace the
 host's `install`, which would pip-install LiteLLM from the network into the venv, by a link to the
 test venv that already holds the pinned release); every other script runs exactly as rendered.
@@ -45,6 +48,7 @@ from typing import Callable, Optional
 from offline.engine import ProgramRun, RecordedResource
 
 LOCAL_COMMAND = "command:local:Command"
+REMOTE_COMMAND = "command:remote:Command"
 REPLACE_ON_CHANGES = {"command:local:Command": {"triggers"}, "command:remote:Command": {"triggers"}}
 
 
@@ -161,9 +165,11 @@ def _schedule_deletes(gone: list[RecordedResource]) -> list[list[Step]]:
 
 
 class StepFailed(RuntimeError):
-    def __init__(self, step: Step, rc: int, output: str):
-        super().__init__(f"{step.op} {step.name} failed (exit {rc}):\n{output[-3000:]}")
+    def __init__(self, step: Step, rc: Optional[int], output: str, message: Optional[str] = None):
+        super().__init__(message or f"{step.op} {step.name} failed (exit {rc}):\n{output[-3000:]}")
         self.step = step
+        self.rc = rc
+        self.output = output
 
 
 @dataclass
@@ -190,9 +196,12 @@ class Executor:
         self.on_step = on_step
         self.log: list[Executed] = []
         self._lock = threading.Lock()
+        # the provider state's stdout/stderr of each remote Command (by URN), for the next run's
+        # addPreviousOutputInEnv (remote/commandController.go: Update keeps olds.BaseOutputs)
+        self.outputs: dict[str, tuple[str, str]] = {}
 
     def _run(self, step: Step, r: RecordedResource, which: str) -> None:
-        if r.type != LOCAL_COMMAND:
+        if r.type not in (LOCAL_COMMAND, REMOTE_COMMAND):
             return
         command = r.inputs.get(which)
         if which == "update" and command is None:
@@ -201,6 +210,9 @@ class Executor:
             if r.name.endswith(suffix) and which != "delete":
                 command = stand_in(r) or command
         if command is None:
+            return
+        if r.type == REMOTE_COMMAND:
+            self._run_remote(step, r, which, command)
             return
         env = dict(self.env)
         if r.inputs.get("environment"):
@@ -224,6 +236,30 @@ class Executor:
             self.on_step(executed)
         if proc.returncode != 0:
             raise StepFailed(step, proc.returncode, out)
+
+    def _run_remote(self, step: Step, r: RecordedResource, which: str, command: str) -> None:
+        from tests.support.remote_steps import RemoteStepError, run_remote
+
+        # create: a fresh state (no previous output); update/delete: the old state's outputs
+        previous = self.outputs.get(step.old.urn, ("", "")) if (which != "create" and step.old is not None) else ("", "")
+        try:
+            result = run_remote(r.inputs, command, previous)
+        except RemoteStepError as exc:
+            executed = Executed(step, which, exc.output)
+            with self._lock:
+                self.log.append(executed)
+            if self.on_step:
+                self.on_step(executed)
+            raise StepFailed(step, exc.exit_status, exc.output, message=f"{step.op} {step.name}: {exc}") from None
+        executed = Executed(step, which, result.combined)
+        with self._lock:
+            self.log.append(executed)
+            if which == "delete":
+                self.outputs.pop(r.urn, None)
+            else:
+                self.outputs[r.urn] = (result.stdout, result.stderr)
+        if self.on_step:
+            self.on_step(executed)
 
     def _execute_step(self, step: Step) -> None:
         if step.op == "same":
