@@ -266,8 +266,15 @@ class SystemdBed:
         sudoers.parent.mkdir(exist_ok=True)
         sudoers.write_text(f"{DEPLOY_USER} ALL=(ALL) NOPASSWD: ALL\n")
         os.chmod(sudoers, 0o440)
+        # this machine's own pip configuration (root's, the image's) is not a host's: gone from the
+        # container's view, so pip on the host behaves as on a fresh Debian host
+        for conf in (root / "root/.config/pip", root / "root/.pip", root / "etc/xdg/pip", root / "etc/pip.conf"):
+            if conf.is_dir() and not conf.is_symlink():
+                shutil.rmtree(conf)
+            elif conf.exists() or conf.is_symlink():
+                conf.unlink()
         if self.pip_config is not None:
-            for conf in (root / "etc/pip.conf", root / "etc/xdg/pip/pip.conf"):
+            for conf in (root / "etc/pip.conf",):
                 conf.parent.mkdir(parents=True, exist_ok=True)
                 conf.write_text(self.pip_config)
         return BedHost(name=name, address=address, port=SSH_PORT, root=root, host_key_line=host_key_line, bed=self,
