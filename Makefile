@@ -1,13 +1,15 @@
 # litellm-gateway: the two commands of the README's Quickstart, and a few helpers.
-#   make render [STACK=local|dev|kube]  evaluate the program offline, write build/<stack>/ and print the tree
-#   make test                        the whole test suite (needs PostgreSQL and Redis on 127.0.0.1)
+#   make render [STACK=local|dev|dev-ha|kube]  evaluate the program offline, write build/<stack>/, print the tree
+#   make test    the whole suite; prepares the machine first (Debian packages as root, PostgreSQL and
+#                Redis on 127.0.0.1, the offline Prisma engine): nothing to run before it
+#   make check   the fast tier: no process, no socket (pytest -m "not slow"), under 2 minutes
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 STACK ?= local
 BIN := $(VENV)/bin
 
-.PHONY: render test bench clean venv lock
+.PHONY: render test check prepare bench clean venv lock
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -28,8 +30,18 @@ venv: $(VENV)/.test-installed
 render: $(VENV)/.runtime-installed
 	$(BIN)/python -m offline.render $(STACK)
 
-test: $(VENV)/.test-installed
-	$(BIN)/python -m pytest
+# PostgreSQL, Redis, Debian packages, the offline Prisma engine (tests/support/prepare_machine.sh).
+prepare: $(VENV)/.test-installed
+	bash tests/support/prepare_machine.sh $(BIN)/python
+
+check: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -m "not slow" -q
+
+# The fast tier first (fails fast, under its no-process guard), then everything else; the ten
+# slowest tests are listed at the end.
+test: prepare
+	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m slow --durations=10
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench_providers.py

@@ -3,7 +3,7 @@
 import pulumi
 
 from components.gateway import Gateway, GatewayArgs
-from config.pulumi_source import load_stack_settings
+from components.pulumi_source import load_stack_settings
 
 settings = load_stack_settings()  # validated once, here; raises a ConfigError naming every problem
 # A renamed environment (previousEnvironments) is an alias: the engine matches every resource to its

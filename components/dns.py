@@ -1,7 +1,7 @@
 """One DNS record on a Samba AD domain controller, kept with `samba-tool dns` over SSH.
 
 The record is a `remote.Command` on the DC whose create/update/delete run the idempotent scripts of
-`components.dns_scripts` (query first; add/update/delete as needed). Credentials travel only as the
+`rendering.dns_scripts` (query first; add/update/delete as needed). Credentials travel only as the
 command's secret `stdin` (the samba auth file, written 0600 on the DC and removed after) or not at
 all (Kerberos ccache on the DC). The command strings, triggers and environment never hold them.
 
@@ -19,7 +19,7 @@ from typing import Literal, Optional
 import pulumi
 from pulumi_command import remote
 
-from components.dns_scripts import (
+from rendering.dns_scripts import (
     RecordSpec,
     auth_file_content,
     command_line,

@@ -1,14 +1,14 @@
 """The front door: one HAProxy in front of every proxy host (stacks with more than one host).
 
 Steps (pulumi-command resources, children of the component; scripts in
-components.front_door_scripts, config in config.haproxy_cfg):
+rendering.front_door_scripts, config in rendering.haproxy_cfg):
 
   install        ssh: apt-get install haproxy; local: haproxy must be on PATH
   file-cfg       haproxy.cfg from stdin (`service` checks it with `haproxy -c` before reloading)
   file-tls-pem   certificate + key for the service name (0600, secret stdin)        (TLS on)
   file-tls-ca    the CA bundle of the proxies' certificates (re-encryption is verified) (TLS on)
   service        start, or reload in place when the config/TLS changed (the reasons are a comment
-                 in the command text: an UPDATE, never a stop; see components.host_scripts)
+                 in the command text: an UPDATE, never a stop; see rendering.host_scripts)
 
 Each host's drain/re-enable steps (components.host) run on the front door through the runtime API,
 after `service`. The front door does not depend on the hosts: it health-checks them.
@@ -23,10 +23,10 @@ from typing import Optional
 import pulumi
 from pulumi_command import local, remote
 
-from components import front_door_scripts as scripts
-from components.host_scripts import LOCAL_INTERPRETER, remote_command, with_reasons
-from config.haproxy_cfg import FrontDoorPlan, front_door_plan, render_haproxy_cfg
 from config.settings import GatewaySettings
+from rendering import front_door_scripts as scripts
+from rendering.haproxy_cfg import FrontDoorPlan, front_door_plan, render_haproxy_cfg
+from rendering.host_scripts import LOCAL_INTERPRETER, remote_command, with_reasons
 
 TYPE_TOKEN = "litellm-gateway:frontdoor:FrontDoor"
 

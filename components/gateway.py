@@ -31,12 +31,16 @@ from components.litellm_admin.resources import (
     VirtualKeyArgs,
 )
 from components.postgres import PostgresDatabase, PostgresDatabaseArgs
-from components.redis_cache import RedisCache, RedisCacheArgs, litellm_channel_patterns, namespace_key_pattern
+from components.redis_cache import RedisCache, RedisCacheArgs
 from components.salt_guard import SaltKeyGuard, salt_fingerprint
 from components.tls import TlsCertificate, TlsCertificateArgs
-from config.host_files import base_url, secret_env_names
-from config.litellm_yaml import deployment_entry, render_litellm_config_yaml
-from config.settings import GatewaySettings, VirtualKeySpec, is_ip_address
+from config.catalog import VirtualKeySpec
+from config.endpoints import base_url
+from config.fields import is_ip_address
+from config.settings import GatewaySettings
+from rendering.host_files import secret_env_names
+from rendering.litellm_yaml import deployment_entry, render_litellm_config_yaml
+from rendering.redis_acl import litellm_channel_patterns, namespace_key_pattern
 
 
 @dataclass
@@ -283,7 +287,7 @@ class Gateway(pulumi.ComponentResource):
 
         # ---- objects inside the proxy, after every host is ready ------------------------------
         # The admin calls verify the proxy's certificate against the stack's CA (None without TLS);
-        # the URL they use follows from the same stack config as base_url (config.host_files).
+        # the URL they use follows from the same stack config as base_url (rendering.host_files).
         after_ready = pulumi.ResourceOptions(parent=self, depends_on=hosts)
         if s.litellm.model_source == "api":
             for m in s.models:

@@ -1,6 +1,6 @@
 """One LiteLLM proxy host: installed, configured, migrated, (re)started and checked ready.
 
-Steps (each a pulumi-command resource, child of the component; scripts in components.host_scripts):
+Steps (each a pulumi-command resource, child of the component; scripts in rendering.host_scripts):
 
   trigger-key  random.RandomPassword: the HMAC key of the env file's restart trigger (see below)
   layout       service user + home, install/config/TLS directories
@@ -71,10 +71,12 @@ import pulumi
 import pulumi_random as random
 from pulumi_command import local, remote
 
-from components import host_scripts as scripts
-from config.haproxy_cfg import BACKEND
-from config.host_files import (
-    base_url,
+from config.endpoints import base_url
+from config.litellm_settings import LiteLLMHostSpec
+from config.settings import GatewaySettings
+from rendering import host_scripts as scripts
+from rendering.haproxy_cfg import BACKEND
+from rendering.host_files import (
     host_paths,
     proxy_args,
     render_env_file,
@@ -82,7 +84,6 @@ from config.host_files import (
     secret_env_names,
     settings_for_host,
 )
-from config.settings import GatewaySettings, LiteLLMHostSpec
 
 if TYPE_CHECKING:
     from components.front_door import FrontDoor
@@ -106,7 +107,7 @@ class LiteLLMHostArgs:
     config_yaml: pulumi.Input[str]
     """The rendered config.yaml (no secrets: os.environ/ references only)."""
     env_values: Mapping[str, pulumi.Input[str]]
-    """Secret env entries by name (config.host_files.secret_env_names); values are secret Outputs."""
+    """Secret env entries by name (rendering.host_files.secret_env_names); values are secret Outputs."""
     tls: Optional[TlsFiles] = None
     restart_after: Optional[pulumi.Resource] = None
     """The previous host's last rollout step: this host restarts only after it (one at a time)."""

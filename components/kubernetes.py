@@ -4,7 +4,7 @@ The sibling of `components.host.LiteLLMHost` for the third deploy target: `compo
 builds one of these instead of the hosts, after the database and Redis, and the admin-API
 resources (models, teams, keys) wait for it as they wait for hosts.
 
-Every object comes from the pure builders of `components.kubernetes_objects` (the same manifests
+Every object comes from the pure builders of `rendering.kubernetes_objects` (the same manifests
 `make render` writes) and becomes one pulumi-kubernetes resource (pulumi-kubernetes is pinned in
 requirements.txt), so `pulumi preview --diff` shows each object's change:
 
@@ -37,16 +37,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.kubernetes_objects import (
+from components.tls import TlsCertificate, TlsCertificateArgs
+from config.endpoints import base_url
+from config.settings import GatewaySettings
+from rendering.kubernetes_objects import (
     creates_tls_secret,
     ingress_host,
     kubernetes_manifests,
     object_names,
     pod_secret_env_names,
 )
-from components.tls import TlsCertificate, TlsCertificateArgs
-from config.host_files import base_url
-from config.settings import GatewaySettings
 
 TYPE_TOKEN = "litellm-gateway:kubernetes:LiteLLMKubernetes"
 JOB_TIMEOUT = "20m"
@@ -57,7 +57,7 @@ class LiteLLMKubernetesArgs:
     settings: GatewaySettings
     """Validated, with litellm.deploy: kubernetes and a `kubernetes` section."""
     env_values: Mapping[str, pulumi.Input[str]]
-    """Secret env entries by name (config.host_files.secret_env_names); values are secret Outputs."""
+    """Secret env entries by name (rendering.host_files.secret_env_names); values are secret Outputs."""
     tls_ca_private_key: Optional[pulumi.Input[str]] = None
     """tls.issuer internal-ca: the CA's key (secret), for the Ingress certificate."""
 

@@ -57,7 +57,7 @@ import pulumi
 import pulumi_postgresql as postgresql
 import pulumi_random as random
 
-from config.settings import PostgresSettings
+from config.postgres_settings import PostgresSettings
 
 TYPE_TOKEN = "litellm-gateway:postgres:PostgresDatabase"
 

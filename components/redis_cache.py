@@ -65,177 +65,19 @@ default user; a server whose default user needs a password must provide it to re
 
 from __future__ import annotations
 
-import hashlib
-import shlex
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Optional
 
 import pulumi
 import pulumi_random as random
 from pulumi_command import remote
 
-from config.settings import RedisSettings
+from config.redis_settings import RedisSettings
+from rendering.redis_acl import acl_create_script, acl_delete_script, acl_setuser_line, check_acl_user
 
 TYPE_TOKEN = "litellm-gateway:redis:RedisCache"
 
 PASSWORD_LENGTH = 40
-# Command categories/commands after the key patterns; see the module docstring for why.
-ACL_COMMAND_RULES = (
-    "+@all", "-@dangerous", "+info",
-    # Not @dangerous, yet they reach beyond the user's own keys on a shared server: other
-    # databases (SELECT), other tenants' key names (SCAN, RANDOMKEY, DBSIZE) and channel names
-    # (PUBSUB), everyone's Lua scripts and functions (SCRIPT FLUSH, FUNCTION ...). LiteLLM's
-    # default paths use none of them (SCAN only in the optional batch_redis_requests hook).
-    "-select", "-scan", "-randomkey", "-dbsize", "-pubsub", "-script|flush", "-function",
-)
-# The pub/sub channels of the pinned LiteLLM (litellm/proxy/common_utils/
-# auth_cache_invalidation_pubsub.py AUTH_CACHE_INVALIDATION_CHANNEL, config_sync_pubsub.py
-# CONFIG_SYNC_CHANNEL), each prefixed with the coordination Redis' namespace + ":".
-LITELLM_CHANNELS = ("litellm_proxy.auth_cache_invalidation", "litellm_proxy.config_change")
-NO_ACL_FILE_MARKER = "not configured to use an ACL file"
-# sed program for error text: drops '#<hash>' / '>password' rules and any 64-hex run.
-_REDACT = "sed -e \"s/[#>][^' ]*/<redacted>/g\" -e 's/[0-9a-fA-F]\\{64\\}/<redacted>/g'"
-
-
-def _check_token(label: str, value: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{label} must be a non-empty string")
-    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        raise ValueError(f"{label} {value!r} must not contain whitespace or control characters")
-    return value
-
-
-def check_acl_user(user: str) -> str:
-    _check_token("Redis ACL user", user)
-    if user == "default":
-        # `reset` would strip the default user of everything and lock every client out.
-        raise ValueError("refusing to manage the Redis 'default' user; choose a dedicated user name")
-    return user
-
-
-def redis_cli_quote(arg: str) -> str:
-    """One argument for redis-cli's line parser (sdssplitargs): double-quoted, escaped."""
-    out = ['"']
-    for byte in arg.encode("utf-8"):
-        ch = chr(byte)
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif 0x20 <= byte < 0x7F:
-            out.append(ch)
-        else:
-            out.append(f"\\x{byte:02x}")
-    out.append('"')
-    return "".join(out)
-
-
-def password_sha256(password: str) -> str:
-    return hashlib.sha256(password.encode("utf-8")).hexdigest()
-
-
-def glob_escape(text: str) -> str:
-    """`text` as a literal inside a Redis glob pattern (ACL key and channel patterns are globs)."""
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
-
-
-def namespace_key_pattern(namespace: str) -> str:
-    return glob_escape(namespace) + ":*"
-
-
-def litellm_channel_patterns(namespace: str) -> list[str]:
-    """The exact channels LiteLLM publishes/subscribes on under `namespace` (escaped globs)."""
-    return [glob_escape(f"{namespace}:{channel}") for channel in LITELLM_CHANNELS]
-
-
-def _is_whole_keyspace(pattern: str) -> bool:
-    """A pattern made only of unescaped wildcards (`*`, `**`, ...): every key."""
-    return bool(pattern) and set(pattern) <= {"*"}
-
-
-def acl_setuser_line(
-    user: str,
-    password: str,
-    key_patterns: Sequence[str],
-    channels: Sequence[str] = (),
-    *,
-    dedicated: bool = False,
-) -> str:
-    """The line redis-cli reads from stdin. Contains the password's SHA-256: treat as secret.
-
-    `channels` are ACL channel patterns (`&...`); without any the user has no pub/sub at all.
-    `~*` (every key of the server) is refused unless `dedicated` (redis.dedicated: the Redis serves
-    this gateway alone)."""
-    check_acl_user(user)
-    if not key_patterns:
-        raise ValueError("at least one key pattern is needed (e.g. 'litellm.dev.cache:*')")
-    if not password:
-        raise ValueError("the ACL user's password must not be empty")
-    if not dedicated and any(_is_whole_keyspace(p) for p in key_patterns):
-        raise ValueError(
-            "refusing key pattern '*' (every key of the server, other tenants' included): confine the "
-            "user to the gateway's namespace, or set redis.dedicated: true if this Redis serves this "
-            "gateway alone"
-        )
-    rules = ["reset", "resetchannels", "on", redis_cli_quote("#" + password_sha256(password))]
-    rules += [redis_cli_quote("~" + _check_token("key pattern", p)) for p in key_patterns]
-    rules += [redis_cli_quote("&" + _check_token("channel pattern", c)) for c in channels]
-    rules += list(ACL_COMMAND_RULES)
-    return " ".join(["ACL", "SETUSER", redis_cli_quote(user), *rules]) + "\n"
-
-
-def _redis_cli(settings: RedisSettings) -> str:
-    parts = ["redis-cli", "-h", shlex.quote(settings.host), "-p", str(int(settings.port))]
-    if settings.tls:
-        parts.append("--tls")
-    return " ".join(parts)
-
-
-def _acl_save_snippet(cli: str) -> str:
-    return (
-        f"saved=$({cli} ACL SAVE </dev/null 2>&1)\n"
-        'case "$saved" in\n'
-        "  OK) ;;\n"
-        f'  *"{NO_ACL_FILE_MARKER}"*)\n'
-        "    echo 'warning: this Redis has no ACL file: the user lives in memory only and is lost when "
-        "Redis restarts (configure aclfile, then run pulumi up again)' >&2 ;;\n"
-        '  *) printf \'ACL SAVE failed: %s\\n\' "$saved" >&2; exit 1 ;;\n'
-        "esac\n"
-    )
-
-
-def acl_create_script(settings: RedisSettings) -> str:
-    """Shell run over SSH for create and update. redis-cli reads ACL SETUSER from stdin."""
-    user = check_acl_user(settings.user or "")
-    cli = _redis_cli(settings)
-    return (
-        "set -u\n"
-        # redis-cli inherits the command's stdin: the one secret line, never an argument.
-        f"reply=$({cli} 2>&1)\n"
-        'if [ "$reply" != "OK" ]; then\n'
-        # Redis quotes the failing rule (the password hash) in its error: redact before printing.
-        "  printf 'ACL SETUSER %s failed: %s\\n' "
-        f"{shlex.quote(user)} \"$(printf '%s\\n' \"$reply\" | head -n 3 | {_REDACT})\" >&2\n"
-        "  exit 1\n"
-        "fi\n"
-        + _acl_save_snippet(cli)
-        + f"echo {shlex.quote('ACL user ' + user + ' set')}\n"
-    )
-
-
-def acl_delete_script(settings: RedisSettings) -> str:
-    """Shell run over SSH on delete: ACL DELUSER (0 = already gone is fine), then ACL SAVE."""
-    user = check_acl_user(settings.user or "")
-    cli = _redis_cli(settings)
-    return (
-        "set -u\n"
-        f"reply=$({cli} ACL DELUSER {shlex.quote(user)} </dev/null 2>&1)\n"
-        'case "$reply" in\n'
-        "  0|1) ;;\n"
-        "  *) printf 'ACL DELUSER %s failed: %s\\n' "
-        f"{shlex.quote(user)} \"$reply\" >&2; exit 1 ;;\n"
-        "esac\n"
-        + _acl_save_snippet(cli)
-        + f"echo {shlex.quote('ACL user ' + user + ' deleted')}\n"
-    )
 
 
 @dataclass

@@ -1,1 +1,2 @@
-"""Stack configuration: the validated settings model, its loader, and the pure renderers."""
+"""Stack configuration: the validated settings, one module per section, their checks and the loader.
+Pure: no Pulumi import, and nothing from `rendering`, `components` or `offline`."""

@@ -1,5 +1,6 @@
 """Rules for config values by where they land: a shell script, a systemd unit, a Redis ACL rule, the
-env file, an upstream request. Pure (no Pulumi imports); `config.settings` applies them.
+env file, an upstream request. Pure (no Pulumi imports); the settings modules apply them. Near a
+leaf: of `config` it imports only `config.host_env`, so every settings module may import it.
 
 Every pattern is applied with `re.fullmatch`: `re.match` with `^...$` accepts a trailing newline
 (`$` matches before it), which is how "1.107.0\\n" once passed the version check.
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import re
 from typing import Optional
+
+from config.host_env import PLAIN_ENV
 
 # Paths on the host: absolute, made of characters that need no quoting anywhere they land (a shell
 # word, a unit file value, a comment line, a YAML scalar): no whitespace, quotes, `%` (a systemd
@@ -118,11 +121,9 @@ def breaks_lines(value: str) -> bool:
 
 
 def host_env_names() -> frozenset[str]:
-    """Names the host's env file defines itself besides the gateway's secrets (config.host_files
+    """Names the host's env file defines itself besides the gateway's secrets (config.host_env
     PLAIN_ENV, STORE_MODEL_IN_DB and DISABLE_SCHEMA_UPDATE): an envSecrets entry of that name would
     replace it."""
-    from config.host_files import PLAIN_ENV  # lazy: host_files imports config.settings, which imports this
-
     return frozenset({name for name, _ in PLAIN_ENV} | {"STORE_MODEL_IN_DB", "DISABLE_SCHEMA_UPDATE"})
 
 

@@ -1,10 +1,10 @@
-"""The `kubernetes:` section of a stack (`litellm.deploy: kubernetes`), and its cross-checks. Pure.
+"""The `kubernetes:` section of a stack (`litellm.deploy: kubernetes`). Pure.
 
-Its own module by concern: `config.settings.GatewaySettings` holds it as `kubernetes` and calls
-`kubernetes_problems` from its cross-checks, so every refusal below comes out of the loader as one
-located message (`stack 'kube': litellm-gateway:kubernetes.max_replicas: ...`).
+Its own module by concern: `config.settings.GatewaySettings` holds it as `kubernetes`; the checks
+against the rest of the stack are `config.cross_checks.kubernetes_problems`, so every refusal comes
+out of the loader as one located message (`stack 'kube': litellm-gateway:kubernetes.max_replicas: ...`).
 
-What a Kubernetes deploy is, in the settings' terms:
+What a Kubernetes deploy is, in the settings' terms (the cross-checks enforce it):
 - pods instead of hosts: `litellm.hosts`, the SSH settings, host paths and the service user, DNS
   records (samba-tool over SSH) and the Redis ACL management (redis-cli over SSH) do not apply;
 - one worker per pod (upstream's advice for Kubernetes: scale with replicas, not `--num_workers`);
@@ -14,20 +14,16 @@ What a Kubernetes deploy is, in the settings' terms:
 - every pod holds its own Prisma pool: `database_connection_pool_limit` x (max_replicas + surge)
   must fit the role's `connection_limit`;
 - the gateway's URL is the Ingress host `<litellm.service_name>.<domain>` (the name the ssh target
-  gives its CNAME), so `config.host_files.gateway_base_url` — the function the admin-API providers
+  gives its CNAME), so `config.endpoints.gateway_base_url` — the function the admin-API providers
   also call — derives it from the same settings.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from typing import TYPE_CHECKING, Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-if TYPE_CHECKING:  # pragma: no cover - typing only (settings imports this module)
-    from config.settings import GatewaySettings
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _QUANTITY_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
@@ -66,13 +62,13 @@ class _Strict(BaseModel):
 
 
 def _cpu(value: Optional[str]) -> Optional[str]:
-    if value is not None and not _QUANTITY_CPU.match(value):
+    if value is not None and not _QUANTITY_CPU.fullmatch(value):
         raise ValueError("expected a CPU quantity such as '500m' or '2'")
     return value
 
 
 def _memory(value: Optional[str]) -> Optional[str]:
-    if value is not None and not _QUANTITY_MEMORY.match(value):
+    if value is not None and not _QUANTITY_MEMORY.fullmatch(value):
         raise ValueError("expected a memory quantity such as '512Mi' or '2Gi'")
     return value
 
@@ -105,7 +101,7 @@ class KubernetesImage(_Strict):
     @field_validator("repository")
     @classmethod
     def _repository(cls, value: str) -> str:
-        if not _IMAGE_REPOSITORY.match(value):
+        if not _IMAGE_REPOSITORY.fullmatch(value):
             raise ValueError("expected an image repository such as 'ghcr.io/berriai/litellm-non_root' (no tag)")
         return value
 
@@ -122,14 +118,14 @@ class KubernetesIngress(_Strict):
     @field_validator("class_name", "tls_secret")
     @classmethod
     def _name(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", value):
+        if value is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", value):
             raise ValueError("expected a Kubernetes object name (lower-case letters, digits, '-', '.')")
         return value
 
     @field_validator("annotations")
     @classmethod
     def _annotation_keys(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = sorted(k for k in value if not _ANNOTATION_KEY.match(k))
+        bad = sorted(k for k in value if not _ANNOTATION_KEY.fullmatch(k))
         if bad:
             raise ValueError(f"not valid annotation keys: {', '.join(bad)}")
         return value
@@ -156,7 +152,7 @@ class KubernetesSettings(_Strict):
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str) -> str:
-        if not _DNS_LABEL.match(value):
+        if not _DNS_LABEL.fullmatch(value):
             raise ValueError("expected a namespace name (a DNS label: a-z, 0-9, '-', at most 63)")
         return value
 
@@ -182,81 +178,7 @@ def image_tag_names_release(tag: str, version: str) -> bool:
     return re.search(rf"(^|[-_])v{re.escape(version)}($|[-_.])", tag) is not None
 
 
-def image_reference(settings: "GatewaySettings") -> str:
+def image_reference(settings: Any) -> str:
     k = settings.kubernetes
     assert k is not None
     return f"{k.image.repository}:{k.image.tag or default_image_tag(settings.litellm.version)}"
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-# Host-side settings of the ssh/local targets that mean nothing for pods.
-_HOST_ONLY_LITELLM_KEYS = ("hosts", "bind_host", "system_user", "install_dir", "config_dir")
-
-
-def kubernetes_problems(s: "GatewaySettings") -> list[tuple[str, str]]:
-    """(config path, message) for every setting a Kubernetes deploy cannot honour, and for a
-    `kubernetes:` section on a stack that does not deploy there."""
-    problems: list[tuple[str, str]] = []
-    k = s.kubernetes
-    if s.litellm.deploy != "kubernetes":
-        if k is not None:
-            problems.append(("kubernetes", f"applies only to litellm.deploy: kubernetes (this stack deploys with '{s.litellm.deploy}'); remove it"))
-        return problems
-    if k is None:
-        problems.append(("kubernetes", "litellm.deploy: kubernetes needs a 'kubernetes' section (at least {namespace: ...})"))
-        return problems
-
-    for key in _HOST_ONLY_LITELLM_KEYS:
-        if key in s.litellm.model_fields_set:
-            problems.append((f"litellm.{key}", "does not apply to litellm.deploy: kubernetes (pods are scheduled by the cluster); remove it"))
-    if "ssh" in s.model_fields_set:
-        problems.append(("ssh", "does not apply to litellm.deploy: kubernetes (nothing is reached over SSH); remove it"))
-    if s.litellm.workers != 1:
-        problems.append(("litellm.workers", f"must be 1 for litellm.deploy: kubernetes (one worker per pod, as upstream advises; scale with kubernetes.max_replicas), got {s.litellm.workers}"))
-    if s.dns.enabled:
-        problems.append(("dns.enabled", "DNS records are written over SSH for ssh-deployed hosts; for kubernetes point <service_name>.<domain> at the Ingress controller (external-dns or your DNS team) and set dns.enabled: false"))
-    if s.redis.manage_acl:
-        problems.append(("redis.manage_acl", "the Redis ACL user is managed over SSH; for kubernetes Redis is an external service: create the user there and set redisPassword, manage_acl: false"))
-    if "cert_dir" in s.tls.model_fields_set:
-        problems.append(("tls.cert_dir", "does not apply to litellm.deploy: kubernetes (TLS ends at the Ingress, the certificate lives in a Secret); remove it"))
-    if s.postgres.enabled and _loopback(s.postgres.host):
-        problems.append(("postgres.host", f"'{s.postgres.host}' is loopback: inside a pod that is the pod itself; give the address the cluster reaches Postgres at"))
-    if s.redis.enabled and _loopback(s.redis.host):
-        problems.append(("redis.host", f"'{s.redis.host}' is loopback: inside a pod that is the pod itself; give the address the cluster reaches Redis at"))
-    if k.max_replicas > 1 and not s.redis.enabled:
-        problems.append(("kubernetes.max_replicas", f"{k.max_replicas} pods share router state (rpm/tpm usage, cooldowns) through Redis: enable redis, or set max_replicas: 1"))
-    if s.postgres.enabled:
-        pods = k.max_replicas + SURGE_PODS
-        need = s.litellm.database_connection_pool_limit * pods
-        if need > s.postgres.connection_limit:
-            problems.append((
-                "kubernetes.max_replicas",
-                f"{pods} pods (max_replicas {k.max_replicas} + {SURGE_PODS} surging during a rollout) x "
-                f"database_connection_pool_limit {s.litellm.database_connection_pool_limit} = {need} connections "
-                f"exceed postgres.connection_limit {s.postgres.connection_limit}; lower one or raise the limit",
-            ))
-    if k.image.tag is not None and not image_tag_names_release(k.image.tag, s.litellm.version):
-        problems.append(("kubernetes.image.tag", f"'{k.image.tag}' does not name the pinned release v{s.litellm.version} (e.g. {default_image_tag(s.litellm.version)}); floating tags such as main-latest are refused"))
-    for name in sorted(set(s.secrets.env_secrets) & {n for n, _ in POD_ENV}):
-        problems.append((f"envSecrets.{name}", f"{name} is set by the gateway in every pod's environment; remove the envSecrets entry"))
-    if k.ingress.enabled and not s.tls.enabled and not s.tls.allow_plaintext:
-        problems.append(("tls.enabled", "TLS is off at the Ingress: the providers would send the master key and every "
-                         "virtual key over the network in clear; turn TLS on, or set tls.allow_plaintext: true to accept that explicitly"))
-    if k.ingress.enabled and not s.litellm.service_name:
-        problems.append(("litellm.service_name", "the Ingress serves <service_name>.<domain>: set litellm.service_name (e.g. litellm)"))
-    if not k.ingress.enabled:
-        if s.tls.enabled:
-            problems.append(("tls.enabled", "TLS ends at the Ingress: enable kubernetes.ingress, or set tls.enabled: false"))
-        if k.ingress.tls_secret or k.ingress.class_name or k.ingress.annotations:
-            problems.append(("kubernetes.ingress", "class_name, tls_secret and annotations need ingress.enabled: true"))
-    elif k.ingress.tls_secret and not s.tls.enabled:
-        problems.append(("kubernetes.ingress.tls_secret", "an Ingress TLS secret needs tls.enabled: true"))
-    return problems

@@ -2,7 +2,7 @@
 
 Pure (no Pulumi imports): `load_settings` takes the config map exactly as the Pulumi runtime holds
 it (`"litellm-gateway:litellm" -> JSON text or object`) plus the set of secret keys, so tests and
-the offline renderer call it directly. `config.pulumi_source` reads that map from the runtime.
+the offline renderer call it directly. `components.pulumi_source` reads that map from the runtime.
 
 Every message names the stack, the config key (with its path inside the value) and what was
 expected, e.g.
@@ -21,11 +21,8 @@ from typing import Any, Iterable, Mapping, Optional
 import yaml
 from pydantic import ValidationError
 
-from config.settings import (
-    CrossCheckError,
-    GatewaySettings,
-    looks_like_secret,
-)
+from config.fields import CrossCheckError, looks_like_secret
+from config.settings import GatewaySettings
 
 PROJECT = "litellm-gateway"
 

@@ -1,4 +1,5 @@
-"""Metrics and alerting as the pinned proxy (litellm 1.108.7) needs them. Pure: no Pulumi imports.
+"""Stack settings of metrics, logging and alerting, and what the pinned proxy (litellm 1.108.7)
+needs of them. Pure: no Pulumi imports.
 
 Each rule below was read in the pinned release's source (site-packages/litellm):
 
@@ -9,7 +10,7 @@ Each rule below was read in the pinned release's source (site-packages/litellm):
   the default, and the router's timeout (`routing.timeout`, 120 s by default) cancelling every call
   long before 600 s, the alert can never fire. `slow_threshold_seconds(settings)` is the declared
   `observability.alerting.slow_threshold_seconds`, or half of `routing.timeout` (rounded up); a
-  declared value must be below `routing.timeout` (`alerting_problems`). It is an int because the
+  declared value must be below `routing.timeout` (`config.cross_checks.alerting_problems`). It is an int because the
   proxy's own model of general_settings (`ConfigGeneralSettings.alerting_threshold`) is `int`.
 
 - **`/metrics` is authenticated** by default (`litellm.require_auth_for_metrics_endpoint = True`;
@@ -26,10 +27,13 @@ Each rule below was read in the pinned release's source (site-packages/litellm):
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal, Optional
 
-if TYPE_CHECKING:  # pragma: no cover - typing only (config.settings imports this module)
-    from config.settings import GatewaySettings
+from pydantic import Field
+
+from config.catalog import ProxyBudget
+from config.endpoints import base_url
+from config.fields import AlertType, PositiveInt, StrictModel
 
 METRICS_ROUTE = "/metrics"
 # LiteLLM's default when general_settings has no alerting_threshold (proxy_server.py).
@@ -39,7 +43,42 @@ SCRAPE_KEY_SERVICE = "prometheus-scrape"
 SCRAPE_CREDENTIALS_FILE = "/etc/prometheus/secrets/litellm-scrape.key"
 
 
-def slow_threshold_seconds(settings: "GatewaySettings") -> int:
+class AlertingSettings(StrictModel):
+    # slack needs envSecrets.SLACK_WEBHOOK_URL; email needs SMTP_* in envSecrets.
+    channels: list[Literal["slack", "email"]] = Field(default_factory=list)
+    alert_types: list[AlertType] = Field(default_factory=list)
+    # llm_too_slow / hanging-request threshold (general_settings.alerting_threshold); default: half
+    # of routing.timeout, and below it (the module docstring: LiteLLM's own default, 600 s, never fires).
+    slow_threshold_seconds: Optional[PositiveInt] = None
+
+
+class ObservabilitySettings(StrictModel):
+    # LiteLLM callbacks, e.g. prometheus (/metrics), langfuse (needs LANGFUSE_* in envSecrets).
+    callbacks: list[Literal["prometheus", "langfuse"]] = Field(default_factory=list)
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)
+    proxy_budget: Optional[ProxyBudget] = None
+    json_logs: bool = True
+
+
+CALLBACK_ENV_VARS: dict[str, tuple[str, ...]] = {
+    # LANGFUSE_HOST (a self-hosted Langfuse) may be added to envSecrets too: every envSecrets entry
+    # reaches the host's env file.
+    "langfuse": ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY"),
+}
+# What a host must install besides litellm[proxy] for each callback: litellm[proxy] does not pull
+# them (they sit in its `proxy-runtime` extra) and the proxy exits at startup without them. Exact
+# pins inside LiteLLM's own ranges, each booted with the pinned proxy.
+CALLBACK_PACKAGES: dict[str, tuple[str, ...]] = {
+    "prometheus": ("prometheus-client==0.26.0",),
+    "langfuse": ("langfuse==4.18.0",),
+}
+ALERTING_ENV_VARS: dict[str, tuple[str, ...]] = {
+    "slack": ("SLACK_WEBHOOK_URL",),
+    "email": ("SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_SENDER_EMAIL"),
+}
+
+
+def slow_threshold_seconds(settings: Any) -> int:
     """`alerting_threshold` for general_settings: declared, or half the router timeout (>= 1 s)."""
     declared = settings.observability.alerting.slow_threshold_seconds
     if declared is not None:
@@ -47,31 +86,15 @@ def slow_threshold_seconds(settings: "GatewaySettings") -> int:
     return max(1, math.ceil(settings.routing.timeout / 2))
 
 
-def alerting_problems(settings: "GatewaySettings") -> list[tuple[str, str]]:
-    """(config path, message) for an alerting setup that cannot work as declared."""
-    problems: list[tuple[str, str]] = []
-    declared = settings.observability.alerting.slow_threshold_seconds
-    if declared is not None and declared >= settings.routing.timeout:
-        problems.append(
-            (
-                "observability.alerting.slow_threshold_seconds",
-                f"{declared} s is not below routing.timeout ({settings.routing.timeout:g} s): every call is "
-                "cancelled before it could count as slow, so llm_too_slow would never fire; expected a "
-                f"number of seconds below {settings.routing.timeout:g} (default: half of routing.timeout)",
-            )
-        )
-    return problems
-
-
-def metrics_enabled(settings: "GatewaySettings") -> bool:
+def metrics_enabled(settings: Any) -> bool:
     return "prometheus" in settings.observability.callbacks
 
 
-def metrics_scrape_key_alias(settings: "GatewaySettings") -> str:
+def metrics_scrape_key_alias(settings: Any) -> str:
     return f"{SCRAPE_KEY_SERVICE}-{settings.environment}"
 
 
-def metrics_scrape_key_request(settings: "GatewaySettings") -> dict[str, Any]:
+def metrics_scrape_key_request(settings: Any) -> dict[str, Any]:
     """The `/key/generate` body of the dedicated scrape credential: `/metrics` and nothing else.
 
     `allowed_routes` is what lets a non-admin key through `/metrics` at all and what confines it
@@ -83,13 +106,11 @@ def metrics_scrape_key_request(settings: "GatewaySettings") -> dict[str, Any]:
     }
 
 
-def prometheus_scrape_config(settings: "GatewaySettings", ca_file: str = "/etc/prometheus/litellm-ca.crt") -> dict[str, Any]:
+def prometheus_scrape_config(settings: Any, ca_file: str = "/etc/prometheus/litellm-ca.crt") -> dict[str, Any]:
     """One Prometheus `scrape_configs` entry for this gateway (every host, its own FQDN).
 
     The bearer credential is read from `SCRAPE_CREDENTIALS_FILE` (`authorization.credentials_file`),
     the scrape key's value (`pulumi stack output metricsScrapeKey --show-secrets`)."""
-    from config.host_files import base_url
-
     targets = []
     for host in settings.litellm.hosts:
         url = base_url(settings, host.name if settings.litellm.deploy == "ssh" else None)

@@ -21,12 +21,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from config.haproxy_cfg import render_haproxy_cfg
-from config.host_files import render_env_file, render_systemd_unit, settings_for_host
-from config.litellm_yaml import dump_yaml, render_litellm_config_yaml
 from config.loader import ConfigError
 from offline.engine import PROJECT_DIR, REDACTED, ProgramRun, run_program
 from offline.stack_inputs import StackInputs, load_stack_inputs
+from rendering.haproxy_cfg import render_haproxy_cfg
+from rendering.host_files import render_env_file, render_systemd_unit, settings_for_host
+from rendering.litellm_yaml import dump_yaml, render_litellm_config_yaml
 
 
 def resources_document(run: ProgramRun) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def kubernetes_files(settings, out: Path) -> dict[Path, str]:
     """build/<stack>/k8s/<nn>-<object>.yaml, numbered in creation order (empty unless kubernetes)."""
     if settings.litellm.deploy != "kubernetes":
         return {}
-    from components.kubernetes_objects import kubernetes_manifests
+    from rendering.kubernetes_objects import kubernetes_manifests
 
     manifests = kubernetes_manifests(settings)  # every secret value "[secret]"
     return {

@@ -12,7 +12,7 @@ The admin URL, first found wins:
   2. environment variable LITELLM_GATEWAY_ADMIN_URL,
   3. derived from the stack config the engine passes anyway (`litellm-gateway:litellm`, `:tls`,
      `:domain`), with the very function the program uses for `Gateway.base_url`
-     (`config.host_files.gateway_base_url`), so the two cannot disagree.
+     (`config.endpoints.gateway_base_url`), so the two cannot disagree.
 
 The CA for an https URL: the resource's `ca_bundle_pem`, else the file named by
 LITELLM_GATEWAY_CA_BUNDLE, else the system trust store. Verification is never turned off.
@@ -109,8 +109,10 @@ def derived_admin_url(stack_config: Mapping[str, Any]) -> Optional[str]:
         return None
     from pydantic import TypeAdapter
 
-    from config.host_files import gateway_base_url
-    from config.settings import DnsName, LiteLLMSettings, TlsSettings
+    from config.endpoints import gateway_base_url
+    from config.fields import DnsName
+    from config.litellm_settings import LiteLLMSettings
+    from config.tls_settings import TlsSettings
 
     litellm = _validated(
         LITELLM_CONFIG_KEY, LiteLLMSettings.model_validate, _section(LITELLM_CONFIG_KEY, stack_config[LITELLM_CONFIG_KEY])

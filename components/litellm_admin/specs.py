@@ -64,8 +64,8 @@ ENV_REFERENCE_PREFIX = "os.environ/"
 CA_BUNDLE_FIELD = "ca_bundle_pem"
 _PEM_CERTIFICATE_MARKER = "-----BEGIN CERTIFICATE-----"
 
-_DURATION_PATTERN = re.compile(r"^\d+(s|m|h|d|w|mo)$")
-_MODEL_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
+_DURATION_PATTERN = re.compile(r"[0-9]+(s|m|h|d|w|mo)")
+_MODEL_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -522,7 +522,7 @@ def check_key(news: Mapping[str, Any]) -> list[Failure]:
     return failures
 
 
-_GRACE_PATTERN = re.compile(r"^(\d+)(s|m|h|d|w)$")
+_GRACE_PATTERN = re.compile(r"([0-9]+)(s|m|h|d|w)")
 _GRACE_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # Longer than any sensible window; also keeps `duration` far from LiteLLM's date-overflow limits.
 MAX_GRACE_SECONDS = 366 * 86400
@@ -530,7 +530,7 @@ MAX_GRACE_SECONDS = 366 * 86400
 
 def grace_seconds(value: Any) -> Optional[int]:
     """`rotation_grace` in seconds (None: not a valid grace duration). "0s" means no grace."""
-    match = _GRACE_PATTERN.match(value) if isinstance(value, str) else None
+    match = _GRACE_PATTERN.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         return None
     seconds = int(match.group(1)) * _GRACE_UNIT_SECONDS[match.group(2)]
@@ -573,7 +573,8 @@ def retired_until(info: Optional[Mapping[str, Any]]) -> Optional[datetime]:
 
 
 def is_retired_predecessor(info: Mapping[str, Any], alias: Optional[str], owner: Optional[str]) -> bool:
-    """A key that a rotation of *this* resource (same alias, same owner) moved aside."""
+    """A key that a rotation of *this* resource (same alias, same owner) moved aside. Found by its alias
+    and owner only: a retired marker removed by someone must not hide a predecessor from the sweep."""
     metadata = info.get("metadata") or {}
     return (
         bool(alias)
@@ -581,7 +582,6 @@ def is_retired_predecessor(info: Mapping[str, Any], alias: Optional[str], owner:
         and isinstance(metadata, Mapping)
         and str(info.get("key_alias") or "").startswith(f"{alias}-replaced-")
         and metadata.get(OWNER_METADATA_FIELD) == owner
-        and metadata.get(RETIRED_METADATA_FIELD) is not None
     )
 
 

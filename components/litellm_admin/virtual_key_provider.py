@@ -22,15 +22,22 @@ Instead, `create` takes the alias over from its predecessor:
 
 Grace window (`rotation_grace`, e.g. "24h"; the stack default is `keyDefaults.rotation_grace`): step 2
 also sets the predecessor's `expires` to now + grace (never later than it already expires) and records
-that instant in its metadata (`specs.RETIRED_METADATA_FIELD`). The engine then deletes the old resource;
-`delete` sees the marker and leaves the key to LiteLLM's own expiry instead of revoking it, so consumers
-keep working with the old key for the window. The new key has its final alias from the moment it exists,
-and at no point is there no working key.
+that instant in its metadata (`specs.RETIRED_METADATA_FIELD`, for people reading the key). The engine
+then deletes the old resource (create-before-delete: in the same deployment, so in this same provider
+process); `delete` leaves the key to LiteLLM's own expiry instead of revoking it only when THIS process
+moved that very token aside in this deployment (`_moved_aside`) and the key on the server still carries
+the retiring alias and a real `expires` no later than that instant. Server-side metadata decides
+nothing: any UI admin (or team admin) can write it, and a future `retired_until` planted there must not
+keep a key alive that leaves the catalog. Consumers keep working with the old key for the window; the
+new key has its final alias from the moment it exists, and at no point is there no working key. A
+deployment interrupted between the create and the delete revokes the old key on the next run (the
+record is gone): early, never late.
 
 Nothing leaks: a later rotation of the same resource deletes the predecessors whose grace is over
-(found by alias prefix and owner), and removing the key from the catalog (a `delete` of a key without
-the marker) revokes it and every predecessor still in grace at once. Without a grace ("0s" or unset)
-the old key is revoked by the same `pulumi up`, as before.
+(found by alias prefix and owner), and removing the key from the catalog revokes it and every
+predecessor still in grace at once, whatever the key's current `rotation_grace` (a grace set to "0s"
+after earlier rotations still sweeps them). Without a grace ("0s" or unset) the old key is revoked by the
+same `pulumi up`, as before.
 
 A key adopted with `pulumi import` has no owner marker until its metadata is next written, so the first
 rotation after an import fails with the "used by another key" error; re-running after changing its
@@ -40,7 +47,7 @@ metadata, or deleting the old key first (`delete_before_replace`), resolves it.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from pulumi.dynamic import ConfigureRequest, CreateResult, ReadResult, ResourceProvider, UpdateResult
@@ -55,6 +62,13 @@ logger = logging.getLogger(__name__)
 
 class KeyAliasInUse(RuntimeError):
     pass
+
+
+# Tokens this provider process moved aside in a rotation with a grace window -> the instant their grace
+# ends. The engine runs the old resource's delete in the same deployment, hence in this process, after
+# the replacement's create; only this record (what the deployment itself did) lets that delete leave the
+# key to its expiry. Key ids are sha256 tokens (stored plain in state anyway), never raw keys.
+_moved_aside: dict[str, datetime] = {}
 
 
 def retiring_alias(alias: str, token: str) -> str:
@@ -85,9 +99,12 @@ def _generate_taking_over_alias(endpoint: AdminEndpoint, body: Mapping[str, Any]
     patch, expected, restore = specs.retire_patch(holder, retiring_alias(alias, holder_token), grace, now)
     logger.info("key_alias %r: moving it from the key being replaced to its replacement (grace %ds)", alias, grace)
     client.update_key(endpoint, holder_token, patch, expected)
+    if grace:
+        _moved_aside[holder_token] = specs.parse_timestamp(expected.get("expires")) or now + timedelta(seconds=grace)
     try:
         return client.generate_key(endpoint, body), True
     except Exception:
+        _moved_aside.pop(holder_token, None)
         try:
             client.update_key(endpoint, holder_token, restore, {k: v for k, v in restore.items() if k != "duration"})
         except AdminApiError as restore_error:
@@ -183,12 +200,30 @@ class VirtualKeyProvider(ResourceProvider):
         this resource's removal. A key leaving the catalog takes its predecessors still in grace with it."""
         endpoint = endpoint_for(props)
         info = client.get_key(endpoint, id_)
-        until = specs.retired_until(info)
-        if info is not None and until is not None and until > datetime.now(timezone.utc):
+        until = _left_in_grace(id_, info, props, datetime.now(timezone.utc))
+        if until is not None:
             logger.info("key %s... was rotated out: it keeps working until %s, then expires", id_[:12], until.isoformat())
             return
         if info is not None:
             client.delete_key(endpoint, id_)
-        if specs.grace_seconds(props.get("rotation_grace") or "0s"):
-            # Only a resource with a grace window leaves predecessors behind (one request to look).
-            _revoke_retired_predecessors(endpoint, props.get("key_alias"), props.get(specs.KEY_OWNER_FIELD), expired_only=False)
+        # The key leaves the catalog: predecessors of earlier rotations go with it, whatever the grace
+        # is now (one request to look).
+        _revoke_retired_predecessors(endpoint, props.get("key_alias"), props.get(specs.KEY_OWNER_FIELD), expired_only=False)
+
+
+def _left_in_grace(id_: str, info: Mapping[str, Any] | None, props: Mapping[str, Any], now: datetime) -> datetime | None:
+    """When this delete is the engine's create-before-delete of a rotation with a grace window: the
+    instant the key stops working (it is left to LiteLLM's expiry). None: revoke it now.
+
+    Decided by what this deployment did (`_moved_aside`) and what LiteLLM enforces (the key's real
+    `expires`, its alias), never by metadata on the server."""
+    recorded = _moved_aside.get(id_)
+    if info is None or recorded is None or recorded <= now:
+        return None
+    alias = props.get("key_alias")
+    if not alias or info.get("key_alias") != retiring_alias(str(alias), id_):
+        return None
+    expires = specs.parse_timestamp(str(info.get("expires"))) if info.get("expires") else None
+    if expires is None or expires <= now or expires > recorded + timedelta(seconds=1):
+        return None
+    return expires

@@ -7,8 +7,8 @@ import shlex
 
 import pytest
 
-from components.dns_scripts import auth_file_content
 from offline.engine import ProgramRun, run_program, run_stack
+from rendering.dns_scripts import auth_file_content
 from tests.support.host_keys import placeholder_host_key
 
 DNS = "litellm-gateway:dns:DnsRecord"

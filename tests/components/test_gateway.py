@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from components.gateway import rotation_trigger
-from config.settings import VirtualKeySpec
+from config.catalog import VirtualKeySpec
 from offline.engine import ProgramRun, run_stack
 from offline.stack_inputs import load_stack_inputs
 from tests.support.host_keys import placeholder_host_key

@@ -10,10 +10,11 @@ from typing import Any, Optional
 
 import pytest
 
-from components import host_scripts as hs
-from config.host_files import base_url, host_paths, render_env_file, render_systemd_unit, secret_env_names
+from config.endpoints import base_url
 from offline.engine import ProgramRun, RecordedResource, run_program, run_stack
 from offline.stack_inputs import StackInputs, load_stack_inputs
+from rendering import host_scripts as hs
+from rendering.host_files import host_paths, render_env_file, render_systemd_unit, secret_env_names
 from tests.support.host_keys import placeholder_host_key
 
 HOST_TYPE = "litellm-gateway:host:LiteLLMHost"
@@ -229,6 +230,7 @@ def test_commands_are_the_host_scripts(dev_run, local_run):
     assert all(r.inputs.get("addPreviousOutputInEnv") is False for r in lrun.children_of(lhost.urn) if r.type == LOCAL)
 
 
+@pytest.mark.slow
 def test_every_generated_command_passes_bash_n(dev_run, local_run):
     checked = 0
     for _, run in (dev_run, local_run):

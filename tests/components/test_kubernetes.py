@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from components import kubernetes_objects as ko
 from offline.engine import ProgramRun, run_stack
 from offline.stack_inputs import load_stack_inputs
+from rendering import kubernetes_objects as ko
 
 COMPONENT = "litellm-gateway:kubernetes:LiteLLMKubernetes"
 GATEWAY = "litellm-gateway:index:Gateway"

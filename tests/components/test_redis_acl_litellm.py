@@ -26,10 +26,10 @@ import uuid
 import pytest
 import redis
 
-from components.redis_cache import acl_setuser_line
-from config.host_files import proxy_args, render_env_file, secret_env_names
-from config.litellm_yaml import render_litellm_config
 from offline.stack_inputs import load_stack_inputs
+from rendering.host_files import proxy_args, render_env_file, secret_env_names
+from rendering.litellm_yaml import render_litellm_config
+from rendering.redis_acl import acl_setuser_line
 from tests.components.test_redis_cache_integration import HOST, PORT, admin, as_user, declare  # noqa: F401
 from tests.support.fake_upstreams import FakeOpenAI
 from tests.support.host_keys import placeholder_host_key

@@ -9,19 +9,11 @@ import pulumi
 import pytest
 from pulumi_command import remote
 
-from components.redis_cache import (
-    TYPE_TOKEN,
-    RedisCache,
-    RedisCacheArgs,
-    acl_create_script,
-    acl_delete_script,
-    acl_setuser_line,
-    check_acl_user,
-    redis_cli_quote,
-)
-from config.settings import RedisSettings
+from components.redis_cache import TYPE_TOKEN, RedisCache, RedisCacheArgs
+from config.redis_settings import RedisSettings
 from offline.engine import ProgramRun, default_outputs, run_program, run_stack
 from offline.stack_inputs import load_stack_inputs
+from rendering.redis_acl import acl_create_script, acl_delete_script, acl_setuser_line, check_acl_user, redis_cli_quote
 from tests.support.host_keys import placeholder_host_key
 
 COMMAND_TYPE = "command:remote:Command"
@@ -163,7 +155,7 @@ def test_whole_keyspace_only_for_a_dedicated_redis():
 
 
 def test_namespace_glob_characters_are_escaped():
-    from components.redis_cache import litellm_channel_patterns, namespace_key_pattern
+    from rendering.redis_acl import litellm_channel_patterns, namespace_key_pattern
 
     assert namespace_key_pattern("a*b?[c]") == "a\\*b\\?\\[c\\]:*"
     assert litellm_channel_patterns("n?") == [

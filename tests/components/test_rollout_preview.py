@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
-from components import host_scripts as hs
 from offline.engine import ProgramRun, run_stack
 from offline.stack_inputs import load_stack_inputs
+from rendering import host_scripts as hs
 from tests.support.transitions import describe, plan
 
 H1, H2 = "litellm-dev-ha-hx-litellm-server", "litellm-dev-ha-hx-litellm-server-2"
@@ -157,6 +157,7 @@ def _bash(script: str) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-c", script], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_claim_refuses_an_undeclared_rename_with_how_to(tmp_path):
     s = _settings(tmp_path)
     assert _bash(hs.claim_script(s, "gw-old", [])).returncode == 0
@@ -167,6 +168,7 @@ def test_claim_refuses_an_undeclared_rename_with_how_to(tmp_path):
     assert (tmp_path / "i" / hs.OWNER_MARKER).read_text() == "gw-new\n"
 
 
+@pytest.mark.slow
 def test_delete_scripts_leave_a_newer_owners_files(tmp_path):
     s = _settings(tmp_path)
     target = tmp_path / "i" / "config.yaml"
@@ -182,6 +184,7 @@ def test_delete_scripts_leave_a_newer_owners_files(tmp_path):
     assert not (tmp_path / "i" / hs.OWNER_MARKER).exists()
 
 
+@pytest.mark.slow
 def test_every_command_of_the_two_host_stack_passes_bash_n(base):
     import shlex
 

@@ -96,6 +96,7 @@ def test_rotation_rule(olds, news, refused):
     assert (rotation_failure(olds, news) is not None) is refused
 
 
+@pytest.mark.slow
 def test_check_through_the_real_dynamic_provider_host(run_a):
     guard = guard_of(run_a)
     provider = guard.inputs[PROVIDER_KEY]

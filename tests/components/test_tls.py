@@ -213,6 +213,7 @@ def test_built_certificate_carries_the_declared_parameters(dev_material):
     assert cert.issuer == x509.load_pem_x509_certificate(CA_CERT_PEM.encode()).subject
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stack", ["dev", "local"])
 def test_openssl_verifies_the_chain(stack, dev_material, local_material, tmp_path):
     material = dev_material if stack == "dev" else local_material

@@ -393,8 +393,8 @@ def test_alert_types_are_the_pinned_litellms():
 
 def test_every_name_the_env_file_sets_itself_is_reserved():
     from config.checks import host_env_names
-    from config.host_files import render_env_file, secret_env_names
-    from config.settings import GATEWAY_ENV_VARS
+    from rendering.host_files import render_env_file, secret_env_names
+    from config.host_env import GATEWAY_ENV_VARS
 
     settings = load_stack_inputs("dev").settings()
     own = {line.split("=", 1)[0] for line in render_env_file(settings, redact=True).splitlines() if line and line[0] != "#"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from config.host_files import base_url
+from config.endpoints import base_url
 from config.kubernetes_settings import image_tag_names_release
 from config.loader import ConfigError
 from offline.stack_inputs import load_stack_inputs

@@ -14,9 +14,6 @@ import pytest
 from litellm.proxy._types import ConfigGeneralSettings
 from litellm.secret_managers.main import get_secret_bool
 
-from components.host_scripts import install_script, migrate_script, schema_link_lines
-from config.host_files import host_paths, render_env_file, render_systemd_unit, store_model_in_db_env
-from config.litellm_yaml import render_litellm_config
 from config.loader import ConfigError
 from config.observability import (
     LITELLM_DEFAULT_ALERTING_THRESHOLD,
@@ -26,6 +23,9 @@ from config.observability import (
     slow_threshold_seconds,
 )
 from offline.stack_inputs import load_stack_inputs
+from rendering.host_files import host_paths, render_env_file, render_systemd_unit, store_model_in_db_env
+from rendering.host_scripts import install_script, migrate_script, schema_link_lines
+from rendering.litellm_yaml import render_litellm_config
 from tests.support.stack_gateway import parse_env_file
 
 PROXY_SERVER = Path(litellm.__file__).parent / "proxy" / "proxy_server.py"

@@ -4,7 +4,7 @@ import re
 from importlib.metadata import version
 from pathlib import Path
 
-from config.settings import BLOCKED_LITELLM_VERSIONS, PINNED_LITELLM_VERSION, LiteLLMSettings
+from config.litellm_settings import BLOCKED_LITELLM_VERSIONS, PINNED_LITELLM_VERSION, LiteLLMSettings
 from offline.stack_inputs import load_stack_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def test_runtime_requirements_cover_what_the_program_imports():
 
 
 def test_callback_packages_are_the_ones_the_tests_boot():
-    from config.settings import CALLBACK_PACKAGES
+    from config.observability import CALLBACK_PACKAGES
 
     pins = set(requirement_lines("requirements-test.txt"))
     for callback, packages in CALLBACK_PACKAGES.items():

@@ -37,6 +37,7 @@ def keygen(tmp_path: Path, key_type: str, bits: str | None = None) -> tuple[str,
     return line, fp
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key_type,bits", [("ed25519", None), ("ecdsa", "256"), ("ecdsa", "384"), ("ecdsa", "521")])
 def test_real_keys_parse_and_fingerprint_like_ssh_keygen(tmp_path, key_type, bits):
     line, fp = keygen(tmp_path, key_type, bits)

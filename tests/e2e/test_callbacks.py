@@ -1,5 +1,5 @@
 """Every observability callback a stack may declare boots with the pinned proxy and the packages
-the host installs for it (config.settings.CALLBACK_PACKAGES), and the proxy still serves.
+the host installs for it (config.observability.CALLBACK_PACKAGES), and the proxy still serves.
 
 litellm[proxy] does not pull these packages: without them the proxy exits at startup. The test
 venv pins the same versions as the host's requirements (tests/config/test_pins.py checks that).
@@ -11,7 +11,7 @@ import socket
 
 import httpx
 
-from config.settings import CALLBACK_PACKAGES
+from config.observability import CALLBACK_PACKAGES
 from tests.support.stack_gateway import build_stack_gateway
 
 

@@ -9,7 +9,7 @@ What runs (once for the module, fixture ``gateway``):
      FakeOpenAI for gpt-4o, FakeAnthropic for claude-sonnet-4); ``model_source`` stays ``api``: the
      deployments are created by the Model provider;
    - ``redis``: the real Redis on 127.0.0.1:6379 with an ACL user of this run (unique name), created
-     by the stack's own ACL script (``components.redis_cache.acl_create_script``) fed the rendered
+     by the stack's own ACL script (``rendering.redis_acl.acl_create_script``) fed the rendered
      ``ACL SETUSER`` line (``acl_setuser_line`` with ``gateway.redis_key_patterns``), deleted at the
      end with ``acl_delete_script``; ``cache.namespace``: unique per run (its keys are deleted at
      the end);
@@ -56,12 +56,12 @@ import pytest
 
 from components.gateway import redis_key_patterns
 from components.litellm_admin import connection
-from components.redis_cache import acl_create_script, acl_delete_script, acl_setuser_line
-from config.host_files import render_env_file, secret_env_names
-from config.litellm_yaml import render_litellm_config
 from config.observability import metrics_scrape_key_request
 from config.settings import GatewaySettings
 from offline.stack_inputs import load_stack_inputs
+from rendering.host_files import render_env_file, secret_env_names
+from rendering.litellm_yaml import render_litellm_config
+from rendering.redis_acl import acl_create_script, acl_delete_script, acl_setuser_line
 from tests.support.dynamic_host import DynamicProviderHost, Secret
 from tests.support.fake_upstreams import FakeOpenAI
 from tests.support.real_proxy import ProxyDatabase, RealProxy, hash_token, wait_until
@@ -202,7 +202,7 @@ def rendered_acl_line(settings: GatewaySettings, user: str, password: str) -> st
     Helper C's least-privilege ACL (issue 9) adds LiteLLM's pub/sub channels and the `dedicated`
     flag; when that code is present, pass them as gateway.py does (keep the two in step)."""
     try:
-        from components.redis_cache import litellm_channel_patterns  # type: ignore[attr-defined]
+        from rendering.redis_acl import litellm_channel_patterns
     except ImportError:
         return acl_setuser_line(user, password, redis_key_patterns(settings))
     return acl_setuser_line(

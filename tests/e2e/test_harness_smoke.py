@@ -69,7 +69,7 @@ def host_env() -> dict[str, str]:
 
 
 def smoke_config(a: FakeOllama, b: FakeOllama, o: FakeOpenAI, cache_params: dict | None) -> dict:
-    """Hand-written stand-in for config.litellm_yaml.render_litellm_config's output."""
+    """Hand-written stand-in for rendering.litellm_yaml.render_litellm_config's output."""
     config: dict = {
         "model_list": [
             {

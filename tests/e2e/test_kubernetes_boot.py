@@ -14,7 +14,7 @@ From "the stack as committed" to "the pod that boots", each change is one named 
    in the cluster `redis.ai.corp.example` resolves to the gateway's Redis; here the name does not
    resolve, and the loader (rightly) refuses a loopback Redis for pods, so this step is applied
    after validation with `model_copy`, and it is the only difference in config.yaml (asserted).
-4. ``render``: `components.kubernetes_objects.kubernetes_manifests` with those values; every
+4. ``render``: `rendering.kubernetes_objects.kubernetes_manifests` with those values; every
    manifest passes kubernetes-validate --strict.
 5. ``materialize``: pod_view.materialize_pod (ConfigMap file at /etc/litellm/config.yaml under a
    temp root, env from the Secret).
@@ -27,7 +27,7 @@ From "the stack as committed" to "the pod that boots", each change is one named 
    image's entrypoint binary) with the container's args; it changes --port (a free one), --host
    (127.0.0.1) and points --config at its copy of the materialized file minus the database settings
    (`without_database`: Prisma's engines cannot be downloaded here, so the migration Job cannot run
-   either — its command is checked against the ssh step in tests/components/test_kubernetes_objects.py).
+   either — its command is checked against the ssh step in tests/rendering/test_kubernetes_objects.py).
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from components import kubernetes_objects as ko
-from config.litellm_yaml import render_litellm_config_yaml
-from config.settings import RedisSettings
+from config.redis_settings import RedisSettings
 from offline.stack_inputs import load_stack_inputs
+from rendering import kubernetes_objects as ko
+from rendering.litellm_yaml import render_litellm_config_yaml
 from tests.support.e2e_fixtures import wait_for_redis_key
 from tests.support.pod_view import materialize_pod
 from tests.support.proxy_harness import RunningProxy, litellm_cli

@@ -28,11 +28,11 @@ import httpx
 import litellm
 import pytest
 
-from components.host_scripts import schema_link_lines
-from config.host_files import render_env_file, render_systemd_unit, secret_env_names
-from config.litellm_yaml import render_litellm_config_yaml
 from config.observability import slow_threshold_seconds
 from offline.stack_inputs import load_stack_inputs
+from rendering.host_files import render_env_file, render_systemd_unit, secret_env_names
+from rendering.host_scripts import schema_link_lines
+from rendering.litellm_yaml import render_litellm_config_yaml
 from tests.support.proxy_harness import OFFLINE_ENV, litellm_cli
 from tests.support.stack_gateway import StackGateway, build_stack_gateway, parse_env_file
 

@@ -429,7 +429,7 @@ def test_the_host_installs_what_the_rendered_callbacks_import():
     # litellm[proxy]==1.108.7 does not pull prometheus_client (it is in the `proxy-runtime` extra):
     # without it the proxy exits at startup ("No module named 'prometheus_client'") with the dev
     # stack's `callbacks: [prometheus]`. The test venv has it (pinned); the host must install it too.
-    from components.host_scripts import requirements_text
+    from rendering.host_scripts import requirements_text
     from offline.stack_inputs import load_stack_inputs
 
     stack = "dev"

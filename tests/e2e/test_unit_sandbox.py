@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from config.host_files import UNIT_HARDENING, host_paths, prisma_environment, render_systemd_unit
 from offline.stack_inputs import load_stack_inputs
+from rendering.host_files import UNIT_HARDENING, host_paths, prisma_environment, render_systemd_unit
 from tests.support.proxy_harness import RunningProxy, litellm_cli
 from tests.support.stack_gateway import build_stack_gateway
 

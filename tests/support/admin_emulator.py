@@ -323,6 +323,9 @@ class AdminEmulator:
         if self._server is None or self._thread is None:
             return
         self._server.should_exit = True
+        # The test is over: do not wait for idle keep-alive (TLS) connections to close by themselves
+        # (uvicorn's graceful shutdown otherwise waits out the full join timeout).
+        self._server.force_exit = True
         self._thread.join(timeout=10)
         self._server = None
         self._thread = None

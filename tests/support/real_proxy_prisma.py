@@ -269,12 +269,24 @@ def ensure_prisma_client(schema: Path | None = None) -> Path:
     return package
 
 
+def forget_ungenerated_client() -> None:
+    """Drop a `prisma` package this process imported before the client was generated, so the next
+    `from prisma import Prisma` loads the generated one (an earlier test may have imported LiteLLM,
+    which imports the ungenerated package; the import system would keep serving that one)."""
+    loaded = sys.modules.get("prisma")
+    if loaded is None or "Prisma" in vars(loaded):
+        return
+    for name in [n for n in sys.modules if n == "prisma" or n.startswith("prisma.")]:
+        del sys.modules[name]
+
+
 def prepare() -> dict[str, str]:
     """Everything the real proxy with a database needs: node modules, generated client. Returns
     :func:`engine_env`."""
     node = node_binary()
     ensure_node_modules()
     ensure_prisma_client()
+    forget_ungenerated_client()
     return engine_env(node)
 
 

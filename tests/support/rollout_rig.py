@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 import httpx
 
-from config.settings import PINNED_LITELLM_VERSION
+from config.litellm_settings import PINNED_LITELLM_VERSION
 from offline.engine import ProgramRun, RecordedResource, run_stack
 from tests.support.fake_upstreams import FakeOllama, free_port
 from tests.support.proxy_harness import OFFLINE_ENV

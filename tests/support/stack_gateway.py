@@ -72,10 +72,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from config.host_files import proxy_args, render_env_file, secret_env_names
-from config.litellm_yaml import render_litellm_config, render_litellm_config_yaml
 from config.settings import GatewaySettings
 from offline.stack_inputs import load_stack_inputs
+from rendering.host_files import proxy_args, render_env_file, secret_env_names
+from rendering.litellm_yaml import render_litellm_config, render_litellm_config_yaml
 from tests.support.fake_upstreams import FakeAnthropic, FakeOllama, FakeOpenAI, FakeUpstream, _Handler
 from tests.support.proxy_harness import ProxyTls, RunningProxy, without_database
 

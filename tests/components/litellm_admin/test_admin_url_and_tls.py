@@ -19,7 +19,7 @@ from components.litellm_admin.client import AdminApiError, AdminEndpoint, AdminT
 from components.litellm_admin.model_provider import ModelProvider
 from components.litellm_admin.team_provider import TeamProvider
 from components.litellm_admin.virtual_key_provider import VirtualKeyProvider
-from config.host_files import base_url, gateway_base_url
+from config.endpoints import base_url, gateway_base_url
 from offline.engine import run_stack
 from offline.stack_inputs import load_stack_inputs
 

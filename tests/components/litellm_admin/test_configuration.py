@@ -78,6 +78,7 @@ def test_configure_is_enough_to_reach_the_proxy(admin_env, no_settings):
     assert emulator.access_log[0]["headers"]["authorization"] == f"Bearer {emulator.master_key}"
 
 
+@pytest.mark.slow
 def test_a_pickled_provider_works_in_a_fresh_process_without_litellm(admin_env):
     """As in the dynamic-provider host: unpickle in a new interpreter whose cwd is the project, configure,
     create. The runtime must not import litellm (a test-only dependency)."""

@@ -161,3 +161,75 @@ def test_refresh_keeps_the_grace_in_state(admin_env):
     read = provider.read(first.id, state(first))
     assert read.outs["rotation_grace"] == "24h" and read.inputs["rotation_grace"] == "24h"
     assert provider.diff(first.id, {**read.outs, "__provider": PROVIDER_PICKLE}, engine()).changes is False
+
+
+# ---- revocation is decided by what the deployment did, never by metadata on the server (issue 16) ----
+
+
+def test_a_retired_marker_planted_on_the_server_does_not_keep_a_removed_key_alive(admin_env):
+    """A UI admin (or team admin) can write a key's metadata: a future `retired_until` there must not
+    make the key survive its removal from the catalog."""
+    emulator = admin_env
+    provider = VirtualKeyProvider()
+    created = provider.create(engine(rotation_trigger=None))
+    future = (datetime.now(timezone.utc) + timedelta(days=300)).isoformat()
+    emulator.keys[created.id]["metadata"][specs.RETIRED_METADATA_FIELD] = future
+    provider.delete(created.id, state(created))
+    assert created.id not in emulator.keys and created.id in emulator.deleted_keys
+
+
+def test_a_planted_retiring_alias_and_expiry_do_not_keep_a_removed_key_alive(admin_env):
+    """Even a key made to look exactly like a rotated-out one (retiring alias, marker, near expiry) is
+    revoked: this provider process did not move it aside."""
+    emulator = admin_env
+    provider = VirtualKeyProvider()
+    created = provider.create(engine(rotation_trigger=None))
+    soon = datetime.now(timezone.utc) + timedelta(hours=1)
+    row = emulator.keys[created.id]
+    row["key_alias"] = retiring_alias("rot", created.id)
+    row["expires"] = soon.isoformat()
+    row["metadata"][specs.RETIRED_METADATA_FIELD] = soon.isoformat()
+    provider.delete(created.id, state(created))
+    assert created.id not in emulator.keys
+
+
+def test_a_rotated_out_key_given_a_later_expiry_is_revoked_by_the_delete(admin_env):
+    """After the rotation moved the key aside, someone extends its expiry: the engine's delete revokes
+    it instead of leaving a key alive beyond the grace this deployment granted."""
+    emulator = admin_env
+    provider = VirtualKeyProvider()
+    first = provider.create(engine())
+    news = engine(rotation_trigger="p2")
+    second = provider.create(news)
+    emulator.keys[first.id]["expires"] = (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()
+    provider.delete(first.id, state(first))
+    assert first.id not in emulator.keys and second.id in emulator.keys
+
+
+def test_removing_a_key_whose_grace_is_now_zero_still_sweeps_its_predecessors(admin_env):
+    emulator = admin_env
+    provider = VirtualKeyProvider()
+    first = provider.create(engine())
+    second = rotate(provider, first, "p2")  # first: in its 24 h grace
+    assert first.id in emulator.keys
+    # The stack later sets the grace to 0s (an update that sends nothing), then removes the key.
+    updated = provider.update(second.id, state(second), engine(rotation_trigger="p2", rotation_grace="0s"))
+    provider.delete(second.id, {**updated.outs, "__provider": PROVIDER_PICKLE})
+    assert emulator.keys == {}
+
+
+def test_a_predecessor_whose_marker_was_removed_is_still_swept(admin_env):
+    emulator = admin_env
+    provider = VirtualKeyProvider()
+    first = provider.create(engine())
+    second = rotate(provider, first, "p2")
+    emulator.keys[first.id]["metadata"].pop(specs.RETIRED_METADATA_FIELD)
+    provider.delete(second.id, state(second))
+    assert emulator.keys == {}
+
+
+@pytest.mark.parametrize("value", ["24h\n", "\u0662\u0664h", "\uff12\uff14h", " 24h"])
+def test_grace_and_duration_grammars_take_ascii_digits_only_and_the_whole_string(value):
+    assert specs.grace_seconds(value) is None
+    assert [f.property for f in specs.check_key({"rotation_grace": value})] == ["rotation_grace"]
+    assert [f.property for f in specs.check_key({"budget_duration": value})] == ["budget_duration"]

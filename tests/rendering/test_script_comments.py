@@ -11,10 +11,10 @@ import subprocess
 
 import pytest
 
-import components.host_scripts as hs
-from components.dns_scripts import RecordSpec, delete_script, ensure_script
-from config.host_files import host_paths
 from offline.stack_inputs import load_stack_inputs
+from rendering.dns_scripts import RecordSpec, delete_script, ensure_script
+from rendering.host_files import host_paths
+import rendering.host_scripts as hs
 
 
 def _bypass(tmp_path, **changes):
@@ -26,6 +26,7 @@ def _bypass(tmp_path, **changes):
     return s.model_copy(update=update)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", ["config_dir", "cert_dir"])
 def test_a_line_break_in_a_directory_is_refused_by_the_script_renderer(tmp_path, field):
     marker = tmp_path / "marker"

@@ -12,9 +12,9 @@ from litellm import Router
 from litellm.proxy._types import ConfigGeneralSettings
 from litellm.types.router import Deployment
 
-from config.litellm_yaml import deployment_entry, render_litellm_config, render_litellm_config_yaml
 from config.settings import GatewaySettings
 from offline.stack_inputs import load_stack_inputs
+from rendering.litellm_yaml import deployment_entry, render_litellm_config, render_litellm_config_yaml
 from tests.support.host_keys import placeholder_host_key
 
 STACKS = ("local", "dev")

@@ -20,9 +20,10 @@ from typing import Any
 
 import yaml
 
-from config.host_files import store_model_in_db_env
+from config.catalog import ModelDeployment
 from config.observability import metrics_enabled, slow_threshold_seconds
-from config.settings import GatewaySettings, ModelDeployment
+from config.settings import GatewaySettings
+from rendering.host_files import store_model_in_db_env
 
 MASTER_KEY_REF = "os.environ/LITELLM_MASTER_KEY"
 DATABASE_URL_REF = "os.environ/DATABASE_URL"
@@ -147,7 +148,7 @@ def general_settings(settings: GatewaySettings) -> dict[str, Any]:
         out["database_url"] = DATABASE_URL_REF
         out["database_connection_pool_limit"] = settings.litellm.database_connection_pool_limit
         out["proxy_batch_write_at"] = settings.litellm.proxy_batch_write_at
-    # The env file's STORE_MODEL_IN_DB says the same (config.host_files.store_model_in_db_env).
+    # The env file's STORE_MODEL_IN_DB says the same (rendering.host_files.store_model_in_db_env).
     out["store_model_in_db"] = store_model_in_db_env(settings) == "True"
     if settings.redis.enabled and settings.router_shares_state:
         out["coordination_redis"] = coordination_redis(settings)

@@ -1,4 +1,7 @@
-"""Read the running stack's config from the Pulumi runtime and validate it (the program's edge)."""
+"""Read the running stack's config from the Pulumi runtime and validate it (the program's edge).
+
+With the components, not in `config`: it is the one part of loading that needs the Pulumi runtime,
+and `config` stays importable without Pulumi (the offline renderer, the tests)."""
 
 from __future__ import annotations
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from components import host_scripts as hs
 from offline.stack_inputs import load_stack_inputs
+from rendering import host_scripts as hs
 
 REGISTRY = Path(hs.ACCOUNT_REGISTRY)
 
@@ -52,6 +52,7 @@ def account_name():
         (REGISTRY / f"{name}{suffix}").unlink(missing_ok=True)
 
 
+@pytest.mark.slow
 def test_layout_creates_records_and_reuses_its_own_account(tmp_path, account_name):
     s = _settings(tmp_path, account_name)
     first = _layout(s)
@@ -69,6 +70,7 @@ def test_layout_creates_records_and_reuses_its_own_account(tmp_path, account_nam
     assert pwd.getpwnam(account_name).pw_dir == str(tmp_path / "moved" / "opt" / "home")
 
 
+@pytest.mark.slow
 def test_layout_refuses_a_foreign_account_and_leaves_it_alone(tmp_path, account_name):
     subprocess.run(["useradd", "--system", "--home-dir", "/nonexistent-foreign", "--no-create-home", account_name], check=True)
     before = pwd.getpwnam(account_name)
@@ -80,6 +82,7 @@ def test_layout_refuses_a_foreign_account_and_leaves_it_alone(tmp_path, account_
     assert not (tmp_path / "opt").exists()
 
 
+@pytest.mark.slow
 def test_layout_refuses_a_foreign_group(tmp_path, account_name):
     subprocess.run(["groupadd", "--system", account_name], check=True)
     result = _layout(_settings(tmp_path, account_name))
@@ -88,6 +91,7 @@ def test_layout_refuses_a_foreign_group(tmp_path, account_name):
         pwd.getpwnam(account_name)
 
 
+@pytest.mark.slow
 def test_layout_refuses_root(tmp_path):
     result = _layout(_settings(tmp_path, "root"))
     assert result.returncode == 1 and "it is root" in result.stderr
@@ -109,6 +113,7 @@ def _fake_python(tmp_path: Path, version: tuple[int, int, int]) -> Path:
     return bindir
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version,ok", [((3, 9, 18), False), ((3, 10, 0), True), ((3, 11, 7), True), ((3, 15, 0), False)])
 def test_python_check_follows_litellms_requires_python(tmp_path, version, ok):
     script = hs.install_script(_settings(tmp_path, "litellm"))
@@ -148,6 +153,7 @@ def test_lock_pins_every_distribution_with_hashes_and_matches_the_top_level_pins
     assert hs.install_stdin(load_stack_inputs("dev").settings()) == text
 
 
+@pytest.mark.slow
 def test_pip_accepts_the_locks_hashes_and_refuses_a_tampered_one(tmp_path):
     text = hs.lock_text()
     block = re.search(r"^litellm-enterprise==\S+ \\\n(?:\s+--hash=\S+(?: \\)?\n)+", text, re.M).group(0)

@@ -36,7 +36,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from config.settings import is_ip_address
+from config.fields import is_ip_address
 
 RecordType = Literal["A", "CNAME"]
 AuthMode = Literal["authfile", "kerberos"]

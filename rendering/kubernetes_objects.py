@@ -7,12 +7,12 @@ build/<stack>/k8s/*.yaml with every secret value shown as "[secret]". Secret val
 "[secret]"; nothing here reads a secret from the settings.
 
 What the manifests encode, and where it comes from:
-- the ConfigMap holds `config.litellm_yaml.render_litellm_config_yaml(settings)`: byte for byte the
+- the ConfigMap holds `rendering.litellm_yaml.render_litellm_config_yaml(settings)`: byte for byte the
   file the ssh target writes (one renderer; its secrets are `os.environ/NAME` references);
 - the pods' environment is the ssh target's env file: the same plain entries
-  (`config.host_files.plain_env`, with DISABLE_SCHEMA_UPDATE=True so serving pods never migrate)
-  and the same secret names (`config.host_files.secret_env_names`), each from the Secret;
-- the migration Job runs `components.host_scripts.migration_argv` with
+  (`rendering.host_files.plain_env`, with DISABLE_SCHEMA_UPDATE=True so serving pods never migrate)
+  and the same secret names (`rendering.host_files.secret_env_names`), each from the Secret;
+- the migration Job runs `rendering.host_scripts.migration_argv` with
   `host_scripts.MIGRATION_ENV_OVERRIDE` on top of the pods' env: the ssh migrate step's command,
   flags and override. Its name carries a digest of the release and the database, so it runs once
   per release/database (a Job's pod template is immutable; a new name is a new Job), and the
@@ -35,11 +35,11 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from components.host_scripts import MIGRATION_ENV_OVERRIDE, migration_argv
-from config.host_files import REDACTED, plain_env, secret_env_names
 from config.kubernetes_settings import MIGRATION_DIR, POD_ENV, SURGE_PODS, image_reference
-from config.litellm_yaml import render_litellm_config_yaml
 from config.settings import GatewaySettings
+from rendering.host_files import REDACTED, plain_env, secret_env_names
+from rendering.host_scripts import MIGRATION_ENV_OVERRIDE, migration_argv
+from rendering.litellm_yaml import render_litellm_config_yaml
 
 CONFIG_DIR = "/etc/litellm"
 CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
@@ -228,7 +228,7 @@ def container_command() -> list[str]:
 
 
 def container_args(settings: GatewaySettings) -> list[str]:
-    """The proxy's arguments in a pod: the ssh unit's (config.host_files.proxy_args) with the pod's
+    """The proxy's arguments in a pod: the ssh unit's (rendering.host_files.proxy_args) with the pod's
     config path, all interfaces, one worker, and no TLS flags (TLS ends at the Ingress)."""
     return ["--config", CONFIG_FILE, "--host", "0.0.0.0", "--port", str(settings.litellm.port), "--num_workers", "1"]
 

@@ -11,7 +11,7 @@
 
 Two deploy modes (`settings.litellm.deploy`):
   ssh    the script runs as root on the host (`remote_command` wraps it in `sudo -n bash -c` unless
-         the SSH user is root), the proxy is the systemd unit from config.host_files;
+         the SSH user is root), the proxy is the systemd unit from rendering.host_files;
   local  the script runs as the invoking user on this machine (`/bin/bash -c`, no sudo), in the
          project directory, so the relative paths of Pulumi.local.yaml work; the proxy is a
          background process with a pid file and a log file under install_dir.
@@ -41,8 +41,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
-from config.host_files import host_paths, prisma_environment
-from config.settings import CALLBACK_PACKAGES, GatewaySettings, LiteLLMHostSpec
+from config.litellm_settings import LiteLLMHostSpec
+from config.observability import CALLBACK_PACKAGES
+from config.settings import GatewaySettings
+from rendering.host_files import host_paths, prisma_environment
 
 # litellm[proxy] does not depend on prisma (only the `extra_proxy` extra does, with much else), but
 # the proxy exits at startup with a DATABASE_URL and no Prisma CLI. Exact pin: the release the
@@ -64,7 +66,7 @@ REDACT_FILTER = (
 )
 
 # Runs argv[2:] with the env file argv[1] added to the environment. Parses exactly what
-# config.host_files.render_env_file writes (NAME="value", backslash escapes for \ and ",
+# rendering.host_files.render_env_file writes (NAME="value", backslash escapes for \ and ",
 # comments): values are data, never evaluated by a shell.
 ENV_LAUNCHER = r'''import os, re, sys
 env_file, argv = sys.argv[1], sys.argv[2:]
@@ -133,7 +135,7 @@ def _header(purpose: str) -> str:
 
 @dataclass(frozen=True)
 class HostLayout:
-    """Paths and identities beyond config.host_files.HostPaths."""
+    """Paths and identities beyond rendering.host_files.HostPaths."""
 
     is_local: bool
     user: Optional[str]  # the service user (ssh); None for local (the invoking user)
@@ -288,7 +290,7 @@ def layout_script(settings: GatewaySettings) -> str:
 
 def schema_link_lines(settings: GatewaySettings) -> list[str]:
     """SCHEMA = the venv's litellm/proxy/schema.prisma, linked as `schema_link` in the proxy's working
-    directory, where the start-up drift check looks for `./schema.prisma` (config.host_files.HostPaths).
+    directory, where the start-up drift check looks for `./schema.prisma` (rendering.host_files.HostPaths).
     Needs VENV set; re-run by every install, so the link follows a LiteLLM upgrade."""
     p = host_paths(settings)
     return [
@@ -437,7 +439,7 @@ MIGRATION_ENV_OVERRIDE: tuple[tuple[str, str], ...] = (("DISABLE_SCHEMA_UPDATE",
 
 def migration_argv(litellm_bin: str, config_file: str) -> list[str]:
     """LiteLLM's own migrations and nothing else: the ssh/local migrate step and the Kubernetes
-    migration Job (components/kubernetes_objects.py) both run exactly this."""
+    migration Job (rendering/kubernetes_objects.py) both run exactly this."""
     return [litellm_bin, "--config", config_file, "--skip_server_startup"]
 
 
@@ -540,7 +542,7 @@ def local_stop_script(settings: GatewaySettings) -> str:
 
 
 def local_restart_script(settings: GatewaySettings) -> str:
-    from config.host_files import proxy_args
+    from rendering.host_files import proxy_args
 
     p, lay = host_paths(settings), host_layout(settings)
     args = " ".join(_q(a) for a in proxy_args(settings))

@@ -14,18 +14,14 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Mapping, Optional
 
-from config.settings import GatewaySettings, LiteLLMHostSpec, LiteLLMSettings
+from config.host_env import PLAIN_ENV
+from config.litellm_settings import LiteLLMHostSpec
+from config.settings import GatewaySettings
 
 REDACTED = "[secret]"
 
-# Settings that are not secret and the same on every host.
-#  - LITELLM_MODE=PRODUCTION: otherwise the proxy loads a .env from its working directory.
-#  - LITELLM_LOCAL_MODEL_COST_MAP=True: no download of the price map at every start.
-# STORE_MODEL_IN_DB is not here: it follows litellm.model_source (store_model_in_db_env).
-PLAIN_ENV: tuple[tuple[str, str], ...] = (
-    ("LITELLM_MODE", "PRODUCTION"),
-    ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
-)
+# PLAIN_ENV (the env file's fixed non-secret entries) lives in config.host_env: config's checks
+# refuse envSecrets entries of those names, and config never imports a renderer.
 
 
 def store_model_in_db_env(settings: GatewaySettings) -> str:
@@ -34,7 +30,7 @@ def store_model_in_db_env(settings: GatewaySettings) -> str:
     The pinned proxy ORs the env var with `general_settings.store_model_in_db`
     (proxy_server.py, `get_secret_bool("STORE_MODEL_IN_DB", store_model_in_db) or store_model_in_db`),
     so a "True" here would silently turn on DB models (and `/model/new`) for a `model_source: config`
-    stack whose config.yaml says false. Both come from this one fact (config.litellm_yaml renders
+    stack whose config.yaml says false. Both come from this one fact (rendering.litellm_yaml renders
     `store_model_in_db` from the same function)."""
     return "True" if settings.litellm.model_source == "api" else "False"
 
@@ -261,33 +257,6 @@ ReadWritePaths={home}
 [Install]
 WantedBy=multi-user.target
 """
-
-
-def gateway_base_url(
-    litellm: LiteLLMSettings, tls_enabled: bool, domain: str, host_name: Optional[str] = None
-) -> str:
-    """How consumers reach the gateway: the service name (or a host's FQDN) on the proxy port.
-
-    The one definition of the gateway URL, from the parts of the stack config it depends on: the
-    program (`base_url`) and the admin-API providers (`components.litellm_admin.connection`, which
-    only get the raw stack config) both call it. A local deploy is reached on 127.0.0.1 (or the
-    specific address it binds); an ssh deploy on `<service_name or first host>.<domain>`.
-    """
-    scheme = "https" if tls_enabled else "http"
-    if litellm.deploy == "kubernetes":
-        # The Ingress (config.kubernetes_settings): <service_name>.<domain> on the default port.
-        return f"{scheme}://{litellm.service_name or 'litellm'}.{domain}"
-    if litellm.deploy == "local":
-        name = "127.0.0.1" if litellm.bind_host in ("0.0.0.0", "127.0.0.1") else litellm.bind_host
-    else:
-        label = host_name or litellm.service_name or litellm.hosts[0].name
-        name = f"{label}.{domain}"
-    return f"{scheme}://{name}:{litellm.port}"
-
-
-def base_url(settings: GatewaySettings, host_name: Optional[str] = None) -> str:
-    """`gateway_base_url` for validated settings (a host's own URL with `host_name`)."""
-    return gateway_base_url(settings.litellm, settings.tls.enabled, settings.domain, host_name)
 
 
 def settings_for_host(settings: GatewaySettings, host: LiteLLMHostSpec) -> GatewaySettings:

@@ -1,4 +1,4 @@
-"""The Kubernetes manifests (components/kubernetes_objects.py), tested directly: every object the
+"""The Kubernetes manifests (rendering/kubernetes_objects.py), tested directly: every object the
 `kube` stack renders validated with kubernetes-validate --strict against a pinned Kubernetes
 version, the ConfigMap against the ssh target's renderer, the migration Job against the ssh
 migrate step, the probes, rollout, security context and checksum annotations."""
@@ -15,11 +15,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components import host_scripts as hs
-from components import kubernetes_objects as ko
-from config.host_files import plain_env, proxy_args, secret_env_names
-from config.litellm_yaml import dump_yaml, render_litellm_config_yaml
 from offline.stack_inputs import load_stack_inputs
+from rendering import host_scripts as hs
+from rendering import kubernetes_objects as ko
+from rendering.host_files import plain_env, proxy_args, secret_env_names
+from rendering.litellm_yaml import dump_yaml, render_litellm_config_yaml
 
 # The Kubernetes version the manifests are validated against (a schema kubernetes-validate ships).
 KUBERNETES_VERSION = "1.33.0"
@@ -82,6 +82,7 @@ def test_strict_validation_can_fail(manifests):
         kubernetes_validate.validate(bad, KUBERNETES_VERSION, strict=False)
 
 
+@pytest.mark.slow
 def test_rendered_files_pass_the_cli_strict(tmp_path):
     """`make render STACK=kube` output, checked with the kubernetes-validate command itself."""
     out = tmp_path / "build"

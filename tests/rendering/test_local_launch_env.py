@@ -14,10 +14,12 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from components import host_scripts
-from config.host_files import host_paths, render_env_file, secret_env_names
-from config.litellm_yaml import render_litellm_config_yaml
+import pytest
+
 from offline.stack_inputs import load_stack_inputs
+from rendering import host_scripts
+from rendering.host_files import host_paths, render_env_file, secret_env_names
+from rendering.litellm_yaml import render_litellm_config_yaml
 from tests.support.fake_upstreams import free_port
 
 VENV_BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
@@ -35,6 +37,7 @@ def _descendants(pid: int) -> list[int]:
     return kids + [d for k in kids for d in _descendants(k)]
 
 
+@pytest.mark.slow
 def test_local_proxy_gets_only_env_file_and_python_basics(tmp_path):
     port = free_port()
     install = tmp_path / "inst"

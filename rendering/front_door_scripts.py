@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shlex
 
-from config.haproxy_cfg import FrontDoorPlan
+from rendering.haproxy_cfg import FrontDoorPlan
 
 
 def _q(value: object) -> str:

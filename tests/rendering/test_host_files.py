@@ -4,14 +4,14 @@ import subprocess
 
 import pytest
 
-from config.host_files import (
+from offline.stack_inputs import load_stack_inputs
+from rendering.host_files import (
     UNIT_HARDENING,
     proxy_args,
     render_env_file,
     render_systemd_unit,
     secret_env_names,
 )
-from offline.stack_inputs import load_stack_inputs
 
 
 def dev():
@@ -47,6 +47,7 @@ def test_redacted_env_file_shows_no_value():
     assert 'LITELLM_MASTER_KEY="[secret]"' in text.splitlines()
 
 
+@pytest.mark.slow
 def test_env_file_quoting_survives_systemd_parsing(tmp_path):
     # systemd-style parsing, checked with bash (same double-quote and backslash rules for these)
     s = dev()
@@ -122,7 +123,7 @@ def test_the_unit_has_exactly_the_expected_directives():
         "[Service]Type", "[Service]User", "[Service]Group", "[Service]WorkingDirectory",
         "[Service]EnvironmentFile", "[Service]Environment", "[Service]Environment", "[Service]ExecStart",
         "[Service]Restart", "[Service]RestartSec", "[Service]TimeoutStopSec", "[Service]LimitNOFILE",
-        # the sandbox (config.host_files.UNIT_HARDENING; scored in tests/e2e/test_unit_sandbox.py)
+        # the sandbox (rendering.host_files.UNIT_HARDENING; scored in tests/e2e/test_unit_sandbox.py)
         *[f"[Service]{line.split('=', 1)[0]}" for line in UNIT_HARDENING],
         "[Service]ReadWritePaths", "[Install]WantedBy",
     ]
@@ -144,7 +145,7 @@ def test_a_line_break_never_reaches_the_unit(field, value):
 
 
 def test_percent_dollar_quotes_and_spaces_are_escaped_for_systemd():
-    from config.host_files import unit_exec_word, unit_value
+    from rendering.host_files import unit_exec_word, unit_value
 
     assert unit_value("/opt/50%/x") == "/opt/50%%/x"
     assert unit_exec_word("/opt/litellm/venv/bin/litellm") == "/opt/litellm/venv/bin/litellm"
@@ -154,6 +155,7 @@ def test_percent_dollar_quotes_and_spaces_are_escaped_for_systemd():
     assert unit_exec_word('q"z\\') == '"q\\"z\\\\"'
 
 
+@pytest.mark.slow
 def test_systemd_analyze_accepts_the_escaped_unit_and_refuses_it_unescaped(tmp_path):
     """`systemd-analyze verify` parses the rendered unit: with a `%` in every path (possible only
     past validation) the escaped unit is valid; the same text without escaping is not."""

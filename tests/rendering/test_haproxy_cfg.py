@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from config.haproxy_cfg import BACKEND, front_door_plan, render_haproxy_cfg
 from config.loader import ConfigError
 from offline.engine import PROJECT_DIR
 from offline.stack_inputs import load_stack_inputs
+from rendering.haproxy_cfg import BACKEND, front_door_plan, render_haproxy_cfg
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
@@ -45,6 +45,7 @@ def _haproxy_check(cfg_text: str, plan, tmp_path) -> subprocess.CompletedProcess
     return subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stack", ["dev-ha", "local-two-hosts", "local-two-hosts-no-tls"])
 def test_haproxy_accepts_every_rendered_config(stack, tmp_path):
     if stack == "dev-ha":
@@ -60,6 +61,7 @@ def test_haproxy_accepts_every_rendered_config(stack, tmp_path):
     assert "Configuration file is valid" in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_a_broken_config_is_refused_by_the_same_check(tmp_path):
     s = _two_local_hosts(tls={"enabled": False})
     plan = front_door_plan(s)
@@ -107,6 +109,7 @@ def test_local_hosts_need_distinct_loopback_addresses():
     assert "hosts[0].address" in str(err.value)
 
 
+@pytest.mark.slow
 def test_make_render_writes_the_front_door_config(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "offline.render", "dev-ha", "--out", str(tmp_path)],
                           cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)

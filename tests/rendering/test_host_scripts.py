@@ -14,9 +14,9 @@ import threading
 
 import pytest
 
-from components import host_scripts as hs
-from config.host_files import host_paths, proxy_args, render_env_file, secret_env_names
 from offline.stack_inputs import load_stack_inputs
+from rendering import host_scripts as hs
+from rendering.host_files import host_paths, proxy_args, render_env_file, secret_env_names
 
 
 def _settings(stack: str, **overrides):
@@ -49,6 +49,7 @@ def _variants():
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stack,overrides", _variants())
 def test_every_script_passes_bash_n(stack, overrides):
     s = _settings(stack, **overrides)
@@ -62,6 +63,7 @@ def test_every_script_passes_bash_n(stack, overrides):
         bash_n(hs.remote_command(script, "ansible"))
 
 
+@pytest.mark.slow
 def test_bash_n_catches_a_broken_script():
     # the lint helper itself can fail
     with pytest.raises(AssertionError):
@@ -227,6 +229,7 @@ def test_embedded_helpers_are_verbatim(dev, local):
         hs._heredoc_assign("X", "a\nEOF\nb", "EOF")
 
 
+@pytest.mark.slow
 def test_env_launcher_parses_rendered_env_file_exactly(tmp_path, local):
     tricky = {
         name: f'v-{name}-$HOME `id` "q" \\back\\ $(x) \'s\''
@@ -258,6 +261,7 @@ class _Health(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status,expected_rc", [(200, 0), (503, 1)])
 def test_readiness_probe_against_loopback(status, expected_rc):
     handler = type("H", (_Health,), {"status": status})
@@ -273,6 +277,7 @@ def test_readiness_probe_against_loopback(status, expected_rc):
         server.server_close()
 
 
+@pytest.mark.slow
 def test_readiness_probe_fails_when_nothing_listens():
     import socket
 
@@ -284,6 +289,7 @@ def test_readiness_probe_fails_when_nothing_listens():
     assert rc == 1
 
 
+@pytest.mark.slow
 def test_redact_filter_masks_credentials():
     line = "error: postgresql://litellm:s3cr3t-pw@db:5432/litellm key sk-abcdef123456 ok"
     out = subprocess.run(["bash", "-c", hs.REDACT_FILTER], input=line, capture_output=True, text=True, check=True).stdout

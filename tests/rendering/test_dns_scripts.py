@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from components.dns_scripts import (
+from rendering.dns_scripts import (
     RecordSpec,
     auth_file_content,
     command_line,
@@ -236,6 +236,7 @@ def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [ensure_script, delete_script])
 @pytest.mark.parametrize("auth", ["authfile", "kerberos"])
 def test_scripts_are_valid_bash(make, auth, tmp_path):
@@ -326,6 +327,7 @@ def assert_auth_file_handled(dc: FakeDc) -> None:
     assert list(dc.tmp.iterdir()) == [], "the script left its temp dir behind"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("style", ["modern", "legacy"])
 def test_a_record_lifecycle_is_idempotent(dc, style):
     dc.env_extra["FAKE_SAMBA_STYLE"] = style
@@ -359,6 +361,7 @@ def test_a_record_lifecycle_is_idempotent(dc, style):
     assert_auth_file_handled(dc)
 
 
+@pytest.mark.slow
 def test_cname_lifecycle_and_trailing_dot(dc):
     key = f"{ZONE}|litellm|CNAME"
     cname = spec("hx-litellm-server.hx.dev.local", name="litellm", rtype="CNAME")
@@ -376,6 +379,7 @@ def test_cname_lifecycle_and_trailing_dot(dc):
     assert_auth_file_handled(dc)
 
 
+@pytest.mark.slow
 def test_several_unknown_old_values_are_replaced(dc):
     key = f"{ZONE}|hx-litellm-server|A"
     dc.seed({key: ["10.0.0.1", "10.0.0.2"]})
@@ -387,6 +391,7 @@ def test_several_unknown_old_values_are_replaced(dc):
     assert dc.records() == {key: ["192.168.10.20"]}
 
 
+@pytest.mark.slow
 def test_delete_leaves_other_values_alone(dc):
     key = f"{ZONE}|hx-litellm-server|A"
     dc.seed({key: ["10.0.0.1"]})
@@ -394,6 +399,7 @@ def test_delete_leaves_other_values_alone(dc):
     assert dc.records() == {key: ["10.0.0.1"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("style", ["modern", "legacy"])
 def test_add_accepts_exactly_already_exists(dc, style):
     # The query misses the record (another writer added it meanwhile): add fails with
@@ -407,6 +413,7 @@ def test_add_accepts_exactly_already_exists(dc, style):
     assert dc.records() == {key: ["192.168.10.20"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("style", ["modern", "legacy"])
 def test_delete_accepts_exactly_does_not_exist(dc, style):
     # The query still lists the value (another writer deleted it meanwhile): delete fails with
@@ -418,6 +425,7 @@ def test_delete_accepts_exactly_does_not_exist(dc, style):
     assert [c["argv"][1] for c in dc.calls()] == ["query", "delete"]
 
 
+@pytest.mark.slow
 def test_other_failures_fail_the_script_and_still_remove_the_auth_file(dc):
     bad_auth = auth_file_content(USER, "wrong-password")
     result = dc.run(ensure_script(spec()), bad_auth)
@@ -429,6 +437,7 @@ def test_other_failures_fail_the_script_and_still_remove_the_auth_file(dc):
     assert list(dc.tmp.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_missing_zone_fails_add(dc):
     other_zone = RecordSpec(server=SERVER, zone="nowhere.local", name="x", record_type="A", value="10.0.0.1", auth="authfile")
     result = dc.run(ensure_script(other_zone), AUTH)
@@ -438,6 +447,7 @@ def test_missing_zone_fails_add(dc):
     ok(dc.run(delete_script(other_zone), AUTH))
 
 
+@pytest.mark.slow
 def test_no_credentials_on_stdin_fails_before_samba_tool(dc):
     result = dc.run(ensure_script(spec()), "")
     assert result.returncode == 2
@@ -446,6 +456,7 @@ def test_no_credentials_on_stdin_fails_before_samba_tool(dc):
     assert list(dc.tmp.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_kerberos_mode_reads_no_stdin_and_writes_no_file(dc):
     result = ok(dc.run(ensure_script(spec(auth="kerberos")), "username=should-not-be-read\n"))
     assert "added" in result.stdout

@@ -1,0 +1,352 @@
+"""The checks that span sections of a stack's settings. Pure: no Pulumi imports.
+
+Each section's model checks itself (`config.litellm_settings`, `config.redis_settings`, ...); what
+needs two sections or more is here, as functions of the whole stack's settings, and
+`config.settings.GatewaySettings` calls `gateway_problems` once every section is valid. The settings
+object is taken by duck typing (`Any`): this module must not import `config.settings`, which imports it.
+
+Every function returns (config path, message) pairs; `GatewaySettings` raises them together as one
+`CrossCheckError`, so the loader reports every problem at once, each at its key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from config import checks
+from config.fields import check_dns_label, check_host_or_ip
+from config.host_env import GATEWAY_ENV_VARS
+from config.kubernetes_settings import POD_ENV, SURGE_PODS, default_image_tag, image_tag_names_release
+from config.ssh_host_key import missing_host_key_message
+
+
+def gateway_problems(s: Any, now: Optional[datetime]) -> list[tuple[str, str]]:
+    """Every cross-section problem of the stack, in a stable order. `now` is the loader's clock
+    (config.loader.load_settings; tests pin it), for key expiry dates."""
+    problems = catalog_problems(s)
+    problems.extend(section_problems(s))
+    problems.extend(where_values_land(s, now))
+    problems.extend(kubernetes_problems(s))
+    problems.extend(host_key_problems(s))
+    problems.extend(alerting_problems(s))
+    problems.extend(front_door_problems(s))
+    return problems
+
+
+def catalog_problems(s: Any) -> list[tuple[str, str]]:
+    """Duplicate ids, and every name a fallback, team or key gives that the catalog does not have."""
+    problems: list[tuple[str, str]] = []
+    names = set(s.public_model_names)
+    for i in sorted(_repeats([m.id for m in s.models])):
+        m = s.models[i]
+        problems.append((f"models[{i}].id", f"duplicate deployment id '{m.id}'"))
+
+    for field_name in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
+        table: dict[str, list[str]] = getattr(s.routing, field_name)
+        for source, targets in table.items():
+            where = f"routing.{field_name}.{source}"
+            if source not in names:
+                problems.append((where, f"'{source}' is not a model in the catalog ({_known(names)})"))
+            for t in targets:
+                if t not in names:
+                    problems.append((where, f"fallback '{t}' is not a model in the catalog ({_known(names)})"))
+                if t == source:
+                    problems.append((where, f"'{source}' falls back to itself"))
+        cycle = _find_cycle(table)
+        if cycle:
+            problems.append((f"routing.{field_name}", "fallback cycle: " + " -> ".join(cycle)))
+
+    team_ids = [t.team_id for t in s.teams]
+    repeated_team_ids = _repeats(team_ids)
+    for i, team in enumerate(s.teams):
+        if i in repeated_team_ids:
+            problems.append((f"teams[{i}].team_id", f"duplicate team id '{team.team_id}'"))
+        for m in team.models:
+            if m not in names:
+                problems.append((f"teams[{i}].models", f"'{m}' is not a model in the catalog ({_known(names)})"))
+
+    repeated_aliases = _repeats([k.alias for k in s.keys])
+    repeated_services = _repeats([k.service for k in s.keys])
+    for i, key in enumerate(s.keys):
+        if i in repeated_aliases:
+            problems.append((f"keys[{i}].alias", f"duplicate key alias '{key.alias}'"))
+        if i in repeated_services:
+            problems.append((f"keys[{i}].service", f"duplicate service '{key.service}' (one key per service)"))
+        if key.team is not None and key.team not in team_ids:
+            problems.append((f"keys[{i}].team", f"'{key.team}' is not a team in the catalog ({_known(set(team_ids))})"))
+        allowed = names
+        if key.team is not None and key.team in team_ids:
+            team = s.teams[team_ids.index(key.team)]
+            if team.models:
+                allowed = set(team.models)
+        for m in key.models:
+            if m not in names:
+                problems.append((f"keys[{i}].models", f"'{m}' is not a model in the catalog ({_known(names)})"))
+            elif m not in allowed:
+                problems.append((f"keys[{i}].models", f"'{m}' is not allowed for team '{key.team}' ({_known(allowed)})"))
+    return problems
+
+
+def section_problems(s: Any) -> list[tuple[str, str]]:
+    """A section that needs another one enabled (the cache needs Redis, teams need Postgres ...)."""
+    problems: list[tuple[str, str]] = []
+    if s.cache.enabled and not s.redis.enabled:
+        problems.append(("cache.enabled", "the response cache needs redis.enabled: true"))
+    if s.router_shares_state and not s.redis.enabled and s.litellm.deploy != "kubernetes":
+        problems.append(("litellm", "several hosts or workers share router state through Redis: enable redis (or use one worker on one host)"))
+    if s.litellm.model_source == "api" and not s.postgres.enabled:
+        problems.append(("litellm.model_source", "'api' stores models in the database: enable postgres"))
+    if (s.teams or s.keys) and not s.postgres.enabled:
+        problems.append(("keys", "teams and virtual keys live in the database: enable postgres"))
+    if s.dns.enabled and s.litellm.deploy == "local":
+        problems.append(("dns.enabled", "DNS records are for ssh-deployed hosts; turn DNS off for a local deploy"))
+    return problems
+
+
+def where_values_land(s: Any, now: Optional[datetime]) -> list[tuple[str, str]]:
+    """Checks across sections for values that reach a host, a unit, Redis or an upstream (issue 9).
+    `now` is the loader's clock (config.loader.load_settings; tests pin it)."""
+    problems: list[tuple[str, str]] = []
+    now = now or datetime.now(timezone.utc)
+    lit = s.litellm
+
+    if lit.deploy == "ssh":
+        for where, path in (("litellm.install_dir", lit.install_dir), ("litellm.config_dir", lit.config_dir),
+                            ("tls.cert_dir", s.tls.cert_dir)):
+            if not path.startswith("/"):
+                problems.append((where, f"expected an absolute path such as /opt/litellm on an ssh deploy "
+                                        f"(relative paths are for deploy: local only) (got {path!r})"))
+        if lit.system_user == s.ssh.user:
+            problems.append(("litellm.system_user", f"'{lit.system_user}' is the SSH deploy user (ssh.user): the "
+                             "layout step would change its home and the proxy would run with its sudo rights; "
+                             "use a dedicated account such as 'litellm'"))
+        if not s.tls.enabled and not s.tls.allow_plaintext:
+            problems.append(("tls.enabled", "TLS is off on an ssh deploy: the providers would send the master key "
+                             "and every virtual key over the network in clear; turn TLS on, or set "
+                             "tls.allow_plaintext: true to accept that explicitly"))
+
+    if s.postgres.enabled and lit.deploy != "kubernetes":  # kubernetes: pods x pool, config.kubernetes_settings
+        pool = lit.workers * lit.database_connection_pool_limit * len(lit.hosts)
+        if pool > s.postgres.connection_limit:
+            problems.append(("postgres.connection_limit", (
+                f"{lit.workers} workers x {lit.database_connection_pool_limit} connections "
+                f"(litellm.database_connection_pool_limit) x {len(lit.hosts)} host(s) = {pool} exceeds "
+                f"connection_limit {s.postgres.connection_limit}; raise postgres.connection_limit to at least "
+                f"{pool} or lower litellm.workers / litellm.database_connection_pool_limit")))
+
+    for i, key in enumerate(s.keys):
+        if key.expires is not None and key.expires <= now:
+            problems.append((f"keys[{i}].expires", (
+                f"{key.expires.isoformat()} is in the past (now {now.replace(microsecond=0).isoformat()}): "
+                "LiteLLM would create a key that is already expired; set a future date or remove expires")))
+
+    secrets = s.secrets
+    reserved = GATEWAY_ENV_VARS | checks.host_env_names()
+    for name in sorted(secrets.env_secrets):
+        if name in reserved:
+            problems.append((f"envSecrets.{name}", (
+                f"{name} is set by the gateway itself in the host's env file; an envSecrets entry would "
+                "replace it: remove it (`pulumi config rm --path envSecrets.{name}`)".replace("{name}", name))))
+        if checks.breaks_lines(secrets.env_secrets[name].get_secret_value()):
+            problems.append((f"envSecrets.{name}", (
+                "the value contains a line break or NUL, which the env file cannot hold (value not shown); "
+                f"set it again on one line: `pulumi config set --secret --path 'envSecrets.{name}' <value>`")))
+    for key, field_name in (("masterKey", "master_key"), ("saltKey", "salt_key"),
+                            ("redisPassword", "redis_password"), ("dnsAdminPassword", "dns_admin_password")):
+        value = getattr(secrets, field_name)
+        if value is not None and checks.breaks_lines(value.get_secret_value()):
+            problems.append((key, (
+                "the value contains a line break or NUL, which the file it is written to cannot hold "
+                f"(value not shown); set it again on one line: `pulumi config set --secret {key} <value>`")))
+    return problems
+
+
+def host_key_problems(s: Any) -> list[tuple[str, str]]:
+    """Every SSH target names the host key it must present (no key = no verification).
+    Combinations refused elsewhere (DNS on a local deploy, kubernetes) are not asked for one."""
+    problems: list[tuple[str, str]] = []
+    if s.litellm.deploy == "ssh":
+        for i, h in enumerate(s.litellm.hosts):
+            if h.host_key is None:
+                problems.append((f"litellm.hosts[{i}].host_key", missing_host_key_message(h.address)))
+    if s.has_front_door and s.litellm.deploy == "ssh" and s.front_door.host_key is None:
+        problems.append(("frontDoor.host_key", missing_host_key_message(s.front_door.address or s.front_door.name)))
+    if s.dns.enabled and s.litellm.deploy == "ssh" and s.dns.host_key is None:
+        problems.append(("dns.host_key", missing_host_key_message(s.dns.server)))
+    if (
+        s.redis.enabled and s.redis.manage_acl and s.litellm.deploy in ("ssh", "local")
+        and s.redis.host_key is None
+    ):
+        problems.append(("redis.host_key", missing_host_key_message(s.redis.ssh_host or s.redis.host)))
+    return problems
+
+
+def front_door_problems(s: Any) -> list[tuple[str, str]]:
+    """Several hosts need a front door address; local hosts need distinct loopback addresses."""
+    problems: list[tuple[str, str]] = []
+    fd = s.front_door
+    try:
+        check_dns_label(fd.name)
+    except ValueError as exc:
+        problems.append(("frontDoor.name", str(exc)))
+    if fd.address is not None:
+        try:
+            check_host_or_ip(fd.address)
+        except ValueError as exc:
+            problems.append(("frontDoor.address", str(exc)))
+    names = [h.name for h in s.litellm.hosts]
+    for i, h in enumerate(s.litellm.hosts):
+        for old in h.renamed_from:
+            if old in names:
+                problems.append((f"litellm.hosts[{i}].renamed_from", f"'{old}' is the name of a current host"))
+    if s.environment in s.previous_environments:
+        problems.append(("previousEnvironments", f"'{s.environment}' is the current environment"))
+    if not s.has_front_door:
+        return problems
+    if s.litellm.deploy == "ssh" and fd.address is None:
+        problems.append(("frontDoor.address", "several hosts are served through the HAProxy front door: "
+                         "set the address of the host it runs on (see README, 'Front door')"))
+    if s.litellm.deploy == "local":
+        addresses = [h.address for h in s.litellm.hosts]
+        front = fd.address or "127.0.0.1"
+        for i, h in enumerate(s.litellm.hosts):
+            if not h.address.startswith("127.") or addresses.count(h.address) > 1 or h.address == front:
+                problems.append((f"litellm.hosts[{i}].address", "local hosts behind the front door need "
+                                 f"distinct loopback addresses (127.0.0.x) other than the front door's {front}"))
+    return problems
+
+
+def alerting_problems(s: Any) -> list[tuple[str, str]]:
+    """(config path, message) for an alerting setup that cannot work as declared."""
+    problems: list[tuple[str, str]] = []
+    declared = s.observability.alerting.slow_threshold_seconds
+    if declared is not None and declared >= s.routing.timeout:
+        problems.append(
+            (
+                "observability.alerting.slow_threshold_seconds",
+                f"{declared} s is not below routing.timeout ({s.routing.timeout:g} s): every call is "
+                "cancelled before it could count as slow, so llm_too_slow would never fire; expected a "
+                f"number of seconds below {s.routing.timeout:g} (default: half of routing.timeout)",
+            )
+        )
+    return problems
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# Host-side settings of the ssh/local targets that mean nothing for pods.
+_HOST_ONLY_LITELLM_KEYS = ("hosts", "bind_host", "system_user", "install_dir", "config_dir")
+
+
+def kubernetes_problems(s: Any) -> list[tuple[str, str]]:
+    """(config path, message) for every setting a Kubernetes deploy cannot honour, and for a
+    `kubernetes:` section on a stack that does not deploy there."""
+    problems: list[tuple[str, str]] = []
+    k = s.kubernetes
+    if s.litellm.deploy != "kubernetes":
+        if k is not None:
+            problems.append(("kubernetes", f"applies only to litellm.deploy: kubernetes (this stack deploys with '{s.litellm.deploy}'); remove it"))
+        return problems
+    if k is None:
+        problems.append(("kubernetes", "litellm.deploy: kubernetes needs a 'kubernetes' section (at least {namespace: ...})"))
+        return problems
+
+    for key in _HOST_ONLY_LITELLM_KEYS:
+        if key in s.litellm.model_fields_set:
+            problems.append((f"litellm.{key}", "does not apply to litellm.deploy: kubernetes (pods are scheduled by the cluster); remove it"))
+    if "ssh" in s.model_fields_set:
+        problems.append(("ssh", "does not apply to litellm.deploy: kubernetes (nothing is reached over SSH); remove it"))
+    if s.litellm.workers != 1:
+        problems.append(("litellm.workers", f"must be 1 for litellm.deploy: kubernetes (one worker per pod, as upstream advises; scale with kubernetes.max_replicas), got {s.litellm.workers}"))
+    if s.dns.enabled:
+        problems.append(("dns.enabled", "DNS records are written over SSH for ssh-deployed hosts; for kubernetes point <service_name>.<domain> at the Ingress controller (external-dns or your DNS team) and set dns.enabled: false"))
+    if s.redis.manage_acl:
+        problems.append(("redis.manage_acl", "the Redis ACL user is managed over SSH; for kubernetes Redis is an external service: create the user there and set redisPassword, manage_acl: false"))
+    if "cert_dir" in s.tls.model_fields_set:
+        problems.append(("tls.cert_dir", "does not apply to litellm.deploy: kubernetes (TLS ends at the Ingress, the certificate lives in a Secret); remove it"))
+    if s.postgres.enabled and _loopback(s.postgres.host):
+        problems.append(("postgres.host", f"'{s.postgres.host}' is loopback: inside a pod that is the pod itself; give the address the cluster reaches Postgres at"))
+    if s.redis.enabled and _loopback(s.redis.host):
+        problems.append(("redis.host", f"'{s.redis.host}' is loopback: inside a pod that is the pod itself; give the address the cluster reaches Redis at"))
+    if k.max_replicas > 1 and not s.redis.enabled:
+        problems.append(("kubernetes.max_replicas", f"{k.max_replicas} pods share router state (rpm/tpm usage, cooldowns) through Redis: enable redis, or set max_replicas: 1"))
+    if s.postgres.enabled:
+        pods = k.max_replicas + SURGE_PODS
+        need = s.litellm.database_connection_pool_limit * pods
+        if need > s.postgres.connection_limit:
+            problems.append((
+                "kubernetes.max_replicas",
+                f"{pods} pods (max_replicas {k.max_replicas} + {SURGE_PODS} surging during a rollout) x "
+                f"database_connection_pool_limit {s.litellm.database_connection_pool_limit} = {need} connections "
+                f"exceed postgres.connection_limit {s.postgres.connection_limit}; lower one or raise the limit",
+            ))
+    if k.image.tag is not None and not image_tag_names_release(k.image.tag, s.litellm.version):
+        problems.append(("kubernetes.image.tag", f"'{k.image.tag}' does not name the pinned release v{s.litellm.version} (e.g. {default_image_tag(s.litellm.version)}); floating tags such as main-latest are refused"))
+    for name in sorted(set(s.secrets.env_secrets) & {n for n, _ in POD_ENV}):
+        problems.append((f"envSecrets.{name}", f"{name} is set by the gateway in every pod's environment; remove the envSecrets entry"))
+    if k.ingress.enabled and not s.tls.enabled and not s.tls.allow_plaintext:
+        problems.append(("tls.enabled", "TLS is off at the Ingress: the providers would send the master key and every "
+                         "virtual key over the network in clear; turn TLS on, or set tls.allow_plaintext: true to accept that explicitly"))
+    if k.ingress.enabled and not s.litellm.service_name:
+        problems.append(("litellm.service_name", "the Ingress serves <service_name>.<domain>: set litellm.service_name (e.g. litellm)"))
+    if not k.ingress.enabled:
+        if s.tls.enabled:
+            problems.append(("tls.enabled", "TLS ends at the Ingress: enable kubernetes.ingress, or set tls.enabled: false"))
+        if k.ingress.tls_secret or k.ingress.class_name or k.ingress.annotations:
+            problems.append(("kubernetes.ingress", "class_name, tls_secret and annotations need ingress.enabled: true"))
+    elif k.ingress.tls_secret and not s.tls.enabled:
+        problems.append(("kubernetes.ingress.tls_secret", "an Ingress TLS secret needs tls.enabled: true"))
+    return problems
+
+
+def _repeats(values: list[str]) -> set[int]:
+    """Indices of the entries that repeat an earlier one (the first occurrence is not reported)."""
+    seen: set[str] = set()
+    out: set[int] = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            out.add(i)
+        seen.add(value)
+    return out
+
+
+def _known(names: set[str]) -> str:
+    return "known: " + (", ".join(sorted(names)) if names else "none")
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> Optional[list[str]]:
+    """A cycle in a fallback graph, as a path that returns to its start, or None."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> Optional[list[str]]:
+        state[node] = 1
+        path.append(node)
+        for nxt in graph.get(node, []):
+            if nxt == node:
+                continue  # reported separately as "falls back to itself"
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if state.get(nxt) is None:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if state.get(start) is None:
+            found = visit(start)
+            if found:
+                return found
+    return None

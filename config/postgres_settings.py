@@ -1,0 +1,28 @@
+"""Stack settings of the Postgres server LiteLLM keeps its keys, teams and spend in. Pure.
+
+The pool-size check (workers x pool x hosts within `connection_limit`) spans sections: it is in
+`config.cross_checks`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from config.fields import HostOrIp, Port, SqlIdentifier, StrictModel
+
+
+class PostgresSettings(StrictModel):
+    enabled: bool = True
+    host: HostOrIp
+    port: Port = 5432
+    admin_user: str = "postgres"
+    admin_database: str = "postgres"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    database: SqlIdentifier = "litellm"
+    role: SqlIdentifier = "litellm"
+    connection_limit: Annotated[int, Field(ge=1, le=10000)] = 50
+    # Whether the admin password comes from secret config (postgresAdminPassword). Off only for a
+    # server with trust/peer authentication (the local stack).
+    admin_password_required: bool = True

@@ -1,0 +1,53 @@
+"""Stack settings of Redis (router state, the managed ACL user) and of LiteLLM's response cache in it.
+Pure (no Pulumi imports)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+from pydantic import AfterValidator, Field, model_validator
+
+from config import checks
+from config.fields import HostOrIp, Port, SshHostKey, StrictModel
+
+
+def _redis_user(value: Optional[str]) -> Optional[str]:
+    return None if value is None else checks.check_redis_user(value)
+
+
+class RedisSettings(StrictModel):
+    enabled: bool = True
+    host: HostOrIp
+    port: Port = 6379
+    # An ACL user for the gateway; None = the default user.
+    user: Annotated[Optional[str], AfterValidator(_redis_user)] = None
+    tls: bool = False
+    # Create/rotate the ACL user with `ACL SETUSER` over SSH on the Redis host (password generated
+    # unless redisPassword is set). Off: the server is someone else's; redisPassword is used if set.
+    manage_acl: bool = False
+    # The host redis-cli runs on for manage_acl; defaults to `host`.
+    ssh_host: Optional[HostOrIp] = None
+    # The SSH host key of that host (required with manage_acl).
+    host_key: Optional[SshHostKey] = None
+    # The server serves this gateway alone: the managed ACL user may then get every key (`~*`).
+    # Off (default): it is confined to `<cache namespace>:*`, and `~*` is refused.
+    dedicated: bool = False
+
+    @model_validator(mode="after")
+    def _acl_needs_user(self) -> "RedisSettings":
+        if self.manage_acl and not self.user:
+            raise ValueError("manage_acl needs 'user' (the ACL user to create)")
+        if self.manage_acl and self.user == "default":
+            raise ValueError(
+                "manage_acl would reset Redis's 'default' user (every client without a user name "
+                "logs in as it); set user to a dedicated name such as 'litellm'"
+            )
+        return self
+
+
+class CacheSettings(StrictModel):
+    """LiteLLM's response cache in Redis (litellm_settings.cache / cache_params)."""
+
+    enabled: bool = True
+    ttl_seconds: Annotated[int, Field(ge=1)] = 600
+    namespace: Annotated[Optional[str], AfterValidator(lambda v: None if v is None else checks.check_namespace(v))] = None

@@ -1,0 +1,46 @@
+"""The stack's secrets: values that only ever come from Pulumi secret config. Pure."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import Field, SecretStr, field_validator
+
+from config.fields import ENV_NAME, StrictModel
+
+
+class GatewaySecrets(StrictModel):
+    """Values that only come from `pulumi config set --secret`. SecretStr keeps them out of reprs."""
+
+    master_key: Optional[SecretStr] = None
+    salt_key: Optional[SecretStr] = None
+    postgres_admin_password: Optional[SecretStr] = None
+    redis_password: Optional[SecretStr] = None
+    ssh_private_key: Optional[SecretStr] = None
+    dns_admin_password: Optional[SecretStr] = None
+    tls_ca_key: Optional[SecretStr] = None
+    # NAME -> value for every os.environ/NAME the rendered config references.
+    env_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+
+    @field_validator("master_key")
+    @classmethod
+    def _sk_prefix(cls, value: Optional[SecretStr]) -> Optional[SecretStr]:
+        if value is not None and not value.get_secret_value().startswith("sk-"):
+            raise ValueError("LiteLLM requires the master key to start with 'sk-'")
+        return value
+
+    @field_validator("env_secrets", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: object) -> object:
+        # `pulumi config set --path envSecrets.X 123` without --secret stores a number.
+        if isinstance(value, dict):
+            return {k: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in value.items()}
+        return value
+
+    @field_validator("env_secrets")
+    @classmethod
+    def _env_names(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        bad = [k for k in value if not ENV_NAME.fullmatch(k)]
+        if bad:
+            raise ValueError(f"not valid environment variable names (A-Z, 0-9, _): {', '.join(repr(b) for b in sorted(bad))}")
+        return value

@@ -1,0 +1,29 @@
+"""Stack settings of the TLS certificates the proxies (or the Ingress) serve. Pure."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from config.fields import HostPath, StrictModel
+
+
+class TlsSettings(StrictModel):
+    enabled: bool = False
+    # internal-ca: signed by the environment's CA (tlsCaCert + secret tlsCaKey);
+    # self-signed: a CA generated in the stack (local and throwaway stacks).
+    issuer: Literal["internal-ca", "self-signed"] = "self-signed"
+    validity_hours: Annotated[int, Field(ge=24)] = 24 * 365
+    early_renewal_hours: Annotated[int, Field(ge=1)] = 24 * 30
+    key_algorithm: Literal["RSA", "ECDSA"] = "ECDSA"
+    cert_dir: HostPath = "/etc/litellm/tls"
+    # TLS off on an ssh deploy sends the master key (admin API) and every virtual key over the
+    # network in clear: refused unless this says so explicitly.
+    allow_plaintext: bool = False
+
+    @model_validator(mode="after")
+    def _renewal_inside_validity(self) -> "TlsSettings":
+        if self.early_renewal_hours >= self.validity_hours:
+            raise ValueError("early_renewal_hours must be shorter than validity_hours")
+        return self

@@ -1,0 +1,1 @@
+"""Pure renderers: validated settings in, the text of a file, a script or a manifest out. No Pulumi."""
