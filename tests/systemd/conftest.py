@@ -12,12 +12,6 @@ from tests.support.systemd_bed import SystemdBed
 BED_HOSTS = ["lite-a", "lite-b", "door"]
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/systemd/" in str(item.fspath):
-            item.add_marker(pytest.mark.slow)
-
-
 @pytest.fixture(scope="session")
 def systemd_bed(request):
     from tests.systemd.wheel_cache import pip_config_for_bed

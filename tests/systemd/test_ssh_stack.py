@@ -24,7 +24,9 @@ UNIT = "litellm.service"
 def rig(systemd_bed):
     host = systemd_bed.host("lite-a")
     # something that existed before the stack: destroy must leave it alone
-    host.sudo("install -d -m 0755 /opt/preexisting && echo keep > /opt/preexisting/file && useradd --system bystander")
+    # (the config directory among them: the layout adopts it, and a destroy must not remove it)
+    host.sudo("install -d -m 0755 /opt/preexisting && echo keep > /opt/preexisting/file && useradd --system bystander "
+              "&& install -d -m 0755 /etc/litellm")
     with scratch_cluster_objects(ADMIN_DSN, prefix=process_prefix("bed")) as scratch:
         r = SshStackRig(systemd_bed, [host], scratch)
         r.host = host
@@ -52,7 +54,7 @@ def test_deploy_from_nothing(rig):
     install = next(e for e in rig.executor.log if e.step.name.endswith("-install"))
     assert "Generated Prisma Client Python" in install.stdout
     # the hashed lock, installed as rendered (its file on the host is the committed lock)
-    from components.host_scripts import lock_text
+    from rendering.host_scripts import lock_text
 
     assert rig.host.sudo("cat /opt/litellm/requirements.lock").stdout == lock_text()
     ready = httpx.get(f"{rig.url}/health/readiness", timeout=30)
@@ -149,11 +151,17 @@ def test_a_reboot_brings_the_proxy_back(rig, systemd_bed):
 
 def test_destroy_removes_what_the_stack_created_and_nothing_else(rig):
     h = rig.host
-    rig.apply(None)
+    assert h.sudo("id -un litellm").stdout.strip() == "litellm"
+    p = rig.apply(None)
     rig.current = None
-    gone = h.sudo(
-        "for p in /etc/systemd/system/litellm.service /etc/litellm/config.yaml /etc/litellm/litellm.env "
-        "/opt/litellm/.litellm-gateway-owner; do [ -e $p ] && echo \"left $p\"; done; "
-        "systemctl is-active litellm.service || true", check=False).stdout.split()
-    assert gone == ["inactive"] or gone == ["unknown"], gone
-    assert h.sudo("cat /opt/preexisting/file; id -un bystander; id -un deploy").stdout.split() == ["keep", "bystander", "deploy"]
+    ran = [e.step.name for e in rig.executor.log if e.command == "delete"]
+    print("destroy ran:", ran)
+    left = h.sudo(
+        "for p in /etc/systemd/system/litellm.service /etc/litellm/config.yaml /etc/litellm/litellm.env /opt/litellm "
+        "/opt/litellm/venv /opt/litellm/.litellm-gateway-owner; do [ -e $p ] && echo \"left $p\"; done; "
+        "id litellm >/dev/null 2>&1 && echo 'left account litellm'; getent group litellm >/dev/null && echo 'left group litellm'; "
+        "systemctl is-active litellm.service || true", check=False).stdout.split("\n")
+    assert [line for line in left if line] in (["inactive"], ["unknown"]), left
+    # what existed before the stack: left alone (the adopted config directory too)
+    assert h.sudo("cat /opt/preexisting/file; id -un bystander; id -un deploy; test -d /etc/litellm && echo etc-litellm").stdout.split() == [
+        "keep", "bystander", "deploy", "etc-litellm"]

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from components.host_scripts import LOCK_FILE
+from rendering.host_scripts import LOCK_FILE
 
 WHEEL_CACHE = Path("/var/cache/litellm-gateway-bed/wheels")
 
