@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from config.settings import PINNED_LITELLM_VERSION
+from config.litellm_settings import PINNED_LITELLM_VERSION
 from offline.engine import ProgramRun, RecordedResource, run_stack
 from tests.support.fake_upstreams import FakeOllama, free_port
 from tests.support.postgres_apply import apply_declared, apply_litellm_migrations
