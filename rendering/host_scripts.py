@@ -352,7 +352,10 @@ def schema_link_lines(settings: GatewaySettings) -> list[str]:
     Needs VENV set; re-run by every install, so the link follows a LiteLLM upgrade."""
     p = host_paths(settings)
     return [
-        'SCHEMA=$("$VENV/bin/python" -c \'import litellm, os; print(os.path.join(os.path.dirname(litellm.__file__), "proxy", "schema.prisma"))\')',
+        # found without importing litellm: its import fetches the model price map from GitHub
+        # (unless LITELLM_LOCAL_MODEL_COST_MAP is set), 3 attempts on an offline host, and runs
+        # the package's import-time code as root for a path lookup
+        'SCHEMA=$("$VENV/bin/python" -c \'import importlib.util, os; s = importlib.util.find_spec("litellm"); print(os.path.join(os.path.dirname(s.origin), "proxy", "schema.prisma"))\')',
         'if [ ! -f "$SCHEMA" ]; then echo "LiteLLM\'s schema.prisma is missing: $SCHEMA" >&2; exit 1; fi',
         f'ln -sfn "$SCHEMA" {_q(p.schema_link)}',
     ]

@@ -18,6 +18,11 @@ validation; each one is named in `StackOverrides` below):
   with other test runs), `dns` off, `tls` off (the mock engine's certificates are placeholders),
   `observability`: prometheus, no alerting (its webhook would leave loopback).
 
+- `dns` (with `dns_host`): the DNS server is a bed host whose `samba-tool` is the recording
+  stand-in of tests/rendering/test_dns_scripts.py (records in a JSON file, every call logged,
+  the auth file's password checked against a sha256 the stand-in holds, never the password); the
+  SSH path and the rendered DnsRecord scripts are real, only Samba is not.
+
 Substitutions of what the bed cannot provide (named, everything else runs as rendered):
 
 - **S1 `prisma-offline-engine`**: Prisma's engine download host is unreachable, so the host is
@@ -83,6 +88,38 @@ def seed_offline_prisma(h: BedHost) -> None:
     h.sudo(script, timeout=120)
 
 
+DNS_ZONE = "hx.dev.local"
+SAMBA_DIR = "/var/lib/fake-samba"
+
+
+def install_samba_stand_in(h: BedHost, password: str) -> None:
+    """The recording samba-tool on the DNS host (see the module doc)."""
+    import hashlib
+
+    from tests.rendering.test_dns_scripts import FAKE_SAMBA_TOOL
+
+    tool = FAKE_SAMBA_TOOL.replace("__PYTHON__", "/usr/bin/python3")
+    tool = tool.replace('PASSWORD = os.environ.get("FAKE_SAMBA_PASSWORD", "")',
+                        'import hashlib\nPASSWORD_SHA = os.environ.get("FAKE_SAMBA_PASSWORD_SHA256", "")')
+    tool = tool.replace('creds.get("password") == PASSWORD', 'hashlib.sha256(creds.get("password", "").encode()).hexdigest() == PASSWORD_SHA')
+    tool = tool.replace('creds.get("password") != PASSWORD', 'hashlib.sha256(creds.get("password", "").encode()).hexdigest() != PASSWORD_SHA')
+    assert "PASSWORD_SHA" in tool and "== PASSWORD\n" not in tool and "!= PASSWORD:" not in tool
+    digest = hashlib.sha256(password.encode()).hexdigest()
+    wrapper = (f"#!/bin/sh\nFAKE_SAMBA_DB={SAMBA_DIR}/records.json FAKE_SAMBA_LOG={SAMBA_DIR}/calls.jsonl "
+               f"FAKE_SAMBA_ZONES={DNS_ZONE} FAKE_SAMBA_PASSWORD_SHA256={digest} exec /usr/bin/python3 {SAMBA_DIR}/samba_tool.py \"$@\"\n")
+    # the DnsRecord scripts run as the SSH user (no sudo): the stand-in's files are that user's
+    h.sudo(f"install -d -m 0700 -o {DEPLOY_USER} -g {DEPLOY_USER} {SAMBA_DIR} && cat > {SAMBA_DIR}/samba_tool.py "
+           f"&& chown {DEPLOY_USER}: {SAMBA_DIR}/samba_tool.py", input=tool)
+    h.sudo("cat > /usr/local/bin/samba-tool && chmod 0755 /usr/local/bin/samba-tool", input=wrapper)
+
+
+def samba_records(h: BedHost) -> dict[str, list[str]]:
+    import json
+
+    text = h.sudo(f"cat {SAMBA_DIR}/records.json 2>/dev/null || echo '{{}}'").stdout
+    return {k: v for k, v in json.loads(text).items() if v}
+
+
 @dataclass
 class SshStackRig:
     bed: SystemdBed
@@ -91,6 +128,8 @@ class SshStackRig:
     master_key: str = field(default_factory=lambda: "sk-bed-" + secrets.token_hex(16))
     current: Optional[ProgramRun] = None
     port: int = field(default_factory=free_port)
+    dns_host: Optional[BedHost] = None
+    dns_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
 
     def __post_init__(self) -> None:
         self.model_id = f"bed-{secrets.token_hex(3)}"
@@ -101,6 +140,8 @@ class SshStackRig:
         self.migration_reports: list = []
         for h in self.hosts:
             seed_offline_prisma(h)
+        if self.dns_host is not None:
+            install_samba_stand_in(self.dns_host, self.dns_password)
 
     # ---- the stack ------------------------------------------------------------------------------
     def overrides(self, **kw: Any) -> dict[str, Any]:
@@ -117,7 +158,9 @@ class SshStackRig:
                          "database": self.database, "role": self.role, "connection_limit": 20},
             "redis": {"host": "127.0.0.1", "port": 6379},
             "cache": {"enabled": False},
-            "dns": {"enabled": False},
+            "dns": ({"enabled": True, "server": self.dns_host.address, "zone": DNS_ZONE, "admin_user": "Administrator",
+                     "auth": "authfile", "host_key": self.dns_host.host_key_line}
+                    if self.dns_host is not None else {"enabled": False}),
             "tls": {"enabled": False, "allow_plaintext": True},
             "observability": {"callbacks": ["prometheus"]},
             "models": [{"id": self.model_id, "model_name": "llama3.2", "provider": "ollama_chat",
@@ -131,7 +174,7 @@ class SshStackRig:
 
     def program(self, **kw: Any) -> ProgramRun:
         secrets_ = {"masterKey": self.master_key, "sshPrivateKey": self.bed.private_key,
-                    "postgresAdminPassword": "unused-with-trust-auth"}
+                    "postgresAdminPassword": "unused-with-trust-auth", "dnsAdminPassword": self.dns_password}
         return run_stack("dev", secrets=secrets_, overrides=self.overrides(**kw))
 
     # ---- substitutions ----------------------------------------------------------------------------

@@ -230,6 +230,12 @@ class SystemdBed:
         (root / "etc/machine-id").unlink(missing_ok=True)
         _run(["systemd-machine-id-setup", f"--root={root}"], what="machine id")
         (root / "etc/hostname").write_text(name + "\n")
+        # name resolution stays on loopback: nothing on a bed host may reach this machine's
+        # (non-loopback) resolver; with --resolv-conf=off nspawn leaves this file alone
+        resolv = root / "etc/resolv.conf"
+        if resolv.is_symlink() or resolv.exists():
+            resolv.unlink()
+        resolv.write_text("# litellm-gateway test bed: no resolver beyond loopback\nnameserver 127.0.0.1\n")
         hosts_file = root / "etc/hosts"
         hosts_file.write_text(hosts_file.read_text() + f"{address} {name}\n")
         # mask what clashes (every enabled unit of the image but KEEP_ENABLED)
@@ -283,7 +289,7 @@ class SystemdBed:
     def _boot(self, h: BedHost) -> None:
         log = open(self.dir / f"{h.name}.console.log", "wb")
         h.process = subprocess.Popen(
-            ["systemd-nspawn", "-q", "-D", str(h.root), "--register=no", "--keep-unit", "-M", f"bed{self.id}{h.name}"[:64],
+            ["systemd-nspawn", "-q", "-D", str(h.root), "--register=no", "--keep-unit", "--resolv-conf=off", "-M", f"bed{self.id}{h.name}"[:64],
              "-b", "--", "systemd.firstboot=off"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )

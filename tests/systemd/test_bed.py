@@ -14,6 +14,11 @@ def test_every_host_boots_systemd_and_answers_ssh_with_its_pinned_key(systemd_be
         assert out == ["running", "systemd", DEPLOY_USER, "0", h.name], (h.name, out, systemd_bed.console(h))
 
 
+def test_name_resolution_stays_on_loopback(systemd_bed):
+    for h in systemd_bed.hosts:
+        assert h.ssh("grep -v '^#' /etc/resolv.conf").stdout.split() == ["nameserver", "127.0.0.1"]
+
+
 def test_a_wrong_host_key_is_refused(systemd_bed):
     a, b = systemd_bed.hosts[0], systemd_bed.hosts[1]
     d = private_tempdir()

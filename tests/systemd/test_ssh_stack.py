@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.postgres_apply import scratch_cluster_objects
 from tests.support.postgres_fixtures import ADMIN_DSN, process_prefix
-from tests.support.ssh_stack import SshStackRig
+from tests.support.ssh_stack import DNS_ZONE, SshStackRig, samba_records
 from tests.support.transitions import StepFailed, plan
 
 UNIT = "litellm.service"
@@ -28,7 +28,8 @@ def rig(systemd_bed):
     host.sudo("install -d -m 0755 /opt/preexisting && echo keep > /opt/preexisting/file && useradd --system bystander "
               "&& install -d -m 0755 /etc/litellm")
     with scratch_cluster_objects(ADMIN_DSN, prefix=process_prefix("bed")) as scratch:
-        r = SshStackRig(systemd_bed, [host], scratch)
+        # DNS: the front-door bed host plays the domain controller (recording samba-tool)
+        r = SshStackRig(systemd_bed, [host], scratch, dns_host=systemd_bed.host("door"))
         r.host = host
         try:
             yield r
@@ -53,6 +54,8 @@ def test_deploy_from_nothing(rig):
         assert step in ran, (step, ran)
     install = next(e for e in rig.executor.log if e.step.name.endswith("-install"))
     assert "Generated Prisma Client Python" in install.stdout
+    # the install never imports litellm (its import fetches the price map from GitHub)
+    assert "model cost map" not in install.stdout, install.stdout[-2000:]
     # the hashed lock, installed as rendered (its file on the host is the committed lock)
     from rendering.host_scripts import lock_text
 
@@ -68,6 +71,12 @@ def test_deploy_from_nothing(rig):
     assert answer.status_code == 200 and "[fake:" in answer.text, answer.text
     refused = _chat(rig, "sk-not-a-key-of-this-stack")
     assert refused.status_code == 401, refused.text
+    # DNS over SSH on the DC: the host's A record and the service name's CNAME
+    records = samba_records(rig.dns_host)
+    assert records.get(f"{DNS_ZONE}|{rig.host.name}|A") == [rig.host.address], records
+    assert records.get(f"{DNS_ZONE}|litellm|CNAME") == [f"{rig.host.name}.{DNS_ZONE}"], records
+    calls = [__import__("json").loads(line) for line in rig.dns_host.sudo("cat /var/lib/fake-samba/calls.jsonl").stdout.splitlines()]
+    assert calls and all(c["password_ok"] and c["auth_mode"] == "600" for c in calls), calls
 
 
 def test_the_unit_runs_under_the_rendered_sandbox(rig, record_property):
@@ -104,6 +113,26 @@ def test_reapplying_an_unchanged_stack_runs_nothing(rig):
     p = rig.apply(rig.program())
     assert {s.op for s in p.steps} == {"same"} and not p.deletes, rig.describe(p)
     assert len(rig.executor.log) == before
+
+
+def test_a_host_presenting_another_key_is_refused_before_anything_runs(rig, systemd_bed):
+    """The stack pins lite-a's key; a server presenting another one (here: the key of another bed
+    host pinned for lite-a's address) fails the first step at the dial, after the connection's
+    dialErrorLimit retries, and nothing on the host changes."""
+    other = systemd_bed.host("door").host_key_line
+    wrong = rig.program()
+    for r in wrong.resources:
+        if r.type == "command:remote:Command" and r.inputs["connection"]["host"] == rig.host.address:
+            r.inputs["connection"]["hostKey"] = other
+    before = len(rig.executor.log)
+    with pytest.raises(StepFailed) as refused:
+        rig.executor.execute(plan(rig.current, wrong))
+    text = str(refused.value)
+    assert refused.value.step.name.endswith("-claim"), text[-1500:]
+    limit = int(next(r for r in wrong.resources if r.name.endswith("-claim")).inputs["connection"]["dialErrorLimit"])
+    assert f"after {limit} failed attempts:" in text and "Host key verification failed" in text, text[-1500:]
+    assert [e.step.name for e in rig.executor.log[before:]] == [refused.value.step.name]
+    assert httpx.get(f"{rig.url}/health/readiness", timeout=30).status_code == 200
 
 
 def test_a_proxy_that_cannot_boot_fails_the_update_with_the_journal(rig):
@@ -162,6 +191,7 @@ def test_destroy_removes_what_the_stack_created_and_nothing_else(rig):
         "id litellm >/dev/null 2>&1 && echo 'left account litellm'; getent group litellm >/dev/null && echo 'left group litellm'; "
         "systemctl is-active litellm.service || true", check=False).stdout.split("\n")
     assert [line for line in left if line] in (["inactive"], ["unknown"]), left
+    assert samba_records(rig.dns_host) == {}  # the records went with the stack
     # what existed before the stack: left alone (the adopted config directory too)
     assert h.sudo("cat /opt/preexisting/file; id -un bystander; id -un deploy; test -d /etc/litellm && echo etc-litellm").stdout.split() == [
         "keep", "bystander", "deploy", "etc-litellm"]
