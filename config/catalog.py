@@ -10,10 +10,11 @@ import re
 from datetime import date, datetime, timezone
 from typing import Annotated, Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from config import checks
 from config.cli_values import parse_go_time
-from config.fields import Duration, EnvRef, NonNegativeFloat, PositiveInt, StrictModel, env_ref_name
+from config.fields import Duration, EnvRef, ModelName, NonNegativeFloat, PositiveInt, StrictModel, check_host_or_ip, env_ref_name
 from config.host_env import GATEWAY_ENV_VARS
 from config.key_defaults import GraceDuration
 
@@ -46,7 +47,7 @@ class ModelDeployment(StrictModel):
     api_base: Optional[str] = None
     # os.environ/NAME of a provider key (never one of GATEWAY_ENV_VARS: see _provider_rules).
     api_key: Optional[EnvRef] = None
-    credential_name: Optional[str] = None
+    credential_name: Optional[ModelName] = None
     rpm: Optional[PositiveInt] = None
     tpm: Optional[PositiveInt] = None
     timeout: Optional[Annotated[float, Field(gt=0)]] = None
@@ -63,17 +64,15 @@ class ModelDeployment(StrictModel):
 
     @field_validator("model_name", "model")
     @classmethod
-    def _non_empty(cls, value: str) -> str:
+    def _model_names(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
-        return value
+        return checks.check_model_name(value)
 
     @field_validator("api_base")
     @classmethod
     def _http_url(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not re.fullmatch(r"https?://[^\s/]+[^\s]*", value):
-            raise ValueError("expected an http(s) URL such as http://hx-ollama-server:11434")
-        return value
+        return None if value is None else checks.check_http_url(value, host_check=check_host_or_ip)
 
     @model_validator(mode="after")
     def _provider_rules(self) -> "ModelDeployment":
@@ -149,8 +148,8 @@ class RoutingSettings(StrictModel):
 
 class TeamSpec(StrictModel):
     team_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-    alias: Optional[str] = None
-    models: list[str] = Field(default_factory=list)
+    alias: Optional[Annotated[str, AfterValidator(checks.check_display_name)]] = None
+    models: list[ModelName] = Field(default_factory=list)
     max_budget: Optional[NonNegativeFloat] = None
     budget_duration: Optional[Duration] = None
     rpm_limit: Optional[PositiveInt] = None
@@ -162,8 +161,8 @@ class VirtualKeySpec(StrictModel):
     alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     # The consuming service; its key is exported as output `keys.<service>`.
     service: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-    team: Optional[str] = None
-    models: list[str] = Field(default_factory=list)
+    team: Optional[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]] = None
+    models: list[ModelName] = Field(default_factory=list)
     max_budget: Optional[NonNegativeFloat] = None
     budget_duration: Optional[Duration] = None
     rpm_limit: Optional[PositiveInt] = None
@@ -193,3 +192,9 @@ class VirtualKeySpec(StrictModel):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value
+
+
+def expired_keys(keys: list[VirtualKeySpec], now: datetime) -> list[VirtualKeySpec]:
+    """The declared keys whose `expires` has passed at `now`: LiteLLM refuses them (401). Kept in the
+    stack (their resources stay; a new environment refuses to create them) and reported by the render."""
+    return [k for k in keys if k.expires is not None and k.expires <= now]

@@ -155,3 +155,122 @@ def zero_duration(value: str) -> Optional[str]:
     if m and int(m.group(1)) == 0:
         return value
     return None
+
+
+# Model names: the public name clients ask for and the upstream's own name. They reach config.yaml,
+# admin-API bodies, metrics labels and URLs (/v1/models/<name>): printable ASCII without whitespace,
+# quotes or the characters that mean something in a URL or a config line (`#`, `%`, `\`, `?`), which
+# also keeps out zero-width and bidi characters that make two names look alike.
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+=-]{0,255}")
+MODEL_NAME_RULE = "letters, digits and . _ : / @ + = - (starting with a letter or digit, at most 256; no spaces)"
+
+
+def check_model_name(value: str) -> str:
+    if not _MODEL_NAME.fullmatch(value):
+        raise ValueError(f"expected a model name of {MODEL_NAME_RULE}, e.g. 'llama3.2' or 'qwen2.5-coder:7b'")
+    return value
+
+
+# A login or role name that a provider or a script receives (PostgreSQL admin, SSH user).
+_ROLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@-]{0,62}")
+
+
+def check_role_name(value: str) -> str:
+    if not _ROLE.fullmatch(value):
+        raise ValueError("expected a name of letters, digits and . _ @ - (at most 63; no spaces or quotes)")
+    return value
+
+
+def check_http_url(value: str, *, host_check) -> str:
+    """An upstream base URL: http(s), a host that passes `host_check`, an optional port and a plain
+    path; no user info, query or fragment (a credential in a URL is logged and cached everywhere;
+    credentials go in api_key as os.environ/NAME)."""
+    from urllib.parse import urlsplit
+
+    example = "expected an http(s) URL such as http://hx-ollama-server:11434 or https://api.openai.com/v1"
+    if not re.fullmatch(r"https?://[A-Za-z0-9.\[\]:/_~@?=&#%+-]+", value):
+        raise ValueError(f"{example} (no spaces, quotes, backslashes or line breaks)")
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ValueError("a URL must not carry credentials (user:password@); put the key in api_key as os.environ/NAME")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError("a URL must not carry a query or fragment (e.g. ?api-key=...); put credentials in api_key "
+                         "as os.environ/NAME")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{example}: the port must be a number from 1 to 65535") from None
+    if port == 0:
+        raise ValueError(f"{example}: the port must be a number from 1 to 65535")
+    host = parts.hostname or ""
+    try:
+        host_check(host)
+    except ValueError as exc:
+        raise ValueError(f"the URL's host {host!r}: {exc}") from None
+    if not re.fullmatch(r"[A-Za-z0-9._~/-]*", parts.path):
+        raise ValueError(f"{example}: the path may hold letters, digits and . _ ~ / - only (no %-escapes)")
+    return value
+
+
+# PEM certificates given as plain config (a CA certificate): only BEGIN/END CERTIFICATE blocks of
+# base64 lines, nothing before, between or after them.
+_PEM_CERTIFICATES = re.compile(r"(?:-----BEGIN CERTIFICATE-----\n(?:[A-Za-z0-9+/=]{1,76}\n)+-----END CERTIFICATE-----\n?)+")
+
+
+def check_pem_certificates(value: str) -> str:
+    if not _PEM_CERTIFICATES.fullmatch(value.replace("\r\n", "\n")):
+        raise ValueError("expected PEM certificates only ('-----BEGIN CERTIFICATE-----' ... "
+                         "'-----END CERTIFICATE-----'), with nothing else before, between or after them")
+    return value
+
+
+# A name handed to a provider or API as one value (a kubeconfig context such as
+# `arn:aws:eks:eu-west-1:123456789012:cluster/prod` or `kubernetes-admin@kubernetes`): one word of
+# printable ASCII, none of the characters that mean something in a config line or a URL.
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,252}")
+
+
+def check_word(value: str) -> str:
+    if not _WORD.fullmatch(value):
+        raise ValueError("expected one word of letters, digits and . _ : @ / + = - (no spaces, #, %, \\ or quotes)")
+    return value
+
+
+# A display name shown by LiteLLM's UI (a team's alias): printable ASCII, spaces allowed, at most 64.
+_DISPLAY_NAME = re.compile(r"[ -~]{1,64}")
+
+
+def check_display_name(value: str) -> str:
+    if not _DISPLAY_NAME.fullmatch(value) or value != value.strip():
+        raise ValueError("expected printable ASCII of at most 64 characters, without leading or trailing spaces "
+                         "(no line breaks, tabs, or zero-width and bidi characters)")
+    return value
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
+
+
+def is_loopback_host(host: str) -> bool:
+    import ipaddress
+
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_admin_url(value: str, *, host_check) -> str:
+    """The admin URL override (`adminUrl`): the providers send the master key there on every call, so
+    it is https, or http only to a loopback address (an SSH tunnel or a port-forward on this machine)."""
+    from urllib.parse import urlsplit
+
+    check_http_url(value, host_check=lambda h: h if is_loopback_host(h) else host_check(h))
+    host = urlsplit(value).hostname or ""
+    if value.startswith("http://") and not is_loopback_host(host):
+        raise ValueError(
+            f"http:// to {host} would send the master key over the network in clear: use https://, or a "
+            "tunnel to a loopback address (e.g. `ssh -L 14000:localhost:4000 ...` and http://127.0.0.1:14000)"
+        )
+    return value

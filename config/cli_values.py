@@ -41,6 +41,8 @@ from typing import Any, Optional
 
 import yaml
 
+from config import safe_yaml
+
 
 class GoTime:
     """A YAML timestamp as yaml.v3 decodes it; `str()` is Go's `time.Time.String()`."""
@@ -74,10 +76,10 @@ _UINT64_MAX = 2**64 - 1
 # Go layouts -> regexes (Go's `1`/`2`/`15`/`4`/`5` accept one or two digits; `.999999999` an
 # optional fraction; `Z07:00` either Z or +hh:mm).
 _TS_T = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?(Z|[+-]\d{2}:\d{2})"
+    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})[Tt]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})"
 )
-_TS_SPACE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?")
-_TS_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_TS_SPACE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2}) ([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(\.[0-9]+)?")
+_TS_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
 
 
 def _go_timestamp(text: str) -> Optional[datetime]:
@@ -149,7 +151,7 @@ def resolve_plain_scalar(text: str) -> Any:
         except ValueError:
             return text
     if first.isdigit() or first in "+-":
-        if re.match(r"\d{4}-", text):
+        if re.fullmatch(r"[0-9]{4}-.*", text, re.DOTALL):
             ts = _go_timestamp(text)
             if ts is not None:
                 return GoTime(ts, text)
@@ -191,20 +193,27 @@ def _construct(node: yaml.Node) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = _construct(key_node)
-            out[go_sprint(key)] = _construct(value_node)
+            key = go_sprint(_construct(key_node))
+            if key in out:
+                raise safe_yaml.YamlProblem(f"line {key_node.start_mark.line + 1}: mapping key {key!r} already defined")
+            out[key] = _construct(value_node)
         return out
     raise ValueError(f"unsupported YAML node {node!r}")
 
 
 def load_yaml_v3(text: str) -> Any:
-    """A YAML document as go-yaml v3 decodes it into `any` (timestamps as GoTime)."""
+    """A YAML document as go-yaml v3 decodes it into `any` (timestamps as GoTime). Like go-yaml v3 it
+    refuses duplicate mapping keys ("mapping key ... already defined") and excessive aliasing."""
     loader = _V3Loader(text)
     try:
         node = loader.get_single_node()
     finally:
         loader.dispose()
-    return None if node is None else _construct(node)
+    if node is None:
+        return None
+    if safe_yaml.expanded_size(node) > safe_yaml.MAX_EXPANDED_NODES:
+        raise safe_yaml.YamlProblem("document contains excessive aliasing")
+    return _construct(node)
 
 
 # ---- Go formatting ---------------------------------------------------------------------------
@@ -223,7 +232,7 @@ def format_go_time(value: datetime) -> str:
 
 
 _GO_TIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(\.\d{1,9})? ([+-])(\d{2})(\d{2}) ([A-Za-z]{2,6}|[+-]\d{4})"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})? ([+-])([0-9]{2})([0-9]{2}) ([A-Za-z]{2,6}|[+-][0-9]{4})"
 )
 
 

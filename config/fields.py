@@ -70,17 +70,29 @@ def check_dns_name(value: str) -> str:
 
 
 def is_ip_address(value: str) -> bool:
-    """An IPv4 or IPv6 address (not a host name)."""
+    """An IPv4 or IPv6 address (not a host name) written the one way Python writes it back: no IPv6
+    scope id (`fe80::1%eth0`: Python accepts any text after `%`, spaces and line breaks included, and
+    the value lands in haproxy.cfg, scripts and URLs), no leading zeros, lower-case hex."""
     try:
-        ipaddress.ip_address(value)
-        return True
+        return str(ipaddress.ip_address(value)) == value and "%" not in value
     except ValueError:
         return False
 
 
 def check_host_or_ip(value: str) -> str:
+    """An address is an address: an IP written canonically, or a lower-case DNS name. Nothing else
+    reaches haproxy.cfg, a unit, a script or a URL (no whitespace, `#`, `%`, `\\`, `/` or `:port`)."""
+    if not is_ip_address(value) and _DNS_NAME.fullmatch(value) and value.rsplit(".", 1)[-1].isdigit():
+        # "192.168.010.020" is a valid DNS name by its characters, but resolvers read it as an IPv4
+        # address (inet_aton: octal 010 = 8): a name whose last label is all digits is no name.
+        raise ValueError("expected a host name or an IP address; an all-digit last label is read as an IPv4 "
+                         "address by resolvers (leading zeros are octal): write the address canonically, "
+                         "e.g. 192.168.10.20")
     if not is_ip_address(value) and not _DNS_NAME.fullmatch(value):
-        raise ValueError("expected a host name or an IP address")
+        if "%" in value:
+            raise ValueError("expected a host name or an IP address; IPv6 scope ids (%...) are not accepted")
+        raise ValueError("expected a host name or an IP address written canonically (e.g. 192.168.10.20, "
+                         "2001:db8::20, hx-litellm-server.hx.dev.local)")
     return value
 
 
@@ -107,6 +119,8 @@ Duration = Annotated[str, AfterValidator(_duration)]
 # A host path (safe characters; absolute where the deploy needs it, checked with the deploy mode).
 HostPath = Annotated[str, AfterValidator(lambda v: checks.check_path(v, absolute=False))]
 AlertType = Annotated[str, AfterValidator(checks.check_alert_type)]
+# A model's public or upstream name, or a name LiteLLM stores (a credential's).
+ModelName = Annotated[str, AfterValidator(checks.check_model_name)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]

@@ -10,6 +10,7 @@ Stack config keys (under `litellm-gateway:`):
     fall: 2                        # failed checks before a proxy is taken out
     rise: 2                        # passed checks before it is put back
     retries: 3                     # connection attempts per request (the last ones on another proxy)
+    admin_socket: /run/haproxy/admin.sock  # ssh: the runtime API socket (under /run/haproxy/)
   rollout:
     mode: one-at-a-time            # one-at-a-time (default) | parallel (throwaway stacks only)
     drain_timeout_seconds: 60      # how long a drain waits for the proxy's open requests to finish
@@ -20,9 +21,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+import re
 
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from config.fields import DnsLabel, HostOrIp
 from config.ssh_host_key import check_host_key
+
+# The runtime API socket: Debian's haproxy package creates /run/haproxy/ (haproxy:haproxy) for it; a
+# plain file name there, so the value is one word in haproxy.cfg and in every script.
+_ADMIN_SOCKET = re.compile(r"/run/haproxy/[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.sock")
+
+
+def _admin_socket(value: str) -> str:
+    if not _ADMIN_SOCKET.fullmatch(value):
+        raise ValueError("expected a socket file directly under /run/haproxy/ such as /run/haproxy/admin.sock "
+                         "(letters, digits and . _ -, ending in .sock)")
+    return value
 
 
 class _Strict(BaseModel):
@@ -30,18 +45,28 @@ class _Strict(BaseModel):
 
 
 class FrontDoorSettings(_Strict):
-    name: str = "litellm-lb"
-    address: Optional[str] = None
+    name: DnsLabel = "litellm-lb"
+    address: Optional[HostOrIp] = None
     # The front-door host's public SSH host key (ssh deploy; required there like every SSH target).
     host_key: Optional[Annotated[str, AfterValidator(check_host_key)]] = None
     check_interval_ms: Annotated[int, Field(ge=100, le=60000)] = 1000
     fall: Annotated[int, Field(ge=1, le=10)] = 2
     rise: Annotated[int, Field(ge=1, le=10)] = 2
     retries: Annotated[int, Field(ge=1, le=10)] = 3
-    # HAProxy's own config directory and admin socket on the front-door host (ssh deploy; a local
-    # deploy keeps both under <install_dir>/frontdoor).
-    config_dir: str = "/etc/haproxy"
-    admin_socket: str = "/run/haproxy/admin.sock"
+    # The runtime API socket on the front-door host (ssh deploy; a local deploy keeps it under
+    # <install_dir>/frontdoor). The config is always /etc/haproxy/haproxy.cfg on an ssh deploy: the file
+    # Debian's haproxy.service loads (CONFIG= in the unit), so there is no setting for it.
+    admin_socket: Annotated[str, AfterValidator(_admin_socket)] = "/run/haproxy/admin.sock"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _config_dir_is_gone(cls, data: object) -> object:
+        if isinstance(data, dict) and "config_dir" in data:
+            raise ValueError(
+                "config_dir is not a setting: Debian's haproxy.service always loads /etc/haproxy/haproxy.cfg, "
+                "which is where the front door's config goes; remove frontDoor.config_dir"
+            )
+        return data
 
 
 class RolloutSettings(_Strict):

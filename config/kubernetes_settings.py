@@ -23,7 +23,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from config import checks
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _QUANTITY_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
@@ -98,6 +100,15 @@ class KubernetesImage(_Strict):
     tag: Optional[str] = None
     pull_policy: Literal["IfNotPresent", "Always"] = "IfNotPresent"
 
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: Optional[str]) -> Optional[str]:
+        # The OCI tag grammar (distribution spec): [A-Za-z0-9_][A-Za-z0-9._-]{0,127}. Which release it
+        # names is a cross-check with litellm.version (config.cross_checks).
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", value):
+            raise ValueError("expected an image tag of letters, digits and . _ - (at most 128) such as 'main-v1.108.7'")
+        return value
+
     @field_validator("repository")
     @classmethod
     def _repository(cls, value: str) -> str:
@@ -137,7 +148,7 @@ class KubernetesSettings(_Strict):
     create_namespace: bool = True
     # A kubeconfig context: an explicit pulumi-kubernetes provider for it. None = the ambient
     # kubeconfig ($KUBECONFIG / ~/.kube/config) and its current context.
-    context: Optional[str] = None
+    context: Optional[Annotated[str, AfterValidator(checks.check_word)]] = None
     replicas: Annotated[int, Field(ge=1, le=100)] = 2
     min_replicas: Annotated[int, Field(ge=1, le=100)] = 2
     max_replicas: Annotated[int, Field(ge=1, le=100)] = 4

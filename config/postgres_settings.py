@@ -8,17 +8,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from config import checks
 from config.fields import HostOrIp, Port, SqlIdentifier, StrictModel
+
+# The admin login and database the pulumi-postgresql provider connects with (role names of the
+# server's own: broader than the SqlIdentifier the stack creates, still one plain word).
+RoleName = Annotated[str, AfterValidator(checks.check_role_name)]
 
 
 class PostgresSettings(StrictModel):
     enabled: bool = True
     host: HostOrIp
     port: Port = 5432
-    admin_user: str = "postgres"
-    admin_database: str = "postgres"
+    admin_user: RoleName = "postgres"
+    admin_database: RoleName = "postgres"
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
     database: SqlIdentifier = "litellm"
     role: SqlIdentifier = "litellm"

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, model_validator
+
+from config import checks
 
 from config.catalog import ModelDeployment, RoutingSettings, TeamSpec, VirtualKeySpec
 from config.cross_checks import gateway_problems
@@ -54,7 +56,7 @@ class GatewaySettings(StrictModel):
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     secrets: GatewaySecrets = Field(default_factory=GatewaySecrets)
     # The TLS CA certificate (public) for issuer internal-ca.
-    tls_ca_cert: Optional[str] = None
+    tls_ca_cert: Optional[Annotated[str, AfterValidator(checks.check_pem_certificates)]] = None
     # A deliberate salt-key rotation: its reason (components.salt_guard). Each distinct value
     # authorizes one change of the salt key's fingerprint; without it a change is refused.
     salt_key_rotation: Optional[Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[ -~]+$")]] = None

@@ -24,7 +24,9 @@ import struct
 from typing import Optional
 
 ALLOWED_HOST_KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
-_LINE = re.compile(r"(?P<type>[a-z0-9@.-]+) (?P<blob>[A-Za-z0-9+/]+={0,2})(?: (?P<comment>[ -~]*))?")
+# An optional comment is one word such as ssh-keygen's `root@host` (the line is printed in messages and
+# written to known_hosts files; free text there has no use).
+_LINE = re.compile(r"(?P<type>[a-z0-9@.-]+) (?P<blob>[A-Za-z0-9+/]+={0,2})(?: (?P<comment>[A-Za-z0-9._@+=:-]+))?")
 
 
 def how_to_get(host: str) -> str:
@@ -57,8 +59,8 @@ def parse_host_key(value: str) -> tuple[str, bytes]:
         raise ValueError("this looks like ssh-keyscan/known_hosts output: drop the leading host name, keep '<type> <base64>'")
     if m is None:
         raise ValueError(
-            "expected one OpenSSH public key line '<type> <base64> [comment]' (single spaces, printable "
-            "ASCII, no newline), e.g. 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA...'"
+            "expected one OpenSSH public key line '<type> <base64> [comment]' (single spaces, a one-word "
+            "comment such as root@host, no newline), e.g. 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA...'"
         )
     key_type = m.group("type")
     if key_type == "ssh-rsa":

@@ -20,7 +20,7 @@ from config.stack_file import read_stack_file
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 _PLACEHOLDER_CA_CERT = (
-    "-----BEGIN CERTIFICATE-----\nMIIBrender-placeholder-ca-certificate\n-----END CERTIFICATE-----\n"
+    "-----BEGIN CERTIFICATE-----\nMIIBrenderPlaceholderCaCertificate\n-----END CERTIFICATE-----\n"
 )
 
 

@@ -61,6 +61,11 @@ class FrontDoorPlan:
     is_local: bool
 
 
+# Debian's haproxy.service runs `haproxy -f $CONFIG` with CONFIG=/etc/haproxy/haproxy.cfg: the one file
+# an ssh front door may write (any other place would be checked and never loaded).
+DEBIAN_CONFIG_DIR = "/etc/haproxy"
+
+
 def front_door_plan(settings: GatewaySettings) -> FrontDoorPlan:
     s, fd = settings, settings.front_door
     is_local = s.litellm.deploy == "local"
@@ -70,7 +75,7 @@ def front_door_plan(settings: GatewaySettings) -> FrontDoorPlan:
         pid_file: Optional[str] = str(PurePosixPath(config_dir) / "haproxy.pid")
         bind = fd.address or "127.0.0.1"
     else:
-        config_dir = fd.config_dir
+        config_dir = DEBIAN_CONFIG_DIR
         admin_socket = fd.admin_socket
         pid_file = None
         bind = "0.0.0.0"
@@ -149,6 +154,13 @@ def render_haproxy_cfg(settings: GatewaySettings, plan: Optional[FrontDoorPlan] 
         "",
         f"frontend {FRONTEND}",
         f"    bind {p.bind_address}:{p.port}" + (f" ssl crt {p.tls_pem_file}" if p.tls_pem_file else ""),
+        # What a client says about its own address is never passed on (LiteLLM's IP allow-lists and
+        # logs would trust it): drop it, then set X-Forwarded-For and X-Real-IP from the connection.
+        "    http-request del-header X-Forwarded-For",
+        "    http-request del-header X-Real-IP",
+        "    http-request del-header Forwarded",
+        "    option forwardfor",
+        "    http-request set-header X-Real-IP %[src]",
         f"    default_backend {BACKEND}",
         "",
         f"backend {BACKEND}",

@@ -20,7 +20,7 @@ DEV_SECRETS = {
     "sshPrivateKey": "KEY",
     "dnsAdminPassword": "pw",
     "tlsCaKey": "KEY",
-    "tlsCaCert": "CERT",
+    "tlsCaCert": "-----BEGIN CERTIFICATE-----\nMIIBtestPlaceholder\n-----END CERTIFICATE-----\n",
     "envSecrets": {"OPENAI_API_KEY": "x", "ANTHROPIC_API_KEY": "y", "SLACK_WEBHOOK_URL": "z"},
 }
 
