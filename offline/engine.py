@@ -141,8 +141,9 @@ def default_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[
         out.setdefault("stdout", "")
         out.setdefault("stderr", "")
     elif type_token == "pulumi-python:dynamic/litellm:VirtualKey":
-        out["key"] = "sk-mock-" + name
-        out["token"] = "mocktoken-" + name
+        if not inputs.get("adopt_id"):  # an adopted key's value is never known (the provider's create)
+            out["key"] = "sk-mock-" + name
+        out["token"] = inputs.get("adopt_id") or "mocktoken-" + name
     return out
 
 
