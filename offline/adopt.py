@@ -246,12 +246,24 @@ def _dump(document: Any) -> str:
     return yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=100, allow_unicode=True)
 
 
+def shown_url(url: str) -> str:
+    """The admin URL as the written files and the output name it: scheme, host, port and path only
+    (never credentials or a query, should the environment's URL carry any)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
 def write_files(project_dir: Path, stack: str, adopted: Adopted, base_url: str) -> tuple[Path, Path]:
     catalog_path = project_dir / "config" / "catalogs" / f"{stack}.yaml"
     imports_path = project_dir / IMPORTS_DIR / f"{stack}.yaml"
     catalog_path.parent.mkdir(parents=True, exist_ok=True)
     imports_path.parent.mkdir(parents=True, exist_ok=True)
-    header = f"# Adopted from the LiteLLM proxy at {base_url} by `python -m offline.adopt --stack {stack}`.\n"
+    header = f"# Adopted from the LiteLLM proxy at {shown_url(base_url)} by `python -m offline.adopt --stack {stack}`.\n"
     catalog = {section: items for section, items in adopted.catalog.items() if items}
     catalog_path.write_text(header + "# The proxy's models, teams and keys as it holds them; edit after the first `pulumi up`.\n" + _dump(catalog))
     imports_path.write_text(

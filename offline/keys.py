@@ -124,7 +124,9 @@ def main(
         try:
             spend = live_spend(env[ADMIN_URL_ENV], env[MASTER_KEY_ENV], env.get(CA_BUNDLE_ENV))
         except (AdminApiError, AdminTrustError, OSError) as exc:  # messages are redacted by the client
-            print(f"note: spend not shown: the proxy at {env[ADMIN_URL_ENV]} did not answer ({exc})", file=sys.stderr)
+            from offline.adopt import shown_url
+
+            print(f"note: spend not shown: the proxy at {shown_url(env[ADMIN_URL_ENV])} did not answer ({exc})", file=sys.stderr)
     for line in report(settings, now, spend):
         print(line)
     return 0

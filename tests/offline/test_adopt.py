@@ -116,3 +116,10 @@ def test_an_adoption_of_a_resource_the_stack_does_not_declare_is_refused():
     with pytest.raises(Exception, match="names resources this stack does not declare: litellm-dev-team-typo"):
         _run({"litellm-dev-team-typo": "typo"})
 
+
+
+def test_the_admin_url_is_shown_without_credentials_or_query():
+    from offline.adopt import shown_url
+
+    assert shown_url("https://admin:pw@litellm.example:8443/base?token=x") == "https://litellm.example:8443/base"
+    assert shown_url("http://127.0.0.1:4000") == "http://127.0.0.1:4000"
