@@ -38,14 +38,13 @@ test venv that already holds the pinned release); every other script runs exactl
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
-from offline.engine import ProgramRun, RecordedResource
+from offline.engine import RecordedResource
 # The engine-step planning (Step, Plan, plan, aliases, replace-on-changes, delete order) is the product's.
 from offline.plan import REPLACE_ON_CHANGES, Plan, Step, describe, plan  # noqa: F401
 
