@@ -11,7 +11,7 @@ Steps (each a pulumi-command resource, child of the component; scripts in render
   file-env     STAGES litellm.env (0600, SECRET stdin) as litellm.env.<hmac12>
   file-unit    STAGES the systemd unit (ssh only) as litellm.service.<sha12>
   file-tls-key/-cert/-ca  STAGE the TLS files (key 0600, secret stdin; named by HMAC / sha256)
-  migrate      `litellm --skip_server_startup` with the staged config/env (if postgres)
+  migrate      `litellm --skip_server_startup` with the just-staged config/env (`.latest` links; if postgres)
   service      THE HOST'S ROLLOUT, one step: [drain] -> staged files in place -> restart ->
                wait for /health/readiness -> [re-enable]; on a failed wait: the previous files
                back in place, restarted with them, re-enabled, and the step fails
@@ -274,12 +274,13 @@ class LiteLLMHost(pulumi.ComponentResource):
         files: list[pulumi.Resource] = []
 
         def stage(step: str, live: str, mode: str, owner: Optional[str], group: Optional[str],
-                  content: pulumi.Input[str], digest: pulumi.Output[str]) -> None:
+                  content: pulumi.Input[str], digest: pulumi.Output[str], latest: bool = False) -> None:
             staged_file = digest.apply(lambda d: scripts.staged_path(s, live, d))
+            link = scripts.latest_staged(s, live) if latest else None
             files.append(
                 self._command(
                     step,
-                    create=staged_file.apply(lambda f: scripts.write_staged_script(s, f, mode, owner, group)),
+                    create=staged_file.apply(lambda f: scripts.write_staged_script(s, f, mode, owner, group, latest=link)),
                     delete=staged_file.apply(lambda f: scripts.owned_remove_file_script(s, name, f)),
                     stdin=content,
                     depends_on=[install],
@@ -288,9 +289,9 @@ class LiteLLMHost(pulumi.ComponentResource):
             staged.append((step, live, staged_file))
 
         config_digest = config_yaml.apply(lambda text: "config=" + sha256_hex(text))
-        stage("file-config", p.config_file, "0640", user and "root", user, config_yaml, config_digest)
+        stage("file-config", p.config_file, "0640", user and "root", user, config_yaml, config_digest, latest=True)
         # root-owned 0600: systemd (as root) reads it for EnvironmentFile=.
-        stage("file-env", p.env_file, "0600", user and "root", user and "root", env_text, env_digest)
+        stage("file-env", p.env_file, "0600", user and "root", user and "root", env_text, env_digest, latest=True)
         unit_text: Optional[str] = None
         if not is_local:
             unit_text = render_systemd_unit(s, host)
@@ -316,13 +317,14 @@ class LiteLLMHost(pulumi.ComponentResource):
             )
         elif s.tls.enabled:
             raise ValueError(f"host {host.name}: tls.enabled but no TLS files were given")
-        staged_of = {step: path for step, _live, path in staged}
 
         # ---- migrations --------------------------------------------------------------------------
         before_start: list[pulumi.Resource] = [install, *files]
         if s.postgres.enabled:
-            migrate_text = pulumi.Output.all(staged_of["file-config"], staged_of["file-env"]).apply(
-                lambda f: scripts.migrate_script(s, config_file=f[0], env_file=f[1])
+            # the just-staged files, through their stable `.latest` links: the command changes only
+            # with the release (a new config alone does not re-run migrations; the triggers decide)
+            migrate_text = scripts.migrate_script(
+                s, config_file=scripts.latest_staged(s, p.config_file), env_file=scripts.latest_staged(s, p.env_file)
             )
             migrate = self._command(
                 "migrate",

@@ -986,9 +986,16 @@ def rollout_state_dir(settings: GatewaySettings) -> str:
     return str(PurePosixPath(host_paths(settings).install_dir) / ROLLOUT_DIR)
 
 
-def write_staged_script(settings: GatewaySettings, staged: str, mode: str, owner: Optional[str] = None, group: Optional[str] = None) -> str:
+def latest_staged(settings: GatewaySettings, live: str) -> str:
+    """`<staged_dir>/<name>.latest`: a link to the last staged version of `live` (the migrate step
+    reads config and env through it, so its command does not change with every new config)."""
+    return str(PurePosixPath(staged_dir(settings)) / f"{PurePosixPath(live).name}.latest")
+
+
+def write_staged_script(settings: GatewaySettings, staged: str, mode: str, owner: Optional[str] = None, group: Optional[str] = None,
+                        latest: Optional[str] = None) -> str:
     """Stage one file (stdin) under its content-addressed name; the live file is left alone (the
-    host's rollout step puts it in place in the host's turn)."""
+    host's rollout step puts it in place in the host's turn). `latest`: also point that link at it."""
     lay = host_layout(settings)
     directory = staged_dir(settings)
     if lay.is_local:
@@ -997,7 +1004,8 @@ def write_staged_script(settings: GatewaySettings, staged: str, mode: str, owner
         mk = f"install -d -m 0750 -o root -g {_q(lay.user)} {_q(directory)}\n"
     body = write_file_script(staged, mode, owner, group)
     head, rest = body.split("set -euo pipefail\n", 1)
-    return head.replace("# litellm-gateway: write", "# litellm-gateway: stage") + "set -euo pipefail\n" + mk + rest
+    link = f"ln -sfn {_q(PurePosixPath(staged).name)} {_q(latest)}\n" if latest else ""
+    return head.replace("# litellm-gateway: write", "# litellm-gateway: stage") + "set -euo pipefail\n" + mk + rest + link
 
 
 def rollout_script(
@@ -1116,6 +1124,7 @@ def rollout_script(
         '  keep=$(printf "%s\\n%s\\n" "$NEW_FILES" "$PREV_FILES" | cut -d" " -f1)',
         '  for f in "$STAGED_DIR"/*; do',
         '    [ -e "$f" ] || continue',
+        '    case "$f" in *.latest) continue ;; esac',
         '    if ! grep -qxF -- "$f" <<< "$keep"; then rm -f -- "$f"; fi',
         "  done",
         '  for v in "$VENVS_DIR"/*; do',

@@ -192,3 +192,14 @@ def test_the_service_name_moves_to_the_front_door_only_once_it_serves(dev_ha_bas
     [record] = [r for r in dev_ha_base.resources if r.name == "litellm-dev-ha-litellm-cname"]
     assert urn["litellm-dev-ha-frontdoor-service"] in record.depends_on
     assert urn["litellm-dev-ha-hx-litellm-server-enable"] in record.depends_on
+
+
+def test_a_config_change_stages_and_rolls_but_does_not_migrate_again():
+    """migrate reads the just-staged files through stable links: a new config alone leaves it
+    alone (its triggers, the release and the env digest, decide), while the host rolls."""
+    routing = json.loads(load_stack_inputs("dev").config["litellm-gateway:routing"])
+    p = plan(run_stack("dev"), run_stack("dev", overrides={"routing": {**routing, "timeout": 90}}))
+    ops = p.ops()
+    assert ops["litellm-dev-hx-litellm-server-migrate"] == "same", describe(p)
+    assert ops["litellm-dev-hx-litellm-server-file-config"] == "update"
+    assert ops["litellm-dev-hx-litellm-server-service"] == "update"

@@ -7,6 +7,7 @@ deploy, check the unit's sandbox and journal, re-apply, a failed update, a host 
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
@@ -146,6 +147,13 @@ def test_a_proxy_that_cannot_boot_fails_the_update_with_the_journal(rig):
         if r.name.endswith("-file-env"):
             r.inputs["stdin"] = r.inputs["stdin"].replace("@127.0.0.1:5432/", "@127.0.0.1:9/")
             assert "@127.0.0.1:9/" in r.inputs["stdin"]
+            [staged_env] = set(re.findall(r"litellm\.env\.[0-9a-f]{12}", r.inputs["create"]))
+    # files are staged under the digest of their content: the edited env gets its own name
+    for r in bad.resources:
+        if r.type == "command:remote:Command":
+            for k in ("create", "update"):
+                if isinstance(r.inputs.get(k), str):
+                    r.inputs[k] = r.inputs[k].replace(staged_env, "litellm.env.0badc0ffee00")
     with pytest.raises(StepFailed) as failed:
         rig.apply(bad)
     text = str(failed.value)
