@@ -148,8 +148,14 @@ def where_values_land(s: Any) -> list[tuple[str, str]]:
             problems.append((f"envSecrets.{name}", (
                 "the value contains a line break or NUL, which the env file cannot hold (value not shown); "
                 f"set it again on one line: `pulumi config set --secret --path 'envSecrets.{name}' <value>`")))
+    if (secrets.ui_password is not None and secrets.master_key is not None
+            and secrets.ui_password.get_secret_value() == secrets.master_key.get_secret_value()):
+        problems.append(("uiPassword", (
+            "is the master key: the Admin UI password must be its own (a browser login must never hold the key "
+            "that can do everything); set another with `pulumi config set --secret uiPassword <value>`")))
     for key, field_name in (("masterKey", "master_key"), ("saltKey", "salt_key"),
-                            ("redisPassword", "redis_password"), ("dnsAdminPassword", "dns_admin_password")):
+                            ("redisPassword", "redis_password"), ("dnsAdminPassword", "dns_admin_password"),
+                            ("uiPassword", "ui_password"), ("uiSsoClientSecret", "ui_sso_client_secret")):
         value = getattr(secrets, field_name)
         if value is not None and checks.breaks_lines(value.get_secret_value()):
             problems.append((key, (

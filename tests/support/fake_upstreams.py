@@ -533,15 +533,29 @@ class FakeOllama(FakeUpstream):
 
 class FakeOpenAI(FakeUpstream):
     """An OpenAI-compatible API (stands in for OpenAI/Anthropic-style external providers):
-    ``/v1/chat/completions`` (JSON, or SSE with ``stream: true``) and ``/v1/models``.
-    Point ``openai/...`` deployments at ``api_base`` (= ``base_url + "/v1"``).
-    Errors are OpenAI-shaped: ``{"error": {"message", "type", "code"}}``."""
+    ``/v1/chat/completions`` (JSON, or SSE with ``stream: true``), ``/v1/embeddings`` and
+    ``/v1/models``. Point ``openai/...`` deployments at ``api_base`` (= ``base_url + "/v1"``).
+    Errors are OpenAI-shaped: ``{"error": {"message", "type", "code"}}``.
+
+    ``FakeOpenAI(..., embeddings_only=True)`` is an embedding server: chat completions answer 404, so
+    a caller that treats it as a chat model (e.g. a health check without ``mode: embedding``) fails.
+    Embedding vectors are ``EMBEDDING_DIMENSIONS`` floats derived from the input text (same text, same
+    vector)."""
 
     kind = "openai"
+    EMBEDDING_DIMENSIONS = 8
 
-    def __init__(self, identity: str, models: Iterable[str] = ("gpt-4o",)) -> None:
+    def __init__(self, identity: str, models: Iterable[str] = ("gpt-4o",), *, embeddings_only: bool = False) -> None:
         super().__init__(identity)
         self.models = list(models)
+        self.embeddings_only = embeddings_only
+
+    @classmethod
+    def embedding_of(cls, text: str) -> list[float]:
+        import hashlib
+
+        digest = hashlib.sha256(text.encode()).digest()
+        return [round(b / 255.0, 6) for b in digest[: cls.EMBEDDING_DIMENSIONS]]
 
     @property
     def api_base(self) -> str:
@@ -559,7 +573,23 @@ class FakeOpenAI(FakeUpstream):
     def _route(self, h: _Handler, method: str, path: str, body: dict) -> None:
         if path.startswith("/v1/"):
             path = path[3:]
-        if path == "/chat/completions" and method == "POST":
+        if path == "/embeddings" and method == "POST":
+            inputs = body.get("input")
+            texts = [inputs] if isinstance(inputs, str) else [str(i) for i in (inputs or [])]
+            tokens = sum(max(1, len(t.split())) for t in texts)
+            h.send_json(
+                200,
+                {
+                    "object": "list",
+                    "data": [{"object": "embedding", "index": i, "embedding": self.embedding_of(t)} for i, t in enumerate(texts)],
+                    "model": body.get("model") or self.models[0],
+                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                },
+            )
+        elif path == "/chat/completions" and method == "POST" and self.embeddings_only:
+            h.send_json(404, {"error": {"message": f"[fake:{self.identity}] an embedding model has no chat completions",
+                                        "type": "invalid_request_error", "code": "404"}})
+        elif path == "/chat/completions" and method == "POST":
             model = body.get("model") or self.models[0]
             text = self.reply_text(self._last_user_text(body.get("messages")))
             cid = f"chatcmpl-fake-{uuid.uuid4().hex[:12]}"
