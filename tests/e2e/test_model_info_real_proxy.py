@@ -9,6 +9,12 @@ A third deployment, `embed-api`, is created through the admin API with the body 
 sends (`specs.model_create_body` over `deployment_entry` / `admin_model_info`, as components/gateway.py
 does for `model_source: api`).
 
+The stack leaves the Admin UI off (`adminUi` unset): the proxy gets the rendered `DISABLE_ADMIN_UI=True`
+and `general_settings.disable_env_credential_login: true`. LiteLLM still serves the static `/ui` files,
+so "off" is its documented refusal: the login page shows "Admin UI Disabled" (seen in headless
+Chromium), `/.well-known/litellm-ui-config` says `admin_ui_disabled`, and `POST /login` with the
+master key is refused.
+
 Shown: `/v1/embeddings` answers through the proxy with the fake's vectors; `/health` calls each
 deployment the way its `mode` says: both declared embedding deployments are healthy (the fake saw
 /embeddings calls), the undeclared one is unhealthy (probed with a chat completion the fake refuses).
@@ -22,7 +28,10 @@ import pytest
 
 from components.litellm_admin.specs import model_create_body
 from offline.stack_inputs import load_stack_inputs
+from config.host_env import UI_PLAIN_ENV_NAMES
+from rendering.host_files import plain_env
 from rendering.litellm_yaml import admin_model_info, deployment_entry, render_litellm_config
+from tests.support.chromium_cdp import Chromium
 from tests.support.fake_upstreams import FakeOpenAI
 from tests.support.real_proxy_fixtures import real_proxy_factory  # noqa: F401
 
@@ -55,9 +64,14 @@ def gateway(fake_factory, real_proxy_factory):
     config = {
         "model_list": [e for e in doc["model_list"] if e["model_info"]["id"] != "embed-api-1"],
         "router_settings": {k: v for k, v in doc["router_settings"].items() if not k.startswith("redis") and k != "cache_kwargs"},
-        "general_settings": {"master_key": doc["general_settings"]["master_key"]},
+        "general_settings": {"master_key": doc["general_settings"]["master_key"],
+                             **{k: v for k, v in doc["general_settings"].items() if k.startswith("disable_")}},
     }
-    proxy = real_proxy_factory.start(config=config, env={"STORE_MODEL_IN_DB": "True", "EMBED_API_KEY": upstream_key}, name="model-info")
+    assert config["general_settings"]["disable_env_credential_login"] is True
+    ui_env = {name: value for name, value in plain_env(settings) if name in UI_PLAIN_ENV_NAMES}
+    assert ui_env == {"DISABLE_ADMIN_UI": "True"}
+    proxy = real_proxy_factory.start(config=config, env={"STORE_MODEL_IN_DB": "True", "EMBED_API_KEY": upstream_key, **ui_env},
+                                     name="model-info")
     api = by_id["embed-api-1"]
     entry = deployment_entry(api)
     body = model_create_body({"model_id": api.id, "model_name": entry["model_name"],
@@ -101,3 +115,26 @@ def test_health_probes_each_deployment_the_way_its_mode_says(gateway):
     assert fake.count_for("/v1/chat/completions") == 0  # never probed as chat
     assert other.count_for("/v1/chat/completions") >= before_chat + 1  # the undeclared one, probed as chat
     assert other.count_for("/v1/embeddings") == 0
+
+
+# ---- the Admin UI off (the stack's default) ---------------------------------------------------------
+
+
+def test_the_admin_ui_is_off(gateway, tmp_path):
+    proxy = gateway[0]
+    with proxy.client(headers={}, follow_redirects=False) as http:
+        discovery = http.get("/.well-known/litellm-ui-config")
+        assert discovery.status_code == 200 and discovery.json()["admin_ui_disabled"] is True
+        for user in ("admin", "gateway-admin"):
+            form = http.post("/login", data={"username": user, "password": proxy.master_key})
+            assert form.status_code in (400, 401, 403), (user, form.status_code)
+            assert "token" not in form.cookies
+            api = http.post("/v2/login", json={"username": user, "password": proxy.master_key})
+            assert api.status_code in (400, 401, 403), (user, api.status_code)
+    with Chromium(tmp_path) as browser:
+        page = browser.new_page()
+        page.navigate(f"{proxy.base_url}/ui/login")
+        page.wait_for("document.body && document.body.innerText.includes('Admin UI Disabled')",
+                      what="LiteLLM's 'Admin UI Disabled' page")
+        assert not page.evaluate("!!document.querySelector('input[type=password]')")
+        assert page.screenshot(tmp_path / "ui-off.png").stat().st_size > 5000

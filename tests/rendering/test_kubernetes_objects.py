@@ -241,3 +241,18 @@ def test_builders_take_secret_values_as_given_and_never_read_settings_secrets():
     assert "sk-distinctive-master-0001" not in json.dumps(docs)
     values = {n: f"value-of-{n}" for n in ko.pod_secret_env_names(s)}
     assert ko.env_secret_manifest(s, values)["stringData"] == values
+
+
+def test_admin_ui_password_reaches_the_pods_through_the_secret_only():
+    """adminUi on (issue 20): UI_PASSWORD is a key of the env Secret (review copy: "[secret]") and
+    reaches the container by secretKeyRef; UI_USERNAME and DISABLE_ADMIN_UI are plain env."""
+    password = "kube-ui-password-0123456789"
+    s = kube(overrides={"adminUi": {"enabled": True, "username": "gateway-admin"}}, secrets={"uiPassword": password})
+    review = ko.kubernetes_manifests(s)
+    assert review["secret-env"]["stringData"]["UI_PASSWORD"] == "[secret]"
+    env = {e["name"]: e for e in review["deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["UI_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "UI_PASSWORD"
+    assert env["UI_USERNAME"]["value"] == "gateway-admin" and env["DISABLE_ADMIN_UI"]["value"] == "False"
+    assert password not in json.dumps(review)
+    values = {n: f"v-{n}" for n in ko.pod_secret_env_names(s)} | {"UI_PASSWORD": password}
+    assert ko.kubernetes_manifests(s, secret_values=values)["secret-env"]["stringData"]["UI_PASSWORD"] == password
