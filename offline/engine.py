@@ -47,6 +47,7 @@ class RecordedResource:
     provider: str
     outputs: dict[str, Any] = field(default_factory=dict)
     aliases: list[dict[str, Any]] = field(default_factory=list)  # alias specs ({"name": ...}) or {"urn": ...}
+    import_id: str = ""  # the `import_` option: the id of an existing object to adopt
 
     def redacted_inputs(self) -> dict[str, Any]:
         return {k: (REDACTED if k in self.secret_inputs else v) for k, v in sorted(self.inputs.items())}
@@ -140,8 +141,9 @@ def default_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[
         out.setdefault("stdout", "")
         out.setdefault("stderr", "")
     elif type_token == "pulumi-python:dynamic/litellm:VirtualKey":
-        out["key"] = "sk-mock-" + name
-        out["token"] = "mocktoken-" + name
+        if not inputs.get("adopt_id"):  # an adopted key's value is never known (the provider's create)
+            out["key"] = "sk-mock-" + name
+        out["token"] = inputs.get("adopt_id") or "mocktoken-" + name
     return out
 
 
@@ -209,6 +211,7 @@ def run_program(
                         provider=request.provider,
                         outputs=outputs,
                         aliases=[json_format.MessageToDict(a) for a in request.aliases],
+                        import_id=request.importId,
                     )
                 )
             return response
