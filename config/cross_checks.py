@@ -17,7 +17,18 @@ from typing import Any, Optional
 
 from config import checks
 from config.host_env import GATEWAY_ENV_VARS
-from config.kubernetes_settings import POD_ENV, SURGE_PODS, default_image_tag, image_tag_names_release
+from config.kubernetes_settings import (
+    DERIVED_POD_ENV_NAMES,
+    MAX_REQUEST_WINDOW_SECONDS,
+    POD_ENV,
+    SURGE_PODS,
+    default_image_tag,
+    image_tag_names_release,
+    request_window_seconds,
+)
+
+# ingress-nginx's proxy timeouts: derived from routing (rendering.kubernetes_objects), never given.
+_DERIVED_INGRESS_ANNOTATIONS = ("nginx.ingress.kubernetes.io/proxy-read-timeout", "nginx.ingress.kubernetes.io/proxy-send-timeout")
 from config.ssh_host_key import missing_host_key_message
 
 
@@ -281,7 +292,15 @@ def kubernetes_problems(s: Any) -> list[tuple[str, str]]:
             ))
     if k.image.tag is not None and not image_tag_names_release(k.image.tag, s.litellm.version):
         problems.append(("kubernetes.image.tag", f"'{k.image.tag}' does not name the pinned release v{s.litellm.version} (e.g. {default_image_tag(s.litellm.version)}); floating tags such as main-latest are refused"))
-    for name in sorted(set(s.secrets.env_secrets) & {n for n, _ in POD_ENV}):
+    window = request_window_seconds(s)
+    if window > MAX_REQUEST_WINDOW_SECONDS:
+        problems.append(("routing.timeout", f"a pod drains in-flight requests for routing.timeout x (1 + num_retries) = {window} s "
+                         f"before it stops (terminationGracePeriodSeconds follows); at most {MAX_REQUEST_WINDOW_SECONDS} s: "
+                         "lower routing.timeout, a deployment's timeout or routing.num_retries"))
+    for key in sorted(set(k.ingress.annotations) & set(_DERIVED_INGRESS_ANNOTATIONS)):
+        problems.append((f"kubernetes.ingress.annotations.{key}", f"derived from routing.timeout x (1 + num_retries) "
+                         f"(the Ingress must outlast the proxy's own timeout, {window} s + 5); remove it"))
+    for name in sorted(set(s.secrets.env_secrets) & ({n for n, _ in POD_ENV} | set(DERIVED_POD_ENV_NAMES))):
         problems.append((f"envSecrets.{name}", f"{name} is set by the gateway in every pod's environment; remove the envSecrets entry"))
     if k.ingress.enabled and not s.tls.enabled and not s.tls.allow_plaintext:
         problems.append(("tls.enabled", "TLS is off at the Ingress: the providers would send the master key and every "

@@ -20,7 +20,9 @@ What a Kubernetes deploy is, in the settings' terms (the cross-checks enforce it
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -53,6 +55,48 @@ POD_ENV: tuple[tuple[str, str], ...] = (
     ("LITELLM_MIGRATION_DIR", MIGRATION_DIR),
     ("NPM_CONFIG_CACHE", "/tmp/.npm"),  # the image's /app/.cache/npm is read-only here
 )
+
+
+# Graceful shutdown (litellm 1.108.7, litellm/proxy/shutdown/graceful_shutdown_manager.py and
+# proxy_cli.py): on SIGTERM uvicorn stops accepting and waits up to GRACEFUL_SHUTDOWN_TIMEOUT seconds
+# (its timeout_graceful_shutdown) for open requests, then the lifespan teardown drains the in-flight
+# counter (once) and closes its clients; upstream's GRACEFUL_SHUTDOWN_TEARDOWN_HEADROOM_SECONDS (10)
+# is what it adds for that teardown under gunicorn. The pod's terminationGracePeriodSeconds covers
+# the preStop delay + that timeout + the headroom + a margin, so SIGKILL never lands mid-request.
+GRACEFUL_SHUTDOWN_ENV = "GRACEFUL_SHUTDOWN_TIMEOUT"
+TEARDOWN_HEADROOM_SECONDS = 10
+KILL_MARGIN_SECONDS = 5
+MAX_REQUEST_WINDOW_SECONDS = 3600
+# The env names the gateway sets in every pod from settings (not constants: POD_ENV).
+DERIVED_POD_ENV_NAMES = (GRACEFUL_SHUTDOWN_ENV,)
+
+
+def request_window_seconds(settings: Any) -> int:
+    """The longest a request may run in the proxy: the per-attempt timeout (routing.timeout, or a
+    deployment's own larger `timeout`) x (1 + routing.num_retries), rounded up. The pods' shutdown
+    drain and the Ingress proxy timeouts are derived from it."""
+    per_attempt = max([settings.routing.timeout, *[m.timeout for m in settings.models if m.timeout is not None]])
+    return math.ceil(per_attempt * (1 + settings.routing.num_retries))
+
+
+@dataclass(frozen=True)
+class ShutdownPlan:
+    prestop_seconds: int  # preStop sleep: endpoints and the Ingress controller stop sending first
+    graceful_timeout_seconds: int  # GRACEFUL_SHUTDOWN_TIMEOUT: how long uvicorn/LiteLLM drain
+    termination_grace_seconds: int  # terminationGracePeriodSeconds: before SIGKILL
+    ingress_timeout_seconds: int  # proxy read/send timeouts at the Ingress
+
+
+def shutdown_plan(settings: Any) -> ShutdownPlan:
+    k = settings.kubernetes
+    window = request_window_seconds(settings)
+    return ShutdownPlan(
+        prestop_seconds=k.prestop_seconds,
+        graceful_timeout_seconds=window,
+        termination_grace_seconds=k.prestop_seconds + window + TEARDOWN_HEADROOM_SECONDS + KILL_MARGIN_SECONDS,
+        # LiteLLM answers (a result or its own timeout error) before the controller gives up
+        ingress_timeout_seconds=window + KILL_MARGIN_SECONDS,
+    )
 
 
 def default_image_tag(version: str) -> str:
@@ -157,6 +201,9 @@ class KubernetesSettings(_Strict):
     resources: KubernetesResources = Field(default_factory=KubernetesResources)
     image: KubernetesImage = Field(default_factory=KubernetesImage)
     ingress: KubernetesIngress = Field(default_factory=KubernetesIngress)
+    # preStop delay: the pod keeps serving while its endpoint is removed from the Service and the
+    # Ingress controller's upstreams (both asynchronous to the SIGTERM); then the drain.
+    prestop_seconds: Annotated[int, Field(ge=0, le=120)] = 10
     # Retries of the migration Job's pod before the update fails.
     migration_backoff_limit: Annotated[int, Field(ge=0, le=10)] = 2
 

@@ -35,7 +35,14 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from config.kubernetes_settings import MIGRATION_DIR, POD_ENV, SURGE_PODS, image_reference
+from config.kubernetes_settings import (
+    GRACEFUL_SHUTDOWN_ENV,
+    MIGRATION_DIR,
+    POD_ENV,
+    SURGE_PODS,
+    image_reference,
+    shutdown_plan,
+)
 from config.settings import GatewaySettings
 from rendering.host_files import REDACTED, plain_env, secret_env_names
 from rendering.host_scripts import MIGRATION_ENV_OVERRIDE, migration_argv
@@ -94,13 +101,21 @@ def object_names(settings: GatewaySettings) -> ObjectNames:
     )
 
 
-def selector_labels(settings: GatewaySettings) -> dict[str, str]:
-    return {"app.kubernetes.io/name": "litellm", "app.kubernetes.io/instance": object_names(settings).base}
+# `app.kubernetes.io/name` per kind of pod: the serving pods are "litellm", the migration Job's pods
+# "litellm-migrations". The Deployment, Service, PodDisruptionBudget (and through the Deployment the
+# HPA) select on name + instance, so they can never match a Job pod: a completed Job pod counted by the
+# PDB makes the disruption controller look for its owner's scale subresource (jobs.batch has none) and
+# set DisruptionsAllowed=0, refusing every eviction (node drains, scale-down).
+POD_NAMES = {"proxy": "litellm", "migrations": "litellm-migrations", "ingress": "litellm"}
+
+
+def selector_labels(settings: GatewaySettings, component: str = "proxy") -> dict[str, str]:
+    return {"app.kubernetes.io/name": POD_NAMES[component], "app.kubernetes.io/instance": object_names(settings).base}
 
 
 def labels(settings: GatewaySettings, component: str = "proxy") -> dict[str, str]:
     return {
-        **selector_labels(settings),
+        **selector_labels(settings, component),
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/version": settings.litellm.version,
         "app.kubernetes.io/managed-by": MANAGED_BY,
@@ -176,13 +191,24 @@ def config_map_manifest(settings: GatewaySettings) -> dict[str, Any]:
     }
 
 
-def _env(settings: GatewaySettings, overrides: tuple[tuple[str, str], ...] = ()) -> list[dict[str, Any]]:
+# The only secret the migration Job's pod gets: `litellm --skip_server_startup` reads config.yaml
+# (whose other os.environ/ references resolve lazily, to None, and are never used) and runs Prisma's
+# migrations against DATABASE_URL; the master key, salt key, provider keys and the Redis password stay
+# out of that pod.
+MIGRATION_SECRET_ENV = ("DATABASE_URL",)
+
+
+def _env(settings: GatewaySettings, overrides: tuple[tuple[str, str], ...] = (), *, migrations: bool = False) -> list[dict[str, Any]]:
     n = object_names(settings)
     plain = dict(plain_env(settings))
     plain.update(dict(POD_ENV))
+    if not migrations:
+        plain[GRACEFUL_SHUTDOWN_ENV] = str(shutdown_plan(settings).graceful_timeout_seconds)
     plain.update(dict(overrides))
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in plain.items()]
     for name in pod_secret_env_names(settings):
+        if migrations and name not in MIGRATION_SECRET_ENV:
+            continue
         env.append({"name": name, "valueFrom": {"secretKeyRef": {"name": n.env_secret, "key": name}}})
     return env
 
@@ -260,7 +286,7 @@ def migration_job_manifest(settings: GatewaySettings) -> dict[str, Any]:
                             "imagePullPolicy": k.image.pull_policy,
                             "command": argv[:1],
                             "args": argv[1:],
-                            "env": _env(settings, MIGRATION_ENV_OVERRIDE),
+                            "env": _env(settings, MIGRATION_ENV_OVERRIDE, migrations=True),
                             "resources": _resources(settings),
                             "securityContext": container_sc,
                             "volumeMounts": mounts,
@@ -282,6 +308,7 @@ def deployment_manifest(settings: GatewaySettings, secrets_checksum: Any = REDAC
     pod_sc, container_sc = _security_contexts()
     volumes, mounts = _volumes(settings)
     startup_failures = max(3, math.ceil(settings.litellm.readiness_timeout_seconds / 10))
+    plan = shutdown_plan(settings)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -301,7 +328,7 @@ def deployment_manifest(settings: GatewaySettings, secrets_checksum: Any = REDAC
                 },
                 "spec": {
                     "automountServiceAccountToken": False,
-                    "terminationGracePeriodSeconds": 30,
+                    "terminationGracePeriodSeconds": plan.termination_grace_seconds,
                     "securityContext": pod_sc,
                     "containers": [
                         {
@@ -330,6 +357,9 @@ def deployment_manifest(settings: GatewaySettings, secrets_checksum: Any = REDAC
                                 "timeoutSeconds": 5,
                                 "failureThreshold": 3,
                             },
+                            # the kubelet's own sleep (no binary needed in the image): the pod keeps
+                            # serving until the endpoint removal has reached the Service and Ingress
+                            "lifecycle": {"preStop": {"sleep": {"seconds": plan.prestop_seconds}}},
                             "resources": _resources(settings),
                             "securityContext": container_sc,
                             "volumeMounts": mounts,
@@ -408,14 +438,31 @@ def ingress_host(settings: GatewaySettings) -> str:
     return f"{object_names(settings).base}.{settings.domain}"
 
 
+# ingress-nginx's proxy timeouts (seconds, between two reads/writes: a non-streamed answer comes in
+# one read at the end). Other controllers name theirs differently: set them to at least
+# shutdown_plan().ingress_timeout_seconds (README).
+NGINX_TIMEOUT_ANNOTATIONS = ("nginx.ingress.kubernetes.io/proxy-read-timeout", "nginx.ingress.kubernetes.io/proxy-send-timeout")
+
+
+def ingress_timeout_annotations(settings: GatewaySettings) -> dict[str, str]:
+    k = settings.kubernetes
+    assert k is not None
+    if k.ingress.class_name != "nginx":
+        return {}
+    seconds = str(shutdown_plan(settings).ingress_timeout_seconds)
+    return {name: seconds for name in NGINX_TIMEOUT_ANNOTATIONS}
+
+
 def ingress_manifest(settings: GatewaySettings) -> dict[str, Any]:
     n = object_names(settings)
     k = settings.kubernetes
     assert k is not None
     host = ingress_host(settings)
     meta = _meta(settings, n.ingress, "ingress")
-    if k.ingress.annotations:
-        meta["annotations"] = dict(k.ingress.annotations)
+    annotations = dict(k.ingress.annotations)
+    annotations.update(ingress_timeout_annotations(settings))
+    if annotations:
+        meta["annotations"] = annotations
     spec: dict[str, Any] = {
         "rules": [
             {

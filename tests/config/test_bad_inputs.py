@@ -342,6 +342,13 @@ CASES: list[Case] = [
       {"tlsCaCert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\nx"}),
     C("kube-context-space", "kube", "kubernetes.context", "expected one word", {"kubernetes.context": "prod cluster"}),
     C("kube-image-tag-newline", "kube", "kubernetes.image.tag", "expected an image tag", {"kubernetes.image.tag": "main-v1.108.7\n"}),
+    # ---- issue 19: Kubernetes for production clusters ------------------------------------------
+    C("kube-ingress-timeout-given", "kube", "kubernetes.ingress.annotations.nginx.ingress.kubernetes.io/proxy-read-timeout",
+      "derived from routing.timeout x (1 + num_retries)", {"kubernetes.ingress.annotations": {"nginx.ingress.kubernetes.io/proxy-read-timeout": "300"}}),
+    C("kube-request-window-too-long", "kube", "routing.timeout", "= 3900 s before it stops", {"routing.timeout": 1300}),
+    C("kube-graceful-env-secret", "kube", "envSecrets.GRACEFUL_SHUTDOWN_TIMEOUT", "set by the gateway in every pod",
+      secrets={"envSecrets.GRACEFUL_SHUTDOWN_TIMEOUT": "999"}),
+    C("kube-prestop-too-long", "kube", "kubernetes.prestop_seconds", "less than or equal to 120", {"kubernetes.prestop_seconds": 600}),
 ]
 
 

@@ -111,8 +111,9 @@ def test_pod_env_is_the_env_file_plain_entries_and_secret_names(settings, manife
     c = manifests["deployment"]["spec"]["template"]["spec"]["containers"][0]
     plain = {e["name"]: e["value"] for e in c["env"] if "value" in e}
     # the env file's plain entries, plus what a read-only root filesystem needs
+    # and the drain the shutdown plan derives from routing (120 s x (1 + 2 retries))
     assert plain == {**dict(plain_env(settings)), "LITELLM_MIGRATION_DIR": "/var/lib/litellm/migrations",
-                     "NPM_CONFIG_CACHE": "/tmp/.npm"}
+                     "NPM_CONFIG_CACHE": "/tmp/.npm", "GRACEFUL_SHUTDOWN_TIMEOUT": "360"}
     assert plain["DISABLE_SCHEMA_UPDATE"] == "True"  # serving pods never migrate
     refs = [e for e in c["env"] if "valueFrom" in e]
     # the stack names a Redis ACL user, so redisPassword is required and reaches the pods
@@ -145,9 +146,13 @@ def test_migration_job_runs_the_ssh_migrate_steps_command(settings, manifests):
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in c["env"]}
     assert env["DISABLE_SCHEMA_UPDATE"] == "false" == dict(hs.MIGRATION_ENV_OVERRIDE)["DISABLE_SCHEMA_UPDATE"]
     assert env["DATABASE_URL"] == {"secretKeyRef": {"name": "litellm-env", "key": "DATABASE_URL"}}
-    # everything else as the serving pods
+    # the serving pods' plain entries, and of the Secret only DATABASE_URL (no master, salt,
+    # provider or Redis key in the migration pod); no drain setting (it serves nothing)
     pod = manifests["deployment"]["spec"]["template"]["spec"]["containers"][0]
-    assert [e for e in c["env"] if e["name"] != "DISABLE_SCHEMA_UPDATE"] == [e for e in pod["env"] if e["name"] != "DISABLE_SCHEMA_UPDATE"]
+    assert [e["name"] for e in c["env"] if "valueFrom" in e] == ["DATABASE_URL"]
+    assert len([e for e in pod["env"] if "valueFrom" in e]) == 5
+    same = [e for e in pod["env"] if "value" in e and e["name"] not in ("DISABLE_SCHEMA_UPDATE", "GRACEFUL_SHUTDOWN_TIMEOUT")]
+    assert [e for e in c["env"] if "value" in e and e["name"] != "DISABLE_SCHEMA_UPDATE"] == same
     assert c["image"] == pod["image"] and c["volumeMounts"] == pod["volumeMounts"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
@@ -210,7 +215,10 @@ def test_hpa_pdb_service_ingress(settings, manifests):
     assert ing["ingressClassName"] == "nginx"
     assert ing["rules"][0]["host"] == "litellm.ai.corp.example"
     assert ing["tls"] == [{"hosts": ["litellm.ai.corp.example"], "secretName": "litellm-tls"}]
-    assert manifests["ingress"]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "300"
+    # derived: the Ingress outlasts the proxy's request window (120 s x 3) by 5 s
+    ann = manifests["ingress"]["metadata"]["annotations"]
+    assert ann["nginx.ingress.kubernetes.io/proxy-read-timeout"] == ann["nginx.ingress.kubernetes.io/proxy-send-timeout"] == "365"
+    assert ann["nginx.ingress.kubernetes.io/proxy-body-size"] == "16m"
     assert manifests["secret-tls"]["type"] == "kubernetes.io/tls"
 
 
@@ -241,3 +249,143 @@ def test_builders_take_secret_values_as_given_and_never_read_settings_secrets():
     assert "sk-distinctive-master-0001" not in json.dumps(docs)
     values = {n: f"value-of-{n}" for n in ko.pod_secret_env_names(s)}
     assert ko.env_secret_manifest(s, values)["stringData"] == values
+
+
+# ---- selectors: every selector matches exactly the pods it should (issue 19) ------------------------
+
+
+def _matches(selector, pod_labels):
+    """A LabelSelector's matchLabels and matchExpressions (In/NotIn/Exists/DoesNotExist) against labels."""
+    if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        return True  # an empty selector selects everything
+    if any(pod_labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for e in selector.get("matchExpressions", []):
+        value, op = pod_labels.get(e["key"]), e["operator"]
+        if (op == "In" and value not in e["values"]) or (op == "NotIn" and value in e["values"]) \
+                or (op == "Exists" and e["key"] not in pod_labels) or (op == "DoesNotExist" and e["key"] in pod_labels):
+            return False
+    return True
+
+
+def _pod_templates(docs):
+    """Every pod the manifests make, by the owner that makes it."""
+    return {stem: d["spec"]["template"]["metadata"]["labels"] for stem, d in docs.items() if d["kind"] in ("Deployment", "Job")}
+
+
+def _selectors(docs):
+    """Every pod selector in the manifests: the label selectors, the Service's map, and the HPA's
+    (its scale target's selector: the HPA counts the pods the Deployment's selector matches)."""
+    out = {}
+    for stem, d in docs.items():
+        if d["kind"] == "Deployment":
+            out[f"{stem}.selector"] = d["spec"]["selector"]
+        elif d["kind"] == "PodDisruptionBudget":
+            out[f"{stem}.selector"] = d["spec"]["selector"]
+        elif d["kind"] == "Service":
+            out[f"{stem}.selector"] = {"matchLabels": d["spec"]["selector"]}
+        elif d["kind"] == "HorizontalPodAutoscaler":
+            target = next(t for t in docs.values() if t["kind"] == d["spec"]["scaleTargetRef"]["kind"]
+                          and t["metadata"]["name"] == d["spec"]["scaleTargetRef"]["name"])
+            out[f"{stem}.scaleTargetRef"] = target["spec"]["selector"]
+        elif "selector" in d.get("spec", {}):
+            out[f"{stem}.selector"] = d["spec"]["selector"]
+        for i, t in enumerate(d.get("spec", {}).get("template", {}).get("spec", {}).get("topologySpreadConstraints", [])):
+            out[f"{stem}.topologySpreadConstraints[{i}]"] = t["labelSelector"]
+    return out
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_selector_matches_exactly_the_serving_pods(variant):
+    docs = ko.kubernetes_manifests(_variant(variant))
+    pods = _pod_templates(docs)
+    selectors = _selectors(docs)
+    assert {"deployment.selector", "service.selector", "pdb.selector"} <= set(selectors)
+    if "hpa" in docs:
+        assert "hpa.scaleTargetRef" in selectors
+    for where, selector in selectors.items():
+        matched = sorted(stem for stem, pod_labels in pods.items() if _matches(selector, pod_labels))
+        # never the migration Job's pod: a completed pod counted by the PDB blocks every eviction
+        assert matched == ["deployment"], (where, matched)
+
+
+def test_the_job_pod_labels_can_never_match_a_serving_selector(settings, manifests):
+    job_labels = manifests["job-migrate"]["spec"]["template"]["metadata"]["labels"]
+    serving = ko.selector_labels(settings)
+    # a key both carry with different values: no label set change to the Job pod can satisfy it
+    differing = [k for k in serving if k in job_labels and job_labels[k] != serving[k]]
+    assert differing == ["app.kubernetes.io/name"]
+    assert job_labels["app.kubernetes.io/instance"] == serving["app.kubernetes.io/instance"]  # still findable per stack
+
+
+def test_selector_matcher_can_fail():
+    sel = {"matchLabels": {"a": "1"}, "matchExpressions": [{"key": "b", "operator": "In", "values": ["x"]}]}
+    assert _matches(sel, {"a": "1", "b": "x"})
+    assert not _matches(sel, {"a": "1", "b": "y"}) and not _matches(sel, {"a": "2", "b": "x"})
+
+
+# ---- graceful shutdown, derived from routing (issue 19) -----------------------------------------------
+
+
+def test_shutdown_outlasts_the_longest_request_and_the_prestop_delay(settings, manifests):
+    pod = manifests["deployment"]["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    prestop = c["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert prestop == settings.kubernetes.prestop_seconds == 10
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    drain = int(env["GRACEFUL_SHUTDOWN_TIMEOUT"])
+    # the longest request: routing.timeout per attempt x (1 + num_retries)
+    assert drain == 120 * (1 + 2) >= settings.routing.timeout
+    assert pod["terminationGracePeriodSeconds"] > settings.routing.timeout + prestop
+    # preStop + LiteLLM's drain + its teardown headroom (10 s) all before SIGKILL
+    assert pod["terminationGracePeriodSeconds"] >= prestop + drain + 10
+    ann = manifests["ingress"]["metadata"]["annotations"]
+    assert int(ann["nginx.ingress.kubernetes.io/proxy-read-timeout"]) > drain
+
+
+@pytest.mark.parametrize("routing,models_timeout,expect", [
+    ({"timeout": 30, "num_retries": 0}, None, 30),
+    ({"timeout": 30.5, "num_retries": 1}, None, 61),
+    ({"timeout": 30, "num_retries": 1}, 200, 400),  # a deployment's own, larger timeout
+])
+def test_shutdown_follows_routing_and_deployment_timeouts(routing, models_timeout, expect):
+    overrides = {"routing": {**routing, "fallbacks": {"llama3.2": ["gpt-4o"]}}}
+    if models_timeout:
+        s0 = kube()
+        models = [m.model_dump(mode="json", exclude_none=True) for m in s0.models]
+        models[2]["timeout"] = models_timeout
+        overrides["models"] = models
+    s = kube(overrides)
+    d = ko.deployment_manifest(s)["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in d["containers"][0]["env"]}
+    assert env["GRACEFUL_SHUTDOWN_TIMEOUT"] == str(expect)
+    assert d["terminationGracePeriodSeconds"] == 10 + expect + 10 + 5
+    ann = ko.ingress_manifest(s)["metadata"]["annotations"]
+    assert ann["nginx.ingress.kubernetes.io/proxy-read-timeout"] == str(expect + 5)
+
+
+def test_ingress_timeouts_only_for_ingress_nginx():
+    s = _variant("existing tls secret, cpu limit, pinned tag")  # class traefik
+    ann = ko.ingress_manifest(s)["metadata"].get("annotations", {})
+    assert not [k for k in ann if k.endswith("-timeout")]
+
+
+def test_pinned_litellm_reads_the_graceful_shutdown_setting():
+    """The env name the pods get is the one LiteLLM 1.108.7 reads for uvicorn's graceful timeout."""
+    import os
+
+    from litellm.proxy.shutdown.graceful_shutdown_manager import GracefulShutdownManager
+
+    from config.kubernetes_settings import GRACEFUL_SHUTDOWN_ENV, TEARDOWN_HEADROOM_SECONDS
+    from litellm.constants import GRACEFUL_SHUTDOWN_TEARDOWN_HEADROOM_SECONDS
+
+    assert TEARDOWN_HEADROOM_SECONDS == GRACEFUL_SHUTDOWN_TEARDOWN_HEADROOM_SECONDS
+    old = os.environ.get(GRACEFUL_SHUTDOWN_ENV)
+    os.environ[GRACEFUL_SHUTDOWN_ENV] = "360"
+    try:
+        assert GracefulShutdownManager.get_timeout() == 360.0
+    finally:
+        if old is None:
+            del os.environ[GRACEFUL_SHUTDOWN_ENV]
+        else:
+            os.environ[GRACEFUL_SHUTDOWN_ENV] = old
