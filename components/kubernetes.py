@@ -8,8 +8,8 @@ Every object comes from the pure builders of `rendering.kubernetes_objects` (the
 `make render` writes) and becomes one pulumi-kubernetes resource (pulumi-kubernetes is pinned in
 requirements.txt), so `pulumi preview --diff` shows each object's change:
 
-  [Provider]            explicit, for `kubernetes.context`; otherwise the ambient kubeconfig
-  [Namespace]           when kubernetes.create_namespace
+  Provider              explicit, for `kubernetes.context` (required), ConfigMaps/Secrets mutable
+  [Namespace]           when kubernetes.create_namespace (retained on delete)
   Secret <base>-env     master key, salt key, DATABASE_URL, REDIS_PASSWORD, envSecrets (secret values)
   [TlsCertificate + Secret <base>-tls]   the Ingress certificate (tls.issuer), unless an existing
                         secret is named (kubernetes.ingress.tls_secret)
@@ -42,6 +42,7 @@ from config.endpoints import base_url
 from config.settings import GatewaySettings
 from rendering.kubernetes_objects import (
     creates_tls_secret,
+    deployment_await_seconds,
     ingress_host,
     kubernetes_manifests,
     object_names,
@@ -109,10 +110,22 @@ class LiteLLMKubernetes(pulumi.ComponentResource):
         if missing:
             raise ValueError(f"LiteLLMKubernetes: no value for secret env entries {', '.join(missing)}")
 
-        base_opts = pulumi.ResourceOptions(parent=self)
-        if k.context:
-            provider = k8s.Provider(f"{name}-provider", context=k.context, opts=pulumi.ResourceOptions(parent=self))
-            base_opts = pulumi.ResourceOptions(parent=self, provider=provider)
+        if not k.context:  # the loader refuses this (config.cross_checks); a direct caller too
+            raise ValueError("LiteLLMKubernetes needs kubernetes.context (the kubeconfig context to deploy to)")
+        # Always an explicit provider: the context is pinned, and the ConfigMap and Secrets are
+        # updated in place (a PATCH) instead of pulumi-kubernetes' default for them (immutable:
+        # replace, i.e. delete then create under a fixed name, which leaves them missing in between
+        # and after an interrupted `up`). The pods roll on a change through the Deployment's
+        # checksum annotations, so an in-place update is what they need (README, "Kubernetes").
+        provider = k8s.Provider(
+            f"{name}-provider",
+            context=k.context,
+            enable_config_map_mutable=True,
+            enable_secret_mutable=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.provider = provider
+        base_opts = pulumi.ResourceOptions(parent=self, provider=provider)
 
         def opts_with(**extra: Any) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions.merge(base_opts, pulumi.ResourceOptions(**extra))
@@ -161,7 +174,9 @@ class LiteLLMKubernetes(pulumi.ComponentResource):
         self.objects: dict[str, pulumi.CustomResource] = {}
         namespace_deps: list[pulumi.Resource] = []
         if "namespace" in manifests:
-            self.objects["namespace"] = _resource("Namespace", f"{name}-namespace", manifests["namespace"], opts_with())
+            # retained: create_namespace true -> false (or a destroy) must not delete a namespace
+            # that may hold other things by then; remove it by hand when it is empty
+            self.objects["namespace"] = _resource("Namespace", f"{name}-namespace", manifests["namespace"], opts_with(retain_on_delete=True))
             namespace_deps = [self.objects["namespace"]]
         self.objects["secret-env"] = _resource(
             "Secret", f"{name}-secret-env", manifests["secret-env"],
@@ -186,10 +201,12 @@ class LiteLLMKubernetes(pulumi.ComponentResource):
                           custom_timeouts=pulumi.CustomTimeouts(create=JOB_TIMEOUT, update=JOB_TIMEOUT)),
             )
             deployment_deps.append(self.objects["job-migrate"])
+        deployment_timeout = f"{deployment_await_seconds(s)}s"
         # With an autoscaler, spec.replicas belongs to it after creation: never reset it.
         self.objects["deployment"] = _resource(
             "Deployment", f"{name}-deployment", manifests["deployment"],
-            opts_with(depends_on=deployment_deps, ignore_changes=["spec.replicas"] if k.autoscaled else None),
+            opts_with(depends_on=deployment_deps, ignore_changes=["spec.replicas"] if k.autoscaled else None,
+                      custom_timeouts=pulumi.CustomTimeouts(create=deployment_timeout, update=deployment_timeout)),
         )
         deployment = self.objects["deployment"]
         self.objects["service"] = _resource("Service", f"{name}-service", manifests["service"], opts_with(depends_on=namespace_deps))

@@ -261,6 +261,9 @@ def kubernetes_problems(s: Any) -> list[tuple[str, str]]:
         problems.append(("kubernetes", "litellm.deploy: kubernetes needs a 'kubernetes' section (at least {namespace: ...})"))
         return problems
 
+    if k.context is None:
+        problems.append(("kubernetes.context", "required: the kubeconfig context this stack deploys to (e.g. platform-prod); "
+                         "without it `pulumi up` would follow whatever context is current"))
     for key in _HOST_ONLY_LITELLM_KEYS:
         if key in s.litellm.model_fields_set:
             problems.append((f"litellm.{key}", "does not apply to litellm.deploy: kubernetes (pods are scheduled by the cluster); remove it"))

@@ -169,6 +169,10 @@ class KubernetesIngress(_Strict):
     # (tls.issuer internal-ca or self-signed) in a Secret this stack creates.
     tls_secret: Optional[str] = None
     annotations: dict[str, str] = Field(default_factory=dict)
+    # pulumi-kubernetes waits (10 min) for the controller to publish the Ingress's address; a
+    # controller that never does (some do not publish a status) fails every `up`: true skips that
+    # wait (the `pulumi.com/skipAwait` annotation).
+    skip_await: bool = False
 
     @field_validator("class_name", "tls_secret")
     @classmethod
@@ -190,8 +194,9 @@ class KubernetesSettings(_Strict):
     namespace: str = "litellm"
     # Create the namespace (and delete it with the stack); false = it exists already.
     create_namespace: bool = True
-    # A kubeconfig context: an explicit pulumi-kubernetes provider for it. None = the ambient
-    # kubeconfig ($KUBECONFIG / ~/.kube/config) and its current context.
+    # The kubeconfig context the explicit pulumi-kubernetes provider deploys to. Required for a
+    # kubernetes deploy (config.cross_checks): without it the stack would follow whatever context is
+    # current in the kubeconfig of whoever runs `pulumi up`.
     context: Optional[Annotated[str, AfterValidator(checks.check_word)]] = None
     replicas: Annotated[int, Field(ge=1, le=100)] = 2
     min_replicas: Annotated[int, Field(ge=1, le=100)] = 2

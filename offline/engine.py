@@ -47,6 +47,7 @@ class RecordedResource:
     provider: str
     outputs: dict[str, Any] = field(default_factory=dict)
     aliases: list[dict[str, Any]] = field(default_factory=list)  # alias specs ({"name": ...}) or {"urn": ...}
+    custom_timeouts: dict[str, str] = field(default_factory=dict)  # {"create": "5m", ...}: only those set
 
     def redacted_inputs(self) -> dict[str, Any]:
         return {k: (REDACTED if k in self.secret_inputs else v) for k, v in sorted(self.inputs.items())}
@@ -209,6 +210,9 @@ def run_program(
                         provider=request.provider,
                         outputs=outputs,
                         aliases=[json_format.MessageToDict(a) for a in request.aliases],
+                        custom_timeouts={k: v for k, v in (("create", request.customTimeouts.create),
+                                                           ("update", request.customTimeouts.update),
+                                                           ("delete", request.customTimeouts.delete)) if v},
                     )
                 )
             return response

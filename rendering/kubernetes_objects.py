@@ -58,6 +58,12 @@ PORT_NAME = "http"
 WRITABLE_DIRS: tuple[tuple[str, str], ...] = (("tmp", "/tmp"), ("migrations", MIGRATION_DIR))
 RUN_AS_USER = 65534  # nobody: the USER of the litellm-non_root image, owner of /app and Prisma's files
 MANAGED_BY = "litellm-gateway"
+# pulumi-kubernetes annotations (https://www.pulumi.com/registry/packages/kubernetes/installation-configuration/)
+REPLACE_UNREADY = "pulumi.com/replaceUnready"
+SKIP_AWAIT = "pulumi.com/skipAwait"
+STARTUP_PERIOD_SECONDS = 10
+# What a rollout's await adds to the pods' startup windows: image pulls, scheduling, old pods' exit.
+ROLLOUT_MARGIN_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -269,7 +275,9 @@ def migration_job_manifest(settings: GatewaySettings) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": _meta(settings, n.migration_job, "migrations"),
+        # a failed Job (migrations that failed, a deadline hit) is replaced by the next `up` instead
+        # of wedging every later update on an unready object
+        "metadata": _meta(settings, n.migration_job, "migrations", annotations={REPLACE_UNREADY: "true"}),
         "spec": {
             "backoffLimit": k.migration_backoff_limit,
             "activeDeadlineSeconds": 900,
@@ -299,6 +307,19 @@ def migration_job_manifest(settings: GatewaySettings) -> dict[str, Any]:
     }
 
 
+def startup_failure_threshold(settings: GatewaySettings) -> int:
+    return max(3, math.ceil(settings.litellm.readiness_timeout_seconds / STARTUP_PERIOD_SECONDS))
+
+
+def deployment_await_seconds(settings: GatewaySettings) -> int:
+    """How long `pulumi up` may wait for the Deployment: a rollout replaces the pods one at a time
+    (maxSurge 1, maxUnavailable 0), each new pod given its whole startup window, for up to
+    max_replicas pods (the HPA may have scaled up), plus a margin. pulumi-kubernetes' default is 10 min."""
+    k = settings.kubernetes
+    assert k is not None
+    return k.max_replicas * STARTUP_PERIOD_SECONDS * startup_failure_threshold(settings) + ROLLOUT_MARGIN_SECONDS
+
+
 def deployment_manifest(settings: GatewaySettings, secrets_checksum: Any = REDACTED) -> dict[str, Any]:
     """`secrets_checksum`: a value that changes with every secret (an HMAC, never a plain hash of
     guessable values); the component passes it, the review copy shows "[secret]"."""
@@ -307,7 +328,7 @@ def deployment_manifest(settings: GatewaySettings, secrets_checksum: Any = REDAC
     assert k is not None
     pod_sc, container_sc = _security_contexts()
     volumes, mounts = _volumes(settings)
-    startup_failures = max(3, math.ceil(settings.litellm.readiness_timeout_seconds / 10))
+    startup_failures = startup_failure_threshold(settings)
     plan = shutdown_plan(settings)
     return {
         "apiVersion": "apps/v1",
@@ -341,7 +362,7 @@ def deployment_manifest(settings: GatewaySettings, secrets_checksum: Any = REDAC
                             "env": _env(settings),
                             "startupProbe": {
                                 "httpGet": {"path": "/health/readiness", "port": PORT_NAME},
-                                "periodSeconds": 10,
+                                "periodSeconds": STARTUP_PERIOD_SECONDS,
                                 "timeoutSeconds": 5,
                                 "failureThreshold": startup_failures,
                             },
@@ -461,6 +482,8 @@ def ingress_manifest(settings: GatewaySettings) -> dict[str, Any]:
     meta = _meta(settings, n.ingress, "ingress")
     annotations = dict(k.ingress.annotations)
     annotations.update(ingress_timeout_annotations(settings))
+    if k.ingress.skip_await:
+        annotations[SKIP_AWAIT] = "true"
     if annotations:
         meta["annotations"] = annotations
     spec: dict[str, Any] = {

@@ -348,6 +348,8 @@ CASES: list[Case] = [
     C("kube-request-window-too-long", "kube", "routing.timeout", "= 3900 s before it stops", {"routing.timeout": 1300}),
     C("kube-graceful-env-secret", "kube", "envSecrets.GRACEFUL_SHUTDOWN_TIMEOUT", "set by the gateway in every pod",
       secrets={"envSecrets.GRACEFUL_SHUTDOWN_TIMEOUT": "999"}),
+    C("kube-no-context", "kube", "kubernetes.context", "required: the kubeconfig context this stack deploys to", {"kubernetes.context": DELETE}),
+    C("kube-skip-await-text", "kube", "kubernetes.ingress.skip_await", "valid boolean", {"kubernetes.ingress.skip_await": "maybe"}),
     C("kube-prestop-too-long", "kube", "kubernetes.prestop_seconds", "less than or equal to 120", {"kubernetes.prestop_seconds": 600}),
 ]
 

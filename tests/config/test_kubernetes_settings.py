@@ -74,7 +74,7 @@ def _litellm(**extra):
          "stack 'kube': litellm-gateway:kubernetes.ingress: class_name, tls_secret and annotations need ingress.enabled: true"),
         ({"kubernetes": {"ingress": {"tls_secret": "wild"}}, "tls": {"enabled": False}},
          "stack 'kube': litellm-gateway:kubernetes.ingress.tls_secret: an Ingress TLS secret needs tls.enabled: true"),
-        ({"kubernetes": {"ingress": {"enabled": False}}, "tls": {"enabled": False}},
+        ({"kubernetes": {"context": "platform-prod", "ingress": {"enabled": False}}, "tls": {"enabled": False}},
          "stack 'kube': litellm-gateway:adminUrl: required when kubernetes.ingress is disabled"),
         ({"kubernetes": {"min_replicas": 5, "max_replicas": 3, "replicas": 4}},
          "stack 'kube': litellm-gateway:kubernetes: min_replicas (5) must not exceed max_replicas (3)"),
@@ -152,7 +152,7 @@ def test_env_secrets_cannot_shadow_the_pods_own_env():
 
 
 def test_admin_url_set_allows_no_ingress():
-    s = kube({"kubernetes": {"ingress": {"enabled": False}}, "tls": {"enabled": False}, "adminUrl": "http://127.0.0.1:14000"})
+    s = kube({"kubernetes": {"context": "platform-prod", "ingress": {"enabled": False}}, "tls": {"enabled": False}, "adminUrl": "http://127.0.0.1:14000"})
     assert not s.kubernetes.ingress.enabled
 
 

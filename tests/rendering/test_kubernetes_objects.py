@@ -42,13 +42,13 @@ def manifests(settings):
 VARIANTS = {
     "as committed": {},
     "no autoscaling, no namespace, no ingress": {
-        "kubernetes": {"namespace": "ai-gw", "create_namespace": False, "replicas": 3, "min_replicas": 3,
+        "kubernetes": {"context": "platform-prod", "namespace": "ai-gw", "create_namespace": False, "replicas": 3, "min_replicas": 3,
                        "max_replicas": 3, "ingress": {"enabled": False}},
         "tls": {"enabled": False},
         "teams": None, "keys": None,
     },
     "existing tls secret, cpu limit, pinned tag": {
-        "kubernetes": {"ingress": {"class_name": "traefik", "tls_secret": "wildcard-corp"},
+        "kubernetes": {"context": "platform-prod", "ingress": {"class_name": "traefik", "tls_secret": "wildcard-corp"},
                        "resources": {"cpu_limit": "2"}, "image": {"tag": "main-v1.108.7-stable", "pull_policy": "Always"}},
     },
     "no database": {"postgres": {"enabled": False, "host": "pg.ai.corp.example"}, "teams": None, "keys": None},
@@ -161,10 +161,10 @@ def test_migration_job_name_changes_with_release_and_database_only(settings):
     name = ko.object_names(settings).migration_job
     assert name.startswith("litellm-migrate-")
     assert ko.object_names(kube({"routing": {"num_retries": 5}})).migration_job == name
-    assert ko.object_names(kube({"kubernetes": {"max_replicas": 5}})).migration_job == name
+    assert ko.object_names(kube({"kubernetes": {"context": "platform-prod", "max_replicas": 5}})).migration_job == name
     assert ko.object_names(kube({"postgres": {"host": "pg2.ai.corp.example", "connection_limit": 100,
                                               "database": "litellm_kube", "role": "litellm_kube"}})).migration_job != name
-    assert ko.object_names(kube({"kubernetes": {"image": {"tag": "main-v1.108.7-stable"}}})).migration_job != name
+    assert ko.object_names(kube({"kubernetes": {"context": "platform-prod", "image": {"tag": "main-v1.108.7-stable"}}})).migration_job != name
 
 
 def test_deployment_shape(settings, manifests):
@@ -199,7 +199,7 @@ def test_config_checksum_changes_with_config_only(settings):
     base = ko.config_checksum(settings)
     assert ko.config_checksum(kube()) == base
     assert ko.config_checksum(kube({"routing": {"num_retries": 5}})) != base
-    assert ko.config_checksum(kube({"kubernetes": {"max_replicas": 5}})) == base
+    assert ko.config_checksum(kube({"kubernetes": {"context": "platform-prod", "max_replicas": 5}})) == base
 
 
 def test_hpa_pdb_service_ingress(settings, manifests):
