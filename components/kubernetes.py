@@ -10,6 +10,7 @@ requirements.txt), so `pulumi preview --diff` shows each object's change:
 
   Provider              explicit, for `kubernetes.context` (required), ConfigMaps/Secrets mutable
   [Namespace]           when kubernetes.create_namespace (retained on delete)
+  [ServiceAccount]      when kubernetes.service_account.create (its token never mounted)
   Secret <base>-env     master key, salt key, DATABASE_URL, REDIS_PASSWORD, envSecrets (secret values)
   [TlsCertificate + Secret <base>-tls]   the Ingress certificate (tls.issuer), unless an existing
                         secret is named (kubernetes.ingress.tls_secret)
@@ -71,6 +72,7 @@ def secrets_hmac(key: str, values: list[str]) -> str:
 
 _KINDS = {
     "Namespace": k8s.core.v1.Namespace,
+    "ServiceAccount": k8s.core.v1.ServiceAccount,
     "Secret": k8s.core.v1.Secret,
     "ConfigMap": k8s.core.v1.ConfigMap,
     "Job": k8s.batch.v1.Job,
@@ -81,7 +83,8 @@ _KINDS = {
     "Ingress": k8s.networking.v1.Ingress,
 }
 # manifest field -> pulumi-kubernetes argument name (apiVersion/kind are implied by the class)
-_FIELDS = {"metadata": "metadata", "spec": "spec", "data": "data", "stringData": "string_data", "type": "type"}
+_FIELDS = {"metadata": "metadata", "spec": "spec", "data": "data", "stringData": "string_data", "type": "type",
+           "automountServiceAccountToken": "automount_service_account_token"}
 
 
 def _resource(kind: str, name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
@@ -189,6 +192,10 @@ class LiteLLMKubernetes(pulumi.ComponentResource):
             )
         self.objects["configmap"] = _resource("ConfigMap", f"{name}-configmap", manifests["configmap"], opts_with(depends_on=namespace_deps))
         pod_inputs = [self.objects["secret-env"], self.objects["configmap"]]
+        if "serviceaccount" in manifests:
+            self.objects["serviceaccount"] = _resource(
+                "ServiceAccount", f"{name}-serviceaccount", manifests["serviceaccount"], opts_with(depends_on=namespace_deps))
+            pod_inputs.append(self.objects["serviceaccount"])
         deployment_deps = list(pod_inputs)
         if "job-migrate" in manifests:
             # A new release or database is a new Job name: Pulumi creates it (and waits for it to

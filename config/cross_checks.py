@@ -24,6 +24,7 @@ from config.kubernetes_settings import (
     SURGE_PODS,
     default_image_tag,
     image_tag_names_release,
+    name_problems,
     request_window_seconds,
 )
 
@@ -264,6 +265,23 @@ def kubernetes_problems(s: Any) -> list[tuple[str, str]]:
     if k.context is None:
         problems.append(("kubernetes.context", "required: the kubeconfig context this stack deploys to (e.g. platform-prod); "
                          "without it `pulumi up` would follow whatever context is current"))
+    for field_name, key, what in (("front_door", "frontDoor", "the HAProxy front door of ssh hosts; the Service and Ingress front the pods"),
+                                  ("rollout", "rollout", "how ssh hosts restart one by one; the Deployment's RollingUpdate rolls the pods")):
+        if field_name in s.model_fields_set:
+            problems.append((key, f"does not apply to litellm.deploy: kubernetes ({what}); remove it"))
+    if s.litellm.service_name:
+        for message in name_problems(s.litellm.service_name):
+            problems.append(("litellm.service_name", message))
+    own_env = set(GATEWAY_ENV_VARS) | {n for n, _ in POD_ENV} | set(DERIVED_POD_ENV_NAMES) | {
+        "LITELLM_MASTER_KEY", "LITELLM_SALT_KEY", "DATABASE_URL", "REDIS_PASSWORD"} | checks.host_env_names()
+    for name in sorted(k.existing_secret_env):
+        if name in own_env:
+            problems.append((f"kubernetes.existing_secret_env.{name}", f"{name} is set by the gateway itself; remove the entry"))
+        elif name in s.secrets.env_secrets:
+            problems.append((f"kubernetes.existing_secret_env.{name}", f"{name} is also in envSecrets: keep one of the two"))
+    if k.service_account is not None and not k.service_account.create and k.service_account.annotations:
+        problems.append(("kubernetes.service_account.annotations", "annotations apply to a ServiceAccount this stack creates (create: true); "
+                         "annotate the existing one where it is managed"))
     for key in _HOST_ONLY_LITELLM_KEYS:
         if key in s.litellm.model_fields_set:
             problems.append((f"litellm.{key}", "does not apply to litellm.deploy: kubernetes (pods are scheduled by the cluster); remove it"))

@@ -207,7 +207,10 @@ def _requirements(settings: GatewaySettings) -> list[tuple[str, str]]:
     if settings.tls.enabled and settings.tls.issuer == "internal-ca" and own_certificate:
         req.append(("tlsCaCert", "is the internal CA's certificate (PEM) the host certificates chain to"))
         req.append(("tlsCaKey", "signs the host certificates with the internal CA"))
+    from_cluster = set(settings.kubernetes.existing_secret_env) if settings.kubernetes is not None else set()
     for name in settings.referenced_env_vars():
+        if name in from_cluster:  # kubernetes.existing_secret_env: an existing Secret's key
+            continue
         req.append((f"envSecrets.{name}", f"the rendered config references os.environ/{name}"))
     return req
 

@@ -37,7 +37,9 @@ from typing import Any, Mapping, Optional
 
 from config.kubernetes_settings import (
     GRACEFUL_SHUTDOWN_ENV,
+    MIGRATION_DIGEST_LENGTH,
     MIGRATION_DIR,
+    MIGRATION_JOB_INFIX,
     POD_ENV,
     SURGE_PODS,
     image_reference,
@@ -79,13 +81,14 @@ class ObjectNames:
     pdb: str
     hpa: str
     ingress: str
+    service_account: Optional[str]  # None: the namespace's default ServiceAccount
 
 
 def migration_digest(settings: GatewaySettings) -> str:
     """Changes with the release (image) and the database the migrations run against, nothing else."""
     p = settings.postgres
     key = json.dumps([image_reference(settings), p.host, p.port, p.database, p.role])
-    return hashlib.sha256(key.encode()).hexdigest()[:10]
+    return hashlib.sha256(key.encode()).hexdigest()[:MIGRATION_DIGEST_LENGTH]
 
 
 def object_names(settings: GatewaySettings) -> ObjectNames:
@@ -98,12 +101,13 @@ def object_names(settings: GatewaySettings) -> ObjectNames:
         env_secret=f"{base}-env",
         tls_secret=k.ingress.tls_secret or f"{base}-tls",
         config_map=f"{base}-config",
-        migration_job=f"{base}-migrate-{migration_digest(settings)}",
+        migration_job=f"{base}{MIGRATION_JOB_INFIX}{migration_digest(settings)}",
         deployment=base,
         service=base,
         pdb=base,
         hpa=base,
         ingress=base,
+        service_account=(k.service_account.name or base) if k.service_account else None,
     )
 
 
@@ -139,7 +143,8 @@ def pod_secret_env_names(settings: GatewaySettings) -> list[str]:
     names = secret_env_names(settings)
     if settings.secrets.redis_password is None and not settings.redis.manage_acl:
         names = [n for n in names if n != "REDIS_PASSWORD"]
-    return names
+    from_cluster = settings.kubernetes.existing_secret_env if settings.kubernetes else {}
+    return [n for n in names if n not in from_cluster]
 
 
 def config_checksum(settings: GatewaySettings) -> str:
@@ -158,7 +163,12 @@ def namespace_manifest(settings: GatewaySettings) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": n.namespace, "labels": {"app.kubernetes.io/managed-by": MANAGED_BY}},
+        # Pod Security Admission: the pods meet `restricted` (non-root, no escalation, all capabilities
+        # dropped, RuntimeDefault seccomp); warn and audit at the same level
+        "metadata": {"name": n.namespace, "labels": {
+            "app.kubernetes.io/managed-by": MANAGED_BY,
+            **{f"pod-security.kubernetes.io/{mode}": settings.kubernetes.pod_security for mode in ("enforce", "warn", "audit")},  # type: ignore[union-attr]
+        }},
     }
 
 
@@ -185,6 +195,16 @@ def tls_secret_manifest(settings: GatewaySettings, cert_pem: Any = REDACTED, key
         "type": "kubernetes.io/tls",
         "stringData": {"tls.crt": cert_pem, "tls.key": key_pem},
     }
+
+
+def service_account_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    n = object_names(settings)
+    k = settings.kubernetes
+    assert k is not None and k.service_account is not None and n.service_account
+    meta = _meta(settings, n.service_account)
+    if k.service_account.annotations:
+        meta["annotations"] = dict(k.service_account.annotations)
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta, "automountServiceAccountToken": False}
 
 
 def config_map_manifest(settings: GatewaySettings) -> dict[str, Any]:
@@ -216,7 +236,75 @@ def _env(settings: GatewaySettings, overrides: tuple[tuple[str, str], ...] = (),
         if migrations and name not in MIGRATION_SECRET_ENV:
             continue
         env.append({"name": name, "valueFrom": {"secretKeyRef": {"name": n.env_secret, "key": name}}})
+    if not migrations:
+        for name, ref in settings.kubernetes.existing_secret_env.items():  # type: ignore[union-attr]
+            env.append({"name": name, "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}}})
     return env
+
+
+def _pod_spec_common(settings: GatewaySettings) -> dict[str, Any]:
+    """What both pods (serving and migrations) share: where they may run, how they pull, as whom,
+    and no Service links (the docker-link env vars of every Service in the namespace)."""
+    k = settings.kubernetes
+    assert k is not None
+    n = object_names(settings)
+    spec: dict[str, Any] = {"enableServiceLinks": False, "automountServiceAccountToken": False}
+    if n.service_account:
+        spec["serviceAccountName"] = n.service_account
+    if k.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in k.image_pull_secrets]
+    if k.node_selector:
+        spec["nodeSelector"] = dict(k.node_selector)
+    if k.tolerations:
+        spec["tolerations"] = [_toleration(t) for t in k.tolerations]
+    if k.affinity.node_labels_in:
+        spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": key, "operator": "In", "values": list(values)}
+                                  for key, values in k.affinity.node_labels_in.items()]}]}}}
+    return spec
+
+
+def _toleration(t: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"operator": t.operator}
+    if t.key is not None:
+        out["key"] = t.key
+    if t.value is not None:
+        out["value"] = t.value
+    if t.effect is not None:
+        out["effect"] = t.effect
+    if t.toleration_seconds is not None:
+        out["tolerationSeconds"] = t.toleration_seconds
+    return out
+
+
+def _serving_pod_spec(settings: GatewaySettings) -> dict[str, Any]:
+    spec = _pod_spec_common(settings)
+    placement = _serving_pod_placement(settings)
+    if "affinity" in placement:
+        spec["affinity"] = {**spec.get("affinity", {}), **placement.pop("affinity")}
+    return {**spec, **placement}
+
+
+def _serving_pod_placement(settings: GatewaySettings) -> dict[str, Any]:
+    """The serving pods only: spread over nodes/zones and kept apart (the Job's one pod needs neither)."""
+    k = settings.kubernetes
+    assert k is not None
+    out: dict[str, Any] = {}
+    selector = {"matchLabels": selector_labels(settings)}
+    if k.affinity.pods_apart != "none":
+        term = {"labelSelector": selector, "topologyKey": "kubernetes.io/hostname"}
+        anti = ({"requiredDuringSchedulingIgnoredDuringExecution": [term]} if k.affinity.pods_apart == "required"
+                else {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]})
+        out["affinity"] = {"podAntiAffinity": anti}
+    if k.topology_spread:
+        # matchLabelKeys pod-template-hash: only the current ReplicaSet's pods count (a rollout's old
+        # pods would otherwise skew the spread of the new ones)
+        out["topologySpreadConstraints"] = [
+            {"maxSkew": t.max_skew, "topologyKey": t.topology_key, "whenUnsatisfiable": t.when_unsatisfiable,
+             "labelSelector": selector, "matchLabelKeys": ["pod-template-hash"]}
+            for t in k.topology_spread
+        ]
+    return out
 
 
 def _security_contexts() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -285,7 +373,7 @@ def migration_job_manifest(settings: GatewaySettings) -> dict[str, Any]:
                 "metadata": {"labels": labels(settings, "migrations")},
                 "spec": {
                     "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
+                    **_pod_spec_common(settings),
                     "securityContext": pod_sc,
                     "containers": [
                         {
@@ -343,12 +431,13 @@ def deployment_manifest(settings: GatewaySettings, secrets_checksum: Any = REDAC
                 "metadata": {
                     "labels": labels(settings),
                     "annotations": {
+                        **k.pod_annotations,
                         "litellm-gateway/config-sha256": config_checksum(settings),
                         "litellm-gateway/secrets-hmac": secrets_checksum,
                     },
                 },
                 "spec": {
-                    "automountServiceAccountToken": False,
+                    **_serving_pod_spec(settings),
                     "terminationGracePeriodSeconds": plan.termination_grace_seconds,
                     "securityContext": pod_sc,
                     "containers": [
@@ -413,7 +502,10 @@ def pdb_manifest(settings: GatewaySettings) -> dict[str, Any]:
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": _meta(settings, n.pdb),
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(settings)}},
+        # AlwaysAllow: a pod that is running but not ready (a wedged proxy) can be evicted even when the
+        # budget is spent, so it never blocks a node drain
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(settings)},
+                 "unhealthyPodEvictionPolicy": "AlwaysAllow"},
     }
 
 
@@ -527,6 +619,8 @@ def kubernetes_manifests(
     out: dict[str, dict[str, Any]] = {}
     if k.create_namespace:
         out["namespace"] = namespace_manifest(settings)
+    if k.service_account is not None and k.service_account.create:
+        out["serviceaccount"] = service_account_manifest(settings)
     out["secret-env"] = env_secret_manifest(settings, secret_values)
     if creates_tls_secret(settings):
         out["secret-tls"] = tls_secret_manifest(settings, tls_cert_pem, tls_key_pem)

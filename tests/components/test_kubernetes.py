@@ -217,3 +217,16 @@ def test_preview_declares_every_object_as_an_update_does(kube):
     preview = run_stack("kube", secrets=SECRETS, preview=True)
     assert sorted(r.urn for r in preview.resources) == sorted(r.urn for r in kube.resources)
     assert {r.type for r in preview.resources if r.type.startswith("kubernetes:")} == set(K8S_TYPES.values())
+
+
+def test_a_created_service_account_is_declared_before_the_pods():
+    run = run_stack("kube", secrets=SECRETS, overrides={"kubernetes": {
+        "context": "platform-prod", "max_replicas": 6,
+        "service_account": {"annotations": {"iam.gke.io/gcp-service-account": "litellm@proj.iam.gserviceaccount.com"}}}})
+    sa = run.one("kubernetes:core/v1:ServiceAccount", "litellm-kube-k8s-serviceaccount")
+    assert sa.inputs["automountServiceAccountToken"] is False
+    assert sa.inputs["metadata"]["annotations"] == {"iam.gke.io/gcp-service-account": "litellm@proj.iam.gserviceaccount.com"}
+    for stem in ("deployment", "job-migrate"):
+        r = run.one(K8S_TYPES[stem], RESOURCE_NAMES[stem])
+        assert sa.urn in r.depends_on, stem
+        assert r.inputs["spec"]["template"]["spec"]["serviceAccountName"] == "litellm"

@@ -52,6 +52,23 @@ VARIANTS = {
                        "resources": {"cpu_limit": "2"}, "image": {"tag": "main-v1.108.7-stable", "pull_policy": "Always"}},
     },
     "no database": {"postgres": {"enabled": False, "host": "pg.ai.corp.example"}, "teams": None, "keys": None},
+    "shared production cluster": {
+        "kubernetes": {
+            "context": "platform-prod", "max_replicas": 6, "pod_security": "baseline",
+            "resources": {"cpu_request": "0.5", "cpu_limit": "2", "memory_request": "1.5Gi", "memory_limit": "2Gi"},
+            "image": {"digest": "sha256:" + "0123456789abcdef" * 4},
+            "ingress": {"class_name": "nginx", "skip_await": True},
+            "node_selector": {"node-pool": "ai", "kubernetes.io/os": "linux"},
+            "tolerations": [{"key": "dedicated", "value": "ai", "effect": "NoSchedule"},
+                            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "toleration_seconds": 30}],
+            "affinity": {"node_labels_in": {"topology.kubernetes.io/zone": ["eu-west-1a", "eu-west-1b"]}, "pods_apart": "preferred"},
+            "topology_spread": [{}, {"topology_key": "topology.kubernetes.io/zone", "when_unsatisfiable": "DoNotSchedule"}],
+            "image_pull_secrets": ["ghcr-pull"],
+            "service_account": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/litellm"}},
+            "pod_annotations": {"prometheus.io/scrape": "false", "cluster-autoscaler.kubernetes.io/safe-to-evict": "true"},
+            "existing_secret_env": {"OPENAI_API_KEY": {"secret": "llm-provider-keys", "key": "openai"}},
+        },
+    },
 }
 
 
@@ -208,7 +225,8 @@ def test_hpa_pdb_service_ingress(settings, manifests):
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
     assert set(hpa["behavior"]) == {"scaleUp", "scaleDown"}
     assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
-    assert manifests["pdb"]["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": ko.selector_labels(settings)}}
+    assert manifests["pdb"]["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": ko.selector_labels(settings)},
+                                        "unhealthyPodEvictionPolicy": "AlwaysAllow"}
     svc = manifests["service"]["spec"]
     assert svc["ports"] == [{"name": "http", "port": 4000, "targetPort": "http", "protocol": "TCP"}]
     ing = manifests["ingress"]["spec"]
@@ -389,3 +407,115 @@ def test_pinned_litellm_reads_the_graceful_shutdown_setting():
             del os.environ[GRACEFUL_SHUTDOWN_ENV]
         else:
             os.environ[GRACEFUL_SHUTDOWN_ENV] = old
+
+
+# ---- scheduling and integration settings (issue 19) -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared():
+    s = _variant("shared production cluster")
+    return s, ko.kubernetes_manifests(s)
+
+
+def test_both_pods_land_where_the_cluster_says_pull_with_the_secret_and_link_no_services(shared):
+    s, docs = shared
+    for stem in ("deployment", "job-migrate"):
+        pod = docs[stem]["spec"]["template"]["spec"]
+        assert pod["nodeSelector"] == {"node-pool": "ai", "kubernetes.io/os": "linux"}, stem
+        assert pod["tolerations"] == [
+            {"operator": "Equal", "key": "dedicated", "value": "ai", "effect": "NoSchedule"},
+            {"operator": "Exists", "key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "tolerationSeconds": 30}], stem
+        assert pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"] == [
+            {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["eu-west-1a", "eu-west-1b"]}]}]
+        assert pod["imagePullSecrets"] == [{"name": "ghcr-pull"}]
+        assert pod["serviceAccountName"] == "litellm" and pod["automountServiceAccountToken"] is False
+        assert pod["enableServiceLinks"] is False
+        assert pod["containers"][0]["image"] == "ghcr.io/berriai/litellm-non_root:main-v1.108.7@sha256:" + "0123456789abcdef" * 4
+    job_pod = docs["job-migrate"]["spec"]["template"]["spec"]
+    assert "topologySpreadConstraints" not in job_pod and "podAntiAffinity" not in job_pod["affinity"]
+
+
+def test_serving_pods_spread_over_nodes_by_default_and_as_configured(settings, manifests, shared):
+    default = manifests["deployment"]["spec"]["template"]["spec"]
+    assert default["topologySpreadConstraints"] == [{
+        "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": ko.selector_labels(settings)}, "matchLabelKeys": ["pod-template-hash"]}]
+    assert default["enableServiceLinks"] is False and "affinity" not in default
+    _, docs = shared
+    pod = docs["deployment"]["spec"]["template"]["spec"]
+    assert [(t["topologyKey"], t["whenUnsatisfiable"]) for t in pod["topologySpreadConstraints"]] == [
+        ("kubernetes.io/hostname", "ScheduleAnyway"), ("topology.kubernetes.io/zone", "DoNotSchedule")]
+    term = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    none = kube({"kubernetes": {"context": "platform-prod", "topology_spread": []}})
+    assert "topologySpreadConstraints" not in ko.deployment_manifest(none)["spec"]["template"]["spec"]
+
+
+def test_service_account_pod_annotations_and_existing_secrets(shared):
+    s, docs = shared
+    sa = docs["serviceaccount"]
+    assert sa["automountServiceAccountToken"] is False
+    assert sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/litellm"}
+    assert list(docs)[:3] == ["namespace", "serviceaccount", "secret-env"]
+    ann = docs["deployment"]["spec"]["template"]["metadata"]["annotations"]
+    assert ann["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "true" and "litellm-gateway/config-sha256" in ann
+    env = docs["deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "OPENAI_API_KEY", "valueFrom": {"secretKeyRef": {"name": "llm-provider-keys", "key": "openai"}}} in env
+    # not in the stack's own Secret, and not in the migration pod
+    assert "OPENAI_API_KEY" not in docs["secret-env"]["stringData"]
+    assert "OPENAI_API_KEY" not in [e["name"] for e in docs["job-migrate"]["spec"]["template"]["spec"]["containers"][0]["env"]]
+    existing = kube({"kubernetes": {"context": "platform-prod", "service_account": {"create": False, "name": "team-ai"}}})
+    docs = ko.kubernetes_manifests(existing)
+    assert "serviceaccount" not in docs
+    assert docs["deployment"]["spec"]["template"]["spec"]["serviceAccountName"] == "team-ai"
+    assert "serviceAccountName" not in ko.deployment_manifest(kube())["spec"]["template"]["spec"]
+
+
+def test_namespace_pod_security_and_pdb_eviction_policy(manifests, shared):
+    labels = manifests["namespace"]["metadata"]["labels"]
+    assert {k: v for k, v in labels.items() if k.startswith("pod-security")} == {
+        "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted"}
+    assert shared[1]["namespace"]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert manifests["pdb"]["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+
+
+def test_the_pods_meet_the_restricted_pod_security_standard(manifests):
+    """The checks of PSS `restricted` (v1.33) the pods could fail, read off the rendered pods."""
+    for stem in ("deployment", "job-migrate"):
+        pod = manifests[stem]["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        assert not any(k in pod for k in ("hostNetwork", "hostPID", "hostIPC"))
+        assert all("hostPath" not in v for v in pod["volumes"])
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
+            assert "ports" not in c or all("hostPort" not in p for p in c["ports"])
+
+
+def test_generated_names_obey_the_api_servers_rules(shared):
+    import re
+
+    for variant in sorted(VARIANTS):
+        docs = ko.kubernetes_manifests(_variant(variant))
+        for stem, d in docs.items():
+            name = d["metadata"]["name"]
+            assert len(name) <= 253 and re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", name), (variant, stem, name)
+            if d["kind"] in ("Service", "Job", "Namespace"):
+                assert len(name) <= 63, (variant, stem, name)
+            if d["kind"] == "Service":
+                assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", name), (variant, stem, name)
+    # the longest service name the settings accept still gives a Job name of at most 63
+    s = kube({"litellm": {"deploy": "kubernetes", "version": "1.108.7", "workers": 1, "service_name": "a" * 44}})
+    assert len(ko.object_names(s).migration_job) == 63
+
+
+def test_quantities_parse_as_kubernetes_does():
+    from config.kubernetes_settings import parse_quantity
+
+    assert parse_quantity("1.5Gi") == 1.5 * 2**30 and parse_quantity("500m") == parse_quantity("0.5")
+    assert parse_quantity("1e3") == parse_quantity("1k") == 1000 and parse_quantity("2G") == 2 * 10**9
+    for bad in ("1.5 Gi", "Gi", "-1", "1gi", "1.5GiB", ""):
+        with pytest.raises(ValueError):
+            parse_quantity(bad)
