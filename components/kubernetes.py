@@ -20,6 +20,7 @@ requirements.txt), so `pulumi preview --diff` shows each object's change:
                         a failed Job fails the update), and the Deployment depends on it
   Deployment <base>     the proxy pods (rolls on a config or secret change: checksum annotations)
   Service, PodDisruptionBudget, [HorizontalPodAutoscaler], [Ingress]
+  [PodMonitor | ServiceMonitor]   kubernetes.monitoring (prometheus-operator CRDs, /metrics/ with the scrape key)
 
 Secrets: the Secret's values are Pulumi secret outputs (pulumi-kubernetes also marks a Secret's
 data secret); the Deployment only references them (secretKeyRef) and carries an HMAC of them keyed
@@ -88,6 +89,9 @@ _FIELDS = {"metadata": "metadata", "spec": "spec", "data": "data", "stringData":
 
 
 def _resource(kind: str, name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    if kind in ("PodMonitor", "ServiceMonitor"):  # prometheus-operator's CRDs: no typed class
+        return k8s.apiextensions.CustomResource(
+            name, api_version=manifest["apiVersion"], kind=kind, metadata=manifest["metadata"], spec=manifest["spec"], opts=opts)
     cls = _KINDS[kind]
     unknown = set(manifest) - set(_FIELDS) - {"apiVersion", "kind"}
     if unknown:  # a builder field this mapping would silently drop
@@ -225,6 +229,10 @@ class LiteLLMKubernetes(pulumi.ComponentResource):
             if "secret-tls" in self.objects:
                 ingress_deps.append(self.objects["secret-tls"])
             self.objects["ingress"] = _resource("Ingress", f"{name}-ingress", manifests["ingress"], opts_with(depends_on=ingress_deps))
+
+        if "monitor" in manifests:
+            self.objects["monitor"] = _resource(
+                manifests["monitor"]["kind"], f"{name}-monitor", manifests["monitor"], opts_with(depends_on=[self.objects["service"]]))
 
         self.base_url = pulumi.Output.from_input(base_url(s))
         self.ready = deployment.id.apply(lambda _: True)

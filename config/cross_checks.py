@@ -282,6 +282,13 @@ def kubernetes_problems(s: Any) -> list[tuple[str, str]]:
     if k.service_account is not None and not k.service_account.create and k.service_account.annotations:
         problems.append(("kubernetes.service_account.annotations", "annotations apply to a ServiceAccount this stack creates (create: true); "
                          "annotate the existing one where it is managed"))
+    if k.monitoring.kind != "none":
+        if "prometheus" not in s.observability.callbacks:
+            problems.append(("kubernetes.monitoring.kind", f"a {k.monitoring.kind} scrapes /metrics/, which LiteLLM serves only with "
+                             "observability.callbacks: [prometheus]; add it or set kind: none"))
+        if k.monitoring.scrape_key_secret is None:
+            problems.append(("kubernetes.monitoring.scrape_key_secret", "/metrics is authenticated: name the Secret and key holding the "
+                             "scrape key (README, 'Metrics'), e.g. {secret: litellm-scrape, key: token}"))
     for key in _HOST_ONLY_LITELLM_KEYS:
         if key in s.litellm.model_fields_set:
             problems.append((f"litellm.{key}", "does not apply to litellm.deploy: kubernetes (pods are scheduled by the cluster); remove it"))

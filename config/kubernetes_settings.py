@@ -352,6 +352,25 @@ class KubernetesSecretRef(_Strict):
         return value
 
 
+class KubernetesMonitoring(_Strict):
+    """A prometheus-operator PodMonitor or ServiceMonitor for /metrics/ (observability.callbacks
+    prometheus). /metrics is authenticated: the scrape key (a virtual key confined to /metrics,
+    config.observability.metrics_scrape_key_request) is read from an existing Secret by the operator."""
+
+    kind: Literal["none", "PodMonitor", "ServiceMonitor"] = "none"
+    interval: str = "30s"
+    # labels the Prometheus object's podMonitorSelector/serviceMonitorSelector picks (e.g. release: kube-prometheus-stack)
+    labels: LabelMap = Field(default_factory=dict)
+    scrape_key_secret: Optional[KubernetesSecretRef] = None
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        if not re.fullmatch(r"[1-9][0-9]{0,3}(s|m)", value):
+            raise ValueError("expected a scrape interval such as '30s' or '1m'")
+        return value
+
+
 def _env_names(value: dict[str, Any]) -> dict[str, Any]:
     bad = sorted(k for k in value if not _ENV_NAME.fullmatch(k))
     if bad:
@@ -390,6 +409,7 @@ class KubernetesSettings(_Strict):
     pod_annotations: AnnotationMap = Field(default_factory=dict)
     # Provider keys (os.environ/NAME of the models) from existing Secrets instead of envSecrets.
     existing_secret_env: Annotated[dict[str, KubernetesSecretRef], AfterValidator(_env_names)] = Field(default_factory=dict)
+    monitoring: KubernetesMonitoring = Field(default_factory=KubernetesMonitoring)
     # pod-security.kubernetes.io/enforce on a namespace this stack creates (the pods meet restricted)
     pod_security: Literal["restricted", "baseline"] = "restricted"
     # Retries of the migration Job's pod before the update fails.

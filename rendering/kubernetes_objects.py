@@ -601,6 +601,37 @@ def ingress_manifest(settings: GatewaySettings) -> dict[str, Any]:
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec}
 
 
+MONITORING_API_VERSION = "monitoring.coreos.com/v1"
+METRICS_PATH = "/metrics/"  # the proxy mounts the exporter at /metrics/ (307 from /metrics)
+
+
+def monitor_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    """prometheus-operator's PodMonitor (the pods, by the serving selector) or ServiceMonitor (the
+    Service, by its labels), scraping the `http` port's /metrics/ with the scrape key as Bearer."""
+    n = object_names(settings)
+    k = settings.kubernetes
+    assert k is not None and k.monitoring.kind != "none" and k.monitoring.scrape_key_secret is not None
+    m = k.monitoring
+    meta = _meta(settings, n.base)
+    meta["labels"] = {**meta["labels"], **m.labels}
+    endpoint = {
+        "port": PORT_NAME,
+        "path": METRICS_PATH,
+        "interval": m.interval,
+        "scheme": "http",  # in the cluster: TLS ends at the Ingress
+        "authorization": {"type": "Bearer", "credentials": {"name": m.scrape_key_secret.secret, "key": m.scrape_key_secret.key}},
+    }
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": selector_labels(settings)},
+        "namespaceSelector": {"matchNames": [n.namespace]},
+    }
+    if m.kind == "PodMonitor":
+        spec["podMetricsEndpoints"] = [endpoint]
+    else:
+        spec["endpoints"] = [endpoint]
+    return {"apiVersion": MONITORING_API_VERSION, "kind": m.kind, "metadata": meta, "spec": spec}
+
+
 def creates_tls_secret(settings: GatewaySettings) -> bool:
     k = settings.kubernetes
     return bool(k and k.ingress.enabled and settings.tls.enabled and not k.ingress.tls_secret)
@@ -634,4 +665,6 @@ def kubernetes_manifests(
         out["hpa"] = hpa_manifest(settings)
     if k.ingress.enabled:
         out["ingress"] = ingress_manifest(settings)
+    if k.monitoring.kind != "none":
+        out["monitor"] = monitor_manifest(settings)
     return out

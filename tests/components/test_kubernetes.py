@@ -230,3 +230,13 @@ def test_a_created_service_account_is_declared_before_the_pods():
         r = run.one(K8S_TYPES[stem], RESOURCE_NAMES[stem])
         assert sa.urn in r.depends_on, stem
         assert r.inputs["spec"]["template"]["spec"]["serviceAccountName"] == "litellm"
+
+
+def test_a_service_monitor_is_a_custom_resource_after_the_service():
+    run = run_stack("kube", secrets=SECRETS, overrides={"kubernetes": {
+        "context": "platform-prod", "max_replicas": 6,
+        "monitoring": {"kind": "ServiceMonitor", "scrape_key_secret": {"secret": "litellm-scrape", "key": "token"}}}})
+    monitor = run.one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "litellm-kube-k8s-monitor")
+    assert monitor.inputs["spec"]["endpoints"][0]["authorization"]["credentials"] == {"name": "litellm-scrape", "key": "token"}
+    assert run.one(K8S_TYPES["service"], RESOURCE_NAMES["service"]).urn in monitor.depends_on
+    assert monitor.provider.startswith(run.one("pulumi:providers:kubernetes").urn + "::")

@@ -394,6 +394,12 @@ CASES: list[Case] = [
     C("kube-front-door", "kube", "frontDoor", "does not apply to litellm.deploy: kubernetes (the HAProxy front door", {"frontDoor": {"name": "lb"}}),
     C("kube-rollout", "kube", "rollout", "does not apply to litellm.deploy: kubernetes (how ssh hosts restart", {"rollout": {"mode": "parallel"}}),
     C("kube-pod-security-privileged", "kube", "kubernetes.pod_security", "'restricted' or 'baseline'", {"kubernetes.pod_security": "privileged"}),
+    C("kube-monitor-no-scrape-key", "kube", "kubernetes.monitoring.scrape_key_secret", "/metrics is authenticated: name the Secret",
+      {"kubernetes.monitoring": {"kind": "ServiceMonitor"}}),
+    C("kube-monitor-without-prometheus", "kube", "kubernetes.monitoring.kind", "LiteLLM serves only with observability.callbacks: [prometheus]",
+      {"kubernetes.monitoring": {"kind": "PodMonitor", "scrape_key_secret": {"secret": "s", "key": "k"}}, "observability.callbacks": []}),
+    C("kube-monitor-interval", "kube", "kubernetes.monitoring.interval", "expected a scrape interval such as '30s'",
+      {"kubernetes.monitoring": {"kind": "PodMonitor", "interval": "30 s", "scrape_key_secret": {"secret": "s", "key": "k"}}}),
     C("kube-prestop-too-long", "kube", "kubernetes.prestop_seconds", "less than or equal to 120", {"kubernetes.prestop_seconds": 600}),
 ]
 

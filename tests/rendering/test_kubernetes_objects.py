@@ -6,6 +6,7 @@ migrate step, the probes, rollout, security context and checksum annotations."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -67,9 +68,36 @@ VARIANTS = {
             "service_account": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/litellm"}},
             "pod_annotations": {"prometheus.io/scrape": "false", "cluster-autoscaler.kubernetes.io/safe-to-evict": "true"},
             "existing_secret_env": {"OPENAI_API_KEY": {"secret": "llm-provider-keys", "key": "openai"}},
+            "monitoring": {"kind": "PodMonitor", "labels": {"release": "kube-prometheus-stack"},
+                           "scrape_key_secret": {"secret": "litellm-scrape", "key": "token"}},
         },
     },
 }
+
+# The fields of prometheus-operator's monitoring.coreos.com/v1 PodMonitor/ServiceMonitor the
+# renderer writes, as its CRDs (v0.84) define them; kubernetes-validate has no schema for CRDs.
+MONITOR_FIELDS = {
+    "spec": {"selector", "namespaceSelector", "podMetricsEndpoints", "endpoints"},
+    "endpoint": {"port", "path", "interval", "scheme", "authorization"},
+    "authorization": {"type", "credentials"},
+    "credentials": {"name", "key"},
+}
+
+
+def _validate(manifest):
+    if manifest["apiVersion"] == "monitoring.coreos.com/v1":
+        assert manifest["kind"] in ("PodMonitor", "ServiceMonitor")
+        kubernetes_validate.validate({"apiVersion": "v1", "kind": "ConfigMap", "metadata": manifest["metadata"]},
+                                     KUBERNETES_VERSION, strict=True)  # the metadata, as any object's
+        spec = manifest["spec"]
+        assert set(spec) <= MONITOR_FIELDS["spec"], set(spec)
+        (endpoints,) = [spec[k] for k in ("podMetricsEndpoints", "endpoints") if k in spec]
+        for e in endpoints:
+            assert set(e) <= MONITOR_FIELDS["endpoint"] and set(e["authorization"]) <= MONITOR_FIELDS["authorization"]
+            assert set(e["authorization"]["credentials"]) <= MONITOR_FIELDS["credentials"]
+            assert re.fullmatch(r"(0|(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?)", e["interval"])  # the CRD's pattern, in part
+        return
+    kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
 
 def _variant(name):
@@ -85,7 +113,7 @@ def test_every_manifest_passes_kubernetes_validate_strict(variant):
     for stem, manifest in docs.items():
         # round-trip through the YAML text `make render` writes, as kubectl would read it
         loaded = yaml.safe_load(dump_yaml(manifest))
-        kubernetes_validate.validate(loaded, KUBERNETES_VERSION, strict=True)
+        _validate(loaded)
 
 
 def test_strict_validation_can_fail(manifests):
@@ -306,6 +334,8 @@ def _selectors(docs):
             target = next(t for t in docs.values() if t["kind"] == d["spec"]["scaleTargetRef"]["kind"]
                           and t["metadata"]["name"] == d["spec"]["scaleTargetRef"]["name"])
             out[f"{stem}.scaleTargetRef"] = target["spec"]["selector"]
+        elif d["kind"] == "ServiceMonitor":
+            continue  # selects Services, not pods: test_monitors_select_the_gateways_service_or_pods
         elif "selector" in d.get("spec", {}):
             out[f"{stem}.selector"] = d["spec"]["selector"]
         for i, t in enumerate(d.get("spec", {}).get("template", {}).get("spec", {}).get("topologySpreadConstraints", [])):
@@ -519,3 +549,24 @@ def test_quantities_parse_as_kubernetes_does():
     for bad in ("1.5 Gi", "Gi", "-1", "1gi", "1.5GiB", ""):
         with pytest.raises(ValueError):
             parse_quantity(bad)
+
+
+def test_monitors_select_the_gateways_service_or_pods(shared):
+    s, docs = shared
+    pm = docs["monitor"]
+    assert pm["kind"] == "PodMonitor" and pm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert "monitor.selector" in _selectors(docs)  # and so matches exactly the serving pods (test above)
+    (e,) = pm["spec"]["podMetricsEndpoints"]
+    assert e == {"port": "http", "path": "/metrics/", "interval": "30s", "scheme": "http",
+                 "authorization": {"type": "Bearer", "credentials": {"name": "litellm-scrape", "key": "token"}}}
+    ports = docs["deployment"]["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert [p["name"] for p in ports] == ["http"]
+    sm_settings = kube({"kubernetes": {"context": "platform-prod", "monitoring": {
+        "kind": "ServiceMonitor", "scrape_key_secret": {"secret": "litellm-scrape", "key": "token"}}}})
+    docs = ko.kubernetes_manifests(sm_settings)
+    sm = docs["monitor"]
+    _validate(sm)
+    services = [d for d in docs.values() if d["kind"] == "Service"]
+    assert [d["metadata"]["name"] for d in services if _matches(sm["spec"]["selector"], d["metadata"]["labels"])] == ["litellm"]
+    assert sm["spec"]["endpoints"][0]["port"] == docs["service"]["spec"]["ports"][0]["name"]
+    assert "monitor" not in ko.kubernetes_manifests(kube())
