@@ -202,7 +202,9 @@ class Gateway(pulumi.ComponentResource):
             tls_files = None
             if s.tls.enabled:
                 dns_names = [s.fqdn(host.name), host.name]
-                if s.litellm.service_name:
+                # Behind a front door the public name is the front door's alone: a proxy's certificate
+                # naming it would let that proxy (or its stolen key) pass as the whole service.
+                if s.litellm.service_name and not s.has_front_door:
                     dns_names.append(s.service_fqdn)
                 if s.litellm.deploy == "local":
                     dns_names.append("localhost")

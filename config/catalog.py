@@ -192,3 +192,9 @@ class VirtualKeySpec(StrictModel):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value
+
+
+def expired_keys(keys: list[VirtualKeySpec], now: datetime) -> list[VirtualKeySpec]:
+    """The declared keys whose `expires` has passed at `now`: LiteLLM refuses them (401). Kept in the
+    stack (their resources stay; a new environment refuses to create them) and reported by the render."""
+    return [k for k in keys if k.expires is not None and k.expires <= now]

@@ -41,6 +41,8 @@ from typing import Any, Optional
 
 import yaml
 
+from config import safe_yaml
+
 
 class GoTime:
     """A YAML timestamp as yaml.v3 decodes it; `str()` is Go's `time.Time.String()`."""
@@ -191,20 +193,27 @@ def _construct(node: yaml.Node) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = _construct(key_node)
-            out[go_sprint(key)] = _construct(value_node)
+            key = go_sprint(_construct(key_node))
+            if key in out:
+                raise safe_yaml.YamlProblem(f"line {key_node.start_mark.line + 1}: mapping key {key!r} already defined")
+            out[key] = _construct(value_node)
         return out
     raise ValueError(f"unsupported YAML node {node!r}")
 
 
 def load_yaml_v3(text: str) -> Any:
-    """A YAML document as go-yaml v3 decodes it into `any` (timestamps as GoTime)."""
+    """A YAML document as go-yaml v3 decodes it into `any` (timestamps as GoTime). Like go-yaml v3 it
+    refuses duplicate mapping keys ("mapping key ... already defined") and excessive aliasing."""
     loader = _V3Loader(text)
     try:
         node = loader.get_single_node()
     finally:
         loader.dispose()
-    return None if node is None else _construct(node)
+    if node is None:
+        return None
+    if safe_yaml.expanded_size(node) > safe_yaml.MAX_EXPANDED_NODES:
+        raise safe_yaml.YamlProblem("document contains excessive aliasing")
+    return _construct(node)
 
 
 # ---- Go formatting ---------------------------------------------------------------------------

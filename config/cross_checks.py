@@ -12,7 +12,7 @@ Every function returns (config path, message) pairs; `GatewaySettings` raises th
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Optional
 
 from config import checks
@@ -38,7 +38,7 @@ def gateway_problems(s: Any, now: Optional[datetime]) -> list[tuple[str, str]]:
     (config.loader.load_settings; tests pin it), for key expiry dates."""
     problems = catalog_problems(s)
     problems.extend(section_problems(s))
-    problems.extend(where_values_land(s, now))
+    problems.extend(where_values_land(s))
     problems.extend(kubernetes_problems(s))
     problems.extend(host_key_problems(s))
     problems.extend(alerting_problems(s))
@@ -116,11 +116,9 @@ def section_problems(s: Any) -> list[tuple[str, str]]:
     return problems
 
 
-def where_values_land(s: Any, now: Optional[datetime]) -> list[tuple[str, str]]:
-    """Checks across sections for values that reach a host, a unit, Redis or an upstream (issue 9).
-    `now` is the loader's clock (config.loader.load_settings; tests pin it)."""
+def where_values_land(s: Any) -> list[tuple[str, str]]:
+    """Checks across sections for values that reach a host, a unit, Redis or an upstream (issue 9)."""
     problems: list[tuple[str, str]] = []
-    now = now or datetime.now(timezone.utc)
     lit = s.litellm
 
     if lit.deploy == "ssh":
@@ -147,11 +145,9 @@ def where_values_land(s: Any, now: Optional[datetime]) -> list[tuple[str, str]]:
                 f"connection_limit {s.postgres.connection_limit}; raise postgres.connection_limit to at least "
                 f"{pool} or lower litellm.workers / litellm.database_connection_pool_limit")))
 
-    for i, key in enumerate(s.keys):
-        if key.expires is not None and key.expires <= now:
-            problems.append((f"keys[{i}].expires", (
-                f"{key.expires.isoformat()} is in the past (now {now.replace(microsecond=0).isoformat()}): "
-                "LiteLLM would create a key that is already expired; set a future date or remove expires")))
+    # A key whose `expires` has passed is not a config error: expiry is an event in a key's life (the
+    # render reports it, config.catalog.expired_keys). Creating a key that is already expired is refused
+    # by the provider at create time (components/litellm_admin/virtual_key_provider.py).
 
     secrets = s.secrets
     reserved = GATEWAY_ENV_VARS | checks.host_env_names()

@@ -18,10 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
-import yaml
 from pydantic import ValidationError
 
-from config import checks
+from config import checks, safe_yaml
 from config.fields import CrossCheckError, check_host_or_ip, looks_like_secret
 from config.settings import GatewaySettings
 
@@ -120,7 +119,11 @@ def load_settings(
         namespace, _, key = full_key.partition(":")
         if namespace != PROJECT:
             continue  # other namespaces (aws:region, ...) belong to other providers
-        value = config[full_key] if key in STRING_KEYS else _decode(config[full_key])
+        try:
+            value = config[full_key] if key in STRING_KEYS else _decode(config[full_key])
+        except ValueError as exc:
+            say(full_key, f"is not valid: {exc}")
+            continue
         if key in SECRET_KEYS:
             if full_key not in secret_keys:
                 say(full_key, f"is a secret: set it with `pulumi config set --secret {key} ...`, "
@@ -152,7 +155,11 @@ def load_settings(
         raw[section] = list(inline)
         origins.entries[section] = [(f"{PROJECT}:{section}", i) for i in range(len(inline))]
 
-    catalog_files = _decode(config.get(f"{PROJECT}:catalogFiles")) or []
+    try:
+        catalog_files = _decode(config.get(f"{PROJECT}:catalogFiles")) or []
+    except ValueError as exc:
+        say(f"{PROJECT}:catalogFiles", f"is not valid: {exc}")
+        catalog_files = []
     if not isinstance(catalog_files, list) or not all(isinstance(f, str) for f in catalog_files):
         say(f"{PROJECT}:catalogFiles", "expected a list of YAML file paths under config/")
         catalog_files = []
@@ -248,7 +255,7 @@ def _decode(value: Any) -> Any:
         text = value.strip()
         if text[:1] in ("{", "[") or text in ("true", "false", "null") or _is_number(text):
             try:
-                return json.loads(text)
+                return safe_yaml.load_json(text)
             except json.JSONDecodeError:
                 return value
     return value
@@ -280,11 +287,11 @@ def _merge_catalog_file(project_dir: Path, rel: str, raw: dict, origins: _Origin
         say(f"{PROJECT}:catalogFiles", f"'{rel}' must be a file under config/")
         return
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = safe_yaml.load(path.read_text()) or {}
     except FileNotFoundError:
         say(f"{PROJECT}:catalogFiles", f"'{rel}' does not exist")
         return
-    except yaml.YAMLError as exc:
+    except (safe_yaml.YamlProblem, UnicodeDecodeError) as exc:
         say(rel, f"is not valid YAML: {exc}")
         return
     if not isinstance(doc, dict):

@@ -18,9 +18,11 @@ import argparse
 import json
 import shutil
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from config.catalog import expired_keys
 from config.loader import ConfigError
 from offline.engine import PROJECT_DIR, REDACTED, ProgramRun, run_program
 from offline.stack_inputs import StackInputs, load_stack_inputs
@@ -154,6 +156,12 @@ def render_inputs(inputs: StackInputs, out_root: Path) -> int:
         path.write_text(text)
 
     print(f"stack {stack}: {len(run.resources)} resources")
+    now = datetime.now(timezone.utc)
+    for key in expired_keys(settings.keys, now):
+        # Expiry is an event in a key's life, not a config error: its resource stays (LiteLLM refuses
+        # the key); a new environment refuses to create it (the provider, at create time).
+        print(f"expired: key {key.alias} (service {key.service}) expired at {key.expires.isoformat()}; "
+              "LiteLLM refuses it. Rotate it (a new expires / rotation_trigger) or remove it from the catalog")
     for line in tree_lines(run):
         print(line)
     print("outputs:")

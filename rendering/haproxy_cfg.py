@@ -154,6 +154,13 @@ def render_haproxy_cfg(settings: GatewaySettings, plan: Optional[FrontDoorPlan] 
         "",
         f"frontend {FRONTEND}",
         f"    bind {p.bind_address}:{p.port}" + (f" ssl crt {p.tls_pem_file}" if p.tls_pem_file else ""),
+        # What a client says about its own address is never passed on (LiteLLM's IP allow-lists and
+        # logs would trust it): drop it, then set X-Forwarded-For and X-Real-IP from the connection.
+        "    http-request del-header X-Forwarded-For",
+        "    http-request del-header X-Real-IP",
+        "    http-request del-header Forwarded",
+        "    option forwardfor",
+        "    http-request set-header X-Real-IP %[src]",
         f"    default_backend {BACKEND}",
         "",
         f"backend {BACKEND}",

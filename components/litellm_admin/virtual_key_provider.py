@@ -150,8 +150,18 @@ class VirtualKeyProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = specs.own_fields(props, specs.KEY_INPUTS)
+        now = datetime.now(timezone.utc)
+        expires = specs.parse_timestamp(inputs.get("expires")) if inputs.get("expires") else None
+        if expires is not None and expires <= now:
+            # Expiry is a normal event for a key that exists (kept, reported by the render); creating
+            # one that is already expired is a mistake (e.g. a new environment from an old catalog).
+            raise ValueError(
+                f"key_alias {inputs.get('key_alias')!r}: expires {expires.isoformat()} is in the past (now "
+                f"{now.replace(microsecond=0).isoformat()}): LiteLLM would create a key that is already expired; "
+                "set a future expires in the catalog, or remove the key"
+            )
         endpoint = endpoint_for(inputs)
-        body = specs.key_create_body(inputs, datetime.now(timezone.utc))
+        body = specs.key_create_body(inputs, now)
         grace = specs.grace_seconds(inputs.get("rotation_grace") or "0s") or 0
         owner = inputs.get(specs.KEY_OWNER_FIELD)
         response, rotated = _generate_taking_over_alias(endpoint, body, owner, grace)

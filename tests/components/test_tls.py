@@ -264,3 +264,21 @@ def test_tls_handshake_on_loopback(stack, accepted, rejected, dev_material, loca
         (tmp_path / "other.pem").write_text(other_ca)
         foreign = tm.tls_probe(server.port, accepted[0], tmp_path / "other.pem")
         assert not foreign.ok and "certificate verify failed" in str(foreign.error)
+
+
+def test_behind_a_front_door_only_the_front_door_certificate_names_the_service():
+    """Issue 16: a proxy's certificate naming the public service would let that proxy (or its stolen
+    key) pass as the whole service; with one host (no front door) the host serves the name itself."""
+    from offline.engine import run_stack
+
+    def csr_names(stack: str) -> dict[str, list[str]]:
+        run = run_stack(stack)
+        return {r.name: r.inputs.get("dnsNames") or [] for r in run.resources if r.type == "tls:index/certRequest:CertRequest"}
+
+    ha = csr_names("dev-ha")
+    service = "litellm.hx.dev.local"
+    front = [n for n in ha if "-lb-" in n]
+    assert len(front) == 1 and service in ha[front[0]]
+    assert all(service not in names for n, names in ha.items() if n not in front)
+    single = csr_names("dev")
+    assert any(service in names for names in single.values())

@@ -209,12 +209,6 @@ CASES: list[Case] = [
     C("env-secret-overrides-schema-update", "local", "envSecrets.DISABLE_SCHEMA_UPDATE", "is set by the gateway itself", secrets={"envSecrets.DISABLE_SCHEMA_UPDATE": "False"}),
     C("literal-api-key", "local", "models[0].api_key", "a credential must be a reference 'os.environ/NAME'", secrets={}, changes={"models[0].api_key": "hunter2-literal"}),
     C("secret-looking-plain-value", "local", "models[0].model", "looks like a literal secret", {"models[0].model": "sk-abcdefghijklmnopqrstuvwxyz"}),
-    # ---- expires in the past (the loader's clock) -----------------------------------------------
-    C("expires-past-date", "local", "keys[0].expires", "is in the past", {"keys[0].expires": "2020-01-01"}),
-    C("expires-past-go-time", "local", "keys[0].expires", "set a future date or remove expires", {"keys[0].expires": "2026-11-29 00:00:00 +0000 UTC"}),
-    C("expires-past-iso", "local", "keys[0].expires", "is in the past", {"keys[0].expires": "2026-11-30T11:59:59Z"}),
-    C("expires-now", "local", "keys[0].expires", "is in the past", {"keys[0].expires": NOW.isoformat()}),
-    C("expires-past-in-catalog-file", "dev", f"{DEV_KEYS}[4].expires", "LiteLLM would create a key that is already expired", count=2, now=datetime(2027, 7, 1, tzinfo=timezone.utc)),
     C("expires-not-a-date", "local", "keys[0].expires", "valid datetime", {"keys[0].expires": "next year"}),
     C("expires-go-time-without-zone", "local", "keys[0].expires", "valid datetime", {"keys[0].expires": "2027-06-30 00:00:00 +0000"}),
     # ---- zero durations ---------------------------------------------------------------------------

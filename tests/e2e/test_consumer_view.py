@@ -74,7 +74,7 @@ KEY_TYPE = "pulumi-python:dynamic/litellm:VirtualKey"
 APPLY_ORDER = (MODEL_TYPE, TEAM_TYPE, KEY_TYPE)
 
 TINY_BUDGET = 0.000001  # USD: one gpt-4o answer of the fake costs more
-EXPIRES_AFTER = timedelta(seconds=150)  # from the program run; the proxies are up by then
+EXPIRES_AFTER = timedelta(seconds=90)  # from the program run; the proxies are up by then (setup takes ~40 s on a loaded 2-core machine)
 REVOKED_WITHIN_SECONDS = 10.0  # LiteLLM's in-memory auth cache would keep a deleted key 60 s
 
 PROBE_TEAMS = [

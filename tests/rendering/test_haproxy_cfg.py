@@ -119,3 +119,64 @@ def test_make_render_writes_the_front_door_config(tmp_path):
     plan = front_door_plan(load_stack_inputs("dev-ha").settings())
     proc = _haproxy_check(written, plan, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_the_front_door_replaces_client_sent_forwarding_headers_with_the_connections_address(tmp_path):
+    """Through the real HAProxy with the rendered config (servers pointed at a loopback echo server):
+    a forged X-Forwarded-For / X-Real-IP / Forwarded never reaches a proxy; the connection's address does."""
+    import http.server
+    import socket
+    import threading
+    import time
+    import urllib.request
+
+    seen: list[dict[str, str]] = []
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server API
+            if self.path != "/health/readiness":
+                seen.append({k.lower(): v for k, v in self.headers.items()})
+            self.send_response(200)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    echo = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=echo.serve_forever, daemon=True).start()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    s = _two_local_hosts(tls={"enabled": False})
+    plan = front_door_plan(s)
+    text = render_haproxy_cfg(s).replace(plan.admin_socket, str(tmp_path / "admin.sock"))
+    text = text.replace(f"{plan.bind_address}:{plan.port}", f"127.0.0.1:{port}")
+    for server in plan.servers:
+        text = text.replace(f"{server.address}:{server.port}", f"127.0.0.1:{echo.server_address[1]}")
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(text)
+    proc = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/models", headers={
+            "X-Forwarded-For": "203.0.113.66", "X-Real-IP": "203.0.113.66", "Forwarded": "for=203.0.113.66"})
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=5) as reply:
+                    assert reply.status == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the front door did not answer"
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        echo.shutdown()
+    headers = seen[-1]
+    assert headers["x-forwarded-for"] == "127.0.0.1"
+    assert headers["x-real-ip"] == "127.0.0.1"
+    assert "forwarded" not in headers
+    assert "203.0.113.66" not in json.dumps(seen)

@@ -279,3 +279,13 @@ def test_a_retry_that_clashes_with_its_own_saved_original_removes_the_original(a
     assert emulator.keys[created.id]["key_alias"] == "svc-a"
     assert emulator.count("POST", "/key/generate") == 3
     assert len(emulator.deleted_keys) == 1
+
+
+def test_creating_a_key_that_has_already_expired_is_refused_naming_the_alias(emulator, admin_env):
+    """Expiry is lifecycle (an existing key past its expiry stays in the stack and is reported), but
+    a new key that would be born expired is refused at create time, before any request."""
+    provider = VirtualKeyProvider()
+    emulator.reset_counts()
+    with pytest.raises(ValueError, match=r"key_alias 'svc-a': expires 2020-01-01T00:00:00\+00:00 is in the past"):
+        provider.create(checked(provider, engine_inputs(expires="2020-01-01T00:00:00Z")))
+    assert emulator.count() == 0 and emulator.keys == {}
