@@ -19,73 +19,19 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import httpx
-import kubernetes_validate
 import pytest
-import yaml
-from pydantic import SecretStr
 
-from config.redis_settings import RedisSettings
-from offline.stack_inputs import load_stack_inputs
-from rendering import kubernetes_objects as ko
-from tests.support.pod_view import materialize_pod
-from tests.support.proxy_harness import RunningProxy
-from tests.support.stack_gateway import fake_class_for
+from tests.support.kube_pod import boot_kube_pod
 
 pytestmark = pytest.mark.slow
 
-KUBERNETES_VERSION = "1.33.0"
 GAP = 8.0  # seconds after each of the 6 SSE writes: a 48 s stream, past LiteLLM's default 30 s drain
-
-
-def _boot_pod(fake_factory, redis_endpoint, drop_env=()):
-    declared = load_stack_inputs("kube").settings()
-    fakes, models = {}, []
-    for m in declared.models:
-        entry = m.model_dump(mode="json", exclude_none=True)
-        fake = fake_factory(fake_class_for(m.provider), f"kube-stop:{m.id}", models=(m.model,))
-        fakes[m.id] = fake
-        entry["api_base"] = fake.api_base if m.provider in ("openai", "openai_compatible") else fake.base_url
-        models.append(entry)
-    stack_secrets = {"masterKey": f"sk-test-kube-{secrets.token_hex(16)}",
-                     "envSecrets.OPENAI_API_KEY": f"test-openai-{secrets.token_hex(12)}"}
-    if redis_endpoint.password:
-        stack_secrets["redisPassword"] = redis_endpoint.password
-    declared = load_stack_inputs("kube", secrets=stack_secrets, overrides={"models": models}).settings()
-    settings = declared.model_copy(update={
-        "redis": RedisSettings(host=redis_endpoint.host, port=int(redis_endpoint.port)),
-        "secrets": declared.secrets.model_copy(update={
-            "redis_password": SecretStr(redis_endpoint.password) if redis_endpoint.password else None}),
-    })
-    values = {
-        "LITELLM_MASTER_KEY": stack_secrets["masterKey"],
-        "LITELLM_SALT_KEY": f"sk-test-salt-{secrets.token_hex(16)}",
-        "DATABASE_URL": f"postgresql://litellm_kube:{secrets.token_hex(8)}@127.0.0.1:1/litellm_kube",
-        "OPENAI_API_KEY": stack_secrets["envSecrets.OPENAI_API_KEY"],
-    }
-    if redis_endpoint.password:
-        values["REDIS_PASSWORD"] = redis_endpoint.password
-    manifests = ko.kubernetes_manifests(settings, secret_values={n: values[n] for n in ko.pod_secret_env_names(settings)},
-                                        secrets_checksum="0" * 64)
-    deployment = manifests["deployment"]
-    kubernetes_validate.validate(yaml.safe_load(yaml.safe_dump(deployment)), KUBERNETES_VERSION, strict=True)
-    if drop_env:
-        deployment = json.loads(json.dumps(deployment))
-        c = deployment["spec"]["template"]["spec"]["containers"][0]
-        c["env"] = [e for e in c["env"] if e["name"] not in drop_env]
-    root = Path(tempfile.mkdtemp(prefix="kube-stop-"))
-    view = materialize_pod(deployment, manifests, root)
-    config_path = Path(view.args[view.args.index("--config") + 1])
-    proxy = RunningProxy(str(config_path), view.env, view.args, name="kube-stop", startup_timeout=240)
-    return settings, manifests, fakes, proxy, root
 
 
 def _stream_during_sigterm(settings, fakes, proxy):
@@ -136,7 +82,7 @@ def _stream_during_sigterm(settings, fakes, proxy):
 
 
 def test_sigterm_during_a_stream_lets_it_complete_then_the_pod_exits(fake_factory, redis_endpoint):
-    settings, manifests, fakes, proxy, root = _boot_pod(fake_factory, redis_endpoint)
+    settings, manifests, fakes, proxy, root, _ = boot_kube_pod(fake_factory, redis_endpoint, name="kube-stop")
     pod = manifests["deployment"]["spec"]["template"]["spec"]
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert float(env["GRACEFUL_SHUTDOWN_TIMEOUT"]) > 6 * GAP > 30  # the stream outlasts LiteLLM's default drain
@@ -156,7 +102,8 @@ def test_sigterm_during_a_stream_lets_it_complete_then_the_pod_exits(fake_factor
 
 def test_control_without_the_rendered_drain_the_stream_is_cut(fake_factory, redis_endpoint):
     """The pods as rendered before issue 19 (no GRACEFUL_SHUTDOWN_TIMEOUT): LiteLLM's 30 s default."""
-    settings, manifests, fakes, proxy, root = _boot_pod(fake_factory, redis_endpoint, drop_env=("GRACEFUL_SHUTDOWN_TIMEOUT",))
+    settings, manifests, fakes, proxy, root, _ = boot_kube_pod(fake_factory, redis_endpoint, name="kube-stop",
+                                                               drop_env=("GRACEFUL_SHUTDOWN_TIMEOUT",))
     try:
         proxy.start()
         assert "GRACEFUL_SHUTDOWN_TIMEOUT" not in proxy.env()
