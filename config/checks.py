@@ -9,9 +9,21 @@ Every pattern is applied with `re.fullmatch`: `re.match` with `^...$` accepts a 
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Callable, Optional
 
 from config.host_env import PLAIN_ENV
+
+def whole_match(pattern: "re.Pattern[str]", expected: str) -> Callable[[str], str]:
+    """A validator: the value must match `pattern` as a whole (never `re.match`: `$` would match
+    before a trailing newline), else ValueError("expected ...")."""
+
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(expected)
+        return value
+
+    return check
+
 
 # Paths on the host: absolute, made of characters that need no quoting anywhere they land (a shell
 # word, a unit file value, a comment line, a YAML scalar): no whitespace, quotes, `%` (a systemd
@@ -55,10 +67,7 @@ RESERVED_SYSTEM_USERS = frozenset(
 )
 
 
-def check_unix_user(value: str) -> str:
-    if not _USER.fullmatch(value):
-        raise ValueError("expected a user name of a-z, 0-9, _ and - (starting with a letter or _, at most 32)")
-    return value
+check_unix_user = whole_match(_USER, "expected a user name of a-z, 0-9, _ and - (starting with a letter or _, at most 32)")
 
 
 # The SSH login user: a pulumi-command connection parameter, compared with "root" to decide on sudo;
@@ -67,10 +76,7 @@ def check_unix_user(value: str) -> str:
 _LOGIN_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}")
 
 
-def check_login_user(value: str) -> str:
-    if not _LOGIN_USER.fullmatch(value):
-        raise ValueError("expected a login name of letters, digits and . _ @ - (at most 64)")
-    return value
+check_login_user = whole_match(_LOGIN_USER, "expected a login name of letters, digits and . _ @ - (at most 64)")
 
 
 def check_service_user(value: str) -> str:
@@ -165,20 +171,14 @@ _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+=-]{0,255}")
 MODEL_NAME_RULE = "letters, digits and . _ : / @ + = - (starting with a letter or digit, at most 256; no spaces)"
 
 
-def check_model_name(value: str) -> str:
-    if not _MODEL_NAME.fullmatch(value):
-        raise ValueError(f"expected a model name of {MODEL_NAME_RULE}, e.g. 'llama3.2' or 'qwen2.5-coder:7b'")
-    return value
+check_model_name = whole_match(_MODEL_NAME, f"expected a model name of {MODEL_NAME_RULE}, e.g. 'llama3.2' or 'qwen2.5-coder:7b'")
 
 
 # A login or role name that a provider or a script receives (PostgreSQL admin, SSH user).
 _ROLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@-]{0,62}")
 
 
-def check_role_name(value: str) -> str:
-    if not _ROLE.fullmatch(value):
-        raise ValueError("expected a name of letters, digits and . _ @ - (at most 63; no spaces or quotes)")
-    return value
+check_role_name = whole_match(_ROLE, "expected a name of letters, digits and . _ @ - (at most 63; no spaces or quotes)")
 
 
 def check_http_url(value: str, *, host_check) -> str:
@@ -217,11 +217,8 @@ def check_http_url(value: str, *, host_check) -> str:
 _PEM_CERTIFICATES = re.compile(r"(?:-----BEGIN CERTIFICATE-----\n(?:[A-Za-z0-9+/=]{1,76}\n)+-----END CERTIFICATE-----\n?)+")
 
 
-def check_pem_certificates(value: str) -> str:
-    if not _PEM_CERTIFICATES.fullmatch(value.replace("\r\n", "\n")):
-        raise ValueError("expected PEM certificates only ('-----BEGIN CERTIFICATE-----' ... "
-                         "'-----END CERTIFICATE-----'), with nothing else before, between or after them")
-    return value
+check_pem_certificates = whole_match(_PEM_CERTIFICATES, "expected PEM certificates only ('-----BEGIN CERTIFICATE-----' ... "
+                                     "'-----END CERTIFICATE-----', LF line ends), with nothing else before, between or after them")
 
 
 # A name handed to a provider or API as one value (a kubeconfig context such as
@@ -230,10 +227,7 @@ def check_pem_certificates(value: str) -> str:
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,252}")
 
 
-def check_word(value: str) -> str:
-    if not _WORD.fullmatch(value):
-        raise ValueError("expected one word of letters, digits and . _ : @ / + = - (no spaces, #, %, \\ or quotes)")
-    return value
+check_word = whole_match(_WORD, "expected one word of letters, digits and . _ : @ / + = - (no spaces, #, %, \\ or quotes)")
 
 
 # A display name shown by LiteLLM's UI (a team's alias): printable ASCII, spaces allowed, at most 64.
