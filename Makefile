@@ -3,13 +3,18 @@
 #   make test    the whole suite; prepares the machine first (Debian packages as root, PostgreSQL and
 #                Redis on 127.0.0.1, the offline Prisma engine): nothing to run before it
 #   make check   the fast tier: no process, no socket (pytest -m "not slow"), under 2 minutes
+#   make plan STACK=x [BASE=<git ref or build dir>]  the steps `pulumi up` would take from BASE (default
+#                HEAD) to the working tree, offline, as markdown (creates/updates/replaces/deletes,
+#                host restarts in rollout order, catalog changes)
+#   make keys STACK=x  the stack's virtual keys (expired / expiring within 30 days marked; spend too when
+#                LITELLM_GATEWAY_ADMIN_URL and LITELLM_GATEWAY_MASTER_KEY reach the proxy)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 STACK ?= local
 BIN := $(VENV)/bin
 
-.PHONY: render test check prepare bench clean venv lock
+.PHONY: render plan keys test check prepare bench clean venv lock
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -29,6 +34,12 @@ venv: $(VENV)/.test-installed
 
 render: $(VENV)/.runtime-installed
 	$(BIN)/python -m offline.render $(STACK)
+
+plan: $(VENV)/.runtime-installed
+	$(BIN)/python -m offline.plan $(STACK) $(if $(BASE),--base $(BASE))
+
+keys: $(VENV)/.runtime-installed
+	$(BIN)/python -m offline.keys $(STACK)
 
 # PostgreSQL, Redis, Debian packages, the offline Prisma engine (tests/support/prepare_machine.sh).
 prepare: $(VENV)/.test-installed

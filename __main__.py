@@ -3,14 +3,14 @@
 import pulumi
 
 from components.gateway import Gateway, GatewayArgs
-from components.pulumi_source import load_stack_settings
+from components.pulumi_source import load_stack_adoptions, load_stack_settings
 
 settings = load_stack_settings()  # validated once, here; raises a ConfigError naming every problem
 # A renamed environment (previousEnvironments) is an alias: the engine matches every resource to its
 # old name (children by name prefix), so the rename is an in-place update (README, "Renames").
 gateway = Gateway(
     f"litellm-{settings.environment}",
-    GatewayArgs(settings=settings),
+    GatewayArgs(settings=settings, adopt=load_stack_adoptions()),
     opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"litellm-{old}") for old in settings.previous_environments]),
 )
 

@@ -10,9 +10,9 @@ Order (each arrow is a Pulumi dependency through outputs, not a string):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_random as random
@@ -49,6 +49,14 @@ class GatewayArgs:
     """Already validated (config.loader): components never see raw config."""
     now: Optional[datetime] = None
     """The clock for key rotation periods (tests pin it)."""
+    adopt: Mapping[str, str] = field(default_factory=dict)
+    """Resource name -> id of the model/team/key already on the proxy that the resource adopts
+    (config/imports/<stack>.yaml, written by offline.adopt; see config.adoptions)."""
+
+
+# The `keys.<service>` output of an adopted key: LiteLLM stores only the key's hash, so the value was
+# never known here; the consumer that uses the key holds it.
+ADOPTED_KEY_OUTPUT = "adopted: the key's value is held by its consumer (LiteLLM stores only its hash)"
 
 
 def _secret(value) -> Optional[pulumi.Output[str]]:
@@ -291,6 +299,14 @@ class Gateway(pulumi.ComponentResource):
         # The admin calls verify the proxy's certificate against the stack's CA (None without TLS);
         # the URL they use follows from the same stack config as base_url (rendering.host_files).
         after_ready = pulumi.ResourceOptions(parent=self, depends_on=hosts)
+        used_adoptions: set[str] = set()
+
+        def adopt(resource_name: str) -> Optional[str]:
+            if resource_name in args.adopt:
+                used_adoptions.add(resource_name)
+                return args.adopt[resource_name]
+            return None
+
         if s.litellm.model_source == "api":
             for m in s.models:
                 entry = deployment_entry(m)
@@ -301,6 +317,7 @@ class Gateway(pulumi.ComponentResource):
                         model_name=entry["model_name"],
                         litellm_params=entry["litellm_params"],
                         ca_bundle_pem=self.ca_bundle_pem,
+                        adopt_id=adopt(f"{name}-model-{m.id}"),
                     ),
                     opts=after_ready,
                 )
@@ -318,11 +335,13 @@ class Gateway(pulumi.ComponentResource):
                     tpm_limit=t.tpm_limit,
                     metadata=dict(t.metadata) or None,
                     ca_bundle_pem=self.ca_bundle_pem,
+                    adopt_id=adopt(f"{name}-team-{t.team_id}"),
                 ),
                 opts=after_ready,
             )
         self.key_values = {}
         for k in s.keys:
+            adopted = adopt(f"{name}-key-{k.alias}")
             key = VirtualKey(
                 f"{name}-key-{k.alias}",
                 VirtualKeyArgs(
@@ -335,14 +354,25 @@ class Gateway(pulumi.ComponentResource):
                     rpm_limit=k.rpm_limit,
                     tpm_limit=k.tpm_limit,
                     expires=k.expires.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if k.expires else None,
-                    metadata={"service": k.service, **k.metadata},
+                    # an adopted key keeps the metadata it has on the proxy (offline.adopt wrote it)
+                    metadata=(dict(k.metadata) or None) if adopted else {"service": k.service, **k.metadata},
                     rotation_trigger=rotation_trigger(k, now),
                     rotation_grace=k.rotation_grace or s.key_defaults.rotation_grace,
                     ca_bundle_pem=self.ca_bundle_pem,
+                    adopt_id=adopted,
                 ),
                 opts=after_ready,
             )
-            self.key_values[k.service] = pulumi.Output.secret(key.key)
+            # A rotation of an adopted key creates a new one whose value is known from then on.
+            self.key_values[k.service] = pulumi.Output.secret(
+                key.key.apply(lambda value: value or ADOPTED_KEY_OUTPUT) if adopted else key.key
+            )
+        unknown = sorted(set(args.adopt) - used_adoptions)
+        if unknown:
+            raise ValueError(
+                f"config/imports/{s.stack}.yaml names resources this stack does not declare: {', '.join(unknown)} "
+                "(a model, team or key must be in the catalog to be adopted)"
+            )
 
         self.register_outputs(
             {

@@ -191,7 +191,14 @@ class LiteLLMHost(pulumi.ComponentResource):
             create=scripts.claim_script(s, name, list(args.previous_names)),
             delete=scripts.release_script(s, name),
         )
-        layout = self._command("layout", create=scripts.layout_script(s), depends_on=[claim])
+        layout = self._command(
+            "layout",
+            create=scripts.layout_script(s),
+            # ssh: a destroy removes the account and what the install made, if litellm-gateway
+            # created them (never what existed before); local: the operator's own directories stay
+            delete=None if is_local else scripts.layout_remove_script(s, name),
+            depends_on=[claim],
+        )
         install = self._command(
             "install",
             create=scripts.install_script(s),

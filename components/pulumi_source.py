@@ -10,6 +10,7 @@ from pathlib import Path
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from config.adoptions import load_adoption_list
 from config.loader import PROJECT, load_settings
 from config.settings import GatewaySettings
 
@@ -33,3 +34,8 @@ def raw_stack_config() -> tuple[dict[str, object], set[str]]:
 def load_stack_settings() -> GatewaySettings:
     config, secret_keys = raw_stack_config()
     return load_settings(pulumi.get_stack(), config, secret_keys, project_dir=PROJECT_DIR)
+
+
+def load_stack_adoptions() -> dict[str, str]:
+    """config/imports/<stack>.yaml (resource name -> id of the object to adopt), empty without one."""
+    return load_adoption_list(PROJECT_DIR, pulumi.get_stack())

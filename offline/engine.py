@@ -48,6 +48,7 @@ class RecordedResource:
     outputs: dict[str, Any] = field(default_factory=dict)
     aliases: list[dict[str, Any]] = field(default_factory=list)  # alias specs ({"name": ...}) or {"urn": ...}
     custom_timeouts: dict[str, str] = field(default_factory=dict)  # {"create": "5m", ...}: only those set
+    import_id: str = ""  # the `import_` option: the id of an existing object to adopt
 
     def redacted_inputs(self) -> dict[str, Any]:
         return {k: (REDACTED if k in self.secret_inputs else v) for k, v in sorted(self.inputs.items())}
@@ -141,8 +142,9 @@ def default_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[
         out.setdefault("stdout", "")
         out.setdefault("stderr", "")
     elif type_token == "pulumi-python:dynamic/litellm:VirtualKey":
-        out["key"] = "sk-mock-" + name
-        out["token"] = "mocktoken-" + name
+        if not inputs.get("adopt_id"):  # an adopted key's value is never known (the provider's create)
+            out["key"] = "sk-mock-" + name
+        out["token"] = inputs.get("adopt_id") or "mocktoken-" + name
     return out
 
 
@@ -213,6 +215,7 @@ def run_program(
                         custom_timeouts={k: v for k, v in (("create", request.customTimeouts.create),
                                                            ("update", request.customTimeouts.update),
                                                            ("delete", request.customTimeouts.delete)) if v},
+                        import_id=request.importId,
                     )
                 )
             return response

@@ -31,30 +31,48 @@ from rendering.host_files import render_env_file, render_systemd_unit, settings_
 from rendering.litellm_yaml import dump_yaml, render_litellm_config_yaml
 
 
+def resource_record(r) -> dict[str, Any]:
+    """One resource as resources.json holds it: what `offline.plan` needs to plan engine steps from a
+    render (custom, dependencies, aliases, replace/delete options), secret inputs as "[secret]"."""
+    return {
+        "urn": r.urn,
+        "type": r.type,
+        "name": r.name,
+        "parent": r.parent,
+        "custom": r.custom,
+        "inputs": r.redacted_inputs(),
+        "secret_inputs": sorted(r.secret_inputs),
+        "depends_on": sorted(set(r.depends_on)),
+        **({"aliases": sorted((json.loads(json.dumps(a, sort_keys=True)) for a in r.aliases),
+                              key=lambda a: json.dumps(a, sort_keys=True))} if r.aliases else {}),
+        **({"protect": True} if r.protect else {}),
+        **({"delete_before_replace": True} if r.delete_before_replace else {}),
+        **({"replace_on_changes": sorted(r.replace_on_changes)} if r.replace_on_changes else {}),
+        **({"ignore_changes": sorted(r.ignore_changes)} if r.ignore_changes else {}),
+        **({"import_id": r.import_id} if getattr(r, "import_id", "") else {}),
+    }
+
+
 def resources_document(run: ProgramRun) -> dict[str, Any]:
+    """Deterministic: resources sorted by URN (the engine registers independent resources in whatever
+    order their inputs resolve), every list that is a set sorted; dumped with sorted keys."""
     return {
         "stack": run.stack,
-        "resources": [
-            {
-                "urn": r.urn,
-                "type": r.type,
-                "name": r.name,
-                "parent": r.parent,
-                "inputs": r.redacted_inputs(),
-                "secret_inputs": r.secret_inputs,
-                **({"protect": True} if r.protect else {}),
-            }
-            for r in run.resources
-        ],
+        "resources": [resource_record(r) for r in sorted(run.resources, key=lambda r: r.urn)],
         "outputs": run.redacted_outputs(),
     }
 
 
+def dumps_document(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n"
+
+
 def tree_lines(run: ProgramRun) -> list[str]:
     children: dict[str, list] = {}
-    for r in run.resources:
+    ordered = sorted(run.resources, key=lambda r: r.urn)
+    for r in ordered:
         children.setdefault(r.parent, []).append(r)
-    roots = [r for r in run.resources if r.parent not in {x.urn for x in run.resources}]
+    roots = [r for r in ordered if r.parent not in {x.urn for x in ordered}]
     lines: list[str] = []
 
     def walk(resource, prefix: str, last: bool) -> None:
@@ -132,7 +150,7 @@ def render_inputs(inputs: StackInputs, out_root: Path) -> int:
     if out.exists():
         shutil.rmtree(out)
     files: dict[Path, str] = {
-        out / "resources.json": json.dumps(resources_document(run), indent=2, sort_keys=False, default=str) + "\n",
+        out / "resources.json": dumps_document(resources_document(run)),
         out / "litellm" / "config.yaml": render_litellm_config_yaml(settings),
     }
     for host in settings.litellm.hosts:

@@ -57,6 +57,23 @@ LOCK_FILE = Path(__file__).resolve().parents[1] / "requirements-host.lock"
 # Accounts the layout step created, one file per account holding its uid (".group": the group's
 # gid): the only accounts it ever modifies.
 ACCOUNT_REGISTRY = "/var/lib/litellm-gateway/accounts"
+# Directories the claim/layout steps created (ssh hosts), one path per line: the only directories a
+# destroy removes (deepest first, and only when empty: see release_script). A directory that
+# existed before the stack is never recorded, so it is left alone.
+CREATED_DIRS = "/var/lib/litellm-gateway/created-dirs"
+
+
+def _made_dir_lines() -> list[str]:
+    """`made_dir D`: mkdir -p that records, in CREATED_DIRS, every directory it creates."""
+    return [
+        f"CREATED={_q(CREATED_DIRS)}",
+        'install -d -m 0700 -o root -g root "$(dirname "$CREATED")"',
+        "made_dir() {",
+        '  local d=$1 missing=()',
+        '  while [ ! -e "$d" ]; do missing=("$d" "${missing[@]}"); d=$(dirname "$d"); done',
+        '  for d in "${missing[@]}"; do mkdir "$d"; printf "%s\\n" "$d" >> "$CREATED"; done',
+        "}",
+    ]
 
 # Masks credentials in log lines before they reach Pulumi's output: URL userinfo passwords
 # (postgresql://user:PASSWORD@host) and sk- keys.
@@ -278,14 +295,55 @@ def layout_script(settings: GatewaySettings) -> str:
         'if [ "$(getent passwd "$SVC_USER" | cut -d: -f6)" != "$SVC_HOME" ]; then usermod --home "$SVC_HOME" "$SVC_USER"; fi',
         # The venv and Prisma's engines are root's (the service cannot rewrite what root or the
         # service later executes); the home is the service's.
+        # made_dir records what did not exist (the only directories a destroy may remove)
+        *_made_dir_lines(),
+        f"made_dir {_q(p.install_dir)}",
         f"install -d -m 0755 -o root -g root {_q(p.install_dir)}",
+        f"made_dir {_q(lay.prisma_home)}",
         f"install -d -m 0755 -o root -g root {_q(lay.prisma_home)}",
+        'made_dir "$SVC_HOME"',
         'install -d -m 0750 -o "$SVC_USER" -g "$SVC_USER" "$SVC_HOME"',
+        f"made_dir {_q(p.config_dir)}",
         f'install -d -m 0750 -o root -g "$SVC_USER" {_q(p.config_dir)}',
     ]
     if tls:
+        lines.append(f"made_dir {_q(settings.tls.cert_dir)}")
         lines.append(f'install -d -m 0750 -o "$SVC_USER" -g "$SVC_USER" {_q(settings.tls.cert_dir)}')
     return "\n".join(lines) + "\n"
+
+
+def layout_remove_script(settings: GatewaySettings, identity: str) -> str:
+    """Deleting the layout step (ssh; only when the host leaves the stack, after the service, the
+    files and the install were deleted): what the install and the proxy put in the directories the
+    layout created (the venv, the lock and pins, the schema link, Prisma's root-owned cache, the
+    service's home), and the service account when litellm-gateway created it (ACCOUNT_REGISTRY,
+    uid/gid checked). The now-empty directories go with the claim's release (release_script),
+    which runs last. Nothing that existed before the stack is touched: an account not in the
+    registry, a directory not in CREATED_DIRS."""
+    p, lay = host_paths(settings), host_layout(settings)
+    return "\n".join(
+        [
+            _header("remove the service account and what the install made (if still ours)"),
+            *_if_owner(settings, identity, "the layout"),
+            f"SVC_USER={_q(lay.user)}",
+            f"REGISTRY={_q(ACCOUNT_REGISTRY)}",
+            f"CREATED={_q(CREATED_DIRS)}",
+            "created() { [ -f \"$CREATED\" ] && grep -qxF -- \"$1\" \"$CREATED\"; }",
+            f"rm -rf -- {_q(p.venv)}",
+            f"rm -f -- {_q(p.requirements_file)} {_q(lay.lock_file)} {_q(p.schema_link)}",
+            f"for d in {_q(lay.prisma_home)} {_q(lay.home_dir)}; do",
+            '  if created "$d"; then rm -rf -- "$d"; fi',
+            "done",
+            'if [ -f "$REGISTRY/$SVC_USER" ] && [ "$(id -u "$SVC_USER" 2>/dev/null)" = "$(cat "$REGISTRY/$SVC_USER")" ]; then',
+            '  userdel "$SVC_USER"',
+            "fi",
+            'rm -f "$REGISTRY/$SVC_USER"',
+            'if [ -f "$REGISTRY/$SVC_USER.group" ] && [ "$(getent group "$SVC_USER" | cut -d: -f3)" = "$(cat "$REGISTRY/$SVC_USER.group")" ]; then',
+            '  groupdel "$SVC_USER"',
+            "fi",
+            'rm -f "$REGISTRY/$SVC_USER.group"',
+        ]
+    ) + "\n"
 
 
 def schema_link_lines(settings: GatewaySettings) -> list[str]:
@@ -294,7 +352,10 @@ def schema_link_lines(settings: GatewaySettings) -> list[str]:
     Needs VENV set; re-run by every install, so the link follows a LiteLLM upgrade."""
     p = host_paths(settings)
     return [
-        'SCHEMA=$("$VENV/bin/python" -c \'import litellm, os; print(os.path.join(os.path.dirname(litellm.__file__), "proxy", "schema.prisma"))\')',
+        # found without importing litellm: its import fetches the model price map from GitHub
+        # (unless LITELLM_LOCAL_MODEL_COST_MAP is set), 3 attempts on an offline host, and runs
+        # the package's import-time code as root for a path lookup
+        'SCHEMA=$("$VENV/bin/python" -c \'import importlib.util, os; s = importlib.util.find_spec("litellm"); print(os.path.join(os.path.dirname(s.origin), "proxy", "schema.prisma"))\')',
         'if [ ! -f "$SCHEMA" ]; then echo "LiteLLM\'s schema.prisma is missing: $SCHEMA" >&2; exit 1; fi',
         f'ln -sfn "$SCHEMA" {_q(p.schema_link)}',
     ]
@@ -717,7 +778,8 @@ def claim_script(settings: GatewaySettings, identity: str, previous: list[str]) 
             _header(f"claim this host for {identity} (ownership marker {marker})"),
             f"MARKER={_q(marker)}",
             f"ME={_q(identity)}",
-            'mkdir -p "$(dirname "$MARKER")"',
+            *(['mkdir -p "$(dirname "$MARKER")"'] if settings.litellm.deploy == "local"
+              else [*_made_dir_lines(), 'made_dir "$(dirname "$MARKER")"']),
             'owner=$(cat "$MARKER" 2>/dev/null || true)',
             'if [ -n "$owner" ]; then',
             "  ok=0",
@@ -776,8 +838,24 @@ def owned_stop_script(settings: GatewaySettings, identity: str) -> str:
 
 
 def release_script(settings: GatewaySettings, identity: str) -> str:
-    """Deleting the claim step (last, when the host leaves the stack): remove the marker if ours."""
-    return "\n".join([_header("release the ownership marker (if ours)"), *_if_owner(settings, identity, "the marker"), 'rm -f "$MARKER"']) + "\n"
+    """Deleting the claim step (last, when the host leaves the stack): remove the marker if ours;
+    on ssh hosts then the directories the claim/layout created (CREATED_DIRS), deepest first, each
+    only when empty (what an operator put there stays, with its directory)."""
+    lines = [_header("release the ownership marker (if ours)"), *_if_owner(settings, identity, "the marker"), 'rm -f "$MARKER"']
+    if settings.litellm.deploy != "local":
+        lines += [
+            f"CREATED={_q(CREATED_DIRS)}",
+            'if [ -f "$CREATED" ]; then',
+            '  tac "$CREATED" | while IFS= read -r d; do',
+            '    if [ ! -e "$d" ] || rmdir -- "$d" 2>/dev/null; then',
+            '      grep -vxF -- "$d" "$CREATED" > "$CREATED.tmp" || true; mv -f "$CREATED.tmp" "$CREATED"',
+            '    else',
+            '      echo "leaving $d: not empty"',
+            "    fi",
+            "  done",
+            "fi",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 # The front door's runtime API, spoken over its admin socket (HAProxy management guide, "Unix

@@ -28,8 +28,21 @@ class ModelProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = specs.model_outputs(props)
+        if inputs.get(specs.ADOPT_FIELD):
+            return self._adopt(inputs[specs.ADOPT_FIELD], inputs)
         client.create_model(endpoint_for(inputs), specs.model_create_body(inputs))
         return CreateResult(inputs["model_id"], inputs)
+
+    def _adopt(self, id_: str, inputs: dict[str, Any]) -> CreateResult:
+        """The existing model `id_` becomes this resource: read, compared, nothing written."""
+        row = client.get_model(endpoint_for(inputs), id_)
+        if row is None:
+            raise AdminApiError("GET", "/v2/model/info", 404, f"model {id_!r} to adopt is not on the proxy")
+        state = specs.project_model(row, {**inputs, "model_id": id_})
+        problem = specs.adoption_problem("model", id_, specs.diff_model(state, inputs))
+        if problem:
+            raise AdminApiError("GET", "/v2/model/info", None, problem)
+        return CreateResult(id_, inputs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         row = client.get_model(endpoint_for(props), id_)

@@ -26,7 +26,7 @@ from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import Resource
 
 from .model_provider import ModelProvider
-from .specs import CA_BUNDLE_FIELD, CREDENTIAL_PARAMS, KEY_OWNER_FIELD, MODEL_CREDENTIALS_SECRET_FIELD, is_env_reference
+from .specs import ADOPT_FIELD, CA_BUNDLE_FIELD, CREDENTIAL_PARAMS, KEY_OWNER_FIELD, MODEL_CREDENTIALS_SECRET_FIELD, is_env_reference
 from .team_provider import TeamProvider
 from .virtual_key_provider import VirtualKeyProvider
 
@@ -43,6 +43,9 @@ class ModelArgs:
     """Extra model_info entries (not `id`)."""
     ca_bundle_pem: Optional[Input[str]] = None
     """PEM CA certificate(s) that the proxy's TLS certificate is verified with (public, never diffed)."""
+    adopt_id: Optional[Input[str]] = None
+    """The id of an object already on the proxy to adopt instead of creating one (never diffed): the
+    create reads it and writes nothing, failing unless it matches these inputs (offline.adopt)."""
 
 
 @dataclass
@@ -58,6 +61,9 @@ class TeamArgs:
     metadata: Optional[Input[Mapping[str, Input[Any]]]] = None
     ca_bundle_pem: Optional[Input[str]] = None
     """PEM CA certificate(s) that the proxy's TLS certificate is verified with (public, never diffed)."""
+    adopt_id: Optional[Input[str]] = None
+    """The id of an object already on the proxy to adopt instead of creating one (never diffed): the
+    create reads it and writes nothing, failing unless it matches these inputs (offline.adopt)."""
 
 
 @dataclass
@@ -80,6 +86,9 @@ class VirtualKeyArgs:
     with `expires` = rotation time + grace instead of being deleted, and stops by LiteLLM's own expiry."""
     ca_bundle_pem: Optional[Input[str]] = None
     """PEM CA certificate(s) that the proxy's TLS certificate is verified with (public, never diffed)."""
+    adopt_id: Optional[Input[str]] = None
+    """The id of an object already on the proxy to adopt instead of creating one (never diffed): the
+    create reads it and writes nothing, failing unless it matches these inputs (offline.adopt)."""
 
 
 async def _all_secret(values: list[Any]) -> bool:
@@ -122,6 +131,7 @@ class Model(Resource, module="litellm", name="Model"):
     model_info: Output[Optional[dict]]
     credentials_secret: Output[Optional[bool]]
     ca_bundle_pem: Output[Optional[str]]
+    adopt_id: Output[Optional[str]]
 
     def __init__(self, resource_name: str, args: ModelArgs, opts: Optional[ResourceOptions] = None) -> None:
         props = {
@@ -131,6 +141,7 @@ class Model(Resource, module="litellm", name="Model"):
             "model_info": args.model_info,
             MODEL_CREDENTIALS_SECRET_FIELD: _credentials_secret_flag(args.litellm_params),
             CA_BUNDLE_FIELD: args.ca_bundle_pem,
+            ADOPT_FIELD: args.adopt_id,
         }
         if _has_literal_credentials(args.litellm_params):
             # The provider echoes litellm_params as its output: keep the credential in it encrypted.
@@ -148,6 +159,7 @@ class Team(Resource, module="litellm", name="Team"):
     tpm_limit: Output[Optional[int]]
     metadata: Output[Optional[dict]]
     ca_bundle_pem: Output[Optional[str]]
+    adopt_id: Output[Optional[str]]
 
     def __init__(self, resource_name: str, args: TeamArgs, opts: Optional[ResourceOptions] = None) -> None:
         props = {
@@ -160,13 +172,14 @@ class Team(Resource, module="litellm", name="Team"):
             "tpm_limit": args.tpm_limit,
             "metadata": args.metadata,
             CA_BUNDLE_FIELD: args.ca_bundle_pem,
+            ADOPT_FIELD: args.adopt_id,
         }
         super().__init__(TeamProvider(), resource_name, props, opts)
 
 
 class VirtualKey(Resource, module="litellm", name="VirtualKey"):
     key: Output[str]
-    """The raw `sk-...` value (secret). Not available for a key adopted with `import_`."""
+    """The raw `sk-...` value (secret). Empty for an adopted key (`adopt_id`): its consumer holds it."""
     token: Output[str]
     """sha256 hex of the key; also the resource id."""
     key_alias: Output[Optional[str]]
@@ -182,6 +195,7 @@ class VirtualKey(Resource, module="litellm", name="VirtualKey"):
     rotation_grace: Output[Optional[str]]
     owner: Output[str]
     ca_bundle_pem: Output[Optional[str]]
+    adopt_id: Output[Optional[str]]
 
     def __init__(
         self, resource_name: str, args: Optional[VirtualKeyArgs] = None, opts: Optional[ResourceOptions] = None
@@ -202,6 +216,7 @@ class VirtualKey(Resource, module="litellm", name="VirtualKey"):
             # Recorded in the key's metadata: lets a rotation take the alias over from its predecessor.
             KEY_OWNER_FIELD: f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}",
             CA_BUNDLE_FIELD: args.ca_bundle_pem,
+            ADOPT_FIELD: args.adopt_id,
             "key": None,
             "token": None,
         }

@@ -62,6 +62,12 @@ ENV_REFERENCE_PREFIX = "os.environ/"
 # (the stack's CA, which may only exist as an output of the TLS component). Not a *_FIELDS entry, so
 # it never takes part in a diff, a request body or a patch.
 CA_BUNDLE_FIELD = "ca_bundle_pem"
+# Every resource's optional input: the id of an object that already exists on the proxy (a model id, a
+# team id, a key's sha256 token) to adopt instead of creating one. `create` then reads that object and
+# writes nothing: it fails, naming the fields, unless the object already matches the declared inputs.
+# (The engine's `import_` cannot reach a dynamic provider: its Read carries no `__provider`, pulumi/pulumi
+# #16175.) Like CA_BUNDLE_FIELD it never takes part in a diff, a request body or a patch.
+ADOPT_FIELD = "adopt_id"
 _PEM_CERTIFICATE_MARKER = "-----BEGIN CERTIFICATE-----"
 
 _DURATION_PATTERN = re.compile(r"[0-9]+(s|m|h|d|w|mo)")
@@ -258,6 +264,16 @@ def _check_ca_bundle(failures: list[Failure], news: Mapping[str, Any]) -> None:
         failures.append(Failure(CA_BUNDLE_FIELD, f"must be PEM text holding at least one certificate ({_PEM_CERTIFICATE_MARKER} ...)"))
 
 
+def _check_adopt_id(failures: list[Failure], news: Mapping[str, Any]) -> None:
+    value = news.get(ADOPT_FIELD)
+    if value is None or is_unknown(value):
+        return
+    if not isinstance(value, str) or not value:
+        failures.append(Failure(ADOPT_FIELD, "must be the id of the object to adopt (a non-empty string)"))
+    elif value.startswith("sk-"):
+        failures.append(Failure(ADOPT_FIELD, "must be a key's sha256 token, never the raw key"))
+
+
 def _check_no_extra_properties(failures: list[Failure], news: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     for name in news:
         if name != PROVIDER_KEY and name not in allowed:
@@ -272,13 +288,14 @@ MODEL_FIELDS = ("model_id", "model_name", "litellm_params", "model_info")
 # Set by resources.Model, not by users: True when every literal credential in litellm_params was a
 # Pulumi secret in the program (the engine strips secretness before the provider sees the inputs).
 MODEL_CREDENTIALS_SECRET_FIELD = "credentials_secret"
-MODEL_INPUTS = MODEL_FIELDS + (MODEL_CREDENTIALS_SECRET_FIELD, CA_BUNDLE_FIELD)
+MODEL_INPUTS = MODEL_FIELDS + (MODEL_CREDENTIALS_SECRET_FIELD, CA_BUNDLE_FIELD, ADOPT_FIELD)
 
 
 def check_model(news: Mapping[str, Any]) -> list[Failure]:
     failures: list[Failure] = []
     _check_no_extra_properties(failures, news, MODEL_INPUTS)
     _check_ca_bundle(failures, news)
+    _check_adopt_id(failures, news)
     model_id = news.get("model_id")
     _check_string(failures, "model_id", model_id, required=True)
     if isinstance(model_id, str) and not is_unknown(model_id) and model_id and not _MODEL_ID_PATTERN.fullmatch(model_id):
@@ -409,7 +426,7 @@ def project_model(row: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[s
 # ----------------------------------------------------------------------------------------------------
 
 TEAM_FIELDS = ("team_id", "team_alias", "models", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "metadata")
-TEAM_INPUTS = TEAM_FIELDS + (CA_BUNDLE_FIELD,)
+TEAM_INPUTS = TEAM_FIELDS + (CA_BUNDLE_FIELD, ADOPT_FIELD)
 _TEAM_COMPARATORS: Mapping[str, Comparator] = {"models": same_unordered}
 
 
@@ -417,6 +434,7 @@ def check_team(news: Mapping[str, Any]) -> list[Failure]:
     failures: list[Failure] = []
     _check_no_extra_properties(failures, news, TEAM_INPUTS)
     _check_ca_bundle(failures, news)
+    _check_adopt_id(failures, news)
     _check_string(failures, "team_id", news.get("team_id"), required=True)
     _check_string(failures, "team_alias", news.get("team_alias"))
     _check_access_and_limits(failures, news)
@@ -467,7 +485,7 @@ def team_outputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 def project_team(team: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str, Any]:
     state: dict[str, Any] = {"team_id": team.get("team_id", declared.get("team_id"))}
-    state.update(own_fields(declared, (CA_BUNDLE_FIELD,)))
+    state.update(own_fields(declared, (CA_BUNDLE_FIELD, ADOPT_FIELD)))
     for name in TEAM_FIELDS:
         if name == "team_id" or name not in declared:
             continue
@@ -491,7 +509,7 @@ KEY_SERVER_FIELDS = ("key_alias", "team_id", "models", "max_budget", "budget_dur
 KEY_FIELDS = KEY_SERVER_FIELDS + ("rotation_trigger", "rotation_grace")
 # Set by resources.VirtualKey (project/stack/resource name), recorded in the key's metadata.
 KEY_OWNER_FIELD = "owner"
-KEY_INPUTS = KEY_FIELDS + (KEY_OWNER_FIELD, CA_BUNDLE_FIELD)
+KEY_INPUTS = KEY_FIELDS + (KEY_OWNER_FIELD, CA_BUNDLE_FIELD, ADOPT_FIELD)
 KEY_OUTPUT_ONLY = ("key", "token")
 _KEY_COMPARATORS: Mapping[str, Comparator] = {"models": same_unordered, "expires": same_instant}
 
@@ -500,6 +518,7 @@ def check_key(news: Mapping[str, Any]) -> list[Failure]:
     failures: list[Failure] = []
     _check_no_extra_properties(failures, news, KEY_INPUTS)
     _check_ca_bundle(failures, news)
+    _check_adopt_id(failures, news)
     _check_string(failures, "key_alias", news.get("key_alias"))
     _check_string(failures, "team_id", news.get("team_id"))
     _check_access_and_limits(failures, news)
@@ -699,7 +718,7 @@ def key_outputs(inputs: Mapping[str, Any], key: Optional[str], token: str) -> di
 
 def project_key(info: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str, Any]:
     """The live key as inputs-shaped state, restricted to what the user declared."""
-    state = own_fields(declared, ("rotation_trigger", "rotation_grace", KEY_OWNER_FIELD, CA_BUNDLE_FIELD))
+    state = own_fields(declared, ("rotation_trigger", "rotation_grace", KEY_OWNER_FIELD, CA_BUNDLE_FIELD, ADOPT_FIELD))
     for name in KEY_SERVER_FIELDS:
         if name not in declared or declared[name] is None:
             continue
@@ -721,3 +740,19 @@ def _iso(value: Any) -> Any:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
     return value
+
+
+# ----------------------------------------------------------------------------------------------------
+# Adoption (ADOPT_FIELD)
+# ----------------------------------------------------------------------------------------------------
+
+
+def adoption_problem(kind: str, object_id: str, diff: Diff) -> Optional[str]:
+    """None when the live object matches the declared inputs (adopting it writes nothing), else why not."""
+    if not diff.changes:
+        return None
+    return (
+        f"cannot adopt {kind} {object_id!r}: the object on the proxy differs from the declared inputs in "
+        f"{', '.join(sorted(set(diff.changed)))}; adoption never writes -- declare what the proxy holds "
+        "(re-run `python -m offline.adopt`), adopt, then change it in a later `pulumi up`"
+    )

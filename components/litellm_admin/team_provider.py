@@ -34,8 +34,21 @@ class TeamProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = specs.team_outputs(props)
+        if inputs.get(specs.ADOPT_FIELD):
+            return self._adopt(inputs[specs.ADOPT_FIELD], inputs)
         client.create_team(endpoint_for(inputs), specs.team_create_body(inputs))
         return CreateResult(inputs["team_id"], inputs)
+
+    def _adopt(self, id_: str, inputs: dict[str, Any]) -> CreateResult:
+        """The existing team `id_` becomes this resource: read, compared, nothing written."""
+        team = client.get_team(endpoint_for(inputs), id_)
+        if team is None:
+            raise AdminApiError("GET", "/team/info", 404, f"team {id_!r} to adopt is not on the proxy")
+        state = specs.project_team(team, {**inputs, "team_id": id_})
+        problem = specs.adoption_problem("team", id_, specs.diff_team(state, inputs))
+        if problem:
+            raise AdminApiError("GET", "/team/info", None, problem)
+        return CreateResult(id_, inputs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         team = client.get_team(endpoint_for(props), id_)

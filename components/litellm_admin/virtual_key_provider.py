@@ -150,6 +150,8 @@ class VirtualKeyProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = specs.own_fields(props, specs.KEY_INPUTS)
+        if inputs.get(specs.ADOPT_FIELD):
+            return self._adopt(inputs[specs.ADOPT_FIELD], inputs)
         now = datetime.now(timezone.utc)
         expires = specs.parse_timestamp(inputs.get("expires")) if inputs.get("expires") else None
         if expires is not None and expires <= now:
@@ -173,6 +175,18 @@ class VirtualKeyProvider(ResourceProvider):
             except AdminApiError as error:
                 logger.warning("could not remove expired keys moved aside by earlier rotations: %s", error)
         return CreateResult(token, specs.key_outputs(inputs, response["key"], token))
+
+    def _adopt(self, token: str, inputs: dict[str, Any]) -> CreateResult:
+        """The existing key `token` becomes this resource: read, compared, nothing written. Its raw value
+        is held by its consumer (LiteLLM stores only the hash): the `key` output stays empty."""
+        info = client.get_key(endpoint_for(inputs), token)
+        if info is None:
+            raise AdminApiError("GET", "/key/info", 404, f"key {token[:12]}... to adopt is not on the proxy")
+        state = specs.project_key(info, inputs)
+        problem = specs.adoption_problem("key", str(inputs.get("key_alias") or token[:12]), specs.diff_key(state, inputs))
+        if problem:
+            raise AdminApiError("GET", "/key/info", None, problem)
+        return CreateResult(token, specs.key_outputs(inputs, None, token))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         info = client.get_key(endpoint_for(props), id_)

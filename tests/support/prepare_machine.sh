@@ -25,7 +25,7 @@ declare -A NEEDS=(
   [sshd]=openssh-server          # the systemd test hosts' SSH servers
   [systemd-nspawn]=systemd-container  # the systemd test hosts
   [unshare]=util-linux [setpriv]=util-linux [mount]=mount
-  [useradd]=passwd
+  [useradd]=passwd [sudo]=sudo  # the systemd test hosts' deploy user
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do

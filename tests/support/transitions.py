@@ -25,8 +25,11 @@ pulumi/pulumi-command @010bd8e0, pulumi/pulumi-go-provider @ac69bde0):
   update, in reverse dependency order (antichains); on a failed step no new step starts
   (`cancelDueToError`) and no delete runs.
 
-Only `command:local:Command` steps execute (the local deploy); other custom resources (random,
-tls) keep the values the mock engine gave them and are no-ops, as are component resources.
+`command:local:Command` steps execute on this machine; `command:remote:Command` steps (the ssh
+deploy) execute over real OpenSSH against their `connection`, exactly as pulumi-command's remote
+provider runs them (tests.support.remote_steps, which cites the provider's files), with the
+previous run's stdout/stderr kept per resource for `addPreviousOutputInEnv`; the error of a failed
+remote step is the provider's message. Other custom resources (random, tls) keep the values the mock engine gave them and are no-ops, as are component resources.
 `substitute` replaces a named step's script with a stand-in (the transition tests replace the
 host's `install`, which would pip-install LiteLLM from the network into the venv, by a link to the
 test venv that already holds the pinned release); every other script runs exactly as rendered.
@@ -35,135 +38,26 @@ test venv that already holds the pinned release); every other script runs exactl
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
-from offline.engine import ProgramRun, RecordedResource
+from offline.engine import RecordedResource
+# The engine-step planning (Step, Plan, plan, aliases, replace-on-changes, delete order) is the product's.
+from offline.plan import REPLACE_ON_CHANGES, Plan, Step, describe, plan  # noqa: F401
 
 LOCAL_COMMAND = "command:local:Command"
-REPLACE_ON_CHANGES = {"command:local:Command": {"triggers"}, "command:remote:Command": {"triggers"}}
-
-
-@dataclass
-class Step:
-    op: str  # create | update | replace | delete | same
-    urn: str
-    new: Optional[RecordedResource]
-    old: Optional[RecordedResource]
-    changed: list[str] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return (self.new or self.old).name  # type: ignore[union-attr]
-
-
-@dataclass
-class Plan:
-    steps: list[Step]  # creates/updates/replaces/sames in program order
-    deletes: list[list[Step]]  # antichains, in execution order
-
-    def ops(self) -> dict[str, str]:
-        out = {s.name: s.op for s in self.steps}
-        for chain in self.deletes:
-            out.update({s.name: "delete" for s in chain})
-        return out
-
-    def by_name(self, name: str) -> Step:
-        for s in [*self.steps, *[d for c in self.deletes for d in c]]:
-            if s.name == name:
-                return s
-        raise KeyError(name)
-
-
-def _urn_name(urn: str) -> str:
-    return urn.split("::")[-1]
-
-
-def _urn_qualified_type(urn: str) -> str:
-    return urn.split("::")[-2]
-
-
-def _parent_type(urn: str) -> str:
-    """The type a child's URN carries for this parent (as the recorded URNs spell it)."""
-    return _urn_qualified_type(urn).split("$")[-1]
-
-
-def _make_urn(like: str, qualified_type: str, name: str) -> str:
-    parts = like.split("::")
-    return "::".join([parts[0], parts[1], qualified_type, name])
-
-
-def _alias_urns(r: RecordedResource, resolved_parent_alias: dict[str, str]) -> list[str]:
-    """The engine's generateAliases for the recorded alias specs (name-only specs, as this program
-    uses, plus inherited child aliases)."""
-    out: list[str] = []
-    own_type = r.type
-    for a in r.aliases:
-        if "urn" in a:
-            out.append(a["urn"])
-            continue
-        spec = a.get("spec", a)
-        name = spec.get("name") or r.name
-        parent = r.parent
-        qt = own_type if not parent or "pulumi:pulumi:Stack" in _urn_qualified_type(parent) else f"{_parent_type(parent)}${own_type}"
-        out.append(_make_urn(r.urn, qt, name))
-    parent_alias = resolved_parent_alias.get(r.parent)
-    if parent_alias:
-        parent_name = _urn_name(r.parent)
-        for child_name in [r.name, *[_urn_name(u) for u in list(out)]]:
-            alias_name = parent_alias.split("::")[-1] + child_name[len(parent_name):] if child_name.startswith(parent_name) else child_name
-            out.append(_make_urn(r.urn, f"{_parent_type(parent_alias)}${own_type}", alias_name))
-    return list(dict.fromkeys(out))
-
-
-def plan(old: Optional[ProgramRun], new: Optional[ProgramRun]) -> Plan:
-    olds = {r.urn: r for r in (old.resources if old else [])}
-    matched: dict[str, str] = {}  # new urn -> old urn (engine: sg.aliases when via alias)
-    steps: list[Step] = []
-    for r in new.resources if new else []:
-        candidates = [r.urn, *_alias_urns(r, {k: v for k, v in matched.items() if k != v})]
-        found = next((u for u in candidates if u in olds and u not in matched.values()), None)
-        if found is None:
-            steps.append(Step("create", r.urn, r, None))
-            continue
-        matched[r.urn] = found
-        o = olds[found]
-        changed = sorted(k for k in set(o.inputs) | set(r.inputs) if o.inputs.get(k) != r.inputs.get(k))
-        if not r.custom or not changed:
-            op = "same"
-        elif set(changed) & REPLACE_ON_CHANGES.get(r.type, set()):
-            op = "replace"
-        else:
-            op = "update"
-        steps.append(Step(op, r.urn, r, o, changed))
-    gone = [o for u, o in olds.items() if u not in matched.values()]
-    return Plan(steps=steps, deletes=_schedule_deletes(gone))
-
-
-def _schedule_deletes(gone: list[RecordedResource]) -> list[list[Step]]:
-    """step_generator.go ScheduleDeletes: antichains of resources nothing condemned depends on,
-    reversed (dependents are deleted before their dependencies; children before parents)."""
-    condemned = {r.urn: r for r in gone}
-    deps = {u: ({d for d in r.depends_on} | ({r.parent} if r.parent else set())) & set(condemned) for u, r in condemned.items()}
-    chains: list[list[Step]] = []
-    remaining = dict(condemned)
-    while remaining:
-        layer = [u for u in remaining if not (deps[u] & set(remaining))]
-        chains.append([Step("delete", u, None, remaining[u]) for u in layer])
-        for u in layer:
-            del remaining[u]
-    chains.reverse()
-    return chains
+REMOTE_COMMAND = "command:remote:Command"
 
 
 class StepFailed(RuntimeError):
-    def __init__(self, step: Step, rc: int, output: str):
-        super().__init__(f"{step.op} {step.name} failed (exit {rc}):\n{output[-3000:]}")
+    def __init__(self, step: Step, rc: Optional[int], output: str, message: Optional[str] = None):
+        super().__init__(message or f"{step.op} {step.name} failed (exit {rc}):\n{output[-3000:]}")
         self.step = step
+        self.rc = rc
+        self.output = output
 
 
 @dataclass
@@ -190,9 +84,12 @@ class Executor:
         self.on_step = on_step
         self.log: list[Executed] = []
         self._lock = threading.Lock()
+        # the provider state's stdout/stderr of each remote Command (by URN), for the next run's
+        # addPreviousOutputInEnv (remote/commandController.go: Update keeps olds.BaseOutputs)
+        self.outputs: dict[str, tuple[str, str]] = {}
 
     def _run(self, step: Step, r: RecordedResource, which: str) -> None:
-        if r.type != LOCAL_COMMAND:
+        if r.type not in (LOCAL_COMMAND, REMOTE_COMMAND):
             return
         command = r.inputs.get(which)
         if which == "update" and command is None:
@@ -201,6 +98,9 @@ class Executor:
             if r.name.endswith(suffix) and which != "delete":
                 command = stand_in(r) or command
         if command is None:
+            return
+        if r.type == REMOTE_COMMAND:
+            self._run_remote(step, r, which, command)
             return
         env = dict(self.env)
         if r.inputs.get("environment"):
@@ -224,6 +124,30 @@ class Executor:
             self.on_step(executed)
         if proc.returncode != 0:
             raise StepFailed(step, proc.returncode, out)
+
+    def _run_remote(self, step: Step, r: RecordedResource, which: str, command: str) -> None:
+        from tests.support.remote_steps import RemoteStepError, run_remote
+
+        # create: a fresh state (no previous output); update/delete: the old state's outputs
+        previous = self.outputs.get(step.old.urn, ("", "")) if (which != "create" and step.old is not None) else ("", "")
+        try:
+            result = run_remote(r.inputs, command, previous)
+        except RemoteStepError as exc:
+            executed = Executed(step, which, exc.output)
+            with self._lock:
+                self.log.append(executed)
+            if self.on_step:
+                self.on_step(executed)
+            raise StepFailed(step, exc.exit_status, exc.output, message=f"{step.op} {step.name}: {exc}") from None
+        executed = Executed(step, which, result.combined)
+        with self._lock:
+            self.log.append(executed)
+            if which == "delete":
+                self.outputs.pop(r.urn, None)
+            else:
+                self.outputs[r.urn] = (result.stdout, result.stderr)
+        if self.on_step:
+            self.on_step(executed)
 
     def _execute_step(self, step: Step) -> None:
         if step.op == "same":
@@ -280,13 +204,6 @@ class Executor:
             with ThreadPoolExecutor(self.parallelism) as pool:
                 for f in [pool.submit(self._execute_step, s) for s in chain]:
                     f.result()
-
-
-def describe(p: Plan) -> str:
-    """A preview-like listing: op and name of every step that does something."""
-    lines = [f"{s.op:8} {s.name}" + (f"  [{', '.join(s.changed)}]" if s.changed else "") for s in p.steps if s.op != "same"]
-    lines += [f"delete   {s.name}" for chain in p.deletes for s in chain]
-    return "\n".join(lines)
 
 
 def dumps_inputs(r: RecordedResource) -> str:

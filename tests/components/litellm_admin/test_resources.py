@@ -135,10 +135,11 @@ def test_the_args_fields_match_the_providers_inputs():
 
     from components.litellm_admin import specs
 
-    # The user fields (the ones diffed and sent), then the CA the admin calls trust (neither).
-    assert [f.name for f in fields(ModelArgs)] == [*specs.MODEL_FIELDS, specs.CA_BUNDLE_FIELD]
-    assert [f.name for f in fields(TeamArgs)] == [*specs.TEAM_FIELDS, specs.CA_BUNDLE_FIELD]
-    assert [f.name for f in fields(VirtualKeyArgs)] == [*specs.KEY_FIELDS, specs.CA_BUNDLE_FIELD]
+    # The user fields (the ones diffed and sent), then the CA the admin calls trust and the id of an
+    # object to adopt (neither).
+    assert [f.name for f in fields(ModelArgs)] == [*specs.MODEL_FIELDS, specs.CA_BUNDLE_FIELD, specs.ADOPT_FIELD]
+    assert [f.name for f in fields(TeamArgs)] == [*specs.TEAM_FIELDS, specs.CA_BUNDLE_FIELD, specs.ADOPT_FIELD]
+    assert [f.name for f in fields(VirtualKeyArgs)] == [*specs.KEY_FIELDS, specs.CA_BUNDLE_FIELD, specs.ADOPT_FIELD]
     assert resources.VirtualKey.__annotations__.keys() >= {"key", "token", *specs.KEY_INPUTS}
     assert resources.Model.__annotations__.keys() >= set(specs.MODEL_INPUTS)
     assert resources.Team.__annotations__.keys() >= set(specs.TEAM_INPUTS)

@@ -1,0 +1,227 @@
+"""A `dev`-shaped ssh stack deployed from nothing onto the systemd bed (tests.support.systemd_bed):
+the real program under the mock engine (offline.engine.run_stack) gives the steps, the executor
+(tests.support.transitions + tests.support.remote_steps) runs every `command:remote:Command` over
+real OpenSSH with the pinned host key, as the SSH deploy user with sudo, on real systemd.
+
+What differs from the committed `Pulumi.dev.yaml` (stack config only, through the stack's own
+validation; each one is named in `StackOverrides` below):
+
+- `ssh`: the bed's deploy user and port; `litellm.hosts`: the bed's host(s) with their generated
+  host keys; `sshPrivateKey`: the bed's deploy key. `litellm.port`: a free port (the containers
+  share this machine's network namespace).
+- `models`: one deployment on a FakeOllama on loopback (the catalog's hosts are data only);
+  `model_source: config`; no teams/keys catalog (the dynamic providers are not run here).
+- `postgres`: the machine's PostgreSQL 127.0.0.1:5432 with scratch role/database names and
+  `sslmode: disable`; the declared Role/Database/Grant are applied for real
+  (tests.support.postgres_apply.apply_declared, what pulumi-postgresql runs) before the host steps.
+- `redis`: the machine's Redis 127.0.0.1:6379 (no ACL management), `cache` off (no shared keys
+  with other test runs), `dns` off, `tls` off (the mock engine's certificates are placeholders),
+  `observability`: prometheus, no alerting (its webhook would leave loopback).
+
+- `dns` (with `dns_host`): the DNS server is a bed host whose `samba-tool` is the recording
+  stand-in of tests/rendering/test_dns_scripts.py (records in a JSON file, every call logged,
+  the auth file's password checked against a sha256 the stand-in holds, never the password); the
+  SSH path and the rendered DnsRecord scripts are real, only Samba is not.
+
+Substitutions of what the bed cannot provide (named, everything else runs as rendered):
+
+- **S1 `prisma-offline-engine`**: Prisma's engine download host is unreachable, so the host is
+  pre-seeded (as README says an offline host must be) with the offline engine the tests already use
+  (tests.support.real_proxy_prisma, /work/shared/reference/litellm-db-offline.md): its variables
+  (`PRISMA_QUERY_ENGINE_BINARY`, `PRISMA_SCHEMA_ENGINE_BINARY`, `PRISMA_BINARY_CACHE_DIR`, ...)
+  in `/etc/litellm-bed/prisma-offline.env`, read by sudo (`Defaults env_file=`, so the install
+  step's `prisma generate` uses them) and by systemd (`DefaultEnvironment=` in
+  `/etc/systemd/system.conf.d/`, so the unit and the migrate step's `systemd-run` see them). The
+  install script, the unit and their sandbox are unchanged.
+- **S2 `migrate`**: the migrate step's `litellm --skip_server_startup` runs `prisma migrate
+  deploy`, which needs Prisma's native schema engine (unavailable: only the query engine exists as
+  WebAssembly). The stand-in applies LiteLLM's own migration SQL from the HOST's installed
+  `litellm_proxy_extras` (read through the container's root) to the declared database as the
+  declared role (postgres_apply.apply_litellm_migrations), then runs an `echo` on the host over
+  SSH in place of the script.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from config.litellm_settings import PINNED_LITELLM_VERSION
+from offline.engine import ProgramRun, RecordedResource, run_stack
+from tests.support.fake_upstreams import FakeOllama, free_port
+from tests.support.postgres_apply import apply_declared, apply_litellm_migrations
+from tests.support.systemd_bed import DEPLOY_USER, BedHost, SystemdBed
+from tests.support.transitions import Executor, Plan, describe, plan
+
+POSTGRES_TYPES = ("postgresql:index/role:Role", "postgresql:index/database:Database", "postgresql:index/grant:Grant")
+OFFLINE_ENV_FILE = "/etc/litellm-bed/prisma-offline.env"
+
+
+def prisma_offline_env() -> dict[str, str]:
+    from tests.support import real_proxy_prisma as rp
+
+    rp.ensure_node_modules()
+    env = rp.engine_env(rp.node_binary())
+    return env
+
+
+def seed_offline_prisma(h: BedHost) -> None:
+    """S1 (see the module doc): done as root on the host, over SSH, before the stack runs."""
+    env = prisma_offline_env()
+    text = "".join(f"{k}={v}\n" for k, v in sorted(env.items()))
+    default_env = " ".join(f'"{k}={v}"' for k, v in sorted(env.items()))
+    script = "\n".join([
+        "set -euo pipefail",
+        f"install -d -m 0755 {shlex.quote(os.path.dirname(OFFLINE_ENV_FILE))} /etc/systemd/system.conf.d",
+        f"cat > {OFFLINE_ENV_FILE} <<'EOF'\n{text}EOF",
+        f"echo 'Defaults env_file={OFFLINE_ENV_FILE}' > /etc/sudoers.d/zz-prisma-offline",
+        "chmod 0440 /etc/sudoers.d/zz-prisma-offline",
+        "visudo -c -q",
+        f"printf '[Manager]\\nDefaultEnvironment=%s\\n' {shlex.quote(default_env)} > /etc/systemd/system.conf.d/prisma-offline.conf",
+        "systemctl daemon-reexec",
+    ])
+    h.sudo(script, timeout=120)
+
+
+DNS_ZONE = "hx.dev.local"
+SAMBA_DIR = "/var/lib/fake-samba"
+
+
+def install_samba_stand_in(h: BedHost, password: str) -> None:
+    """The recording samba-tool on the DNS host (see the module doc)."""
+    import hashlib
+
+    from tests.rendering.test_dns_scripts import FAKE_SAMBA_TOOL
+
+    tool = FAKE_SAMBA_TOOL.replace("__PYTHON__", "/usr/bin/python3")
+    tool = tool.replace('PASSWORD = os.environ.get("FAKE_SAMBA_PASSWORD", "")',
+                        'import hashlib\nPASSWORD_SHA = os.environ.get("FAKE_SAMBA_PASSWORD_SHA256", "")')
+    tool = tool.replace('creds.get("password") == PASSWORD', 'hashlib.sha256(creds.get("password", "").encode()).hexdigest() == PASSWORD_SHA')
+    tool = tool.replace('creds.get("password") != PASSWORD', 'hashlib.sha256(creds.get("password", "").encode()).hexdigest() != PASSWORD_SHA')
+    assert "PASSWORD_SHA" in tool and "== PASSWORD\n" not in tool and "!= PASSWORD:" not in tool
+    digest = hashlib.sha256(password.encode()).hexdigest()
+    wrapper = (f"#!/bin/sh\nFAKE_SAMBA_DB={SAMBA_DIR}/records.json FAKE_SAMBA_LOG={SAMBA_DIR}/calls.jsonl "
+               f"FAKE_SAMBA_ZONES={DNS_ZONE} FAKE_SAMBA_PASSWORD_SHA256={digest} exec /usr/bin/python3 {SAMBA_DIR}/samba_tool.py \"$@\"\n")
+    # the DnsRecord scripts run as the SSH user (no sudo): the stand-in's files are that user's
+    h.sudo(f"install -d -m 0700 -o {DEPLOY_USER} -g {DEPLOY_USER} {SAMBA_DIR} && cat > {SAMBA_DIR}/samba_tool.py "
+           f"&& chown {DEPLOY_USER}: {SAMBA_DIR}/samba_tool.py", input=tool)
+    h.sudo("cat > /usr/local/bin/samba-tool && chmod 0755 /usr/local/bin/samba-tool", input=wrapper)
+
+
+def samba_records(h: BedHost) -> dict[str, list[str]]:
+    import json
+
+    text = h.sudo(f"cat {SAMBA_DIR}/records.json 2>/dev/null || echo '{{}}'").stdout
+    return {k: v for k, v in json.loads(text).items() if v}
+
+
+@dataclass
+class SshStackRig:
+    bed: SystemdBed
+    hosts: list[BedHost]
+    scratch: Any  # tests.support.postgres_apply.ScratchCluster
+    master_key: str = field(default_factory=lambda: "sk-bed-" + secrets.token_hex(16))
+    current: Optional[ProgramRun] = None
+    port: int = field(default_factory=free_port)
+    dns_host: Optional[BedHost] = None
+    dns_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+
+    def __post_init__(self) -> None:
+        self.model_id = f"bed-{secrets.token_hex(3)}"
+        self.fake = FakeOllama(self.model_id).start()
+        self.role = self.scratch.role_name("bed")
+        self.database = self.scratch.database_name("bed")
+        self.executor = Executor(env={}, cwd="/", substitute={"-migrate": self._migrate_stand_in})
+        self.migration_reports: list = []
+        for h in self.hosts:
+            seed_offline_prisma(h)
+        if self.dns_host is not None:
+            install_samba_stand_in(self.dns_host, self.dns_password)
+
+    # ---- the stack ------------------------------------------------------------------------------
+    def overrides(self, **kw: Any) -> dict[str, Any]:
+        litellm = {
+            "deploy": "ssh", "version": PINNED_LITELLM_VERSION, "port": self.port, "workers": kw.get("workers", 1),
+            "service_name": "litellm", "model_source": "config",
+            "readiness_timeout_seconds": kw.get("readiness_timeout", 240),
+            "hosts": [{"name": h.name, "address": h.address, "host_key": h.host_key_line} for h in self.hosts],
+        }
+        return {
+            "ssh": {"user": DEPLOY_USER, "port": self.bed.hosts[0].port},
+            "litellm": litellm,
+            "postgres": {"host": "127.0.0.1", "port": 5432, "admin_user": "postgres", "sslmode": "disable",
+                         "database": self.database, "role": self.role, "connection_limit": 20},
+            "redis": {"host": "127.0.0.1", "port": 6379},
+            "cache": {"enabled": False},
+            "dns": ({"enabled": True, "server": self.dns_host.address, "zone": DNS_ZONE, "admin_user": "Administrator",
+                     "auth": "authfile", "host_key": self.dns_host.host_key_line}
+                    if self.dns_host is not None else {"enabled": False}),
+            "tls": {"enabled": False, "allow_plaintext": True},
+            "observability": {"callbacks": ["prometheus"]},
+            "models": [{"id": self.model_id, "model_name": "llama3.2", "provider": "ollama_chat",
+                        "model": "llama3.2", "api_base": self.fake.base_url}],
+            "routing": {"num_retries": 1, "timeout": kw.get("routing_timeout", 30)},
+            "catalogFiles": None,
+            "keys": [],
+            "teams": [],
+            "protect": False,
+        }
+
+    def program(self, **kw: Any) -> ProgramRun:
+        secrets_ = {"masterKey": self.master_key, "sshPrivateKey": self.bed.private_key,
+                    "postgresAdminPassword": "unused-with-trust-auth", "dnsAdminPassword": self.dns_password}
+        return run_stack("dev", secrets=secrets_, overrides=self.overrides(**kw))
+
+    # ---- substitutions ----------------------------------------------------------------------------
+    def _migrate_stand_in(self, r: RecordedResource) -> Optional[str]:
+        """S2 (module doc)."""
+        host = next(h for h in self.hosts if f"-{h.name}-migrate" in r.name)
+        venv = re.search(r"'?(/[^ ']+)/bin/litellm'? --config", r.inputs["create"])
+        assert venv, "the migrate step names the venv's litellm"
+        site = host.root / venv.group(1).lstrip("/") / "lib"
+        migrations = next(site.glob("python3*/site-packages/litellm_proxy_extras/migrations"))
+        report = apply_litellm_migrations(self.database_url(), migrations_dir=migrations)
+        self.migration_reports.append(report)
+        if not report.ok:
+            return f"echo {shlex.quote(f'migrations failed: {report.first_error}')} >&2; exit 1"
+        return f"echo {shlex.quote(f'S2: {report.applied_count} LiteLLM migrations applied from the host venv')}"
+
+    def database_url(self) -> str:
+        from urllib.parse import quote
+
+        pw = self.declared_password()
+        return f"postgresql://{quote(self.role, safe='')}:{quote(pw, safe='')}@127.0.0.1:5432/{quote(self.database, safe='')}?sslmode=disable"
+
+    def declared_password(self) -> str:
+        role = next(r for r in self.current_or_pending.resources if r.type == POSTGRES_TYPES[0])
+        return role.inputs["password"]
+
+    # ---- changes ------------------------------------------------------------------------------------
+    def apply(self, new: Optional[ProgramRun]) -> Plan:
+        p = plan(self.current, new)
+        self.current_or_pending = new or self.current
+        for step in p.steps:
+            if step.op == "create" and step.new.type in POSTGRES_TYPES:
+                apply_declared(self.scratch.admin, step.new.type, step.new.inputs)
+        self.executor.execute(p)
+        self.current = new
+        return p
+
+    def describe(self, p: Plan) -> str:
+        return describe(p)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        try:
+            if self.current is not None:
+                self.apply(None)
+        finally:
+            self.fake.close()

@@ -1,0 +1,22 @@
+"""Real systemd hosts (tests.support.systemd_bed): one bed of booted containers per test session,
+shared by every test under tests/systemd (CI time). Closed by a finalizer (and atexit) even when a
+test fails."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.systemd_bed import SystemdBed
+
+# Three hosts: two LiteLLM hosts and the front door (haproxy stays enabled there).
+BED_HOSTS = ["lite-a", "lite-b", "door"]
+
+
+@pytest.fixture(scope="session")
+def systemd_bed(request):
+    from tests.systemd.wheel_cache import pip_config_for_bed
+
+    bed = SystemdBed(BED_HOSTS, keep_enabled={"door": ["haproxy.service"]}, pip_config=pip_config_for_bed())
+    request.addfinalizer(bed.close)
+    bed.start()
+    return bed
