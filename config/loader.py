@@ -222,7 +222,10 @@ def _requirements(settings: GatewaySettings) -> list[tuple[str, str]]:
                     "never the master key"))
         if settings.admin_ui.sso is not None:
             req.append(("uiSsoClientSecret", f"is the OAuth client secret of the Admin UI's {settings.admin_ui.sso.provider} SSO"))
+    from_cluster = set(settings.kubernetes.existing_secret_env) if settings.kubernetes is not None else set()
     for name in settings.referenced_env_vars():
+        if name in from_cluster:  # kubernetes.existing_secret_env: an existing Secret's key
+            continue
         req.append((f"envSecrets.{name}", f"the rendered config references os.environ/{name}"))
     return req
 

@@ -177,6 +177,7 @@ class FakeUpstream:
         self._requests: list[RecordedRequest] = []
         self._failure: _Failure | None = None
         self._delay = 0.0
+        self._stream_gap = 0.0  # seconds between the pieces of a streamed answer
         self._release = threading.Event()  # set to wake hanging/slow handlers (stop/recover)
         self._conns: set[socket.socket] = set()
         self._server: _Server | None = None
@@ -284,11 +285,17 @@ class FakeUpstream:
         with self._lock:
             self._delay = float(seconds)
 
+    def stream_slowly(self, gap: float) -> None:
+        """Stream answers with ``gap`` seconds after each piece (a long generation)."""
+        with self._lock:
+            self._stream_gap = float(gap)
+
     def recover(self) -> None:
         """No failure, no delay, listening (on the same port)."""
         with self._lock:
             self._failure = None
             self._delay = 0.0
+            self._stream_gap = 0.0
         self._release.set()  # wake anything still hanging from before
         if self._server is None:
             self.start()
@@ -596,7 +603,7 @@ class FakeOpenAI(FakeUpstream):
             created = int(time.time())
             usage = {"prompt_tokens": 5, "completion_tokens": max(1, len(text.split())), "total_tokens": 5 + max(1, len(text.split()))}
             if body.get("stream"):
-                h.send_stream("text/event-stream", self._sse(cid, created, model, text, usage, body))
+                h.send_stream("text/event-stream", self._sse(cid, created, model, text, usage, body), gap=self._stream_gap)
             else:
                 h.send_json(
                     200,
