@@ -34,12 +34,13 @@ from components.postgres import PostgresDatabase, PostgresDatabaseArgs
 from components.redis_cache import RedisCache, RedisCacheArgs
 from components.salt_guard import SaltKeyGuard, salt_fingerprint
 from components.tls import TlsCertificate, TlsCertificateArgs
+from config.admin_ui import SSO_SECRET_ENV
 from config.catalog import VirtualKeySpec
 from config.endpoints import base_url
 from config.fields import is_ip_address
 from config.settings import GatewaySettings
 from rendering.host_files import secret_env_names
-from rendering.litellm_yaml import deployment_entry, render_litellm_config_yaml
+from rendering.litellm_yaml import admin_model_info, deployment_entry, render_litellm_config_yaml
 from rendering.redis_acl import litellm_channel_patterns, namespace_key_pattern
 
 
@@ -189,6 +190,13 @@ class Gateway(pulumi.ComponentResource):
             env_values["DATABASE_URL"] = self.database_url
         for env_name, value in s.secrets.env_secrets.items():
             env_values[env_name] = pulumi.Output.secret(value.get_secret_value())
+        # The Admin UI's own password and SSO client secret (config.admin_ui; secret_env_names keeps
+        # only the ones the stack uses).
+        if s.secrets.ui_password is not None:
+            env_values["UI_PASSWORD"] = pulumi.Output.secret(s.secrets.ui_password.get_secret_value())
+        if s.secrets.ui_sso_client_secret is not None and s.admin_ui.sso is not None:
+            env_values[SSO_SECRET_ENV[s.admin_ui.sso.provider]] = pulumi.Output.secret(
+                s.secrets.ui_sso_client_secret.get_secret_value())
         wanted = set(secret_env_names(s))
         env_values = {k: v for k, v in env_values.items() if k in wanted}
 
@@ -324,6 +332,7 @@ class Gateway(pulumi.ComponentResource):
                         model_id=m.id,
                         model_name=entry["model_name"],
                         litellm_params=entry["litellm_params"],
+                        model_info=admin_model_info(m),
                         ca_bundle_pem=self.ca_bundle_pem,
                         adopt_id=adopt(f"{name}-model-{m.id}"),
                     ),

@@ -8,8 +8,9 @@ Every object comes from the pure builders of `rendering.kubernetes_objects` (the
 `make render` writes) and becomes one pulumi-kubernetes resource (pulumi-kubernetes is pinned in
 requirements.txt), so `pulumi preview --diff` shows each object's change:
 
-  [Provider]            explicit, for `kubernetes.context`; otherwise the ambient kubeconfig
-  [Namespace]           when kubernetes.create_namespace
+  Provider              explicit, for `kubernetes.context` (required), ConfigMaps/Secrets mutable
+  [Namespace]           when kubernetes.create_namespace (retained on delete)
+  [ServiceAccount]      when kubernetes.service_account.create (its token never mounted)
   Secret <base>-env     master key, salt key, DATABASE_URL, REDIS_PASSWORD, envSecrets (secret values)
   [TlsCertificate + Secret <base>-tls]   the Ingress certificate (tls.issuer), unless an existing
                         secret is named (kubernetes.ingress.tls_secret)
@@ -19,6 +20,7 @@ requirements.txt), so `pulumi preview --diff` shows each object's change:
                         a failed Job fails the update), and the Deployment depends on it
   Deployment <base>     the proxy pods (rolls on a config or secret change: checksum annotations)
   Service, PodDisruptionBudget, [HorizontalPodAutoscaler], [Ingress]
+  [PodMonitor | ServiceMonitor]   kubernetes.monitoring (prometheus-operator CRDs, /metrics/ with the scrape key)
 
 Secrets: the Secret's values are Pulumi secret outputs (pulumi-kubernetes also marks a Secret's
 data secret); the Deployment only references them (secretKeyRef) and carries an HMAC of them keyed
@@ -42,6 +44,7 @@ from config.endpoints import base_url
 from config.settings import GatewaySettings
 from rendering.kubernetes_objects import (
     creates_tls_secret,
+    deployment_await_seconds,
     ingress_host,
     kubernetes_manifests,
     object_names,
@@ -70,6 +73,7 @@ def secrets_hmac(key: str, values: list[str]) -> str:
 
 _KINDS = {
     "Namespace": k8s.core.v1.Namespace,
+    "ServiceAccount": k8s.core.v1.ServiceAccount,
     "Secret": k8s.core.v1.Secret,
     "ConfigMap": k8s.core.v1.ConfigMap,
     "Job": k8s.batch.v1.Job,
@@ -80,10 +84,14 @@ _KINDS = {
     "Ingress": k8s.networking.v1.Ingress,
 }
 # manifest field -> pulumi-kubernetes argument name (apiVersion/kind are implied by the class)
-_FIELDS = {"metadata": "metadata", "spec": "spec", "data": "data", "stringData": "string_data", "type": "type"}
+_FIELDS = {"metadata": "metadata", "spec": "spec", "data": "data", "stringData": "string_data", "type": "type",
+           "automountServiceAccountToken": "automount_service_account_token"}
 
 
 def _resource(kind: str, name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    if kind in ("PodMonitor", "ServiceMonitor"):  # prometheus-operator's CRDs: no typed class
+        return k8s.apiextensions.CustomResource(
+            name, api_version=manifest["apiVersion"], kind=kind, metadata=manifest["metadata"], spec=manifest["spec"], opts=opts)
     cls = _KINDS[kind]
     unknown = set(manifest) - set(_FIELDS) - {"apiVersion", "kind"}
     if unknown:  # a builder field this mapping would silently drop
@@ -109,10 +117,22 @@ class LiteLLMKubernetes(pulumi.ComponentResource):
         if missing:
             raise ValueError(f"LiteLLMKubernetes: no value for secret env entries {', '.join(missing)}")
 
-        base_opts = pulumi.ResourceOptions(parent=self)
-        if k.context:
-            provider = k8s.Provider(f"{name}-provider", context=k.context, opts=pulumi.ResourceOptions(parent=self))
-            base_opts = pulumi.ResourceOptions(parent=self, provider=provider)
+        if not k.context:  # the loader refuses this (config.cross_checks); a direct caller too
+            raise ValueError("LiteLLMKubernetes needs kubernetes.context (the kubeconfig context to deploy to)")
+        # Always an explicit provider: the context is pinned, and the ConfigMap and Secrets are
+        # updated in place (a PATCH) instead of pulumi-kubernetes' default for them (immutable:
+        # replace, i.e. delete then create under a fixed name, which leaves them missing in between
+        # and after an interrupted `up`). The pods roll on a change through the Deployment's
+        # checksum annotations, so an in-place update is what they need (README, "Kubernetes").
+        provider = k8s.Provider(
+            f"{name}-provider",
+            context=k.context,
+            enable_config_map_mutable=True,
+            enable_secret_mutable=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.provider = provider
+        base_opts = pulumi.ResourceOptions(parent=self, provider=provider)
 
         def opts_with(**extra: Any) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions.merge(base_opts, pulumi.ResourceOptions(**extra))
@@ -161,7 +181,9 @@ class LiteLLMKubernetes(pulumi.ComponentResource):
         self.objects: dict[str, pulumi.CustomResource] = {}
         namespace_deps: list[pulumi.Resource] = []
         if "namespace" in manifests:
-            self.objects["namespace"] = _resource("Namespace", f"{name}-namespace", manifests["namespace"], opts_with())
+            # retained: create_namespace true -> false (or a destroy) must not delete a namespace
+            # that may hold other things by then; remove it by hand when it is empty
+            self.objects["namespace"] = _resource("Namespace", f"{name}-namespace", manifests["namespace"], opts_with(retain_on_delete=True))
             namespace_deps = [self.objects["namespace"]]
         self.objects["secret-env"] = _resource(
             "Secret", f"{name}-secret-env", manifests["secret-env"],
@@ -174,6 +196,10 @@ class LiteLLMKubernetes(pulumi.ComponentResource):
             )
         self.objects["configmap"] = _resource("ConfigMap", f"{name}-configmap", manifests["configmap"], opts_with(depends_on=namespace_deps))
         pod_inputs = [self.objects["secret-env"], self.objects["configmap"]]
+        if "serviceaccount" in manifests:
+            self.objects["serviceaccount"] = _resource(
+                "ServiceAccount", f"{name}-serviceaccount", manifests["serviceaccount"], opts_with(depends_on=namespace_deps))
+            pod_inputs.append(self.objects["serviceaccount"])
         deployment_deps = list(pod_inputs)
         if "job-migrate" in manifests:
             # A new release or database is a new Job name: Pulumi creates it (and waits for it to
@@ -186,10 +212,12 @@ class LiteLLMKubernetes(pulumi.ComponentResource):
                           custom_timeouts=pulumi.CustomTimeouts(create=JOB_TIMEOUT, update=JOB_TIMEOUT)),
             )
             deployment_deps.append(self.objects["job-migrate"])
+        deployment_timeout = f"{deployment_await_seconds(s)}s"
         # With an autoscaler, spec.replicas belongs to it after creation: never reset it.
         self.objects["deployment"] = _resource(
             "Deployment", f"{name}-deployment", manifests["deployment"],
-            opts_with(depends_on=deployment_deps, ignore_changes=["spec.replicas"] if k.autoscaled else None),
+            opts_with(depends_on=deployment_deps, ignore_changes=["spec.replicas"] if k.autoscaled else None,
+                      custom_timeouts=pulumi.CustomTimeouts(create=deployment_timeout, update=deployment_timeout)),
         )
         deployment = self.objects["deployment"]
         self.objects["service"] = _resource("Service", f"{name}-service", manifests["service"], opts_with(depends_on=namespace_deps))
@@ -201,6 +229,10 @@ class LiteLLMKubernetes(pulumi.ComponentResource):
             if "secret-tls" in self.objects:
                 ingress_deps.append(self.objects["secret-tls"])
             self.objects["ingress"] = _resource("Ingress", f"{name}-ingress", manifests["ingress"], opts_with(depends_on=ingress_deps))
+
+        if "monitor" in manifests:
+            self.objects["monitor"] = _resource(
+                manifests["monitor"]["kind"], f"{name}-monitor", manifests["monitor"], opts_with(depends_on=[self.objects["service"]]))
 
         self.base_url = pulumi.Output.from_input(base_url(s))
         self.ready = deployment.id.apply(lambda _: True)

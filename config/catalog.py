@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
-from config import checks
+from config import checks, litellm_model_schema
 from config.cli_values import parse_go_time
 from config.fields import Duration, EnvRef, ModelName, NonNegativeFloat, PositiveInt, StrictModel, check_host_or_ip, env_ref_name
+from config.admin_ui import UI_SECRET_ENV_NAMES
 from config.host_env import GATEWAY_ENV_VARS
 from config.key_defaults import GraceDuration
 
@@ -35,6 +36,9 @@ Provider = Literal[
     "openai_compatible",
 ]
 OLLAMA_PROVIDERS = frozenset({"ollama_chat", "ollama"})
+# What a deployment must never send upstream as a credential: the gateway's own secrets and the
+# Admin UI's.
+GATEWAY_SECRET_ENV = GATEWAY_ENV_VARS | UI_SECRET_ENV_NAMES
 
 
 class ModelDeployment(StrictModel):
@@ -54,6 +58,31 @@ class ModelDeployment(StrictModel):
     # simple-shuffle picks replicas in proportion to weight.
     weight: Optional[PositiveInt] = None
     max_tokens: Optional[PositiveInt] = None
+    # More of LiteLLM's litellm_params (keep_alive, num_ctx, stream_timeout, order, tags,
+    # api_version...) and its model_info (mode, base_model, costs, max_tokens...), checked against the
+    # pinned release's own types (config.litellm_model_schema).
+    litellm_params: dict[str, Any] = Field(default_factory=dict)
+    model_info: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("litellm_params")
+    @classmethod
+    def _litellm_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        provider = info.data.get("provider")
+        if provider is None:
+            return value  # the provider's own error is reported
+        return litellm_model_schema.check_params(
+            value, provider, provider in OLLAMA_PROVIDERS, GATEWAY_SECRET_ENV
+        )
+
+    @field_validator("model_info")
+    @classmethod
+    def _model_info(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return litellm_model_schema.check_info(value)
+
+    @property
+    def mode(self) -> str:
+        """How /health probes it (LiteLLM's default without model_info.mode: chat)."""
+        return str(self.model_info.get("mode", "chat"))
 
     @field_validator("id")
     @classmethod
@@ -89,10 +118,10 @@ class ModelDeployment(StrictModel):
                 "credential_name is the name of a credential stored in LiteLLM, not an os.environ/ "
                 "reference; put an environment reference in api_key instead"
             )
-        if self.api_key and env_ref_name(self.api_key) in GATEWAY_ENV_VARS:
+        if self.api_key and env_ref_name(self.api_key) in GATEWAY_SECRET_ENV:
             raise ValueError(
                 f"api_key {self.api_key} is one of the gateway's own secrets "
-                f"({', '.join(sorted(GATEWAY_ENV_VARS))}): LiteLLM would send it to the model's "
+                f"({', '.join(sorted(GATEWAY_SECRET_ENV))}): LiteLLM would send it to the model's "
                 "upstream as its credential; put the provider's key in "
                 "`pulumi config set --secret --path envSecrets.<NAME>` and use os.environ/<NAME>"
             )

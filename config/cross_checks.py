@@ -19,7 +19,19 @@ from typing import Any, Optional
 
 from config import checks
 from config.host_env import GATEWAY_ENV_VARS
-from config.kubernetes_settings import POD_ENV, SURGE_PODS, default_image_tag, image_tag_names_release
+from config.kubernetes_settings import (
+    DERIVED_POD_ENV_NAMES,
+    MAX_REQUEST_WINDOW_SECONDS,
+    POD_ENV,
+    SURGE_PODS,
+    default_image_tag,
+    image_tag_names_release,
+    name_problems,
+    request_window_seconds,
+)
+
+# ingress-nginx's proxy timeouts: derived from routing (rendering.kubernetes_objects), never given.
+_DERIVED_INGRESS_ANNOTATIONS = ("nginx.ingress.kubernetes.io/proxy-read-timeout", "nginx.ingress.kubernetes.io/proxy-send-timeout")
 from config.ssh_host_key import missing_host_key_message
 
 
@@ -150,8 +162,14 @@ def where_values_land(s: Any) -> list[tuple[str, str]]:
             problems.append((f"envSecrets.{name}", (
                 "the value contains a line break or NUL, which the env file cannot hold (value not shown); "
                 f"set it again on one line: `pulumi config set --secret --path 'envSecrets.{name}' <value>`")))
+    if (secrets.ui_password is not None and secrets.master_key is not None
+            and secrets.ui_password.get_secret_value() == secrets.master_key.get_secret_value()):
+        problems.append(("uiPassword", (
+            "is the master key: the Admin UI password must be its own (a browser login must never hold the key "
+            "that can do everything); set another with `pulumi config set --secret uiPassword <value>`")))
     for key, field_name in (("masterKey", "master_key"), ("saltKey", "salt_key"),
-                            ("redisPassword", "redis_password"), ("dnsAdminPassword", "dns_admin_password")):
+                            ("redisPassword", "redis_password"), ("dnsAdminPassword", "dns_admin_password"),
+                            ("uiPassword", "ui_password"), ("uiSsoClientSecret", "ui_sso_client_secret")):
         value = getattr(secrets, field_name)
         if value is not None and checks.breaks_lines(value.get_secret_value()):
             problems.append((key, (
@@ -253,6 +271,33 @@ def kubernetes_problems(s: Any) -> list[tuple[str, str]]:
         problems.append(("kubernetes", "litellm.deploy: kubernetes needs a 'kubernetes' section (at least {namespace: ...})"))
         return problems
 
+    if k.context is None:
+        problems.append(("kubernetes.context", "required: the kubeconfig context this stack deploys to (e.g. platform-prod); "
+                         "without it `pulumi up` would follow whatever context is current"))
+    for field_name, key, what in (("front_door", "frontDoor", "the HAProxy front door of ssh hosts; the Service and Ingress front the pods"),
+                                  ("rollout", "rollout", "how ssh hosts restart one by one; the Deployment's RollingUpdate rolls the pods")):
+        if field_name in s.model_fields_set:
+            problems.append((key, f"does not apply to litellm.deploy: kubernetes ({what}); remove it"))
+    if s.litellm.service_name:
+        for message in name_problems(s.litellm.service_name):
+            problems.append(("litellm.service_name", message))
+    own_env = set(GATEWAY_ENV_VARS) | {n for n, _ in POD_ENV} | set(DERIVED_POD_ENV_NAMES) | {
+        "LITELLM_MASTER_KEY", "LITELLM_SALT_KEY", "DATABASE_URL", "REDIS_PASSWORD"} | checks.host_env_names()
+    for name in sorted(k.existing_secret_env):
+        if name in own_env:
+            problems.append((f"kubernetes.existing_secret_env.{name}", f"{name} is set by the gateway itself; remove the entry"))
+        elif name in s.secrets.env_secrets:
+            problems.append((f"kubernetes.existing_secret_env.{name}", f"{name} is also in envSecrets: keep one of the two"))
+    if k.service_account is not None and not k.service_account.create and k.service_account.annotations:
+        problems.append(("kubernetes.service_account.annotations", "annotations apply to a ServiceAccount this stack creates (create: true); "
+                         "annotate the existing one where it is managed"))
+    if k.monitoring.kind != "none":
+        if "prometheus" not in s.observability.callbacks:
+            problems.append(("kubernetes.monitoring.kind", f"a {k.monitoring.kind} scrapes /metrics/, which LiteLLM serves only with "
+                             "observability.callbacks: [prometheus]; add it or set kind: none"))
+        if k.monitoring.scrape_key_secret is None:
+            problems.append(("kubernetes.monitoring.scrape_key_secret", "/metrics is authenticated: name the Secret and key holding the "
+                             "scrape key (README, 'Metrics'), e.g. {secret: litellm-scrape, key: token}"))
     for key in _HOST_ONLY_LITELLM_KEYS:
         if key in s.litellm.model_fields_set:
             problems.append((f"litellm.{key}", "does not apply to litellm.deploy: kubernetes (pods are scheduled by the cluster); remove it"))
@@ -284,7 +329,15 @@ def kubernetes_problems(s: Any) -> list[tuple[str, str]]:
             ))
     if k.image.tag is not None and not image_tag_names_release(k.image.tag, s.litellm.version):
         problems.append(("kubernetes.image.tag", f"'{k.image.tag}' does not name the pinned release v{s.litellm.version} (e.g. {default_image_tag(s.litellm.version)}); floating tags such as main-latest are refused"))
-    for name in sorted(set(s.secrets.env_secrets) & {n for n, _ in POD_ENV}):
+    window = request_window_seconds(s)
+    if window > MAX_REQUEST_WINDOW_SECONDS:
+        problems.append(("routing.timeout", f"a pod drains in-flight requests for routing.timeout x (1 + num_retries) = {window} s "
+                         f"before it stops (terminationGracePeriodSeconds follows); at most {MAX_REQUEST_WINDOW_SECONDS} s: "
+                         "lower routing.timeout, a deployment's timeout or routing.num_retries"))
+    for key in sorted(set(k.ingress.annotations) & set(_DERIVED_INGRESS_ANNOTATIONS)):
+        problems.append((f"kubernetes.ingress.annotations.{key}", f"derived from routing.timeout x (1 + num_retries) "
+                         f"(the Ingress must outlast the proxy's own timeout, {window} s + 5); remove it"))
+    for name in sorted(set(s.secrets.env_secrets) & ({n for n, _ in POD_ENV} | set(DERIVED_POD_ENV_NAMES))):
         problems.append((f"envSecrets.{name}", f"{name} is set by the gateway in every pod's environment; remove the envSecrets entry"))
     if k.ingress.enabled and not s.tls.enabled and not s.tls.allow_plaintext:
         problems.append(("tls.enabled", "TLS is off at the Ingress: the providers would send the master key and every "

@@ -18,3 +18,13 @@ PLAIN_ENV: tuple[tuple[str, str], ...] = (
     ("LITELLM_MODE", "PRODUCTION"),
     ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
 )
+
+# Env names the Admin UI settings fill (config.admin_ui): the plain ones and the secrets.
+UI_PLAIN_ENV_NAMES = frozenset({
+    "DISABLE_ADMIN_UI", "UI_USERNAME", "PROXY_BASE_URL",
+    "GOOGLE_CLIENT_ID", "MICROSOFT_CLIENT_ID", "MICROSOFT_TENANT",
+    "GENERIC_CLIENT_ID", "GENERIC_AUTHORIZATION_ENDPOINT", "GENERIC_TOKEN_ENDPOINT", "GENERIC_USERINFO_ENDPOINT",
+    "GENERIC_SCOPE",
+})
+SSO_SECRET_ENV = {"google": "GOOGLE_CLIENT_SECRET", "microsoft": "MICROSOFT_CLIENT_SECRET", "generic": "GENERIC_CLIENT_SECRET"}
+UI_SECRET_ENV_NAMES = frozenset({"UI_PASSWORD", *SSO_SECRET_ENV.values()})

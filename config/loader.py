@@ -50,6 +50,7 @@ PLAIN_KEYS: dict[str, str] = {
     "rollout": "rollout",
     "previousEnvironments": "previous_environments",
     "kubernetes": "kubernetes",
+    "adminUi": "admin_ui",
 }
 # Keys that must be set with `pulumi config set --secret` -> GatewaySecrets field.
 SECRET_KEYS: dict[str, str] = {
@@ -61,6 +62,8 @@ SECRET_KEYS: dict[str, str] = {
     "dnsAdminPassword": "dns_admin_password",
     "tlsCaKey": "tls_ca_key",
     "envSecrets": "env_secrets",
+    "uiPassword": "ui_password",
+    "uiSsoClientSecret": "ui_sso_client_secret",
 }
 # Keys whose value is a string: what the CLI sends is kept as text, never decoded as JSON (a
 # secret set with `pulumi config set --secret postgresAdminPassword 123456` arrives as "123456").
@@ -214,7 +217,15 @@ def _requirements(settings: GatewaySettings) -> list[tuple[str, str]]:
     if settings.tls.enabled and settings.tls.issuer == "internal-ca" and own_certificate:
         req.append(("tlsCaCert", "is the internal CA's certificate (PEM) the host certificates chain to"))
         req.append(("tlsCaKey", "signs the host certificates with the internal CA"))
+    if settings.admin_ui.enabled:
+        req.append(("uiPassword", f"is the Admin UI password of '{settings.admin_ui.username}' (adminUi.enabled); "
+                    "never the master key"))
+        if settings.admin_ui.sso is not None:
+            req.append(("uiSsoClientSecret", f"is the OAuth client secret of the Admin UI's {settings.admin_ui.sso.provider} SSO"))
+    from_cluster = set(settings.kubernetes.existing_secret_env) if settings.kubernetes is not None else set()
     for name in settings.referenced_env_vars():
+        if name in from_cluster:  # kubernetes.existing_secret_env: an existing Secret's key
+            continue
         req.append((f"envSecrets.{name}", f"the rendered config references os.environ/{name}"))
     return req
 
@@ -229,6 +240,8 @@ def _missing_secrets(settings: GatewaySettings) -> list[tuple[str, str]]:
         "dnsAdminPassword": s.dns_admin_password is not None,
         "tlsCaKey": s.tls_ca_key is not None,
         "tlsCaCert": settings.tls_ca_cert is not None,
+        "uiPassword": s.ui_password is not None,
+        "uiSsoClientSecret": s.ui_sso_client_secret is not None,
     }
     out = []
     for key, why in _requirements(settings):

@@ -19,6 +19,9 @@ class GatewaySecrets(StrictModel):
     ssh_private_key: Optional[SecretStr] = None
     dns_admin_password: Optional[SecretStr] = None
     tls_ca_key: Optional[SecretStr] = None
+    # The Admin UI's password (UI_PASSWORD) and its SSO client secret (config/admin_ui.py).
+    ui_password: Optional[SecretStr] = None
+    ui_sso_client_secret: Optional[SecretStr] = None
     # NAME -> value for every os.environ/NAME the rendered config references.
     env_secrets: dict[str, SecretStr] = Field(default_factory=dict)
 
@@ -27,6 +30,16 @@ class GatewaySecrets(StrictModel):
     def _sk_prefix(cls, value: Optional[SecretStr]) -> Optional[SecretStr]:
         if value is not None and not value.get_secret_value().startswith("sk-"):
             raise ValueError("LiteLLM requires the master key to start with 'sk-'")
+        return value
+
+    @field_validator("ui_password")
+    @classmethod
+    def _ui_password_length(cls, value: Optional[SecretStr]) -> Optional[SecretStr]:
+        from config.admin_ui import UI_PASSWORD_MIN_LENGTH
+
+        if value is not None and len(value.get_secret_value()) < UI_PASSWORD_MIN_LENGTH:
+            raise ValueError(f"the Admin UI password must have at least {UI_PASSWORD_MIN_LENGTH} characters "
+                             "(value not shown)")
         return value
 
     @field_validator("env_secrets", mode="before")

@@ -17,8 +17,9 @@ from typing import Annotated, Optional
 
 from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
-from config import checks
+from config import checks, litellm_model_schema
 
+from config.admin_ui import AdminUiSettings
 from config.catalog import ModelDeployment, RoutingSettings, TeamSpec, VirtualKeySpec
 from config.cross_checks import gateway_problems
 from config.dns_settings import DnsSettings
@@ -67,6 +68,8 @@ class GatewaySettings(StrictModel):
     previous_environments: list[DnsLabel] = Field(default_factory=list)
     # litellm.deploy: kubernetes (config/kubernetes_settings.py).
     kubernetes: Optional[KubernetesSettings] = None
+    # LiteLLM's Admin UI: off, or on with its own login (config/admin_ui.py).
+    admin_ui: AdminUiSettings = Field(default_factory=AdminUiSettings)
 
     # ---- derived facts components use -------------------------------------------------------
 
@@ -119,6 +122,7 @@ class GatewaySettings(StrictModel):
         for m in self.models:
             if m.api_key:
                 names.append(env_ref_name(m.api_key))  # type: ignore[arg-type]
+            names.extend(litellm_model_schema.env_references(m.litellm_params))
         for cb in self.observability.callbacks:
             names.extend(CALLBACK_ENV_VARS.get(cb, ()))
         for channel in self.observability.alerting.channels:

@@ -47,6 +47,7 @@ class RecordedResource:
     provider: str
     outputs: dict[str, Any] = field(default_factory=dict)
     aliases: list[dict[str, Any]] = field(default_factory=list)  # alias specs ({"name": ...}) or {"urn": ...}
+    custom_timeouts: dict[str, str] = field(default_factory=dict)  # {"create": "5m", ...}: only those set
     import_id: str = ""  # the `import_` option: the id of an existing object to adopt
 
     def redacted_inputs(self) -> dict[str, Any]:
@@ -211,6 +212,9 @@ def run_program(
                         provider=request.provider,
                         outputs=outputs,
                         aliases=[json_format.MessageToDict(a) for a in request.aliases],
+                        custom_timeouts={k: v for k, v in (("create", request.customTimeouts.create),
+                                                           ("update", request.customTimeouts.update),
+                                                           ("delete", request.customTimeouts.delete)) if v},
                         import_id=request.importId,
                     )
                 )

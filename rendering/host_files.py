@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Mapping, Optional
 
+from config.admin_ui import ui_plain_env, ui_secret_env_names
+from config.endpoints import base_url
 from config.host_env import PLAIN_ENV
 from config.litellm_settings import LiteLLMHostSpec
 from config.observability import CALLBACK_PACKAGES
@@ -118,6 +120,8 @@ def secret_env_names(settings: GatewaySettings) -> list[str]:
         names.append("DATABASE_URL")
     if settings.redis.enabled:
         names.append("REDIS_PASSWORD")
+    # The Admin UI's password (never the master key) and SSO client secret (config.admin_ui).
+    names.extend(ui_secret_env_names(settings.admin_ui))
     names.extend(settings.referenced_env_vars())
     # Every envSecrets entry reaches the host, referenced or not (LANGFUSE_HOST, SSL_CERT_FILE...).
     names.extend(sorted(n for n in settings.secrets.env_secrets if n not in names))
@@ -132,6 +136,8 @@ def plain_env(settings: GatewaySettings) -> list[tuple[str, str]]:
         # Migrations run as their own step before every (re)start (as the Helm chart's migration
         # job does); the proxy itself must not race them from several workers or hosts.
         entries.append(("DISABLE_SCHEMA_UPDATE", "True"))
+    # DISABLE_ADMIN_UI, UI_USERNAME and the SSO provider's public settings (config.admin_ui).
+    entries.extend(ui_plain_env(settings.admin_ui, base_url(settings)))
     return entries
 
 

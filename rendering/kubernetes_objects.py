@@ -35,7 +35,16 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from config.kubernetes_settings import MIGRATION_DIR, POD_ENV, SURGE_PODS, image_reference
+from config.kubernetes_settings import (
+    GRACEFUL_SHUTDOWN_ENV,
+    MIGRATION_DIGEST_LENGTH,
+    MIGRATION_DIR,
+    MIGRATION_JOB_INFIX,
+    POD_ENV,
+    SURGE_PODS,
+    image_reference,
+    shutdown_plan,
+)
 from config.settings import GatewaySettings
 from rendering.host_files import REDACTED, plain_env, secret_env_names
 from rendering.host_scripts import MIGRATION_ENV_OVERRIDE, migration_argv
@@ -51,6 +60,12 @@ PORT_NAME = "http"
 WRITABLE_DIRS: tuple[tuple[str, str], ...] = (("tmp", "/tmp"), ("migrations", MIGRATION_DIR))
 RUN_AS_USER = 65534  # nobody: the USER of the litellm-non_root image, owner of /app and Prisma's files
 MANAGED_BY = "litellm-gateway"
+# pulumi-kubernetes annotations (https://www.pulumi.com/registry/packages/kubernetes/installation-configuration/)
+REPLACE_UNREADY = "pulumi.com/replaceUnready"
+SKIP_AWAIT = "pulumi.com/skipAwait"
+STARTUP_PERIOD_SECONDS = 10
+# What a rollout's await adds to the pods' startup windows: image pulls, scheduling, old pods' exit.
+ROLLOUT_MARGIN_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -66,13 +81,14 @@ class ObjectNames:
     pdb: str
     hpa: str
     ingress: str
+    service_account: Optional[str]  # None: the namespace's default ServiceAccount
 
 
 def migration_digest(settings: GatewaySettings) -> str:
     """Changes with the release (image) and the database the migrations run against, nothing else."""
     p = settings.postgres
     key = json.dumps([image_reference(settings), p.host, p.port, p.database, p.role])
-    return hashlib.sha256(key.encode()).hexdigest()[:10]
+    return hashlib.sha256(key.encode()).hexdigest()[:MIGRATION_DIGEST_LENGTH]
 
 
 def object_names(settings: GatewaySettings) -> ObjectNames:
@@ -85,22 +101,31 @@ def object_names(settings: GatewaySettings) -> ObjectNames:
         env_secret=f"{base}-env",
         tls_secret=k.ingress.tls_secret or f"{base}-tls",
         config_map=f"{base}-config",
-        migration_job=f"{base}-migrate-{migration_digest(settings)}",
+        migration_job=f"{base}{MIGRATION_JOB_INFIX}{migration_digest(settings)}",
         deployment=base,
         service=base,
         pdb=base,
         hpa=base,
         ingress=base,
+        service_account=(k.service_account.name or base) if k.service_account else None,
     )
 
 
-def selector_labels(settings: GatewaySettings) -> dict[str, str]:
-    return {"app.kubernetes.io/name": "litellm", "app.kubernetes.io/instance": object_names(settings).base}
+# `app.kubernetes.io/name` per kind of pod: the serving pods are "litellm", the migration Job's pods
+# "litellm-migrations". The Deployment, Service, PodDisruptionBudget (and through the Deployment the
+# HPA) select on name + instance, so they can never match a Job pod: a completed Job pod counted by the
+# PDB makes the disruption controller look for its owner's scale subresource (jobs.batch has none) and
+# set DisruptionsAllowed=0, refusing every eviction (node drains, scale-down).
+POD_NAMES = {"proxy": "litellm", "migrations": "litellm-migrations", "ingress": "litellm"}
+
+
+def selector_labels(settings: GatewaySettings, component: str = "proxy") -> dict[str, str]:
+    return {"app.kubernetes.io/name": POD_NAMES[component], "app.kubernetes.io/instance": object_names(settings).base}
 
 
 def labels(settings: GatewaySettings, component: str = "proxy") -> dict[str, str]:
     return {
-        **selector_labels(settings),
+        **selector_labels(settings, component),
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/version": settings.litellm.version,
         "app.kubernetes.io/managed-by": MANAGED_BY,
@@ -118,7 +143,8 @@ def pod_secret_env_names(settings: GatewaySettings) -> list[str]:
     names = secret_env_names(settings)
     if settings.secrets.redis_password is None and not settings.redis.manage_acl:
         names = [n for n in names if n != "REDIS_PASSWORD"]
-    return names
+    from_cluster = settings.kubernetes.existing_secret_env if settings.kubernetes else {}
+    return [n for n in names if n not in from_cluster]
 
 
 def config_checksum(settings: GatewaySettings) -> str:
@@ -137,7 +163,12 @@ def namespace_manifest(settings: GatewaySettings) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": n.namespace, "labels": {"app.kubernetes.io/managed-by": MANAGED_BY}},
+        # Pod Security Admission: the pods meet `restricted` (non-root, no escalation, all capabilities
+        # dropped, RuntimeDefault seccomp); warn and audit at the same level
+        "metadata": {"name": n.namespace, "labels": {
+            "app.kubernetes.io/managed-by": MANAGED_BY,
+            **{f"pod-security.kubernetes.io/{mode}": settings.kubernetes.pod_security for mode in ("enforce", "warn", "audit")},  # type: ignore[union-attr]
+        }},
     }
 
 
@@ -166,6 +197,16 @@ def tls_secret_manifest(settings: GatewaySettings, cert_pem: Any = REDACTED, key
     }
 
 
+def service_account_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    n = object_names(settings)
+    k = settings.kubernetes
+    assert k is not None and k.service_account is not None and n.service_account
+    meta = _meta(settings, n.service_account)
+    if k.service_account.annotations:
+        meta["annotations"] = dict(k.service_account.annotations)
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta, "automountServiceAccountToken": False}
+
+
 def config_map_manifest(settings: GatewaySettings) -> dict[str, Any]:
     n = object_names(settings)
     return {
@@ -176,15 +217,94 @@ def config_map_manifest(settings: GatewaySettings) -> dict[str, Any]:
     }
 
 
-def _env(settings: GatewaySettings, overrides: tuple[tuple[str, str], ...] = ()) -> list[dict[str, Any]]:
+# The only secret the migration Job's pod gets: `litellm --skip_server_startup` reads config.yaml
+# (whose other os.environ/ references resolve lazily, to None, and are never used) and runs Prisma's
+# migrations against DATABASE_URL; the master key, salt key, provider keys and the Redis password stay
+# out of that pod.
+MIGRATION_SECRET_ENV = ("DATABASE_URL",)
+
+
+def _env(settings: GatewaySettings, overrides: tuple[tuple[str, str], ...] = (), *, migrations: bool = False) -> list[dict[str, Any]]:
     n = object_names(settings)
     plain = dict(plain_env(settings))
     plain.update(dict(POD_ENV))
+    if not migrations:
+        plain[GRACEFUL_SHUTDOWN_ENV] = str(shutdown_plan(settings).graceful_timeout_seconds)
     plain.update(dict(overrides))
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in plain.items()]
     for name in pod_secret_env_names(settings):
+        if migrations and name not in MIGRATION_SECRET_ENV:
+            continue
         env.append({"name": name, "valueFrom": {"secretKeyRef": {"name": n.env_secret, "key": name}}})
+    if not migrations:
+        for name, ref in settings.kubernetes.existing_secret_env.items():  # type: ignore[union-attr]
+            env.append({"name": name, "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}}})
     return env
+
+
+def _pod_spec_common(settings: GatewaySettings) -> dict[str, Any]:
+    """What both pods (serving and migrations) share: where they may run, how they pull, as whom,
+    and no Service links (the docker-link env vars of every Service in the namespace)."""
+    k = settings.kubernetes
+    assert k is not None
+    n = object_names(settings)
+    spec: dict[str, Any] = {"enableServiceLinks": False, "automountServiceAccountToken": False}
+    if n.service_account:
+        spec["serviceAccountName"] = n.service_account
+    if k.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in k.image_pull_secrets]
+    if k.node_selector:
+        spec["nodeSelector"] = dict(k.node_selector)
+    if k.tolerations:
+        spec["tolerations"] = [_toleration(t) for t in k.tolerations]
+    if k.affinity.node_labels_in:
+        spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": key, "operator": "In", "values": list(values)}
+                                  for key, values in k.affinity.node_labels_in.items()]}]}}}
+    return spec
+
+
+def _toleration(t: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"operator": t.operator}
+    if t.key is not None:
+        out["key"] = t.key
+    if t.value is not None:
+        out["value"] = t.value
+    if t.effect is not None:
+        out["effect"] = t.effect
+    if t.toleration_seconds is not None:
+        out["tolerationSeconds"] = t.toleration_seconds
+    return out
+
+
+def _serving_pod_spec(settings: GatewaySettings) -> dict[str, Any]:
+    spec = _pod_spec_common(settings)
+    placement = _serving_pod_placement(settings)
+    if "affinity" in placement:
+        spec["affinity"] = {**spec.get("affinity", {}), **placement.pop("affinity")}
+    return {**spec, **placement}
+
+
+def _serving_pod_placement(settings: GatewaySettings) -> dict[str, Any]:
+    """The serving pods only: spread over nodes/zones and kept apart (the Job's one pod needs neither)."""
+    k = settings.kubernetes
+    assert k is not None
+    out: dict[str, Any] = {}
+    selector = {"matchLabels": selector_labels(settings)}
+    if k.affinity.pods_apart != "none":
+        term = {"labelSelector": selector, "topologyKey": "kubernetes.io/hostname"}
+        anti = ({"requiredDuringSchedulingIgnoredDuringExecution": [term]} if k.affinity.pods_apart == "required"
+                else {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]})
+        out["affinity"] = {"podAntiAffinity": anti}
+    if k.topology_spread:
+        # matchLabelKeys pod-template-hash: only the current ReplicaSet's pods count (a rollout's old
+        # pods would otherwise skew the spread of the new ones)
+        out["topologySpreadConstraints"] = [
+            {"maxSkew": t.max_skew, "topologyKey": t.topology_key, "whenUnsatisfiable": t.when_unsatisfiable,
+             "labelSelector": selector, "matchLabelKeys": ["pod-template-hash"]}
+            for t in k.topology_spread
+        ]
+    return out
 
 
 def _security_contexts() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -243,7 +363,9 @@ def migration_job_manifest(settings: GatewaySettings) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": _meta(settings, n.migration_job, "migrations"),
+        # a failed Job (migrations that failed, a deadline hit) is replaced by the next `up` instead
+        # of wedging every later update on an unready object
+        "metadata": _meta(settings, n.migration_job, "migrations", annotations={REPLACE_UNREADY: "true"}),
         "spec": {
             "backoffLimit": k.migration_backoff_limit,
             "activeDeadlineSeconds": 900,
@@ -251,7 +373,7 @@ def migration_job_manifest(settings: GatewaySettings) -> dict[str, Any]:
                 "metadata": {"labels": labels(settings, "migrations")},
                 "spec": {
                     "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
+                    **_pod_spec_common(settings),
                     "securityContext": pod_sc,
                     "containers": [
                         {
@@ -260,7 +382,7 @@ def migration_job_manifest(settings: GatewaySettings) -> dict[str, Any]:
                             "imagePullPolicy": k.image.pull_policy,
                             "command": argv[:1],
                             "args": argv[1:],
-                            "env": _env(settings, MIGRATION_ENV_OVERRIDE),
+                            "env": _env(settings, MIGRATION_ENV_OVERRIDE, migrations=True),
                             "resources": _resources(settings),
                             "securityContext": container_sc,
                             "volumeMounts": mounts,
@@ -273,6 +395,19 @@ def migration_job_manifest(settings: GatewaySettings) -> dict[str, Any]:
     }
 
 
+def startup_failure_threshold(settings: GatewaySettings) -> int:
+    return max(3, math.ceil(settings.litellm.readiness_timeout_seconds / STARTUP_PERIOD_SECONDS))
+
+
+def deployment_await_seconds(settings: GatewaySettings) -> int:
+    """How long `pulumi up` may wait for the Deployment: a rollout replaces the pods one at a time
+    (maxSurge 1, maxUnavailable 0), each new pod given its whole startup window, for up to
+    max_replicas pods (the HPA may have scaled up), plus a margin. pulumi-kubernetes' default is 10 min."""
+    k = settings.kubernetes
+    assert k is not None
+    return k.max_replicas * STARTUP_PERIOD_SECONDS * startup_failure_threshold(settings) + ROLLOUT_MARGIN_SECONDS
+
+
 def deployment_manifest(settings: GatewaySettings, secrets_checksum: Any = REDACTED) -> dict[str, Any]:
     """`secrets_checksum`: a value that changes with every secret (an HMAC, never a plain hash of
     guessable values); the component passes it, the review copy shows "[secret]"."""
@@ -281,7 +416,8 @@ def deployment_manifest(settings: GatewaySettings, secrets_checksum: Any = REDAC
     assert k is not None
     pod_sc, container_sc = _security_contexts()
     volumes, mounts = _volumes(settings)
-    startup_failures = max(3, math.ceil(settings.litellm.readiness_timeout_seconds / 10))
+    startup_failures = startup_failure_threshold(settings)
+    plan = shutdown_plan(settings)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -295,13 +431,14 @@ def deployment_manifest(settings: GatewaySettings, secrets_checksum: Any = REDAC
                 "metadata": {
                     "labels": labels(settings),
                     "annotations": {
+                        **k.pod_annotations,
                         "litellm-gateway/config-sha256": config_checksum(settings),
                         "litellm-gateway/secrets-hmac": secrets_checksum,
                     },
                 },
                 "spec": {
-                    "automountServiceAccountToken": False,
-                    "terminationGracePeriodSeconds": 30,
+                    **_serving_pod_spec(settings),
+                    "terminationGracePeriodSeconds": plan.termination_grace_seconds,
                     "securityContext": pod_sc,
                     "containers": [
                         {
@@ -314,7 +451,7 @@ def deployment_manifest(settings: GatewaySettings, secrets_checksum: Any = REDAC
                             "env": _env(settings),
                             "startupProbe": {
                                 "httpGet": {"path": "/health/readiness", "port": PORT_NAME},
-                                "periodSeconds": 10,
+                                "periodSeconds": STARTUP_PERIOD_SECONDS,
                                 "timeoutSeconds": 5,
                                 "failureThreshold": startup_failures,
                             },
@@ -330,6 +467,9 @@ def deployment_manifest(settings: GatewaySettings, secrets_checksum: Any = REDAC
                                 "timeoutSeconds": 5,
                                 "failureThreshold": 3,
                             },
+                            # the kubelet's own sleep (no binary needed in the image): the pod keeps
+                            # serving until the endpoint removal has reached the Service and Ingress
+                            "lifecycle": {"preStop": {"sleep": {"seconds": plan.prestop_seconds}}},
                             "resources": _resources(settings),
                             "securityContext": container_sc,
                             "volumeMounts": mounts,
@@ -362,7 +502,10 @@ def pdb_manifest(settings: GatewaySettings) -> dict[str, Any]:
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": _meta(settings, n.pdb),
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(settings)}},
+        # AlwaysAllow: a pod that is running but not ready (a wedged proxy) can be evicted even when the
+        # budget is spent, so it never blocks a node drain
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(settings)},
+                 "unhealthyPodEvictionPolicy": "AlwaysAllow"},
     }
 
 
@@ -408,14 +551,33 @@ def ingress_host(settings: GatewaySettings) -> str:
     return f"{object_names(settings).base}.{settings.domain}"
 
 
+# ingress-nginx's proxy timeouts (seconds, between two reads/writes: a non-streamed answer comes in
+# one read at the end). Other controllers name theirs differently: set them to at least
+# shutdown_plan().ingress_timeout_seconds (README).
+NGINX_TIMEOUT_ANNOTATIONS = ("nginx.ingress.kubernetes.io/proxy-read-timeout", "nginx.ingress.kubernetes.io/proxy-send-timeout")
+
+
+def ingress_timeout_annotations(settings: GatewaySettings) -> dict[str, str]:
+    k = settings.kubernetes
+    assert k is not None
+    if k.ingress.class_name != "nginx":
+        return {}
+    seconds = str(shutdown_plan(settings).ingress_timeout_seconds)
+    return {name: seconds for name in NGINX_TIMEOUT_ANNOTATIONS}
+
+
 def ingress_manifest(settings: GatewaySettings) -> dict[str, Any]:
     n = object_names(settings)
     k = settings.kubernetes
     assert k is not None
     host = ingress_host(settings)
     meta = _meta(settings, n.ingress, "ingress")
-    if k.ingress.annotations:
-        meta["annotations"] = dict(k.ingress.annotations)
+    annotations = dict(k.ingress.annotations)
+    annotations.update(ingress_timeout_annotations(settings))
+    if k.ingress.skip_await:
+        annotations[SKIP_AWAIT] = "true"
+    if annotations:
+        meta["annotations"] = annotations
     spec: dict[str, Any] = {
         "rules": [
             {
@@ -439,6 +601,37 @@ def ingress_manifest(settings: GatewaySettings) -> dict[str, Any]:
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec}
 
 
+MONITORING_API_VERSION = "monitoring.coreos.com/v1"
+METRICS_PATH = "/metrics/"  # the proxy mounts the exporter at /metrics/ (307 from /metrics)
+
+
+def monitor_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    """prometheus-operator's PodMonitor (the pods, by the serving selector) or ServiceMonitor (the
+    Service, by its labels), scraping the `http` port's /metrics/ with the scrape key as Bearer."""
+    n = object_names(settings)
+    k = settings.kubernetes
+    assert k is not None and k.monitoring.kind != "none" and k.monitoring.scrape_key_secret is not None
+    m = k.monitoring
+    meta = _meta(settings, n.base)
+    meta["labels"] = {**meta["labels"], **m.labels}
+    endpoint = {
+        "port": PORT_NAME,
+        "path": METRICS_PATH,
+        "interval": m.interval,
+        "scheme": "http",  # in the cluster: TLS ends at the Ingress
+        "authorization": {"type": "Bearer", "credentials": {"name": m.scrape_key_secret.secret, "key": m.scrape_key_secret.key}},
+    }
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": selector_labels(settings)},
+        "namespaceSelector": {"matchNames": [n.namespace]},
+    }
+    if m.kind == "PodMonitor":
+        spec["podMetricsEndpoints"] = [endpoint]
+    else:
+        spec["endpoints"] = [endpoint]
+    return {"apiVersion": MONITORING_API_VERSION, "kind": m.kind, "metadata": meta, "spec": spec}
+
+
 def creates_tls_secret(settings: GatewaySettings) -> bool:
     k = settings.kubernetes
     return bool(k and k.ingress.enabled and settings.tls.enabled and not k.ingress.tls_secret)
@@ -457,6 +650,8 @@ def kubernetes_manifests(
     out: dict[str, dict[str, Any]] = {}
     if k.create_namespace:
         out["namespace"] = namespace_manifest(settings)
+    if k.service_account is not None and k.service_account.create:
+        out["serviceaccount"] = service_account_manifest(settings)
     out["secret-env"] = env_secret_manifest(settings, secret_values)
     if creates_tls_secret(settings):
         out["secret-tls"] = tls_secret_manifest(settings, tls_cert_pem, tls_key_pem)
@@ -470,4 +665,6 @@ def kubernetes_manifests(
         out["hpa"] = hpa_manifest(settings)
     if k.ingress.enabled:
         out["ingress"] = ingress_manifest(settings)
+    if k.monitoring.kind != "none":
+        out["monitor"] = monitor_manifest(settings)
     return out

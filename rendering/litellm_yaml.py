@@ -8,6 +8,9 @@ wrong, are encoded here once:
 - Secrets are `os.environ/NAME` references resolved on the host from its env file, so the rendered
   file holds none and can be reviewed, diffed and stored in plain text.
 - Every Ollama deployment carries `api_base` (without it LiteLLM tries to run `ollama serve`).
+- A deployment's extra `litellm_params` / `model_info` (config.litellm_model_schema) go to config.yaml
+  and to the admin API's Model resources alike (`deployment_entry`, `admin_model_info`); `/health`
+  probes each deployment the way its `model_info.mode` says (chat when unset).
 - Every deployment carries a stable `model_info.id` (otherwise a random uuid per restart, which
   breaks per-deployment cooldowns and spend tracking across restarts).
 
@@ -20,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from config.admin_ui import ui_general_settings
 from config.catalog import ModelDeployment
 from config.observability import metrics_enabled, slow_threshold_seconds
 from config.settings import GatewaySettings
@@ -43,11 +47,21 @@ def deployment_entry(model: ModelDeployment) -> dict[str, Any]:
         value = getattr(model, name)
         if value is not None:
             params[name] = value
+    # The rest of LiteLLM's params, checked against its types (config.litellm_model_schema): they
+    # never repeat a key set above.
+    params.update(model.litellm_params)
     return {
         "model_name": model.model_name,
         "litellm_params": params,
-        "model_info": {"id": model.id},
+        "model_info": {"id": model.id, **model.model_info},
     }
+
+
+def admin_model_info(model: ModelDeployment) -> dict[str, Any] | None:
+    """The Model resource's model_info: the declared entries without `id` (the resource sets it from
+    model_id). Same entries as config.yaml's, so both sources describe the deployment alike."""
+    info = {k: v for k, v in deployment_entry(model)["model_info"].items() if k != "id"}
+    return info or None
 
 
 def _fallback_list(table: dict[str, list[str]]) -> list[dict[str, list[str]]]:
@@ -152,6 +166,8 @@ def general_settings(settings: GatewaySettings) -> dict[str, Any]:
     out["store_model_in_db"] = store_model_in_db_env(settings) == "True"
     if settings.redis.enabled and settings.router_shares_state:
         out["coordination_redis"] = coordination_redis(settings)
+    # Admin UI off: no environment credential (nor the master key) signs in at /login (config.admin_ui).
+    out.update(ui_general_settings(settings.admin_ui))
     alerting = settings.observability.alerting
     if alerting.channels:
         out["alerting"] = list(alerting.channels)

@@ -171,3 +171,14 @@ def test_preview_declares_the_same_resources_as_an_update(stack, dev, local):
     update = dev if stack == "dev" else local
     preview = run_stack(stack, preview=True)
     assert sorted(r.urn for r in preview.resources) == sorted(r.urn for r in update.resources)
+
+
+def test_api_managed_models_carry_model_info_and_extra_params(dev):
+    """The Model resources get the same model_info / litellm_params config.yaml would (issue 20)."""
+    models = {r.inputs["model_id"]: r for r in dev.of_type(MODEL)}
+    assert models["ollama-nomic-embed"].inputs["model_info"] == {
+        "mode": "embedding", "base_model": "nomic-embed-text", "input_cost_per_token": 0}
+    llama = models["ollama-llama3.2"].inputs
+    assert llama["model_info"] == {"mode": "chat", "max_tokens": 8192}
+    assert llama["litellm_params"]["keep_alive"] == "30m" and llama["litellm_params"]["num_ctx"] == 8192
+    assert "model_info" not in models["openai-gpt-4o"].inputs or not models["openai-gpt-4o"].inputs["model_info"]

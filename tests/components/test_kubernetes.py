@@ -127,14 +127,41 @@ def test_the_deployment_waits_for_the_migration_job(kube):
                 assert any(d.endswith("::" + RESOURCE_NAMES[stem]) for d in r.depends_on), (r.name, stem)
 
 
-def test_explicit_provider_for_the_context_and_ambient_without(kube):
-    provider = kube.one("pulumi:providers:kubernetes")
+def test_explicit_provider_for_the_context_with_configmaps_and_secrets_updated_in_place(kube):
+    (provider,) = kube.of_type("pulumi:providers:kubernetes")
     assert provider.inputs["context"] == "platform-prod"
+    # pulumi-kubernetes 4.34 sends provider inputs as JSON strings on the wire
+    assert json.loads(str(provider.inputs["enableConfigMapMutable"]).lower()) is True
+    assert json.loads(str(provider.inputs["enableSecretMutable"]).lower()) is True
     for stem in K8S_TYPES:
         assert _object(kube, stem).provider.startswith(provider.urn + "::"), stem
-    ambient = run_stack("kube", secrets=SECRETS, overrides={"kubernetes": {"max_replicas": 6}})
-    assert ambient.of_type("pulumi:providers:kubernetes") == []
-    assert all(not r.provider for r in ambient.resources if r.type.startswith("kubernetes:"))
+    # in place, never delete-then-create under the fixed name
+    for stem in ("configmap", "secret-env", "secret-tls"):
+        assert _object(kube, stem).delete_before_replace is False, stem
+
+
+def test_a_kubernetes_deploy_without_a_context_is_refused():
+    from config.loader import ConfigError
+
+    with pytest.raises(ConfigError, match=r"kubernetes\.context: required"):
+        run_stack("kube", secrets=SECRETS, overrides={"kubernetes": {"max_replicas": 6}})
+
+
+def test_failed_job_replaced_namespace_retained_rollout_await_sized(kube):
+    job = _object(kube, "job-migrate")
+    assert job.inputs["metadata"]["annotations"] == {"pulumi.com/replaceUnready": "true"}
+    assert job.custom_timeouts == {"create": "20m", "update": "20m"}
+    assert _object(kube, "namespace").retain_on_delete is True
+    assert all(not _object(kube, s).retain_on_delete for s in K8S_TYPES if s != "namespace")
+    # 6 pods (max_replicas) x an 180 s startup window each + 300 s: above the 10-minute default
+    deployment = _object(kube, "deployment")
+    assert deployment.custom_timeouts == {"create": "1380s", "update": "1380s"}
+    assert "annotations" not in _object(kube, "ingress").inputs["metadata"] or \
+        "pulumi.com/skipAwait" not in _object(kube, "ingress").inputs["metadata"]["annotations"]
+    skipping = run_stack("kube", secrets=SECRETS, overrides={"kubernetes": {
+        "context": "platform-prod", "max_replicas": 2, "ingress": {"class_name": "nginx", "skip_await": True}}})
+    assert skipping.one(K8S_TYPES["ingress"]).inputs["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    assert skipping.one(K8S_TYPES["deployment"]).custom_timeouts == {"create": "660s", "update": "660s"}
 
 
 def test_no_secret_in_plain_inputs(kube):
@@ -190,3 +217,26 @@ def test_preview_declares_every_object_as_an_update_does(kube):
     preview = run_stack("kube", secrets=SECRETS, preview=True)
     assert sorted(r.urn for r in preview.resources) == sorted(r.urn for r in kube.resources)
     assert {r.type for r in preview.resources if r.type.startswith("kubernetes:")} == set(K8S_TYPES.values())
+
+
+def test_a_created_service_account_is_declared_before_the_pods():
+    run = run_stack("kube", secrets=SECRETS, overrides={"kubernetes": {
+        "context": "platform-prod", "max_replicas": 6,
+        "service_account": {"annotations": {"iam.gke.io/gcp-service-account": "litellm@proj.iam.gserviceaccount.com"}}}})
+    sa = run.one("kubernetes:core/v1:ServiceAccount", "litellm-kube-k8s-serviceaccount")
+    assert sa.inputs["automountServiceAccountToken"] is False
+    assert sa.inputs["metadata"]["annotations"] == {"iam.gke.io/gcp-service-account": "litellm@proj.iam.gserviceaccount.com"}
+    for stem in ("deployment", "job-migrate"):
+        r = run.one(K8S_TYPES[stem], RESOURCE_NAMES[stem])
+        assert sa.urn in r.depends_on, stem
+        assert r.inputs["spec"]["template"]["spec"]["serviceAccountName"] == "litellm"
+
+
+def test_a_service_monitor_is_a_custom_resource_after_the_service():
+    run = run_stack("kube", secrets=SECRETS, overrides={"kubernetes": {
+        "context": "platform-prod", "max_replicas": 6,
+        "monitoring": {"kind": "ServiceMonitor", "scrape_key_secret": {"secret": "litellm-scrape", "key": "token"}}}})
+    monitor = run.one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "litellm-kube-k8s-monitor")
+    assert monitor.inputs["spec"]["endpoints"][0]["authorization"]["credentials"] == {"name": "litellm-scrape", "key": "token"}
+    assert run.one(K8S_TYPES["service"], RESOURCE_NAMES["service"]).urn in monitor.depends_on
+    assert monitor.provider.startswith(run.one("pulumi:providers:kubernetes").urn + "::")

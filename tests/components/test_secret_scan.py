@@ -39,6 +39,7 @@ SECRETS = {
     "envSecrets.OPENAI_API_KEY": "sk-" + _hostile("OpenAi08"),
     "envSecrets.ANTHROPIC_API_KEY": "sk-ant-" + _hostile("Anthro09"),
     "envSecrets.SLACK_WEBHOOK_URL": "https://hooks.example/" + _hostile("SlackHk0"),
+    "uiPassword": _hostile("UiPassw1"),  # dev has the Admin UI on (issue 20)
 }
 
 

@@ -74,7 +74,7 @@ def _litellm(**extra):
          "stack 'kube': litellm-gateway:kubernetes.ingress: class_name, tls_secret and annotations need ingress.enabled: true"),
         ({"kubernetes": {"ingress": {"tls_secret": "wild"}}, "tls": {"enabled": False}},
          "stack 'kube': litellm-gateway:kubernetes.ingress.tls_secret: an Ingress TLS secret needs tls.enabled: true"),
-        ({"kubernetes": {"ingress": {"enabled": False}}, "tls": {"enabled": False}},
+        ({"kubernetes": {"context": "platform-prod", "ingress": {"enabled": False}}, "tls": {"enabled": False}},
          "stack 'kube': litellm-gateway:adminUrl: required when kubernetes.ingress is disabled"),
         ({"kubernetes": {"min_replicas": 5, "max_replicas": 3, "replicas": 4}},
          "stack 'kube': litellm-gateway:kubernetes: min_replicas (5) must not exceed max_replicas (3)"),
@@ -89,7 +89,7 @@ def _litellm(**extra):
         ({"kubernetes": {"image": {"repository": "ghcr.io/berriai/litellm:main-v1.108.7"}}},
          "stack 'kube': litellm-gateway:kubernetes.image.repository: expected an image repository"),
         ({"kubernetes": {"replicass": 3}},
-         "stack 'kube': litellm-gateway:kubernetes.replicass: unknown key (a typo?); expected one of: context, create_namespace"),
+         "stack 'kube': litellm-gateway:kubernetes.replicass: unknown key (a typo?); expected one of: affinity, context, create_namespace"),
         ({"kubernetes": {"ingress": {"annotations": {"bad key!": "x"}}}},
          "stack 'kube': litellm-gateway:kubernetes.ingress.annotations: not valid annotation keys: bad key!"),
         ({"tls": {"enabled": False}},
@@ -152,7 +152,7 @@ def test_env_secrets_cannot_shadow_the_pods_own_env():
 
 
 def test_admin_url_set_allows_no_ingress():
-    s = kube({"kubernetes": {"ingress": {"enabled": False}}, "tls": {"enabled": False}, "adminUrl": "http://127.0.0.1:14000"})
+    s = kube({"kubernetes": {"context": "platform-prod", "ingress": {"enabled": False}}, "tls": {"enabled": False}, "adminUrl": "http://127.0.0.1:14000"})
     assert not s.kubernetes.ingress.enabled
 
 
@@ -172,3 +172,17 @@ def test_the_admin_providers_derive_the_same_url_from_raw_config():
 
     inputs = load_stack_inputs("kube")
     assert derived_admin_url(inputs.config) == base_url(kube()) == "https://litellm.ai.corp.example"
+
+
+@pytest.mark.parametrize("overrides", [
+    {"kubernetes": {"context": "platform-prod", "resources": {"cpu_request": "0.5", "memory_request": "1.5Gi", "memory_limit": "1.5Gi"}}},
+    {"kubernetes": {"context": "platform-prod", "resources": {"cpu_request": "250m", "cpu_limit": "0.25", "memory_limit": "2e9"}}},
+    {"litellm": {"deploy": "kubernetes", "version": "1.108.7", "workers": 1, "service_name": "l" + "x" * 43}},
+    {"kubernetes": {"context": "platform-prod", "tolerations": [{"operator": "Exists"}], "topology_spread": []}},
+    {"kubernetes": {"context": "platform-prod", "service_account": {"create": False, "name": "team-ai"},
+                    "image": {"digest": "sha256:" + "f" * 64}}},
+])
+def test_the_accepted_neighbours_of_the_kubernetes_refusals(overrides):
+    """Issue 19: what the new rules must not refuse (a request equal to its limit, decimal and
+    exponent quantities, a 44-character service name, a toleration of every taint, ...)."""
+    assert kube(overrides).kubernetes is not None

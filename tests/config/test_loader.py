@@ -232,6 +232,7 @@ def test_required_secret_keys_of_dev():
         "dnsAdminPassword",
         "tlsCaCert",
         "tlsCaKey",
+        "uiPassword",
         "envSecrets.OPENAI_API_KEY",
         "envSecrets.ANTHROPIC_API_KEY",
         "envSecrets.SLACK_WEBHOOK_URL",

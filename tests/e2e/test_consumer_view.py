@@ -259,6 +259,7 @@ def gateway(fake_factory, redis_endpoint, redis_client):
         "DATABASE_URL": "set-by-real-proxy",
         "REDIS_PASSWORD": acl_password,
         **{name: v.get_secret_value() for name, v in settings.secrets.env_secrets.items()},
+        "UI_PASSWORD": settings.secrets.ui_password.get_secret_value(),  # dev has the Admin UI on
     }
     env = parse_env_file(render_env_file(settings, {k: v for k, v in values.items() if k in secret_env_names(settings)}))
     for name in ("LITELLM_MASTER_KEY", "LITELLM_SALT_KEY", "DATABASE_URL"):

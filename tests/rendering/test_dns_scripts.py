@@ -108,6 +108,12 @@ data = positional[6:]
 rtype = rtype.upper()
 name = name.lower()
 
+# A DC serializes its own updates: one invocation at a time (the engine runs independent DnsRecord
+# steps in parallel), and the store replaced atomically.
+import fcntl
+
+_lock = open(DB + ".lock", "a")
+fcntl.flock(_lock, fcntl.LOCK_EX)
 try:
     with open(DB) as fh:
         db = json.load(fh)
@@ -116,8 +122,9 @@ except FileNotFoundError:
 
 
 def save():
-    with open(DB, "w") as fh:
+    with open(DB + ".tmp", "w") as fh:
         json.dump(db, fh, indent=1, sort_keys=True)
+    os.replace(DB + ".tmp", DB)
 
 
 key = "%s|%s|%s" % (zone, name, rtype)

@@ -27,7 +27,7 @@ def values_for(settings, **extra):
 
 def test_secret_env_names_of_dev():
     assert secret_env_names(dev()) == [
-        "LITELLM_MASTER_KEY", "LITELLM_SALT_KEY", "DATABASE_URL", "REDIS_PASSWORD",
+        "LITELLM_MASTER_KEY", "LITELLM_SALT_KEY", "DATABASE_URL", "REDIS_PASSWORD", "UI_PASSWORD",
         "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "SLACK_WEBHOOK_URL",
     ]
 
@@ -200,3 +200,77 @@ def test_systemd_analyze_accepts_the_escaped_unit_and_refuses_it_unescaped(tmp_p
     bad = verify(unit.replace("%%", "%"))
     assert bad.returncode != 0, bad.stderr
     assert "is not executable" in bad.stderr and "opt%litellm" not in bad.stderr, bad.stderr
+
+
+# ---- the Admin UI (issue 20) ----------------------------------------------------------------------
+
+SSO = {"provider": "generic", "client_id": "litellm-gw", "authorization_endpoint": "https://idp.example/auth",
+       "token_endpoint": "https://idp.example/token", "userinfo_endpoint": "https://idp.example/userinfo",
+       "scope": "openid email profile", "password_login": False}
+UI_PW = "ui-password-of-the-test-0123"
+SSO_SECRET = "sso-client-secret-of-the-test-4567"
+
+
+def _env_lines(text):
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def test_admin_ui_off_by_default_disables_the_ui_and_every_env_login():
+    from rendering.litellm_yaml import render_litellm_config
+
+    s = load_stack_inputs("local").settings()
+    assert not s.admin_ui.enabled
+    lines = _env_lines(render_env_file(s, values_for(s)))
+    assert 'DISABLE_ADMIN_UI="True"' in lines
+    assert not [line for line in lines if line.startswith(("UI_USERNAME=", "UI_PASSWORD="))]
+    general = render_litellm_config(s)["general_settings"]
+    # the static /ui and POST /login stay served by LiteLLM: no env credential (nor the master key) signs in
+    assert general["disable_env_credential_login"] is True
+
+
+def test_admin_ui_on_has_its_own_user_and_secret_password():
+    from rendering.litellm_yaml import render_litellm_config
+
+    s = dev()
+    assert s.admin_ui.enabled and s.admin_ui.username == "gateway-admin"
+    text = render_env_file(s, values_for(s, UI_PASSWORD=UI_PW))
+    lines = _env_lines(text)
+    assert 'DISABLE_ADMIN_UI="False"' in lines and 'UI_USERNAME="gateway-admin"' in lines
+    assert f'UI_PASSWORD="{UI_PW}"' in lines
+    redacted = render_env_file(s, redact=True)
+    assert UI_PW not in redacted and 'UI_PASSWORD="[secret]"' in redacted
+    general = render_litellm_config(s)["general_settings"]
+    assert "disable_env_credential_login" not in general and "disable_password_login_when_sso_enabled" not in general
+
+
+def test_admin_ui_sso_settings_pass_through_with_the_client_secret_as_a_secret():
+    from rendering.litellm_yaml import render_litellm_config
+
+    s = load_stack_inputs("dev", overrides={"adminUi": {"enabled": True, "username": "gateway-admin", "sso": SSO}},
+                          secrets={"uiPassword": UI_PW, "uiSsoClientSecret": SSO_SECRET}).settings()
+    assert secret_env_names(s)[4:6] == ["UI_PASSWORD", "GENERIC_CLIENT_SECRET"]
+    lines = _env_lines(render_env_file(s, values_for(s, UI_PASSWORD=UI_PW, GENERIC_CLIENT_SECRET=SSO_SECRET)))
+    for line in ('GENERIC_CLIENT_ID="litellm-gw"', 'GENERIC_AUTHORIZATION_ENDPOINT="https://idp.example/auth"',
+                 'GENERIC_TOKEN_ENDPOINT="https://idp.example/token"',
+                 'GENERIC_USERINFO_ENDPOINT="https://idp.example/userinfo"', 'GENERIC_SCOPE="openid email profile"',
+                 'PROXY_BASE_URL="https://litellm.hx.dev.local:4000"', f'GENERIC_CLIENT_SECRET="{SSO_SECRET}"'):
+        assert line in lines, line
+    assert render_litellm_config(s)["general_settings"]["disable_password_login_when_sso_enabled"] is True
+    redacted = render_env_file(s, redact=True)
+    assert SSO_SECRET not in redacted and UI_PW not in redacted
+
+
+def test_the_env_names_the_ui_uses_are_the_pinned_litellms():
+    """Every name rendered is one the pinned proxy reads (ui_sso.py, login_utils.py, admin_ui_utils.py)."""
+    from pathlib import Path
+
+    import litellm
+
+    from config.host_env import UI_PLAIN_ENV_NAMES, UI_SECRET_ENV_NAMES
+
+    proxy = Path(litellm.__file__).parent / "proxy"
+    sources = "".join(p.read_text() for p in [
+        proxy / "management_endpoints" / "ui_sso.py", proxy / "auth" / "login_utils.py",
+        proxy / "common_utils" / "admin_ui_utils.py", proxy / "auth" / "auth_utils.py"])
+    for name in sorted(UI_PLAIN_ENV_NAMES | UI_SECRET_ENV_NAMES):
+        assert f'"{name}"' in sources, name

@@ -179,3 +179,34 @@ def test_no_secret_in_the_rendered_file(stack):
         assert value not in text
     for secret_value in [s.get_secret_value() for s in settings.secrets.env_secrets.values()]:
         assert secret_value not in text
+
+
+def test_model_info_and_extra_params_reach_config_yaml_and_health_follows_mode():
+    """dev declares nomic-embed-text as an embedding model and llama3.2 with Ollama options (issue 20):
+    both reach the deployment entry, and LiteLLM's /health picks its probe from model_info.mode."""
+    from litellm.proxy.health_check import resolve_health_check_mode
+
+    settings = settings_of("dev")
+    model_list = all_deployments(settings)  # config.yaml's model_list with model_source: config
+    by_id = {d["model_info"]["id"]: d for d in model_list}
+    embed = by_id["ollama-nomic-embed"]
+    assert embed["model_info"] == {"id": "ollama-nomic-embed", "mode": "embedding", "base_model": "nomic-embed-text",
+                                   "input_cost_per_token": 0}
+    llama = by_id["ollama-llama3.2"]
+    assert llama["litellm_params"]["keep_alive"] == "30m" and llama["litellm_params"]["num_ctx"] == 8192
+    assert resolve_health_check_mode(embed["model_info"], embed["litellm_params"]) == "embedding"
+    assert resolve_health_check_mode(llama["model_info"], llama["litellm_params"]) == "chat"
+    # the rendered entries are what the pinned Router builds deployments from
+    router = Router(model_list=model_list)
+    dep = next(d for d in router.model_list if d["model_info"]["id"] == "ollama-nomic-embed")
+    assert dep["model_info"]["mode"] == "embedding"
+
+
+def test_admin_model_info_is_config_yamls_without_the_id():
+    from rendering.litellm_yaml import admin_model_info
+
+    settings = settings_of("dev")
+    embed = next(m for m in settings.models if m.id == "ollama-nomic-embed")
+    assert admin_model_info(embed) == {"mode": "embedding", "base_model": "nomic-embed-text", "input_cost_per_token": 0}
+    plain = next(m for m in settings.models if m.id == "openai-gpt-4o")
+    assert admin_model_info(plain) is None

@@ -177,6 +177,7 @@ class FakeUpstream:
         self._requests: list[RecordedRequest] = []
         self._failure: _Failure | None = None
         self._delay = 0.0
+        self._stream_gap = 0.0  # seconds between the pieces of a streamed answer
         self._release = threading.Event()  # set to wake hanging/slow handlers (stop/recover)
         self._conns: set[socket.socket] = set()
         self._server: _Server | None = None
@@ -284,11 +285,17 @@ class FakeUpstream:
         with self._lock:
             self._delay = float(seconds)
 
+    def stream_slowly(self, gap: float) -> None:
+        """Stream answers with ``gap`` seconds after each piece (a long generation)."""
+        with self._lock:
+            self._stream_gap = float(gap)
+
     def recover(self) -> None:
         """No failure, no delay, listening (on the same port)."""
         with self._lock:
             self._failure = None
             self._delay = 0.0
+            self._stream_gap = 0.0
         self._release.set()  # wake anything still hanging from before
         if self._server is None:
             self.start()
@@ -533,15 +540,29 @@ class FakeOllama(FakeUpstream):
 
 class FakeOpenAI(FakeUpstream):
     """An OpenAI-compatible API (stands in for OpenAI/Anthropic-style external providers):
-    ``/v1/chat/completions`` (JSON, or SSE with ``stream: true``) and ``/v1/models``.
-    Point ``openai/...`` deployments at ``api_base`` (= ``base_url + "/v1"``).
-    Errors are OpenAI-shaped: ``{"error": {"message", "type", "code"}}``."""
+    ``/v1/chat/completions`` (JSON, or SSE with ``stream: true``), ``/v1/embeddings`` and
+    ``/v1/models``. Point ``openai/...`` deployments at ``api_base`` (= ``base_url + "/v1"``).
+    Errors are OpenAI-shaped: ``{"error": {"message", "type", "code"}}``.
+
+    ``FakeOpenAI(..., embeddings_only=True)`` is an embedding server: chat completions answer 404, so
+    a caller that treats it as a chat model (e.g. a health check without ``mode: embedding``) fails.
+    Embedding vectors are ``EMBEDDING_DIMENSIONS`` floats derived from the input text (same text, same
+    vector)."""
 
     kind = "openai"
+    EMBEDDING_DIMENSIONS = 8
 
-    def __init__(self, identity: str, models: Iterable[str] = ("gpt-4o",)) -> None:
+    def __init__(self, identity: str, models: Iterable[str] = ("gpt-4o",), *, embeddings_only: bool = False) -> None:
         super().__init__(identity)
         self.models = list(models)
+        self.embeddings_only = embeddings_only
+
+    @classmethod
+    def embedding_of(cls, text: str) -> list[float]:
+        import hashlib
+
+        digest = hashlib.sha256(text.encode()).digest()
+        return [round(b / 255.0, 6) for b in digest[: cls.EMBEDDING_DIMENSIONS]]
 
     @property
     def api_base(self) -> str:
@@ -559,14 +580,30 @@ class FakeOpenAI(FakeUpstream):
     def _route(self, h: _Handler, method: str, path: str, body: dict) -> None:
         if path.startswith("/v1/"):
             path = path[3:]
-        if path == "/chat/completions" and method == "POST":
+        if path == "/embeddings" and method == "POST":
+            inputs = body.get("input")
+            texts = [inputs] if isinstance(inputs, str) else [str(i) for i in (inputs or [])]
+            tokens = sum(max(1, len(t.split())) for t in texts)
+            h.send_json(
+                200,
+                {
+                    "object": "list",
+                    "data": [{"object": "embedding", "index": i, "embedding": self.embedding_of(t)} for i, t in enumerate(texts)],
+                    "model": body.get("model") or self.models[0],
+                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                },
+            )
+        elif path == "/chat/completions" and method == "POST" and self.embeddings_only:
+            h.send_json(404, {"error": {"message": f"[fake:{self.identity}] an embedding model has no chat completions",
+                                        "type": "invalid_request_error", "code": "404"}})
+        elif path == "/chat/completions" and method == "POST":
             model = body.get("model") or self.models[0]
             text = self.reply_text(self._last_user_text(body.get("messages")))
             cid = f"chatcmpl-fake-{uuid.uuid4().hex[:12]}"
             created = int(time.time())
             usage = {"prompt_tokens": 5, "completion_tokens": max(1, len(text.split())), "total_tokens": 5 + max(1, len(text.split()))}
             if body.get("stream"):
-                h.send_stream("text/event-stream", self._sse(cid, created, model, text, usage, body))
+                h.send_stream("text/event-stream", self._sse(cid, created, model, text, usage, body), gap=self._stream_gap)
             else:
                 h.send_json(
                     200,

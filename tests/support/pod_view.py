@@ -40,6 +40,7 @@ class PodView:
     env: dict[str, str]
     mounts: dict[str, Path]  # container mountPath -> directory under root
     translated: dict[str, str] = field(default_factory=dict)  # container path -> local path (args)
+    prestop_sleep_seconds: int | None = None  # lifecycle.preStop.sleep: the kubelet waits, then SIGTERM
 
     def local_path(self, container_path: str) -> Path:
         return _translate(container_path, self.mounts)
@@ -76,9 +77,15 @@ def materialize_pod(workload: Mapping[str, Any], objects: Mapping[str, Mapping[s
     namespace = workload["metadata"].get("namespace")
     pod = workload["spec"]["template"]["spec"]
     c = pod["containers"][container]
-    unsupported = set(c) & {"envFrom", "workingDir", "lifecycle"}
+    unsupported = set(c) & {"envFrom", "workingDir"}
     if unsupported:
         raise PodSpecError(f"container {c['name']}: {sorted(unsupported)} not modelled here")
+    # The kubelet's own preStop sleep runs nothing in the container (no command, no env): it only
+    # delays the SIGTERM. Any other hook (exec, httpGet, postStart) would run in the container.
+    lifecycle = c.get("lifecycle") or {}
+    if set(lifecycle) - {"preStop"} or set(lifecycle.get("preStop") or {}) - {"sleep"}:
+        raise PodSpecError(f"container {c['name']}: lifecycle hooks other than preStop.sleep are not modelled here")
+    prestop_sleep = lifecycle["preStop"]["sleep"]["seconds"] if lifecycle else None
 
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     mounts: dict[str, Path] = {}
@@ -138,6 +145,7 @@ def materialize_pod(workload: Mapping[str, Any], objects: Mapping[str, Mapping[s
         container=c["name"],
         command=[tr(a) for a in c.get("command", [])],
         args=[tr(a) for a in c.get("args", [])],
+        prestop_sleep_seconds=prestop_sleep,
         env=env,
         mounts=mounts,
         translated=translated,

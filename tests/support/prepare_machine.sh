@@ -26,6 +26,7 @@ declare -A NEEDS=(
   [systemd-nspawn]=systemd-container  # the systemd test hosts
   [unshare]=util-linux [setpriv]=util-linux [mount]=mount
   [useradd]=passwd [sudo]=sudo  # the systemd test hosts' deploy user
+  [chromium]=chromium            # the Admin UI tests (headless, driven over the DevTools protocol)
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do

@@ -325,6 +325,8 @@ def build_stack_gateway(
     }
     for env_name, value in settings.secrets.env_secrets.items():
         values[env_name] = value.get_secret_value()
+    if settings.secrets.ui_password is not None:  # adminUi on (dev): the Admin UI's own password
+        values["UI_PASSWORD"] = settings.secrets.ui_password.get_secret_value()
     values = {k: v for k, v in values.items() if k in secret_env_names(settings)}
     config_yaml = render_litellm_config_yaml(settings)
     config = render_litellm_config(settings)

@@ -43,7 +43,16 @@ def test_files_env_and_args(tmp_path):
     ({"mounts": [{"name": "cfg", "mountPath": "/etc/app/config.yaml", "subPath": "config.yaml"}]}, "subPath not modelled"),
     ({"container_extra": {"envFrom": [{"secretRef": {"name": "s"}}]}}, "not modelled here"),
     ({"volumes": [{"name": "cfg", "hostPath": {"path": "/x"}}, {"name": "tmp", "emptyDir": {}}]}, "not modelled here"),
+    ({"container_extra": {"lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}}}}, "other than preStop.sleep"),
+    ({"container_extra": {"lifecycle": {"postStart": {"sleep": {"seconds": 1}}}}}, "other than preStop.sleep"),
 ])
 def test_refusals(tmp_path, kwargs, message):
     with pytest.raises(PodSpecError, match=message):
         materialize_pod(workload(**kwargs), OBJECTS, tmp_path)
+
+
+def test_a_prestop_sleep_is_the_kubelets_and_changes_nothing_in_the_container(tmp_path):
+    plain = materialize_pod(workload(), OBJECTS, tmp_path / "a")
+    view = materialize_pod(workload(container_extra={"lifecycle": {"preStop": {"sleep": {"seconds": 10}}}}), OBJECTS, tmp_path / "b")
+    assert view.prestop_sleep_seconds == 10 and plain.prestop_sleep_seconds is None
+    assert (view.command, view.env) == (plain.command, plain.env)

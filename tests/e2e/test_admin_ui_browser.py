@@ -1,0 +1,124 @@
+"""The Admin UI with the stack's own credentials, in a real browser, on the real proxy with its
+database (issue 20).
+
+One real proxy for the module, started with what a stack with `adminUi: {enabled: true, username:
+gateway-admin}` and a secret `uiPassword` renders (the env file's Admin UI entries from
+`rendering.host_files.plain_env` + `UI_PASSWORD`, config.yaml's `general_settings`), and Debian's
+headless Chromium driven over the DevTools protocol (tests/support/chromium_cdp.py): the password is
+typed through the DevTools socket, never put on a command line.
+
+Shown:
+- the login page renders (username and password fields);
+- the stack's UI credentials, typed into that form, reach the dashboard, and its Virtual Keys page
+  lists the keys created through the admin API (screenshots saved under the test's tmp dir:
+  `login.png`, `dashboard.png`, `keys.png`);
+- the master key as the password is refused (by the form, `POST /login` and `POST /v2/login`), for the
+  stack's UI user and for LiteLLM's default `admin`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+
+from config.host_env import UI_PLAIN_ENV_NAMES
+from offline.stack_inputs import load_stack_inputs
+from rendering.host_files import plain_env, secret_env_names
+from rendering.litellm_yaml import render_litellm_config
+from tests.support.chromium_cdp import Chromium
+from tests.support.real_proxy import DEFAULT_CONFIG
+from tests.support.real_proxy_fixtures import real_proxy_factory  # noqa: F401
+
+pytestmark = pytest.mark.slow
+
+USER = "gateway-admin"
+
+
+class UiRig:
+    def __init__(self, proxy, browser, ui_password, key_aliases, shots):
+        self.proxy, self.browser, self.ui_password = proxy, browser, ui_password
+        self.key_aliases, self.shots = key_aliases, shots
+
+    def url(self, path: str) -> str:
+        return f"{self.proxy.base_url}{path}"
+
+    def login_page(self):
+        page = self.browser.new_page()
+        page.send("Network.clearBrowserCookies")
+        page.navigate(self.url("/ui/login"))
+        page.wait_for("!!document.querySelector('input[type=password]')", what="the login form")
+        return page
+
+    def sign_in(self, page, username: str, password: str) -> None:
+        page.type_into("input[name=username], input[placeholder='Enter your username']", username)
+        page.type_into("input[type=password]", password)
+        page.click("button[type=submit]")
+
+
+@pytest.fixture(scope="module")
+def rig(real_proxy_factory, tmp_path_factory):
+    ui_password = f"ui-{secrets.token_urlsafe(18)}"
+    settings = load_stack_inputs("local", overrides={"adminUi": {"enabled": True, "username": USER}},
+                                 secrets={"uiPassword": ui_password}).settings()
+    assert "UI_PASSWORD" in secret_env_names(settings)
+    env = {name: value for name, value in plain_env(settings) if name in UI_PLAIN_ENV_NAMES}
+    assert env == {"DISABLE_ADMIN_UI": "False", "UI_USERNAME": USER}
+    env["UI_PASSWORD"] = ui_password
+    general = render_litellm_config(settings)["general_settings"]
+    config = {**DEFAULT_CONFIG, "general_settings": {"master_key": general["master_key"],
+                                                     **{k: v for k, v in general.items() if k.startswith("disable_")}}}
+    proxy = real_proxy_factory.start(config=config, env=env, name="admin-ui")
+    aliases = [f"ui-probe-{secrets.token_hex(4)}-{i}" for i in range(2)]
+    for alias in aliases:
+        proxy.generate_key(key_alias=alias, models=["mock-gpt"])
+    shots = tmp_path_factory.mktemp("admin-ui")
+    with Chromium(shots) as browser:
+        yield UiRig(proxy, browser, ui_password, aliases, shots)
+
+
+def test_the_login_page_renders(rig):
+    page = rig.login_page()
+    assert page.evaluate("!!document.querySelector(\"input[placeholder='Enter your username']\")")
+    assert "Login" in page.text() or "Sign in" in page.text()
+    shot = page.screenshot(rig.shots / "login.png")
+    assert shot.stat().st_size > 5000
+
+
+def test_the_stacks_ui_credentials_reach_the_dashboard_listing_the_keys(rig):
+    page = rig.login_page()
+    rig.sign_in(page, USER, rig.ui_password)
+    page.wait_for("!location.pathname.endsWith('/login') && !location.pathname.endsWith('/login/')",
+                  what="leaving the login page")
+    cookies = page.send("Network.getCookies", {"urls": [rig.url("/")]})["cookies"]
+    assert any(c["name"] == "token" for c in cookies), [c["name"] for c in cookies]
+    page.wait_for("document.body && document.body.innerText.length > 200", what="the dashboard")
+    time.sleep(2)
+    page.screenshot(rig.shots / "dashboard.png")
+    page.navigate(rig.url("/ui/?page=api-keys"))
+    listed = " && ".join(f"document.body.innerText.includes('{a}')" for a in rig.key_aliases)
+    page.wait_for(listed, timeout=120, what="the keys created through the admin API listed")
+    shot = page.screenshot(rig.shots / "keys.png")
+    print(f"screenshots: {rig.shots}")
+    assert shot.stat().st_size > 20000
+    assert rig.ui_password not in page.evaluate("document.documentElement.outerHTML")
+
+
+def test_the_master_key_as_password_is_refused(rig):
+    master = rig.proxy.master_key
+    with rig.proxy.client(headers={}, follow_redirects=False) as http:
+        for user in (USER, "admin"):
+            form = http.post("/login", data={"username": user, "password": master})
+            assert form.status_code in (400, 401, 403), (user, form.status_code)
+            assert "token" not in form.cookies
+            api = http.post("/v2/login", json={"username": user, "password": master})
+            assert api.status_code in (400, 401, 403), (user, api.status_code)
+    page = rig.login_page()
+    rig.sign_in(page, USER, master)
+    page.wait_for("document.body.innerText.includes('Invalid credentials')", what="the form's refusal")
+    assert page.evaluate("location.pathname").rstrip("/").endswith("/login")
+    cookies = page.send("Network.getCookies", {"urls": [rig.url("/")]})["cookies"]
+    assert not any(c["name"] == "token" for c in cookies)
+    page.screenshot(rig.shots / "master-key-refused.png")

@@ -1,0 +1,116 @@
+"""A pod's shutdown during a streamed completion (issue 19): the `kube` stack's rendered Deployment,
+booted as tests/e2e/test_kubernetes_boot.py boots it (ConfigMap and Secret materialized, the
+container's command and args, its env), gets SIGTERM — what the kubelet sends the container after the
+preStop sleep — while a streamed completion is in flight. The stream must complete, new connections
+must be refused from then on (why the preStop sleep exists: the endpoint has to be gone from the
+Service and the Ingress before this point), and the process must exit by itself before
+terminationGracePeriodSeconds.
+
+The stream lasts longer than LiteLLM's default drain (GRACEFUL_SHUTDOWN_TIMEOUT unset: 30 s), so the
+control case — the same pod without the rendered GRACEFUL_SHUTDOWN_TIMEOUT, i.e. the pods of main
+before issue 19 — must see the stream cut: the test can fail, and fails without the setting.
+
+Differences from a pod (as in the boot test): the venv's pinned LiteLLM instead of the image, loopback
+Redis and fake upstreams instead of cluster DNS, no database (the harness drops it), SIGTERM sent by
+the test instead of the kubelet (no preStop sleep: nothing here routes to the pod through endpoints).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+import uuid
+
+import httpx
+import pytest
+
+from tests.support.kube_pod import boot_kube_pod
+
+pytestmark = pytest.mark.slow
+
+GAP = 8.0  # seconds after each of the 6 SSE writes: a 48 s stream, past LiteLLM's default 30 s drain
+
+
+def _stream_during_sigterm(settings, fakes, proxy):
+    """Start a streamed completion, SIGTERM the container's process once the first event is in,
+    read the rest. Returns (complete: every piece + finish_reason stop + [DONE], the transport error
+    that cut it if any, new connections refused after SIGTERM, seconds from SIGTERM to exit)."""
+    (openai_fake,) = [fakes[m.id] for m in settings.models if m.model_name == "gpt-4o"]
+    openai_fake.stream_slowly(GAP)
+    prompt = f"kube drain {uuid.uuid4().hex}"
+    content, finish, saw_done, error = [], None, False, None
+    refused = None
+    sigterm_at = None
+    body = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": prompt}]}
+    with proxy.http_client(timeout=httpx.Timeout(30.0, read=120.0)) as http:
+        try:
+            with http.stream("POST", "/v1/chat/completions", json=body, headers=proxy.headers(proxy.master_key)) as response:
+                assert response.status_code == 200, response.status_code
+                for line in response.iter_lines():
+                    if not line.startswith("data: "):
+                        continue
+                    data = line[len("data: "):]
+                    if data == "[DONE]":
+                        saw_done = True
+                        continue
+                    event = json.loads(data)
+                    choice = event["choices"][0] if event.get("choices") else {}
+                    content.append((choice.get("delta") or {}).get("content") or "")
+                    finish = choice.get("finish_reason") or finish
+                    if sigterm_at is None:
+                        # the kubelet signals the container's main process (PID 1 in the pod)
+                        os.kill(proxy.pid, signal.SIGTERM)
+                        sigterm_at = time.monotonic()
+                        time.sleep(1.0)
+                        try:
+                            with proxy.http_client(timeout=5.0) as fresh:
+                                fresh.get("/health/liveliness")
+                            refused = False
+                        except httpx.TransportError:
+                            refused = True
+        except httpx.HTTPError as exc:  # the stream cut mid-way
+            error = exc
+    deadline = time.monotonic() + 120
+    while proxy.running and time.monotonic() < deadline:
+        time.sleep(0.2)
+    exit_seconds = time.monotonic() - sigterm_at if not proxy.running else None
+    complete = "".join(content) == openai_fake.reply_text(prompt) and finish == "stop" and saw_done
+    return complete, error, refused, exit_seconds
+
+
+def test_sigterm_during_a_stream_lets_it_complete_then_the_pod_exits(fake_factory, redis_endpoint):
+    settings, manifests, fakes, proxy, root, _ = boot_kube_pod(fake_factory, redis_endpoint, name="kube-stop")
+    pod = manifests["deployment"]["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert float(env["GRACEFUL_SHUTDOWN_TIMEOUT"]) > 6 * GAP > 30  # the stream outlasts LiteLLM's default drain
+    try:
+        proxy.start()
+        assert proxy.env()["GRACEFUL_SHUTDOWN_TIMEOUT"] == env["GRACEFUL_SHUTDOWN_TIMEOUT"]
+        complete, error, refused, exit_seconds = _stream_during_sigterm(settings, fakes, proxy)
+        assert error is None, f"the stream was cut: {error!r}"
+        assert complete, "the stream ended without all its pieces, finish_reason stop and [DONE]"
+        assert refused is True, "the proxy still accepted new connections after SIGTERM"
+        assert exit_seconds is not None, "the proxy did not exit after the stream"
+        assert exit_seconds < pod["terminationGracePeriodSeconds"] - pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    finally:
+        proxy.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_control_without_the_rendered_drain_the_stream_is_cut(fake_factory, redis_endpoint):
+    """The pods as rendered before issue 19 (no GRACEFUL_SHUTDOWN_TIMEOUT): LiteLLM's 30 s default."""
+    settings, manifests, fakes, proxy, root, _ = boot_kube_pod(fake_factory, redis_endpoint, name="kube-stop",
+                                                               drop_env=("GRACEFUL_SHUTDOWN_TIMEOUT",))
+    try:
+        proxy.start()
+        assert "GRACEFUL_SHUTDOWN_TIMEOUT" not in proxy.env()
+        complete, error, refused, exit_seconds = _stream_during_sigterm(settings, fakes, proxy)
+        # cut at LiteLLM's default 30 s: the last events (finish_reason, [DONE], at 32 s and 40 s) never come
+        assert not complete, "the stream completed: this control proves nothing"
+        assert exit_seconds is not None and exit_seconds < 6 * GAP
+    finally:
+        proxy.stop()
+        shutil.rmtree(root, ignore_errors=True)
