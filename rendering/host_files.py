@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -19,6 +18,7 @@ from typing import Mapping, Optional
 from config.admin_ui import ui_plain_env, ui_secret_env_names
 from config.endpoints import base_url
 from config.host_env import PLAIN_ENV
+from config.kubernetes_settings import GRACEFUL_SHUTDOWN_ENV, request_window_seconds
 from config.litellm_settings import LiteLLMHostSpec
 from config.observability import CALLBACK_PACKAGES
 from config.settings import GatewaySettings
@@ -265,11 +265,12 @@ def shutdown_timeout_s(settings: GatewaySettings) -> int:
     server` is this plus 30 s). LiteLLM's graceful shutdown (GRACEFUL_SHUTDOWN_TIMEOUT, read by
     litellm/proxy/shutdown/graceful_shutdown_manager.py) waits this long, systemd's TimeoutStopSec
     and the local stop 30 s more (LiteLLM's teardown headroom)."""
-    return int(math.ceil(settings.routing.timeout * (1 + settings.routing.num_retries)))
+    # the same window the Kubernetes pods drain for (config.kubernetes_settings)
+    return request_window_seconds(settings)
 
 
 def shutdown_environment(settings: GatewaySettings) -> dict[str, str]:
-    return {"GRACEFUL_SHUTDOWN_TIMEOUT": str(shutdown_timeout_s(settings))}
+    return {GRACEFUL_SHUTDOWN_ENV: str(shutdown_timeout_s(settings))}
 
 
 def render_systemd_unit(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
