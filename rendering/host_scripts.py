@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Optional
 
 from config.litellm_settings import LiteLLMHostSpec
@@ -1024,7 +1024,6 @@ def rollout_script(
     host rolled out by an earlier release of this project has no such record: its live files are
     copied to `<name>.before` first and restored from there on a failure."""
     p = host_paths(settings)
-    lay = host_layout(settings)
     for f in files:
         if any(c in f.live + f.staged for c in " \t\r\n"):
             raise ValueError(f"whitespace in a staged path: {f!r}")
