@@ -55,7 +55,7 @@ from config.litellm_settings import PINNED_LITELLM_VERSION
 from offline.engine import ProgramRun, RecordedResource, run_stack
 from tests.support.fake_upstreams import FakeOllama, free_port
 from tests.support.postgres_apply import apply_declared, apply_litellm_migrations
-from tests.support.systemd_bed import DEPLOY_USER, BedHost, SystemdBed
+from tests.support.systemd_bed import CONTAINER_ENGINE_DIR, DEPLOY_USER, BedHost, SystemdBed
 from tests.support.transitions import Executor, Plan, describe, plan, state_after
 
 POSTGRES_TYPES = ("postgresql:index/role:Role", "postgresql:index/database:Database", "postgresql:index/grant:Grant")
@@ -67,7 +67,8 @@ def prisma_offline_env() -> dict[str, str]:
 
     rp.ensure_node_modules()
     env = rp.engine_env(rp.node_binary())
-    return env
+    # the containers see the engine directory at the bed's fixed mount point (SystemdBed._boot)
+    return {k: v.replace(str(rp.ENGINE_DIR), CONTAINER_ENGINE_DIR) for k, v in env.items()}
 
 
 def seed_offline_prisma(h: BedHost) -> None:

@@ -50,6 +50,9 @@ from typing import Optional, Sequence
 DEPLOY_USER = "deploy"
 SSH_PORT = 2222
 BED_ROOT = Path("/var/tmp/litellm-gateway-bed")
+# Where each container sees this checkout's offline Prisma engine (tests/support/prisma_engine).
+CONTAINER_ENGINE_DIR = "/opt/litellm-gateway-bed/prisma_engine"
+ENGINE_DIR = Path(__file__).resolve().parent / "prisma_engine"  # = tests.support.real_proxy_prisma.ENGINE_DIR
 APT_PACKAGES = ("systemd-container", "openssh-server", "openssh-client", "sudo")
 REQUIRED_BINARIES = {"systemd-nspawn": "systemd-container", "/usr/sbin/sshd": "openssh-server", "ssh": "openssh-client",
                      "ssh-keygen": "openssh-client", "sudo": "sudo", "systemd-machine-id-setup": "systemd"}
@@ -290,6 +293,9 @@ class SystemdBed:
         log = open(self.dir / f"{h.name}.console.log", "wb")
         h.process = subprocess.Popen(
             ["systemd-nspawn", "-q", "-D", str(h.root), "--register=no", "--keep-unit", "--resolv-conf=off", "-M", f"bed{self.id}{h.name}"[:64],
+             # The overlay is of / only: a project checked out under /tmp (or any other mount) is not in
+             # it. The offline Prisma engine (substitution S1) is bound read-only at a fixed path.
+             f"--bind-ro={ENGINE_DIR}:{CONTAINER_ENGINE_DIR}",
              "-b", "--", "systemd.firstboot=off"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
