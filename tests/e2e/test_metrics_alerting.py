@@ -30,7 +30,7 @@ import pytest
 
 from config.observability import slow_threshold_seconds
 from offline.stack_inputs import load_stack_inputs
-from rendering.host_files import render_env_file, render_systemd_unit, secret_env_names
+from rendering.host_files import host_paths, render_env_file, render_systemd_unit, secret_env_names
 from rendering.host_scripts import schema_link_lines
 from rendering.litellm_yaml import render_litellm_config_yaml
 from tests.support.proxy_harness import OFFLINE_ENV, litellm_cli
@@ -147,11 +147,15 @@ def test_startup_schema_drift_check_finds_schema_prisma_in_the_units_working_dir
         "dev",
         overrides={"litellm": {**base.litellm.model_dump(mode="json", exclude_none=True), "install_dir": str(install_dir)}},
     ).settings()
-    # The host's venv: this test's own (the pinned LiteLLM).
-    (install_dir / "venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    # The host's venv (a directory per release): this test's own venv seen through links, so the
+    # schema link the install makes lands in this directory, not in the test's venv.
+    venv = Path(host_paths(settings).venv)
+    venv.mkdir(parents=True)
+    for entry in ("bin", "lib", "pyvenv.cfg"):
+        (venv / entry).symlink_to(Path(sys.prefix) / entry)
     # The install step's schema lines, as rendered, run for real.
     link = subprocess.run(
-        ["bash", "-c", "set -euo pipefail\n" + f"VENV={install_dir / 'venv'}\n" + "\n".join(schema_link_lines(settings))],
+        ["bash", "-c", "set -euo pipefail\n" + f"VENV={venv}\n" + "\n".join(schema_link_lines(settings))],
         capture_output=True, text=True,
     )
     assert link.returncode == 0, link.stderr
