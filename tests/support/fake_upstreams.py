@@ -466,7 +466,7 @@ class FakeOllama(FakeUpstream):
                         **self._usage(text),
                     }
                 )
-                h.send_stream("application/x-ndjson", (json.dumps(line).encode() + b"\n" for line in lines))
+                h.send_stream("application/x-ndjson", (json.dumps(line).encode() + b"\n" for line in lines), gap=self._stream_gap)
             else:
                 h.send_json(
                     200,
@@ -490,7 +490,7 @@ class FakeOllama(FakeUpstream):
                 lines.append(
                     {"model": model, "created_at": self._now(), "response": "", "done": True, "done_reason": "stop", **self._usage(text)}
                 )
-                h.send_stream("application/x-ndjson", (json.dumps(line).encode() + b"\n" for line in lines))
+                h.send_stream("application/x-ndjson", (json.dumps(line).encode() + b"\n" for line in lines), gap=self._stream_gap)
             else:
                 h.send_json(
                     200,

@@ -32,6 +32,41 @@ from tests.support.proxy_harness import OFFLINE_ENV
 from tests.support.transitions import Executor, Plan, describe, plan, state_after
 
 MASTER_KEY = "sk-rollout-rig-master-key-0123456789"
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+# The last release of this project before issue 15: four rollout steps per host (drain, service,
+# ready, enable), files written in place by their own steps, one venv.
+PREVIOUS_RELEASE = "5ffc9d73dbacdc358c4dbf17bda17b4d52674709"
+
+_PREVIOUS_PROGRAM = r"""
+import dataclasses, json, sys
+from offline.engine import run_stack
+args = json.loads(sys.stdin.read())
+run = run_stack("local", secrets=args["secrets"], overrides=args["overrides"])
+json.dump({"stack": run.stack, "outputs": run.outputs, "secret_outputs": sorted(run.secret_outputs),
+           "resources": [dataclasses.asdict(r) for r in run.resources]}, sys.stdout, default=str)
+"""
+
+
+def previous_release_program(secrets: dict[str, str], overrides: dict[str, Any], commit: str = PREVIOUS_RELEASE) -> ProgramRun:
+    """The program of an earlier release of this project (its own code, checked out of git into a
+    temporary tree and run under the mock engine in a child process), as the engine's state of a
+    stack deployed with it. The secrets travel on the child's stdin, the program on its stdout."""
+    import json
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="litellm-previous-release-") as tree:
+        archive = subprocess.run(["git", "-C", str(PROJECT_DIR), "archive", commit], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", _PREVIOUS_PROGRAM], cwd=tree, input=json.dumps({"secrets": secrets, "overrides": overrides}).encode(),
+            capture_output=True, timeout=600, env={**os.environ, "PYTHONPATH": tree},
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"the program of {commit[:7]} failed:\n{proc.stderr.decode()[-3000:]}")
+    data = json.loads(proc.stdout)
+    known = {f.name for f in RecordedResource.__dataclass_fields__.values()}
+    resources = [RecordedResource(**{k: v for k, v in r.items() if k in known}) for r in data["resources"]]
+    return ProgramRun(stack=data["stack"], resources=resources, outputs=data["outputs"], secret_outputs=set(data["secret_outputs"]))
 
 
 def _install_stand_in(broken_dir: Path):
@@ -180,6 +215,10 @@ class RolloutRig:
             secrets[f"envSecrets.{name}"] = value
         return run_stack("local", secrets=secrets, overrides=self.overrides(hosts, **kw))
 
+    def previous_release(self, hosts: list[dict[str, Any]], **kw: Any) -> ProgramRun:
+        """`program` as the previous release of this project (PREVIOUS_RELEASE) renders it."""
+        return previous_release_program({"masterKey": MASTER_KEY}, self.overrides(hosts, **kw))
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -203,8 +242,8 @@ class RolloutRig:
     def admin_socket(self) -> Path:
         return self.workdir / "deploy" / "frontdoor" / "admin.sock"
 
-    def server_states(self) -> dict[str, str]:
-        """HAProxy's status of every server of the backend (UP, DOWN, DRAIN, MAINT, ...)."""
+    def _stat(self) -> list[dict[str, str]]:
+        """HAProxy's `show stat` rows of the backend's servers."""
         import csv
         import io
         import socket as socketlib
@@ -219,7 +258,15 @@ class RolloutRig:
             while chunk := sock.recv(65536):
                 data += chunk
         rows = csv.DictReader(io.StringIO(data.decode().lstrip("# ")))
-        return {r["svname"]: r["status"] for r in rows if r["pxname"] == BACKEND and r["svname"] not in ("FRONTEND", "BACKEND")}
+        return [r for r in rows if r["pxname"] == BACKEND and r["svname"] not in ("FRONTEND", "BACKEND")]
+
+    def server_states(self) -> dict[str, str]:
+        """HAProxy's status of every server of the backend (UP, DOWN, DRAIN, MAINT, ...)."""
+        return {r["svname"]: r["status"] for r in self._stat()}
+
+    def server_sessions(self) -> dict[str, int]:
+        """The sessions each server of the backend has open now (`scur`)."""
+        return {r["svname"]: int(r.get("scur") or 0) for r in self._stat()}
 
     def assert_all_up(self, settle_seconds: float = 20.0) -> dict[str, str]:
         """Every server UP. DRAIN/MAINT are admin states nothing clears by itself: they fail at
