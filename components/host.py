@@ -130,6 +130,7 @@ from rendering import host_scripts as scripts
 from rendering.haproxy_cfg import BACKEND
 from rendering.host_files import (
     host_paths,
+    local_host_dirs,
     proxy_args,
     render_env_file,
     render_systemd_unit,
@@ -371,10 +372,13 @@ class LiteLLMHost(pulumi.ComponentResource):
         # their input (see the module doc for what that does and does not guarantee).
         in_step_control = control if is_local else None
         live_files = [live for _step, live, _path in staged]
+        # local: a changed address moves the host's directory; its rollout stops the proxy it left
+        host_dirs = local_host_dirs(args.settings)
         rollout_text = pulumi.Output.all(reasons, *[path for _s, _l, path in staged]).apply(
             lambda v: scripts.with_reasons(
                 scripts.rollout_script(
-                    s, host, [scripts.StagedFile(live=l, staged=f) for l, f in zip(live_files, v[1:])], in_step_control
+                    s, host, [scripts.StagedFile(live=l, staged=f) for l, f in zip(live_files, v[1:])], in_step_control,
+                    identities=[name, *args.previous_names], host_dirs=host_dirs,
                 ),
                 list(v[0]),
             )

@@ -309,6 +309,14 @@ WantedBy=multi-user.target
 """
 
 
+def local_host_dirs(settings: GatewaySettings) -> Optional[str]:
+    """Local deploy with several hosts: the directory holding one directory per host address
+    (settings_for_host); None otherwise."""
+    if settings.litellm.deploy != "local" or len(settings.litellm.hosts) < 2:
+        return None
+    return str(PurePosixPath(settings.litellm.install_dir) / "hosts")
+
+
 def settings_for_host(settings: GatewaySettings, host: LiteLLMHostSpec) -> GatewaySettings:
     """The settings one host's files and scripts are rendered from.
 
@@ -317,9 +325,10 @@ def settings_for_host(settings: GatewaySettings, host: LiteLLMHostSpec) -> Gatew
     and binds its own loopback address, so two proxies on this machine never share a file, a pid
     file or a port. The directory follows the address, not the name: a renamed host keeps its
     directory (and its running proxy)."""
-    if settings.litellm.deploy != "local" or len(settings.litellm.hosts) < 2:
+    dirs = local_host_dirs(settings)
+    if dirs is None:
         return settings
-    base = PurePosixPath(settings.litellm.install_dir) / "hosts" / host.address
+    base = PurePosixPath(dirs) / host.address
     litellm = settings.litellm.model_copy(
         update={"install_dir": str(base), "config_dir": str(base / "etc"), "bind_host": host.address}
     )

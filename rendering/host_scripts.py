@@ -39,7 +39,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Optional
+from typing import Optional, Sequence
 
 from config.litellm_settings import LiteLLMHostSpec
 from config.observability import CALLBACK_PACKAGES
@@ -1013,6 +1013,8 @@ def rollout_script(
     host: LiteLLMHostSpec,
     files: list[StagedFile],
     front_door: Optional[FrontDoorControl],
+    identities: Sequence[str] = (),
+    host_dirs: Optional[str] = None,
 ) -> str:
     """A host's whole rollout, one command: [drain] -> staged files in place -> restart -> wait
     ready -> [re-enable]; on a failed readiness wait the previous files are put back, the proxy is
@@ -1022,7 +1024,13 @@ def rollout_script(
     Host-side memory (`<install_dir>/rollout/`): `files` (the staged/live pairs of the last
     successful rollout), `restart.sh` (its restart script: the local launch names the venv). A
     host rolled out by an earlier release of this project has no such record: its live files are
-    copied to `<name>.before` first and restored from there on a failure."""
+    copied to `<name>.before` first and restored from there on a failure.
+
+    `host_dirs` (local deploy with several hosts: `<install_dir>/hosts`, one directory per
+    address) and `identities` (this host's resource name and earlier names): a host whose address
+    changed has a new directory, and its proxy at the old address is not in the front door's
+    config any more (the reload ran first) but still runs. Once the new one serves, the rollout
+    stops it (graceful, as any stop) and releases that directory's ownership marker."""
     p = host_paths(settings)
     for f in files:
         if any(c in f.live + f.staged for c in " \t\r\n"):
@@ -1130,6 +1138,7 @@ def rollout_script(
         '    [ -e "$v" ] || [ -L "$v" ] || continue',
         '    if [ "$v" != "$NEW_VENV" ] && [ "$v" != "$PREV_VENV" ]; then rm -rf -- "$v"; fi',
         "  done",
+        *(_stop_previous_address_lines(settings, identities, host_dirs) if host_dirs else []),
         '  say "done"',
         "  exit 0",
         "fi",
@@ -1148,6 +1157,30 @@ def rollout_script(
         "exit 1",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _stop_previous_address_lines(settings: GatewaySettings, identities: Sequence[str], host_dirs: str) -> list[str]:
+    """rollout_script, local deploy: stop this host's proxy at an earlier address (see there)."""
+    if not identities:
+        raise ValueError("host_dirs needs the host's identities (the ownership marker names them)")
+    own = str(PurePosixPath(settings.litellm.install_dir))
+    stop = _local_stop_lines(settings)
+    assert stop[0].startswith("PIDFILE=")
+    return [
+        f"  for marker in {_q(host_dirs)}/*/{OWNER_MARKER}; do",
+        '    [ -f "$marker" ] || continue',
+        '    dir=$(dirname "$marker")',
+        f'    [ "$dir" != {_q(own)} ] || continue',
+        '    owner=$(cat "$marker" 2>/dev/null || true)',
+        "    mine=0",
+        f"    for me in {' '.join(_q(i) for i in identities)}; do [ \"$owner\" = \"$me\" ] && mine=1; done",
+        '    [ "$mine" = 1 ] || continue',
+        '    say "stopping its proxy at the previous address ($(basename "$dir"))"',
+        '    PIDFILE="$dir/litellm.pid"',
+        *("    " + line for line in stop[1:]),
+        '    rm -f "$marker"',
+        "  done",
+    ]
 
 
 def rollout_delete_script(settings: GatewaySettings, identity: str, live_files: list[str], front_door: Optional[FrontDoorControl],

@@ -203,3 +203,25 @@ def test_a_config_change_stages_and_rolls_but_does_not_migrate_again():
     assert ops["litellm-dev-hx-litellm-server-migrate"] == "same", describe(p)
     assert ops["litellm-dev-hx-litellm-server-file-config"] == "update"
     assert ops["litellm-dev-hx-litellm-server-service"] == "update"
+
+
+def test_address_change_is_an_update_whose_rollout_stops_the_proxy_left_at_the_old_address():
+    """Local deploy: a host's directory follows its address; after a new address the host's
+    rollout (an update, no replace, nothing deleted) stops the proxy its marker names in another
+    host directory, after the new one serves. A proxy of another identity is never touched."""
+    old = _local()
+    moved = [LOCAL_HOSTS[0], {**LOCAL_HOSTS[1], "address": "127.0.0.5"}]
+    new = run_stack("local", overrides=_overrides_with_hosts(moved))
+    p = plan(old, new)
+    assert not p.deletes and "replace" not in p.ops().values(), describe(p)
+    assert p.by_name("litellm-local-proxy-b-service").op == "update", describe(p)
+    script = new.one("command:local:Command", "litellm-local-proxy-b-service").inputs["update"]
+    stop_at = script.index("stopping its proxy at the previous address")
+    # after the new one is ready and re-enabled, before the step reports done
+    assert script.index('front_door ready "$ENABLE_TIMEOUT"') < stop_at < script.index('say "done"')
+    assert "for me in litellm-local-proxy-b; do" in script
+    assert "/tmp/never-used/deploy/hosts/*/.litellm-gateway-owner" in script
+    assert '[ "$dir" != /tmp/never-used/deploy/hosts/127.0.0.5 ] || continue' in script
+    # a single local host has no host directories: nothing of the kind
+    single = run_stack("local", overrides=_overrides_with_hosts(LOCAL_HOSTS[:1]))
+    assert "previous address" not in single.one("command:local:Command", "litellm-local-proxy-a-service").inputs["update"]
