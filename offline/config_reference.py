@@ -26,6 +26,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from config import checks
 from config.loader import PLAIN_KEYS
 from config.settings import GatewaySettings
 
@@ -172,7 +173,8 @@ DESCRIPTIONS = {
     "keys[].rotation_grace": "how long the old key keeps working after a rotation (default: keyDefaults)",
     "keyDefaults.rotation_grace": "the rotation grace of keys that set none; `0s` revokes at once",
     "observability.alerting.channels": "where alerts go (`slack`: secret `envSecrets.SLACK_WEBHOOK_URL`)",
-    "observability.alerting.alert_types": "the pinned LiteLLM's AlertType values to send",
+    "observability.alerting.alert_types": "the pinned LiteLLM's AlertType values to send: "
+    + ", ".join(f"`{t}`" for t in checks.LITELLM_ALERT_TYPES),
     "observability.proxy_budget.max_budget": "the whole proxy's budget (USD)",
     "observability.proxy_budget.budget_duration": "when it resets",
     "observability.json_logs": "LiteLLM's JSON logs",
