@@ -46,7 +46,8 @@ from config.kubernetes_settings import (
     shutdown_plan,
 )
 from config.settings import GatewaySettings
-from rendering.host_files import REDACTED, plain_env, secret_env_names
+from rendering import db_tls
+from rendering.host_files import REDACTED, ca_files, plain_env, secret_env_names
 from rendering.host_scripts import MIGRATION_ENV_OVERRIDE, migration_argv
 from rendering.litellm_yaml import render_litellm_config_yaml
 
@@ -148,8 +149,9 @@ def pod_secret_env_names(settings: GatewaySettings) -> list[str]:
 
 
 def config_checksum(settings: GatewaySettings) -> str:
-    """sha256 of what the pods read besides the Secret: config.yaml and the plain env."""
-    doc = json.dumps([render_litellm_config_yaml(settings), plain_env(settings), list(POD_ENV)], sort_keys=True)
+    """sha256 of what the pods read besides the Secret: config.yaml, the plain env, the CA files."""
+    doc = json.dumps([render_litellm_config_yaml(settings), plain_env(settings), list(POD_ENV), _ca_data(settings)],
+                     sort_keys=True)
     return hashlib.sha256(doc.encode()).hexdigest()
 
 
@@ -207,13 +209,25 @@ def service_account_manifest(settings: GatewaySettings) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta, "automountServiceAccountToken": False}
 
 
+def _ca_data(settings: GatewaySettings) -> dict[str, str]:
+    """postgres.ca_cert / redis.ca_cert (public) as ConfigMap keys, mounted at db_tls.KUBE_CA_DIR
+    (the paths DATABASE_URL and REDIS_SSL_CA_CERTS name: rendering.host_files.ca_files)."""
+    cas = ca_files(settings)
+    data: dict[str, str] = {}
+    if cas.postgres is not None and settings.postgres.ca_cert:
+        data[db_tls.POSTGRES_CA_NAME] = settings.postgres.ca_cert
+    if cas.redis is not None and settings.redis.ca_cert:
+        data[db_tls.REDIS_CA_NAME] = settings.redis.ca_cert
+    return data
+
+
 def config_map_manifest(settings: GatewaySettings) -> dict[str, Any]:
     n = object_names(settings)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _meta(settings, n.config_map),
-        "data": {"config.yaml": render_litellm_config_yaml(settings)},
+        "data": {"config.yaml": render_litellm_config_yaml(settings), **_ca_data(settings)},
     }
 
 
@@ -325,9 +339,12 @@ def _security_contexts() -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _volumes(settings: GatewaySettings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     n = object_names(settings)
-    volumes: list[dict[str, Any]] = [
-        {"name": "config", "configMap": {"name": n.config_map, "items": [{"key": "config.yaml", "path": "config.yaml"}]}}
-    ]
+    # CA files ride in the config volume (a mount nested in a read-only ConfigMap mount would need
+    # a directory the runtime cannot create there): <CONFIG_DIR>/ca/<name> == db_tls.KUBE_CA_DIR/<name>.
+    assert db_tls.KUBE_CA_DIR == f"{CONFIG_DIR}/ca"
+    items = [{"key": "config.yaml", "path": "config.yaml"}]
+    items += [{"key": key, "path": f"ca/{key}"} for key in _ca_data(settings)]
+    volumes: list[dict[str, Any]] = [{"name": "config", "configMap": {"name": n.config_map, "items": items}}]
     mounts: list[dict[str, Any]] = [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}]
     for name, path in WRITABLE_DIRS:
         volumes.append({"name": name, "emptyDir": {"sizeLimit": "512Mi"}})

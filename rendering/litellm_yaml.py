@@ -27,6 +27,8 @@ from config.admin_ui import ui_general_settings
 from config.catalog import ModelDeployment
 from config.observability import metrics_enabled, slow_threshold_seconds
 from config.settings import GatewaySettings
+from config.host_env import REDIS_CA_ENV
+from rendering import db_tls
 from rendering.host_files import store_model_in_db_env
 
 MASTER_KEY_REF = "os.environ/LITELLM_MASTER_KEY"
@@ -116,8 +118,11 @@ def _redis_client_kwargs(settings: GatewaySettings) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if settings.redis.user:
         kwargs["username"] = settings.redis.user
-    if settings.redis.tls:
-        kwargs["ssl"] = True
+    # TLS: every kwarg stated (rendering/db_tls.py says which LiteLLM/redis-py code reads them);
+    # the CA file's path differs per host, so it comes from the env file / pod env.
+    kwargs.update(db_tls.redis_tls_kwargs(settings.redis.tls, None))
+    if settings.redis.tls and settings.redis.ca_cert:
+        kwargs["ssl_ca_certs"] = f"os.environ/{REDIS_CA_ENV}"
     return kwargs
 
 
