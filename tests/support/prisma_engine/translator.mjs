@@ -305,10 +305,53 @@ function patchAdapter() {
 // ---------------------------------------------------------------------------------------------
 // the process
 
+/**
+ * TLS the way Prisma's native engine reads the URL, so the URL the gateway renders means here what
+ * it means to the proxy (node-pg's own parser would read these names with libpq's meanings:
+ * `sslcert` as a CLIENT certificate, `sslmode=require` as verify-full). Transcribed from quaint
+ * (prisma-engines quaint/src/connector/postgres/url.rs parse_query_params, native/mod.rs
+ * PostgreSql::new; rendering/db_tls.py cites them):
+ *   sslmode   disable | prefer | require; anything else is ignored (prefer stays)
+ *   sslaccept strict | accept_invalid_certs (default); anything else means strict
+ *   sslcert   a CA file (PEM) trusted for the server (native-tls add_root_certificate)
+ * strict = chain AND host name verified (native-tls never gets danger_accept_invalid_hostnames).
+ * Not reproducible with node-pg, so refused instead of approximated: `prefer` given explicitly
+ * (pg has no "TLS if offered" fallback), `sslidentity`/`sslpassword` (PKCS#12 client identity).
+ * No sslmode at all keeps this harness's old behaviour (plaintext), which is NOT quaint's
+ * (prefer): every URL the gateway renders names its sslmode.
+ * Differences that remain: native-tls adds `sslcert` to the system's roots, node's `ca` replaces
+ * them (the tests use a private CA either way); OpenSSL underneath both.
+ */
+export function prismaTls(u) {
+  const mode = u.searchParams.get('sslmode');
+  const accept = u.searchParams.get('sslaccept');
+  const certFile = u.searchParams.get('sslcert');
+  if (u.searchParams.has('sslidentity') || u.searchParams.has('sslpassword')) {
+    throw new Error('prisma-translator: sslidentity/sslpassword (client identity) are not reproduced here');
+  }
+  for (const key of ['sslmode', 'sslaccept', 'sslcert', 'sslrootcert', 'sslkey', 'sslidentity', 'sslpassword', 'channel_binding']) {
+    u.searchParams.delete(key);
+  }
+  if (mode === null) return undefined;
+  const effective = ['disable', 'prefer', 'require'].includes(mode) ? mode : 'prefer';
+  if (effective === 'disable') return false;
+  if (effective === 'prefer') {
+    throw new Error(`prisma-translator: sslmode=${mode} means 'prefer' to Prisma (TLS if offered, else plaintext), which node-pg cannot reproduce`);
+  }
+  const strict = accept !== null && accept !== 'accept_invalid_certs';
+  // `host`: node-pg sends no servername for an IP literal, and node's TLS then checks the
+  // certificate against 'localhost'; native-tls (OpenSSL) checks the URL's host, an IP SAN for an IP.
+  const ssl = { rejectUnauthorized: strict, host: u.hostname.replace(/^\[(.*)\]$/, '$1') };
+  if (certFile !== null) ssl.ca = readFileSync(certFile, 'utf8');
+  return ssl;
+}
+
 /** Prisma URL parameters pg does not know: turned into pool options or dropped. */
 export function poolConfig(url) {
   const u = new URL(url);
   const config = {};
+  const ssl = prismaTls(u);
+  if (ssl !== undefined) config.ssl = ssl;
   const limit = u.searchParams.get('connection_limit');
   if (limit && Number(limit) > 0) config.max = Number(limit);
   const poolTimeout = u.searchParams.get('pool_timeout');
