@@ -100,8 +100,10 @@ def provider_ssl(sslmode: str, ca_file: Optional[str]) -> dict[str, str]:
 
 
 def _check_path(path: str) -> str:
-    if not path.startswith("/") or any(c.isspace() or ord(c) < 0x20 or c in "%&?#=\\" for c in path):
-        raise ValueError(f"the CA file must be an absolute path without whitespace or URL specials, got {path!r}")
+    # Relative only on a local deploy, whose files are all relative to the project directory the
+    # proxy and the migration start in (ssh/kubernetes paths are absolute by config validation).
+    if not path or path.startswith("-") or any(c.isspace() or ord(c) < 0x20 or c in "%&?#=\\" for c in path):
+        raise ValueError(f"the CA file must be a path without whitespace or URL specials, got {path!r}")
     return path
 
 
