@@ -56,8 +56,8 @@ def rotation_failure(olds: dict, news: dict) -> Optional[str]:
     return (
         "the salt key changed (saltKey set, changed or removed, or the generated one replaced). LiteLLM "
         "encrypts the credentials stored in its database with it: with a new key it cannot decrypt any of "
-        "them. If this is not deliberate, restore the previous saltKey. To rotate on purpose, follow the "
-        f"README (Security model, salt key rotation), then `pulumi config set {ROTATION_KEY} \"<reason>\"` "
+        "them. If this is not deliberate, restore the previous saltKey. To rotate on purpose, follow "
+        f"docs/security.md (Salt key rotation), then `pulumi config set {ROTATION_KEY} \"<reason>\"` "
         f"and run again {hint}".rstrip()
     )
 

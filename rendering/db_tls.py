@@ -2,13 +2,14 @@
 
 PostgreSQL
 ----------
-LiteLLM reaches PostgreSQL through Prisma: the query engine (the proxy) and the schema engine
-(`prisma migrate deploy`, the migration step) both parse `DATABASE_URL` with quaint's
-`PostgresNativeUrl::parse_query_params` (prisma-engines, quaint/src/connector/postgres/url.rs)
-and build the TLS connector in `PostgreSql::new` (quaint/src/connector/postgres/native/mod.rs).
-Read in the prisma-engines source (the stored versions at commits 0d495ae9 for url.rs and 004522f9
-for native/mod.rs; the pinned engine is 393aa359, Prisma 5.17.0: this code is the same there as far
-as the snapshot shows, see docs/security.md for what was and was not read):
+LiteLLM reaches PostgreSQL through Prisma: the query engine (the proxy) parses `DATABASE_URL` with
+quaint's `PostgresNativeUrl::parse_query_params` (prisma-engines, quaint/src/connector/postgres/url.rs)
+and builds the TLS connector in `PostgreSql::new` (quaint/src/connector/postgres/native/mod.rs); the
+schema engine (`prisma migrate deploy`, the migration step) builds the same `PostgresUrl::new_native`
+in its PostgreSQL connector (seen in a stored version of the source, not at the pinned commit).
+Read in the prisma-engines source: the stored versions at commits 0d495ae9 (url.rs) and 004522f9
+(native/mod.rs). The pinned engine is 393aa359 (Prisma 5.17.0); its tree was not available to compare
+those lines at that exact commit (docs/security.md says what was and was not read):
 
 * `sslmode`: `disable`, `prefer`, `require` only; any other value is logged at debug level and
   ignored (the default, `prefer`, stays). libpq's `verify-ca`/`verify-full` therefore mean
@@ -19,8 +20,7 @@ as the snapshot shows, see docs/security.md for what was and was not read):
   verifies the chain AND the host name (native-tls checks the name unless
   `danger_accept_invalid_hostnames`, which quaint never sets). There is no chain-only mode.
 * `sslcert`: the CA file (PEM), added with `add_root_certificate` to the system's roots (it does
-  not replace them). Prisma's docs call it "the server certificate"; it is a trust anchor, unlike
-  libpq's `sslcert` (the client certificate).
+  not replace them): a trust anchor, unlike libpq's `sslcert` (the client certificate).
 * `sslidentity` / `sslpassword`: a PKCS#12 client identity (not used by this project).
 
 So the stack's `postgres.sslmode` maps to Prisma like this, and the stack refuses what Prisma
