@@ -77,6 +77,16 @@ def rds(pki):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def _run(coro):
+    """On a loop of its own, leaving the thread's current event loop alone (asyncio.run would unset
+    it, and later modules in the same process call asyncio.get_event_loop())."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
 CASES = [("right CA, right name", "right", RIGHT_HOST, True),
          ("wrong CA", "wrong", RIGHT_HOST, False),
          ("right CA, wrong name", "right", WRONG_NAME_HOST, False)]
@@ -187,13 +197,13 @@ def test_litellm_redis_clients_with_rendered_settings(rds, pki, ca_files, monkey
 
     if ok:
         assert get_redis_client(**params).ping() is True
-        assert asyncio.run(async_ping()) is True
+        assert _run(async_ping()) is True
     else:
         with pytest.raises(redis.ConnectionError) as err:
             get_redis_client(**params).ping()
         assert "certificate verify failed" in str(err.value), (case, str(err.value))
         with pytest.raises(redis.ConnectionError) as err:
-            asyncio.run(async_ping())
+            _run(async_ping())
         assert "certificate verify failed" in str(err.value), (case, str(err.value))
 
 
