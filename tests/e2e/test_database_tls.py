@@ -153,6 +153,20 @@ def test_rendered_database_url_verify_full(pg, ca_files, case, ca, host, ok):
                 or "IP: 127.0.0.2 is not in the cert's list" in result["error"]), result
 
 
+def test_litellm_keeps_the_tls_parameters_when_it_adds_its_pool_parameters(pg, ca_files):
+    """The proxy does not hand DATABASE_URL to Prisma as is: proxy_cli rewrites it with its pool
+    parameters (append_query_params(_build_db_connection_url_params(...)): parse_qs + urlencode).
+    The rewritten URL still verifies: the right CA connects, a wrong CA is refused."""
+    from litellm.proxy.proxy_cli import _build_db_connection_url_params, append_query_params
+
+    params = _build_db_connection_url_params(connection_limit=10, pool_timeout=60)
+    for ca, ok in (("right", True), ("wrong", False)):
+        url = append_query_params(
+            database_url(pg.role, pg.password, RIGHT_HOST, pg.port, pg.database, "verify-full", ca_files[ca]), params)
+        assert "connection_limit=10" in url and "sslaccept=strict" in url
+        assert _prisma_probe(url)["ok"] is ok, ca
+
+
 def test_rendered_database_url_require_encrypts_but_verifies_nothing(pg):
     """What `require` means to Prisma (sslaccept defaults to accept_invalid_certs): encrypted, but a
     server with any certificate (here: under a name it does not carry) is accepted. The reason
