@@ -71,6 +71,9 @@ PASSWORD_LENGTH = 40
 # RFC 3986 "unreserved": never percent-encoded, never special to a shell, env file or libpq.
 PASSWORD_SPECIALS = "-_.~"
 PROVIDER_CONNECT_TIMEOUT_SECONDS = 30
+# Where operator_ca_file writes postgres.ca_cert for the provider (tests point it elsewhere:
+# tests/conftest.py).
+OPERATOR_CA_DIR = Path(__file__).resolve().parents[1] / ".ca"
 
 provider_sslmode = db_tls.provider_sslmode
 
@@ -106,7 +109,7 @@ def operator_ca_file(pem: str, directory: Optional[str] = None) -> str:
     the provider's configuration changes only with the CA. Default directory: ``.ca`` in the
     project directory (git-ignored). A standalone ``pulumi refresh``/``destroy`` on a fresh checkout
     does not run the program: run ``pulumi preview`` first (docs/security.md)."""
-    base = Path(directory) if directory else Path(__file__).resolve().parents[1] / ".ca"
+    base = Path(directory) if directory else OPERATOR_CA_DIR
     path = base / f"postgres-ca-{hashlib.sha256(pem.encode('utf-8')).hexdigest()[:16]}.crt"
     if not path.is_file() or path.read_text(encoding="utf-8") != pem:
         base.mkdir(parents=True, exist_ok=True)
