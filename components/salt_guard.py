@@ -9,8 +9,8 @@ unless the operator says, in plain config, that this is a deliberate rotation:
     pulumi config set saltKeyRotation "2026-12: re-encrypted with the new key (ticket OPS-123)"
 
 A rotation is accepted once per distinct `saltKeyRotation` value: the value the last accepted
-fingerprint was recorded with does not authorize another change. (How to rotate properly: README,
-"Security model".)
+fingerprint was recorded with does not authorize another change. (How to rotate properly: docs/security.md,
+"Salt key rotation".)
 
 Pieces:
 - the fingerprint is HMAC-SHA256 keyed with a per-stack random secret (a RandomPassword, secret in

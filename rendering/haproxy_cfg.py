@@ -1,6 +1,6 @@
 """The front door's haproxy.cfg, rendered from validated settings. Pure: no Pulumi imports.
 
-Design (README, "Front door"):
+Design (docs/components.md, "FrontDoor"):
 - **Where it runs**: one HAProxy on a dedicated host (`frontDoor.address`); the service name
   (`<service_name>.<domain>`) is a CNAME to that host's A record. A local deploy runs it on this
   machine, listening on `frontDoor.address` (default 127.0.0.1) while the proxies listen on their
