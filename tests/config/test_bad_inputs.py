@@ -484,6 +484,13 @@ CASES: list[Case] = [
       {"kubernetes.monitoring": {"kind": "PodMonitor", "scrape_key_secret": {"secret": "s", "key": "k"}}, "observability.callbacks": []}),
     C("kube-monitor-interval", "kube", "kubernetes.monitoring.interval", "expected a scrape interval such as '30s'",
       {"kubernetes.monitoring": {"kind": "PodMonitor", "interval": "30 s", "scrape_key_secret": {"secret": "s", "key": "k"}}}),
+    # ---- a database outage (issue 16): litellm.database_outage -------------------------------
+    C("outage-unknown-value", "dev", "litellm.database_outage", "Input should be 'refuse' or 'admit_any_key'", {"litellm.database_outage": "allow"}),
+    C("outage-boolean", "local", "litellm.database_outage", "Input should be 'refuse' or 'admit_any_key'", {"litellm.database_outage": True}),
+    C("outage-litellm-flag-name", "dev", "litellm.database_outage", "Input should be 'refuse' or 'admit_any_key'",
+      {"litellm.database_outage": "allow_requests_on_db_unavailable"}),
+    C("outage-admit-without-postgres", "dev", "litellm.database_outage", "'admit_any_key' is about an outage of the database: enable postgres",
+      {"litellm.database_outage": "admit_any_key", "litellm.workers": 8, "postgres.enabled": False, "litellm.model_source": "config", "catalogFiles": DELETE}),
     C("kube-prestop-too-long", "kube", "kubernetes.prestop_seconds", "less than or equal to 120", {"kubernetes.prestop_seconds": 600}),
 ]
 

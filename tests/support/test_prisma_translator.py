@@ -389,3 +389,28 @@ def test_translator_exits_when_the_process_that_spawned_it_dies(engine_env, data
             os.killpg(spawner.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_an_unreachable_server_is_reported_as_the_native_engine_does(engine_env, loop):
+    """Nothing listens: the WASM engine says P2036 "Error in external connector"; the native engine of
+    the same commit says P1001 "Can't reach database server at `host`:`port`", and LiteLLM's outage
+    handling keys on that text (litellm/proxy/db/exception_handler.py). The translator says P1001
+    while the pool's last attempt failed to reach the server, and the engine's own answer again once
+    it succeeds (tests/e2e/test_database_outage.py runs the proxy through a real outage)."""
+    import socket
+
+    import prisma
+    from prisma import Prisma
+
+    with socket.socket() as s:  # a free loopback port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = Prisma(datasource={"url": f"postgresql://nobody:pw@127.0.0.1:{port}/none?sslmode=disable"})
+    loop.run_until_complete(client.connect())
+    try:
+        with pytest.raises(prisma.errors.DataError) as caught:
+            loop.run_until_complete(client.litellm_verificationtoken.find_first(where={"token": "x"}))
+    finally:
+        loop.run_until_complete(client.disconnect())
+    assert caught.value.code == "P1001"
+    assert f"Can't reach database server at `127.0.0.1`:`{port}`" in str(caught.value)
