@@ -197,18 +197,25 @@ def test_refuse_lets_no_uncached_key_in(observed: Observed, phase: str):
     assert got == {"known": 503, "revoked": 503, "unknown": 503, "unknown-other-model": 503, "not-sk": 401, "cached-other-model": 403}, got
 
 
-def test_admit_any_key_refuses_like_refuse_when_the_server_refuses_connections(observed: Observed):
-    """LiteLLM's fallback is an allow-list of outage errors; "can't reach database server" (P1001) is
-    not on it: a refused server answers 503 in both modes."""
+def test_admit_any_key_may_admit_any_sk_bearer_when_the_server_refuses_connections(observed: Observed):
+    """A refused server's error ("can't reach database server", P1001) is not on LiteLLM's outage
+    allow-list, but it makes LiteLLM reconnect its engine, and a lookup that meets the engine
+    restarting (a transport error) or runs past the 10 s deadline is: under concurrent requests some
+    made-up keys pass, and which ones depends on timing. Sequentially every probe got 503. So the
+    only promise is: nothing but 200 or 503, and never a bearer that is not an sk- key."""
     got = {probe: observed.probes[("admit_any_key", "refused", probe)] for probe in PROBES}
-    assert got == {"known": 503, "revoked": 503, "unknown": 503, "unknown-other-model": 503, "not-sk": 401, "cached-other-model": 403}, got
+    assert got["not-sk"] == 401, got
+    assert {got[p] for p in ("known", "revoked", "unknown", "unknown-other-model")} <= {200, 503}, got
+    assert got["cached-other-model"] in (200, 403), got
 
 
 def test_admit_any_key_admits_every_sk_bearer_when_the_server_hangs(observed: Observed):
-    """The lookup deadline is on the allow-list: a revoked key and a made-up one pass, for any model;
-    so does a cached key for a model it is not allowed (its access check looks up the database)."""
+    """A hung server: every lookup runs into LiteLLM's 10 s deadline, which is on the allow-list: a
+    revoked key and made-up ones pass, for any model. A cached key asking for a model it may not use
+    is refused or, when its access check meets the deadline too, admitted (seen both ways)."""
     got = {probe: observed.probes[("admit_any_key", "stalled", probe)] for probe in PROBES}
-    assert got == {"known": 200, "revoked": 200, "unknown": 200, "unknown-other-model": 200, "not-sk": 401, "cached-other-model": 200}, got
+    assert {p: got[p] for p in PROBES[:5]} == {"known": 200, "revoked": 200, "unknown": 200, "unknown-other-model": 200, "not-sk": 401}, got
+    assert got["cached-other-model"] in (200, 403), got
 
 
 @pytest.mark.parametrize("mode", MODES)
