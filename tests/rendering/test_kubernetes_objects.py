@@ -145,8 +145,9 @@ def test_rendered_files_pass_the_cli_strict(tmp_path):
                    capture_output=True, cwd=Path(__file__).resolve().parents[2])
     files = sorted((out / "kube" / "k8s").glob("*.yaml"))
     assert [f.name for f in files] == [
-        "01-namespace.yaml", "02-secret-env.yaml", "03-secret-tls.yaml", "04-configmap.yaml", "05-job-migrate.yaml",
-        "06-deployment.yaml", "07-service.yaml", "08-pdb.yaml", "09-hpa.yaml", "10-ingress.yaml",
+        "01-namespace.yaml", "02-secret-env.yaml", "03-secret-tls.yaml", "04-configmap.yaml", "05-networkpolicy.yaml",
+        "06-networkpolicy-migrations.yaml", "07-job-migrate.yaml", "08-deployment.yaml", "09-service.yaml", "10-pdb.yaml",
+        "11-hpa.yaml", "12-ingress.yaml",
     ]
     cli = Path(sys.executable).parent / "kubernetes-validate"
     done = subprocess.run([str(cli), "--strict", "-k", KUBERNETES_VERSION, *map(str, files)], capture_output=True, text=True)
