@@ -139,6 +139,7 @@ class Gateway(pulumi.ComponentResource):
             ),
             s.salt_key_rotation,
             opts=child,
+            source="config" if s.secrets.salt_key is not None else "generated",
         )
         salt_key = pulumi.Output.secret(pulumi.Output.all(self.salt_key_guard.id, salt_key).apply(lambda v: v[1]))
 
