@@ -11,13 +11,13 @@ unless the operator says, in plain config, that this is a deliberate rotation:
 A rotation is accepted once per distinct `saltKeyRotation` value, ever: every reason that authorized
 a rotation is kept in the guard's state (`rotations`, written by check into the inputs the engine
 records), so going back to an earlier reason (A -> B -> A) authorizes nothing. (How to rotate
-properly: docs/security-model.md.)
+properly: docs/security.md, "Salt key rotation".)
 
 A salt key that is about to be generated (saltKey removed from config, or the generated one
 replaced) has no value yet in a preview: its fingerprint is unknown. With a fingerprint recorded,
 an unknown one is a change, refused like any other, so the preview fails before `up` would create
 the new (protected, retained) RandomPassword and only then be refused. (`pulumi up --skip-preview`
-still creates it first: docs/security-model.md.)
+still creates it first: docs/security.md.)
 
 Pieces:
 - the fingerprint is HMAC-SHA256 keyed with a per-stack random secret (a RandomPassword, secret in
@@ -78,7 +78,7 @@ def rotation_failure(olds: dict, news: dict) -> Optional[str]:
         f"{what}. LiteLLM "
         "encrypts the credentials stored in its database with it: with a new key it cannot decrypt any of "
         "them. If this is not deliberate, restore the previous saltKey. To rotate on purpose, follow "
-        f"docs/security-model.md (salt key rotation), then `pulumi config set {ROTATION_KEY} \"<reason>\"` "
+        f"docs/security.md (Salt key rotation), then `pulumi config set {ROTATION_KEY} \"<reason>\"` "
         f"and run again {hint}".rstrip()
     )
 

@@ -280,7 +280,7 @@ class KubernetesImage(_Strict):
 # CVE-2021-25742, CVE-2025-1974), `ssl-redirect: "false"` serves the gateway, and every consumer's
 # Bearer key, over plain http. So only the annotations below pass, each with a check of its value;
 # anything else is refused by name. To allow another, add it here with its value check (and to
-# docs/security-model.md).
+# docs/security.md).
 
 _NGINX = "nginx.ingress.kubernetes.io/"
 _SIZE = re.compile(r"[0-9]{1,6}[kKmMgG]?")
@@ -352,7 +352,7 @@ def ingress_annotation_problems(annotations: dict[str, str], path: str) -> list[
         elif key in _REFUSED_INGRESS_ANNOTATIONS:
             out.append((where, _REFUSED_INGRESS_ANNOTATIONS[key]))
         elif key not in ALLOWED_INGRESS_ANNOTATIONS:
-            out.append((where, "not an annotation this stack allows (docs/security-model.md, 'Ingress annotations'); "
+            out.append((where, "not an annotation this stack allows (docs/security.md, 'Ingress annotations'); "
                                f"allowed: {', '.join(sorted(ALLOWED_INGRESS_ANNOTATIONS))}"))
         else:
             try:
@@ -369,7 +369,7 @@ class KubernetesIngress(_Strict):
     # An existing kubernetes.io/tls Secret in the namespace; None = the stack's own certificate
     # (tls.issuer internal-ca or self-signed) in a Secret this stack creates.
     tls_secret: Optional[str] = None
-    # Only ALLOWED_INGRESS_ANNOTATIONS, each value checked (above).
+    # Only the allow-listed annotations, each with its value checked (docs/security.md, "Ingress annotations").
     annotations: dict[str, str] = Field(default_factory=dict)
     # pulumi-kubernetes waits (10 min) for the controller to publish the Ingress's address; a
     # controller that never does (some do not publish a status) fails every `up`: true skips that
@@ -399,14 +399,17 @@ class KubernetesNetworkPolicy(_Strict):
     """NetworkPolicies for the gateway's pods (issue 16). Enforced only by a CNI that implements them
     (Calico, Cilium, ...); on one that does not they are accepted and ignored."""
 
+    # Deny-by-default NetworkPolicies for the serving and the migration pods (docs/security.md).
     enabled: bool = True
     # Who may open connections to the proxy port: the Ingress controller's pods in its namespace.
     ingress_controller_namespace: Annotated[str, AfterValidator(lambda v: _dns_label(v, "a namespace name"))] = "ingress-nginx"
+    # The labels of the Ingress controller's pods (with ingress_controller_namespace).
     ingress_controller_pod_labels: LabelMap = Field(default_factory=lambda: {"app.kubernetes.io/name": "ingress-nginx"})
     # With kubernetes.monitoring: the namespace Prometheus scrapes from (any pod there).
     prometheus_namespace: Annotated[str, AfterValidator(lambda v: _dns_label(v, "a namespace name"))] = "monitoring"
     # The cluster DNS: UDP and TCP 53 to these pods in this namespace.
     dns_namespace: Annotated[str, AfterValidator(lambda v: _dns_label(v, "a namespace name"))] = "kube-system"
+    # The labels of the cluster DNS pods (with dns_namespace).
     dns_pod_labels: LabelMap = Field(default_factory=lambda: {"k8s-app": "kube-dns"})
     # A NetworkPolicy allows addresses, not names: PostgreSQL, Redis and model upstreams written as
     # IPs are allowed to that address and port only; written as names, to their port at any address,
@@ -521,6 +524,7 @@ class KubernetesSettings(_Strict):
     resources: KubernetesResources = Field(default_factory=KubernetesResources)
     image: KubernetesImage = Field(default_factory=KubernetesImage)
     ingress: KubernetesIngress = Field(default_factory=KubernetesIngress)
+    # Who may reach the pods and whom they may reach (NetworkPolicies; docs/security.md).
     network_policy: KubernetesNetworkPolicy = Field(default_factory=KubernetesNetworkPolicy)
     # preStop delay: the pod keeps serving while its endpoint is removed from the Service and the
     # Ingress controller's upstreams (both asynchronous to the SIGTERM); then the drain.

@@ -72,14 +72,12 @@ class LiteLLMSettings(StrictModel):
     proxy_batch_write_at: Annotated[int, Field(ge=1)] = 60
     readiness_timeout_seconds: Annotated[int, Field(ge=5, le=1800)] = 180
     # What a proxy does with a key it must look up while PostgreSQL is unavailable
-    # (general_settings.allow_requests_on_db_unavailable; docs/security-model.md, "Database outage").
-    # "refuse" (default): only keys already in the proxy's cache keep working, with their cached
-    # limits; every other key gets 503 (server refused) or 503 after LiteLLM's 10 s lookup deadline
-    # (server hung). "admit_any_key": when the lookup fails in the ways LiteLLM counts as an outage
-    # (a hung server, the engine unreachable, too many connections, the server starting or shutting
-    # down) the pinned LiteLLM admits ANY bearer starting with "sk-" as an internal user with no model
-    # list and no budget: a revoked, expired, over-budget or made-up key passes. The value says so on
-    # purpose.
+    # (general_settings.allow_requests_on_db_unavailable; docs/security.md, "Database outage").
+    # "refuse" (default): a key in the proxy's cache keeps working with its cached limits (60 s after
+    # its last lookup, LiteLLM's cache TTL); every other key gets 503. "admit_any_key": the pinned
+    # LiteLLM may admit ANY bearer starting with "sk-" (revoked, expired, over budget or made up) as
+    # an internal user with no model list and no budget: always while the database hangs, and, as
+    # timing decides, while it refuses connections. The value says so on purpose.
     database_outage: Literal["refuse", "admit_any_key"] = "refuse"
 
     @field_validator("version")

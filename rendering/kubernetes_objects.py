@@ -555,7 +555,7 @@ def ingress_host(settings: GatewaySettings) -> str:
 
 # ingress-nginx's proxy timeouts (seconds, between two reads/writes: a non-streamed answer comes in
 # one read at the end). Other controllers name theirs differently: set them to at least
-# shutdown_plan().ingress_timeout_seconds (README).
+# shutdown_plan().ingress_timeout_seconds (docs/kubernetes.md).
 NGINX_TIMEOUT_ANNOTATIONS = ("nginx.ingress.kubernetes.io/proxy-read-timeout", "nginx.ingress.kubernetes.io/proxy-send-timeout")
 
 
@@ -639,7 +639,7 @@ def monitor_manifest(settings: GatewaySettings) -> dict[str, Any]:
 # monitoring) to the proxy port; egress to the cluster DNS, PostgreSQL, Redis and the model upstreams.
 # A NetworkPolicy allows addresses, not names: a host written as an IP is allowed as that address;
 # a name is allowed on its port to kubernetes.network_policy.egress_cidrs, or to any address when none
-# are listed (docs/security-model.md, "NetworkPolicy").
+# are listed (docs/security.md, "NetworkPolicy").
 
 
 def _host_port(url: str) -> tuple[str, int]:

@@ -1,5 +1,5 @@
 """A PostgreSQL outage, on the real proxy with its database: what consumers get under each value of
-`litellm.database_outage` (issue 16, item 7; docs/security-model.md, "Database outage").
+`litellm.database_outage` (issue 16, item 7; docs/security.md, "Database outage").
 
 One PostgreSQL of this module's own (tests/support/own_postgres.py: a free loopback port, so the
 shared server is never touched) and two real proxies on the same database: one rendered with
