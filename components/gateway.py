@@ -38,6 +38,7 @@ from config.admin_ui import SSO_SECRET_ENV
 from config.catalog import VirtualKeySpec
 from config.endpoints import base_url
 from config.fields import is_ip_address
+from config.litellm_settings import ADMIT_ANY_KEY_WARNING
 from config.settings import GatewaySettings
 from rendering.host_files import secret_env_names
 from rendering.litellm_yaml import admin_model_info, deployment_entry, render_litellm_config_yaml
@@ -96,6 +97,10 @@ class Gateway(pulumi.ComponentResource):
         now = args.now or datetime.now(timezone.utc)
         child = pulumi.ResourceOptions(parent=self)
         protect = s.protected
+
+        if s.litellm.database_outage == "admit_any_key":
+            # shown by every preview and up, so the choice never goes unnoticed
+            pulumi.log.warn(ADMIT_ANY_KEY_WARNING, resource=self)
 
         # ---- keys the proxy itself needs ----------------------------------------------------
         if s.secrets.master_key is not None:

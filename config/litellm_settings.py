@@ -80,6 +80,7 @@ class LiteLLMSettings(StrictModel):
     # timing decides, while it refuses connections. The value says so on purpose.
     database_outage: Literal["refuse", "admit_any_key"] = "refuse"
 
+
     @field_validator("version")
     @classmethod
     def _known_good_version(cls, value: str) -> str:
@@ -103,3 +104,10 @@ class LiteLLMSettings(StrictModel):
         if dupes:
             raise ValueError(f"host names must be unique; repeated: {', '.join(dupes)}")
         return self
+
+
+ADMIT_ANY_KEY_WARNING = (
+    "litellm.database_outage is admit_any_key: while PostgreSQL is unavailable the proxies may admit ANY "
+    "bearer starting with 'sk-' (revoked, over budget or made up) with every model and no budget; "
+    "only clients the network in front of the gateway admits can try (docs/security.md, \"Database outage\")"
+)

@@ -364,26 +364,31 @@ async function loadEngine(datamodel, url, logQueries) {
 // `DatabaseNotReachable`: "Can't reach database server at `host`:`port`"). LiteLLM decides what an
 // outage does from that text (litellm/proxy/db/exception_handler.py: "can't reach database server"
 // makes it a transport error: reconnect, then 503), so the harness must say what the native engine
-// says. `watchReachability` notes connection-level failures of the pool (no server answered) and
-// clears them on the next success; `asNative` rewrites P2036 while the last thing seen was such a
-// failure. Anything else (a query the server refused) stays as the engine answered.
+// says. `watchReachability` notes connection-level failures of the pool (no server answered, or the
+// server closed the connection: P1017 "Server has closed the connection.") and clears them on the
+// next success; `asNative` rewrites P2036 while the last thing seen was such a failure. Anything
+// else (a query the server refused) stays as the engine answered.
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EPIPE']);
+// P1001: no server answered (refused, unroutable, timed out); P1017: the server closed an open
+// connection (user-facing-errors `DatabaseNotReachable` / `ConnectionClosed`).
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const CLOSED = new Set(['ECONNRESET', 'EPIPE']);
 
-export function isUnreachable(e) {
-  if (!e) return false;
-  if (UNREACHABLE.has(e.code)) return true;
-  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(String(e.message ?? ''));
+export function connectionFailure(e) {
+  if (!e) return null;
+  if (UNREACHABLE.has(e.code) || /connection timeout/i.test(String(e.message ?? ''))) return 'P1001';
+  if (CLOSED.has(e.code) || /Connection terminated/i.test(String(e.message ?? ''))) return 'P1017';
+  return null;
 }
 
 export function watchReachability(pool, connectionString) {
   const u = new URL(connectionString);
-  const state = { host: u.hostname, port: u.port || '5432', unreachable: false };
+  const state = { host: u.hostname, port: u.port || '5432', failure: null };
   const note = (promise) => {
     if (promise && typeof promise.then === 'function') {
       promise.then(
-        () => { state.unreachable = false; },
-        (e) => { if (isUnreachable(e)) state.unreachable = true; },
+        () => { state.failure = null; },
+        (e) => { const code = connectionFailure(e); if (code) state.failure = code; },
       );
     }
     return promise;
@@ -396,12 +401,15 @@ export function watchReachability(pool, connectionString) {
 }
 
 export function asNative(answer, reach) {
-  if (!reach || !reach.unreachable || !answer || !Array.isArray(answer.errors)) return answer;
+  if (!reach || !reach.failure || !answer || !Array.isArray(answer.errors)) return answer;
   const errors = answer.errors.map((err) => {
     if (err?.user_facing_error?.error_code !== 'P2036') return err;
     const where = `\`${reach.host}\`:\`${reach.port}\``;
-    const message = `Can't reach database server at ${where}\n\nPlease make sure your database server is running at ${where}.`;
-    return { error: message, user_facing_error: { is_panic: false, message, meta: { database_host: reach.host, database_port: reach.port }, error_code: 'P1001' } };
+    const message = reach.failure === 'P1001'
+      ? `Can't reach database server at ${where}\n\nPlease make sure your database server is running at ${where}.`
+      : 'Server has closed the connection.';
+    const meta = reach.failure === 'P1001' ? { database_host: reach.host, database_port: reach.port } : {};
+    return { error: message, user_facing_error: { is_panic: false, message, meta, error_code: reach.failure } };
   });
   return { ...answer, errors };
 }
