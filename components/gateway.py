@@ -38,6 +38,7 @@ from config.admin_ui import SSO_SECRET_ENV
 from config.catalog import VirtualKeySpec
 from config.endpoints import base_url
 from config.fields import is_ip_address
+from config.litellm_settings import ADMIT_ANY_KEY_WARNING
 from config.settings import GatewaySettings
 from rendering.host_files import ca_files, secret_env_names
 from rendering.litellm_yaml import admin_model_info, deployment_entry, render_litellm_config_yaml
@@ -97,6 +98,10 @@ class Gateway(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         protect = s.protected
 
+        if s.litellm.database_outage == "admit_any_key":
+            # shown by every preview and up, so the choice never goes unnoticed
+            pulumi.log.warn(ADMIT_ANY_KEY_WARNING, resource=self)
+
         # ---- keys the proxy itself needs ----------------------------------------------------
         if s.secrets.master_key is not None:
             self.master_key = _secret(s.secrets.master_key)
@@ -139,6 +144,7 @@ class Gateway(pulumi.ComponentResource):
             ),
             s.salt_key_rotation,
             opts=child,
+            source="config" if s.secrets.salt_key is not None else "generated",
         )
         salt_key = pulumi.Output.secret(pulumi.Output.all(self.salt_key_guard.id, salt_key).apply(lambda v: v[1]))
 

@@ -132,6 +132,8 @@ def section_problems(s: Any) -> list[tuple[str, str]]:
         problems.append(("litellm.model_source", "'api' stores models in the database: enable postgres"))
     if (s.teams or s.keys) and not s.postgres.enabled:
         problems.append(("keys", "teams and virtual keys live in the database: enable postgres"))
+    if s.litellm.database_outage == "admit_any_key" and not s.postgres.enabled:
+        problems.append(("litellm.database_outage", "'admit_any_key' is about an outage of the database: enable postgres, or leave the default 'refuse'"))
     if s.dns.enabled and s.litellm.deploy == "local":
         problems.append(("dns.enabled", "DNS records are for ssh-deployed hosts; turn DNS off for a local deploy"))
     return problems

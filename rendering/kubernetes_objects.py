@@ -30,10 +30,12 @@ What the manifests encode, and where it comes from:
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
 
 from config.kubernetes_settings import (
     GRACEFUL_SHUTDOWN_ENV,
@@ -649,6 +651,101 @@ def monitor_manifest(settings: GatewaySettings) -> dict[str, Any]:
     return {"apiVersion": MONITORING_API_VERSION, "kind": m.kind, "metadata": meta, "spec": spec}
 
 
+# ---- NetworkPolicies (issue 16) --------------------------------------------------------------------
+# Deny by default for the gateway's pods, then allow: the Ingress controller (and Prometheus with
+# monitoring) to the proxy port; egress to the cluster DNS, PostgreSQL, Redis and the model upstreams.
+# A NetworkPolicy allows addresses, not names: a host written as an IP is allowed as that address;
+# a name is allowed on its port to kubernetes.network_policy.egress_cidrs, or to any address when none
+# are listed (docs/security.md, "NetworkPolicy").
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    u = urlsplit(url)
+    return (u.hostname or "", u.port or (443 if u.scheme == "https" else 80))
+
+
+def egress_targets(settings: GatewaySettings, *, migrations: bool = False) -> list[tuple[str, int]]:
+    """(host, TCP port) the pods open connections to; a host of "" means "a provider's public API"."""
+    out: list[tuple[str, int]] = []
+    if settings.postgres.enabled:
+        out.append((settings.postgres.host, settings.postgres.port))
+    if migrations:
+        return out
+    if settings.redis.enabled:
+        out.append((settings.redis.host, settings.redis.port))
+    for m in settings.models:
+        out.append(_host_port(m.api_base) if m.api_base else ("", 443))
+    o = settings.observability
+    if o.alerting.channels or "langfuse" in o.callbacks:
+        out.append(("", 443))  # Slack webhooks, e-mail APIs, Langfuse: public HTTPS services
+    return sorted(set(out))
+
+
+def _peers(host: str, cidrs: list[str]) -> Optional[list[dict[str, Any]]]:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return [{"ipBlock": {"cidr": c}} for c in cidrs] or None
+    return [{"ipBlock": {"cidr": f"{ip}/{ip.max_prefixlen}"}}]
+
+
+def _egress_rules(settings: GatewaySettings, *, migrations: bool) -> list[dict[str, Any]]:
+    k = settings.kubernetes
+    assert k is not None
+    np = k.network_policy
+    rules: list[dict[str, Any]] = [{
+        "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: np.dns_namespace}},
+                "podSelector": {"matchLabels": dict(np.dns_pod_labels)}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }]
+    by_peers: dict[str, tuple[Optional[list[dict[str, Any]]], set[int]]] = {}
+    for host, port in egress_targets(settings, migrations=migrations):
+        peers = _peers(host, list(np.egress_cidrs)) if host else None
+        key = json.dumps(peers, sort_keys=True)
+        by_peers.setdefault(key, (peers, set()))[1].add(port)
+    for _, (peers, ports) in sorted(by_peers.items()):
+        rule: dict[str, Any] = {"ports": [{"protocol": "TCP", "port": p} for p in sorted(ports)]}
+        if peers is not None:
+            rule = {"to": peers, **rule}
+        rules.append(rule)
+    return rules
+
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace (1.22+)
+
+
+def network_policy_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    n = object_names(settings)
+    k = settings.kubernetes
+    assert k is not None
+    np = k.network_policy
+    port = [{"protocol": "TCP", "port": settings.litellm.port}]
+    ingress = [{
+        "from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: np.ingress_controller_namespace}},
+                  "podSelector": {"matchLabels": dict(np.ingress_controller_pod_labels)}}],
+        "ports": port,
+    }]
+    if k.monitoring.kind != "none":
+        ingress.append({"from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: np.prometheus_namespace}}}], "ports": port})
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": _meta(settings, n.base),
+        "spec": {"podSelector": {"matchLabels": selector_labels(settings)}, "policyTypes": ["Ingress", "Egress"],
+                 "ingress": ingress, "egress": _egress_rules(settings, migrations=False)},
+    }
+
+
+def migration_network_policy_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    """The migration Job's pods: nothing comes in; out only to DNS and PostgreSQL."""
+    n = object_names(settings)
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": _meta(settings, f"{n.base}-migrations", "migrations"),
+        "spec": {"podSelector": {"matchLabels": selector_labels(settings, "migrations")}, "policyTypes": ["Ingress", "Egress"],
+                 "ingress": [], "egress": _egress_rules(settings, migrations=True)},
+    }
+
+
 def creates_tls_secret(settings: GatewaySettings) -> bool:
     k = settings.kubernetes
     return bool(k and k.ingress.enabled and settings.tls.enabled and not k.ingress.tls_secret)
@@ -673,6 +770,11 @@ def kubernetes_manifests(
     if creates_tls_secret(settings):
         out["secret-tls"] = tls_secret_manifest(settings, tls_cert_pem, tls_key_pem)
     out["configmap"] = config_map_manifest(settings)
+    if k.network_policy.enabled:
+        # before any pod: no pod of this stack ever runs unconfined
+        out["networkpolicy"] = network_policy_manifest(settings)
+        if settings.postgres.enabled:
+            out["networkpolicy-migrations"] = migration_network_policy_manifest(settings)
     if settings.postgres.enabled:
         out["job-migrate"] = migration_job_manifest(settings)
     out["deployment"] = deployment_manifest(settings, secrets_checksum)

@@ -167,6 +167,8 @@ def general_settings(settings: GatewaySettings) -> dict[str, Any]:
         out["database_url"] = DATABASE_URL_REF
         out["database_connection_pool_limit"] = settings.litellm.database_connection_pool_limit
         out["proxy_batch_write_at"] = settings.litellm.proxy_batch_write_at
+        # Stated either way, so LiteLLM's default cannot change what an outage does (config.litellm_settings).
+        out["allow_requests_on_db_unavailable"] = settings.litellm.database_outage == "admit_any_key"
     # The env file's STORE_MODEL_IN_DB says the same (rendering.host_files.store_model_in_db_env).
     out["store_model_in_db"] = store_model_in_db_env(settings) == "True"
     if settings.redis.enabled and settings.router_shares_state:
