@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 from config import checks
 from config.host_env import GATEWAY_ENV_VARS
+from config.litellm_locks import lock_text, missing_lock_message
 from config.kubernetes_settings import (
     DERIVED_POD_ENV_NAMES,
     MAX_REQUEST_WINDOW_SECONDS,
@@ -45,7 +46,17 @@ def gateway_problems(s: Any, now: Optional[datetime]) -> list[tuple[str, str]]:
     problems.extend(host_key_problems(s))
     problems.extend(alerting_problems(s))
     problems.extend(front_door_problems(s))
+    problems.extend(release_problems(s))
     return problems
+
+
+def release_problems(s: Any) -> list[tuple[str, str]]:
+    """ssh hosts install only a hashed lock and a Kubernetes image must be a reviewed release: the
+    stack's litellm.version needs its locks/litellm-<v>.lock (config.litellm_locks). A local deploy
+    (the operator's machine, not root) may fall back to the release's exact top-level pins."""
+    if s.litellm.deploy == "local" or lock_text(s.litellm.version) is not None:
+        return []
+    return [("litellm.version", missing_lock_message(s.litellm.version))]
 
 
 def catalog_problems(s: Any) -> list[tuple[str, str]]:

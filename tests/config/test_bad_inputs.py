@@ -123,6 +123,10 @@ CASES: list[Case] = [
     C("version-pinned-with-newline", "local", "litellm.version", "expected an exact LiteLLM release", {"litellm.version": "1.108.7\n"}),
     C("version-range", "local", "litellm.version", "no ranges", {"litellm.version": ">=1.108"}),
     C("version-blocked", "local", "litellm.version", "pulled from PyPI after a supply-chain compromise", {"litellm.version": "1.107.0"}),
+    C("version-without-lock", "dev", "litellm.version", "LiteLLM 1.108.3 has no hashed lock (locks/litellm-1.108.3.lock); "
+      "expected one of the releases with a lock: 1.108.7; add one with `make lock VERSION=1.108.3`", {"litellm.version": "1.108.3"}),
+    C("kube-version-without-lock", "kube", "litellm.version", "LiteLLM 1.108.3 has no hashed lock (locks/litellm-1.108.3.lock); "
+      "expected one of the releases with a lock: 1.108.7", {"litellm.version": "1.108.3"}),
     C("environment-newline", "dev", "environment", LABEL_FIX, {"environment": "dev\n"}),
     C("environment-upper", "local", "environment", LABEL_FIX, {"environment": "Local"}),
     C("domain-newline", "dev", "domain", "expected a lower-case DNS name", {"domain": "hx.dev.local\n"}),
