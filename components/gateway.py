@@ -165,6 +165,7 @@ class Gateway(pulumi.ComponentResource):
                 RedisCacheArgs(
                     settings=s.redis,
                     password=_secret(s.secrets.redis_password),
+                    admin_password=_secret(s.secrets.redis_admin_password),
                     connection=(
                         ssh_connection(s, s.redis.ssh_host or s.redis.host, s.redis.host_key)
                         if s.redis.manage_acl

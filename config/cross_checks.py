@@ -126,6 +126,9 @@ def section_problems(s: Any) -> list[tuple[str, str]]:
         problems.append(("keys", "teams and virtual keys live in the database: enable postgres"))
     if s.dns.enabled and s.litellm.deploy == "local":
         problems.append(("dns.enabled", "DNS records are for ssh-deployed hosts; turn DNS off for a local deploy"))
+    if s.secrets.redis_admin_password is not None and not (s.redis.enabled and s.redis.manage_acl):
+        problems.append(("redisAdminPassword", "is only used to manage the Redis ACL user (redis.manage_acl: true); "
+                         "remove it (`pulumi config rm redisAdminPassword`) or set redis.manage_acl: true"))
     return problems
 
 
@@ -179,7 +182,8 @@ def where_values_land(s: Any) -> list[tuple[str, str]]:
             "is the master key: the Admin UI password must be its own (a browser login must never hold the key "
             "that can do everything); set another with `pulumi config set --secret uiPassword <value>`")))
     for key, field_name in (("masterKey", "master_key"), ("saltKey", "salt_key"),
-                            ("redisPassword", "redis_password"), ("dnsAdminPassword", "dns_admin_password"),
+                            ("redisPassword", "redis_password"), ("redisAdminPassword", "redis_admin_password"),
+                            ("dnsAdminPassword", "dns_admin_password"),
                             ("uiPassword", "ui_password"), ("uiSsoClientSecret", "ui_sso_client_secret")):
         value = getattr(secrets, field_name)
         if value is not None and checks.breaks_lines(value.get_secret_value()):

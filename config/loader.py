@@ -58,6 +58,7 @@ SECRET_KEYS: dict[str, str] = {
     "saltKey": "salt_key",
     "postgresAdminPassword": "postgres_admin_password",
     "redisPassword": "redis_password",
+    "redisAdminPassword": "redis_admin_password",
     "sshPrivateKey": "ssh_private_key",
     "dnsAdminPassword": "dns_admin_password",
     "tlsCaKey": "tls_ca_key",
@@ -211,6 +212,9 @@ def _requirements(settings: GatewaySettings) -> list[tuple[str, str]]:
         req.append(("sshPrivateKey", "reaches the hosts over SSH"))
     if settings.litellm.deploy == "kubernetes" and settings.redis.enabled and settings.redis.user:
         req.append(("redisPassword", f"is the password of the Redis ACL user '{settings.redis.user}' the pods log in as"))
+    if settings.redis.manage_acl and settings.redis.admin_user:
+        req.append(("redisAdminPassword", f"is the password of the Redis admin user '{settings.redis.admin_user}' "
+                    "redis-cli logs in as to manage the ACL user (redis.admin_user)"))
     if settings.dns.enabled and settings.dns.auth == "authfile":
         req.append(("dnsAdminPassword", "authenticates samba-tool on the domain controller"))
     own_certificate = not (settings.kubernetes is not None and settings.kubernetes.ingress.tls_secret)
@@ -235,6 +239,7 @@ def _missing_secrets(settings: GatewaySettings) -> list[tuple[str, str]]:
     present = {
         "masterKey": s.master_key is not None,
         "redisPassword": s.redis_password is not None,
+        "redisAdminPassword": s.redis_admin_password is not None,
         "postgresAdminPassword": s.postgres_admin_password is not None,
         "sshPrivateKey": s.ssh_private_key is not None,
         "dnsAdminPassword": s.dns_admin_password is not None,

@@ -16,6 +16,9 @@ class GatewaySecrets(StrictModel):
     salt_key: Optional[SecretStr] = None
     postgres_admin_password: Optional[SecretStr] = None
     redis_password: Optional[SecretStr] = None
+    # The password redis-cli authenticates with to manage the ACL user (redis.manage_acl): of
+    # redis.admin_user, or of the default user (requirepass) when admin_user is not set.
+    redis_admin_password: Optional[SecretStr] = None
     ssh_private_key: Optional[SecretStr] = None
     dns_admin_password: Optional[SecretStr] = None
     tls_ca_key: Optional[SecretStr] = None

@@ -276,6 +276,17 @@ CASES: list[Case] = [
     C("tls-renewal-too-late", "dev", "tls", "early_renewal_hours must be shorter than validity_hours", {"tls.early_renewal_hours": 9000}),
     C("tls-issuer-unknown", "dev", "tls.issuer", "'internal-ca' or 'self-signed'", {"tls.issuer": "letsencrypt"}),
     C("redis-acl-without-user", "dev", "redis", "manage_acl needs 'user'", {"redis.user": DELETE}),
+    C("redis-admin-user-unmanaged", "local", "redis", "admin_user is the user that manages the ACL user: it needs manage_acl: true",
+      {"redis.admin_user": "gw-admin"}),
+    C("redis-admin-user-is-the-acl-user", "dev", "redis", "admin_user 'litellm' is the ACL user manage_acl resets (its password "
+      "and rules): give the admin user another name", {"redis.admin_user": "litellm"}),
+    C("redis-admin-user-space", "dev", "redis.admin_user", "expected a Redis ACL user name", {"redis.admin_user": "gw admin"}),
+    C("redis-admin-user-without-password", "dev", "redisAdminPassword", "is the password of the Redis admin user 'gw-admin' "
+      "redis-cli logs in as to manage the ACL user (redis.admin_user)", {"redis.admin_user": "gw-admin"}),
+    C("redis-admin-password-unmanaged", "local", "redisAdminPassword", "is only used to manage the Redis ACL user "
+      "(redis.manage_acl: true); remove it (`pulumi config rm redisAdminPassword`) or set redis.manage_acl: true",
+      secrets={"redisAdminPassword": "s3cret-admin"}),
+    C("redis-admin-password-newline", "dev", "redisAdminPassword", SECRET_LINE_FIX, secrets={"redisAdminPassword": "adm\nX=1"}),
     C("dns-without-server", "dev", "dns", "'server' (the Samba AD domain controller) is required", {"dns.server": DELETE}),
     C("dns-on-local-deploy", "local", "dns.enabled", "turn DNS off for a local deploy", {"dns": {"enabled": True, "server": "dc.local"}}),
     C("model-provider-unknown", "local", "models[0].provider", "'ollama_chat'", {"models[0].provider": "olama"}),
@@ -542,6 +553,8 @@ def test_bad_input_is_refused_with_stack_key_and_fix(case: Case):
         ("dev", {"litellm.system_user": "svc-litellm", "litellm.install_dir": "/srv/litellm-1.0+x"}, {}),
         ("dev", {"ssh.user": "first.last"}, {}),
         ("local", {"redis.user": "default"}, {}),  # the default user, not managed: nothing is reset
+        ("dev", {"redis.admin_user": "gw-admin"}, {"redisAdminPassword": "adm1n pass 'q' $x"}),
+        ("dev", {}, {"redisAdminPassword": "default-user-requirepass"}),  # requirepass: no admin_user
         ("dev", {"cache.namespace": "litellm.dev:cache_v2"}, {}),
         ("dev", {"observability.alerting.alert_types": ["llm_requests_hanging", "outage_alerts"]}, {}),
         ("dev", {}, {"postgresAdminPassword": "123456", "dnsAdminPassword": "0042"}),  # numeric secrets
