@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 LOCKS_DIR = Path(__file__).resolve().parents[1] / "locks"
-_LOCK_NAME = re.compile(r"^litellm-(?P<version>[0-9][0-9A-Za-z.\-]*)\.lock$")
+_LOCK_NAME = re.compile(r"litellm-(?P<version>[0-9][0-9A-Za-z.\-]*)\.lock")
 
 
 def lock_file(version: str, locks_dir: Optional[Path] = None) -> Path:
@@ -29,7 +29,7 @@ def lock_file(version: str, locks_dir: Optional[Path] = None) -> Path:
 def locked_versions(locks_dir: Optional[Path] = None) -> list[str]:
     """Every release with a lock, oldest first (numeric order)."""
     d = locks_dir or LOCKS_DIR
-    found = [m.group("version") for p in (d.iterdir() if d.is_dir() else []) if (m := _LOCK_NAME.match(p.name))]
+    found = [m.group("version") for p in (d.iterdir() if d.is_dir() else []) if (m := _LOCK_NAME.fullmatch(p.name))]
     return sorted(found, key=_order)
 
 
