@@ -65,7 +65,7 @@ drain and enable stay steps on the front door. They carry the whole rollout (a d
 host's rollout script) as their input, so all three change together; the host's step restores on
 a failed readiness wait as above. Limit: after such a failure the engine keeps drain's NEW state
 and enable's old one, so a revert re-drains the host and does not re-enable it, and a retry
-restarts it without a drain. Recovery (README, "Recovering a failed rollout"): re-run with
+restarts it without a drain. Recovery (docs/runbook.md, "Recover a failed rollout"): re-run with
 `--replace` of that host's drain step (retry/fix-forward) or of its enable step (revert).
 
 In-place updates: the reasons are a labelled comment line in the rollout's command text
@@ -429,7 +429,7 @@ class LiteLLMHost(pulumi.ComponentResource):
                     control.admin_socket, "drain", BACKEND, host.name, control.drain_timeout
                 ).replace(f"{control.drain_timeout}\n", f"{control.drain_timeout} || true\n"),
                 depends_on=[service],
-                # a replace (`--replace`, README recovery) drains, then re-enables: never the reverse
+                # a replace (`--replace`, docs/runbook.md recovery) drains, then re-enables: never the reverse
                 delete_before_replace=True,
             )
 
