@@ -20,6 +20,7 @@ from typing import Any, Optional
 from config import checks
 from config.host_env import GATEWAY_ENV_VARS
 from config.litellm_locks import lock_text, missing_lock_message
+from config.tls_provided import chains_to, check_provided, required_names
 from config.kubernetes_settings import (
     DERIVED_POD_ENV_NAMES,
     MAX_REQUEST_WINDOW_SECONDS,
@@ -47,6 +48,26 @@ def gateway_problems(s: Any, now: Optional[datetime]) -> list[tuple[str, str]]:
     problems.extend(alerting_problems(s))
     problems.extend(front_door_problems(s))
     problems.extend(release_problems(s))
+    problems.extend(provided_tls_problems(s, now))
+    return problems
+
+
+def provided_tls_problems(s: Any, now: Optional[datetime]) -> list[tuple[str, str]]:
+    """tls.issuer provided: the chain and key are what the stack's names need (config.tls_provided)."""
+    if not (s.tls.enabled and s.tls.issuer == "provided"):
+        return []
+    if s.litellm.deploy != "ssh":
+        how = ("set kubernetes.ingress.tls_secret to a kubernetes.io/tls Secret holding it" if s.litellm.deploy == "kubernetes"
+               else "a local deploy serves 127.0.0.1: use self-signed")
+        return [("tls.issuer", f"'provided' is for litellm.deploy: ssh; {how}")]
+    chain, key = s.secrets.tls_cert_chain, s.secrets.tls_key
+    if chain is None or key is None:
+        return []  # the missing-secret check names them
+    problems, material = check_provided(chain.get_secret_value(), key.get_secret_value(), required_names(s), now)
+    if material is not None and s.tls_ca_cert and not chains_to(material.top_pem, s.tls_ca_cert):
+        problems.append(("tlsCaCert", "is what clients and the admin-API providers trust, but the chain in tlsCertChain does "
+                         "not lead to it: expected the CA that issued the chain's last certificate (or unset tlsCaCert "
+                         "when the chain ends at its root)"))
     return problems
 
 

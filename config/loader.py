@@ -62,6 +62,8 @@ SECRET_KEYS: dict[str, str] = {
     "sshPrivateKey": "ssh_private_key",
     "dnsAdminPassword": "dns_admin_password",
     "tlsCaKey": "tls_ca_key",
+    "tlsCertChain": "tls_cert_chain",
+    "tlsKey": "tls_key",
     "envSecrets": "env_secrets",
     "uiPassword": "ui_password",
     "uiSsoClientSecret": "ui_sso_client_secret",
@@ -221,6 +223,9 @@ def _requirements(settings: GatewaySettings) -> list[tuple[str, str]]:
     if settings.tls.enabled and settings.tls.issuer == "internal-ca" and own_certificate:
         req.append(("tlsCaCert", "is the internal CA's certificate (PEM) the host certificates chain to"))
         req.append(("tlsCaKey", "signs the host certificates with the internal CA"))
+    if settings.tls.enabled and settings.tls.issuer == "provided" and own_certificate:
+        req.append(("tlsCertChain", "is your certificate chain (PEM, the server certificate first) for tls.issuer: provided"))
+        req.append(("tlsKey", "is the private key (PEM) of that certificate"))
     if settings.admin_ui.enabled:
         req.append(("uiPassword", f"is the Admin UI password of '{settings.admin_ui.username}' (adminUi.enabled); "
                     "never the master key"))
@@ -244,6 +249,8 @@ def _missing_secrets(settings: GatewaySettings) -> list[tuple[str, str]]:
         "sshPrivateKey": s.ssh_private_key is not None,
         "dnsAdminPassword": s.dns_admin_password is not None,
         "tlsCaKey": s.tls_ca_key is not None,
+        "tlsCertChain": s.tls_cert_chain is not None,
+        "tlsKey": s.tls_key is not None,
         "tlsCaCert": settings.tls_ca_cert is not None,
         "uiPassword": s.ui_password is not None,
         "uiSsoClientSecret": s.ui_sso_client_secret is not None,
