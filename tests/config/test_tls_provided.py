@@ -145,3 +145,25 @@ def test_missing_secrets_and_other_deploys_are_named():
     [p] = _problems(_inputs("kube", *_chain(["litellm.hx.dev.local"])))
     assert p == ("stack 'kube': litellm-gateway:tls.issuer: 'provided' is for litellm.deploy: ssh; set "
                  "kubernetes.ingress.tls_secret to a kubernetes.io/tls Secret holding it")
+
+
+@pytest.mark.slow
+def test_a_server_with_the_delivered_files_verifies_for_the_service_name(tmp_path):
+    """What a host serves (the delivered chain and key) verifies against the root clients trust
+    (tlsCaCert), for the service name and each host's name; not for a name the stack does not have."""
+    from tests.support.tls_material import TlsTestServer, tls_probe
+
+    chain, key = _chain(HA_NAMES)
+    inputs = _inputs("dev-ha", chain, key, tlsCaCert=_ca()[0][0])
+    run = run_program("dev-ha", inputs.config, inputs.secret_keys)
+    cert_file, key_file, ca_file = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert_file.write_text(run.one("command:remote:Command", "litellm-dev-ha-hx-litellm-server-file-tls-cert").inputs["stdin"])
+    key_file.write_text(run.one("command:remote:Command", "litellm-dev-ha-hx-litellm-server-file-tls-key").inputs["stdin"])
+    ca_file.write_text(run.one("command:remote:Command", "litellm-dev-ha-hx-litellm-server-file-tls-ca").inputs["stdin"])
+    key_file.chmod(0o600)
+    with TlsTestServer(cert_file, key_file) as server:
+        for name in HA_NAMES:
+            result = tls_probe(server.port, name, ca_file)
+            assert result.ok and result.reply == b"ok", (name, result.error)
+        refused = tls_probe(server.port, "other.hx.dev.local", ca_file)
+        assert not refused.ok and "match" in str(refused.error).lower(), refused.error
