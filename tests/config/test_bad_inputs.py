@@ -274,7 +274,7 @@ CASES: list[Case] = [
     C("sslmode-unknown", "dev", "postgres.sslmode", "'require'", {"postgres.sslmode": "on"}),
     C("tls-validity-short", "dev", "tls.validity_hours", "greater than or equal to 24", {"tls.validity_hours": 1}),
     C("tls-renewal-too-late", "dev", "tls", "early_renewal_hours must be shorter than validity_hours", {"tls.early_renewal_hours": 9000}),
-    C("tls-issuer-unknown", "dev", "tls.issuer", "'internal-ca' or 'self-signed'", {"tls.issuer": "letsencrypt"}),
+    C("tls-issuer-unknown", "dev", "tls.issuer", "Input should be 'internal-ca', 'self-signed' or 'provided' (got 'letsencrypt')", {"tls.issuer": "letsencrypt"}),
     C("redis-acl-without-user", "dev", "redis", "manage_acl needs 'user'", {"redis.user": DELETE}),
     C("redis-admin-user-unmanaged", "local", "redis", "admin_user is the user that manages the ACL user: it needs manage_acl: true",
       {"redis.admin_user": "gw-admin"}),
