@@ -38,9 +38,10 @@ from config.admin_ui import SSO_SECRET_ENV
 from config.catalog import VirtualKeySpec
 from config.endpoints import base_url
 from config.fields import is_ip_address
+from config.litellm_settings import ADMIT_ANY_KEY_WARNING
 from config.settings import GatewaySettings
 from config.tls_provided import check_provided, required_names
-from rendering.host_files import secret_env_names
+from rendering.host_files import ca_files, secret_env_names
 from rendering.litellm_yaml import admin_model_info, deployment_entry, render_litellm_config_yaml
 from rendering.redis_acl import litellm_channel_patterns, namespace_key_pattern
 
@@ -98,6 +99,10 @@ class Gateway(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         protect = s.protected
 
+        if s.litellm.database_outage == "admit_any_key":
+            # shown by every preview and up, so the choice never goes unnoticed
+            pulumi.log.warn(ADMIT_ANY_KEY_WARNING, resource=self)
+
         # ---- keys the proxy itself needs ----------------------------------------------------
         if s.secrets.master_key is not None:
             self.master_key = _secret(s.secrets.master_key)
@@ -140,12 +145,14 @@ class Gateway(pulumi.ComponentResource):
             ),
             s.salt_key_rotation,
             opts=child,
+            source="config" if s.secrets.salt_key is not None else "generated",
         )
         salt_key = pulumi.Output.secret(pulumi.Output.all(self.salt_key_guard.id, salt_key).apply(lambda v: v[1]))
 
         # ---- database and cache -----------------------------------------------------------
         depends: list[pulumi.Resource] = []
         self.database_url = None
+        self._database_url_for = None
         if s.postgres.enabled:
             db = PostgresDatabase(
                 f"{name}-db",
@@ -157,6 +164,7 @@ class Gateway(pulumi.ComponentResource):
                 opts=child,
             )
             self.database_url = db.database_url
+            self._database_url_for = db.url_for
             depends.append(db)
 
         redis_password: pulumi.Input[str] = pulumi.Output.secret("")
@@ -189,7 +197,10 @@ class Gateway(pulumi.ComponentResource):
             "REDIS_PASSWORD": redis_password,
         }
         if self.database_url is not None:
-            env_values["DATABASE_URL"] = self.database_url
+            # hosts and pods: the URL naming their own copy of postgres.ca_cert (ca_files)
+            env_values["DATABASE_URL"] = (
+                self._database_url_for(ca_files(s).postgres) if self._database_url_for is not None else self.database_url
+            )
         for env_name, value in s.secrets.env_secrets.items():
             env_values[env_name] = pulumi.Output.secret(value.get_secret_value())
         # The Admin UI's own password and SSO client secret (config.admin_ui; secret_env_names keeps
@@ -297,6 +308,7 @@ class Gateway(pulumi.ComponentResource):
                     restart_after=previous,
                     front_door=front_door,
                     previous_names=[f"{name}-{old}" for old in host.renamed_from],
+                    database_url_for=self._database_url_for,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=host_depends, aliases=host_aliases[host.name]),
             )

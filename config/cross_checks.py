@@ -49,6 +49,25 @@ def gateway_problems(s: Any, now: Optional[datetime]) -> list[tuple[str, str]]:
     problems.extend(front_door_problems(s))
     problems.extend(release_problems(s))
     problems.extend(provided_tls_problems(s, now))
+    problems.extend(database_tls_problems(s))
+    return problems
+
+
+def database_tls_problems(s: Any) -> list[tuple[str, str]]:
+    """A CA certificate must be what verifies the server: given exactly when it is used
+    (rendering/db_tls.py: Prisma's sslaccept=strict + sslcert, redis-py's ssl_ca_certs)."""
+    problems: list[tuple[str, str]] = []
+    pg = s.postgres
+    if pg.enabled and pg.sslmode == "verify-full" and pg.ca_cert is None:
+        problems.append(("postgres.ca_cert", (
+            "sslmode verify-full needs the PEM of the CA that signed the server's certificate (the proxy, the "
+            "migration and the pulumi-postgresql provider verify the server against it); set postgres.ca_cert")))
+    if pg.enabled and pg.ca_cert is not None and pg.sslmode != "verify-full":
+        problems.append(("postgres.ca_cert", (
+            f"is only used with sslmode verify-full (with '{pg.sslmode}' Prisma does not verify the server at "
+            "all); set postgres.sslmode: verify-full, or remove ca_cert")))
+    if s.redis.enabled and s.redis.ca_cert is not None and not s.redis.tls:
+        problems.append(("redis.ca_cert", "is only used over TLS; set redis.tls: true, or remove ca_cert"))
     return problems
 
 
@@ -145,6 +164,8 @@ def section_problems(s: Any) -> list[tuple[str, str]]:
         problems.append(("litellm.model_source", "'api' stores models in the database: enable postgres"))
     if (s.teams or s.keys) and not s.postgres.enabled:
         problems.append(("keys", "teams and virtual keys live in the database: enable postgres"))
+    if s.litellm.database_outage == "admit_any_key" and not s.postgres.enabled:
+        problems.append(("litellm.database_outage", "'admit_any_key' is about an outage of the database: enable postgres, or leave the default 'refuse'"))
     if s.dns.enabled and s.litellm.deploy == "local":
         problems.append(("dns.enabled", "DNS records are for ssh-deployed hosts; turn DNS off for a local deploy"))
     if s.secrets.redis_admin_password is not None and not (s.redis.enabled and s.redis.manage_acl):

@@ -21,7 +21,12 @@ class RedisSettings(StrictModel):
     port: Port = 6379
     # An ACL user for the gateway; None = the default user.
     user: Annotated[Optional[str], AfterValidator(_redis_user)] = None
+    # TLS to Redis (redis-py's SSLConnection, as `rediss://` selects; redis-cli --tls for
+    # manage_acl). The server's certificate is verified (chain and host name for the proxy) against
+    # ca_cert, or the system's CAs without it (rendering/db_tls.py).
     tls: bool = False
+    # The CA that signed the Redis server's certificate (plain PEM, certificates only); needs tls.
+    ca_cert: Optional[Annotated[str, AfterValidator(checks.check_pem_certificates)]] = None
     # Create/rotate the ACL user with `ACL SETUSER` over SSH on the Redis host (password generated
     # unless redisPassword is set). Off: the server is someone else's; redisPassword is used if set.
     manage_acl: bool = False

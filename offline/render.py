@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from config.catalog import expired_keys
+from config.litellm_settings import ADMIT_ANY_KEY_WARNING
 from config.loader import ConfigError
 from offline.engine import PROJECT_DIR, REDACTED, ProgramRun, run_program
 from offline.stack_inputs import StackInputs, load_stack_inputs
@@ -184,6 +185,8 @@ def render_inputs(inputs: StackInputs, out_root: Path) -> int:
         # the key); a new environment refuses to create it (the provider, at create time).
         print(f"expired: key {key.alias} (service {key.service}) expired at {key.expires.isoformat()}; "
               "LiteLLM refuses it. Rotate it (a new expires / rotation_trigger) or remove it from the catalog")
+    if settings.litellm.database_outage == "admit_any_key":
+        print(f"warning: {ADMIT_ANY_KEY_WARNING}")
     for line in tree_lines(run):
         print(line)
     print("outputs:")

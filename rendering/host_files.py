@@ -17,12 +17,13 @@ from typing import Mapping, Optional
 
 from config.admin_ui import ui_plain_env, ui_secret_env_names
 from config.endpoints import base_url
-from config.host_env import PLAIN_ENV
+from config.host_env import PLAIN_ENV, REDIS_CA_ENV
 from config.kubernetes_settings import GRACEFUL_SHUTDOWN_ENV, request_window_seconds
 from config.litellm_locks import lock_text
 from config.litellm_settings import LiteLLMHostSpec
 from config.observability import CALLBACK_PACKAGES
 from config.settings import GatewaySettings
+from rendering import db_tls
 
 REDACTED = "[secret]"
 
@@ -122,9 +123,42 @@ def secret_env_names(settings: GatewaySettings) -> list[str]:
     return names
 
 
+@dataclass(frozen=True)
+class CaFiles:
+    """Where the database's and Redis' CA certificates are on a host or in a pod (None: not used)."""
+
+    postgres: Optional[str]
+    redis: Optional[str]
+
+
+def ca_file_path(settings: GatewaySettings, name: str, pem: str) -> str:
+    """A CA file's path. ssh/local: the content-addressed staged copy
+    (`<config_dir>/staged/<name>.<sha256[:12]>`, the name `rendering.host_scripts.staged_path` gives
+    it; components.host stages it and checks the two agree). The URL and env name that copy, not a
+    live file, because the migration runs before the rollout puts files in place, and a new CA is
+    a new file (and a new env file, so a restart) instead of a file changed under a running proxy.
+    kubernetes: the mount of the ConfigMap key (rendering.kubernetes_objects)."""
+    if settings.litellm.deploy == "kubernetes":
+        return str(PurePosixPath(db_tls.KUBE_CA_DIR) / name)
+    digest = hashlib.sha256(pem.encode("utf-8")).hexdigest()
+    return str(PurePosixPath(host_paths(settings).config_dir) / "staged" / f"{name}.{digest[:12]}")
+
+
+def ca_files(settings: GatewaySettings) -> CaFiles:
+    pg = settings.postgres
+    redis = settings.redis
+    return CaFiles(
+        postgres=ca_file_path(settings, db_tls.POSTGRES_CA_NAME, pg.ca_cert) if pg.enabled and pg.ca_cert else None,
+        redis=ca_file_path(settings, db_tls.REDIS_CA_NAME, redis.ca_cert) if redis.enabled and redis.ca_cert else None,
+    )
+
+
 def plain_env(settings: GatewaySettings) -> list[tuple[str, str]]:
     """The env file's non-secret entries, in file order (also the pods' plain env, kubernetes)."""
     entries = list(PLAIN_ENV)
+    redis_ca = ca_files(settings).redis
+    if redis_ca is not None:
+        entries.append((REDIS_CA_ENV, redis_ca))
     entries.append(("STORE_MODEL_IN_DB", store_model_in_db_env(settings)))
     if settings.postgres.enabled:
         # Migrations run as their own step before every (re)start (as the Helm chart's migration

@@ -46,7 +46,7 @@ from config.litellm_settings import LiteLLMHostSpec
 from config.observability import CALLBACK_PACKAGES
 from config.settings import GatewaySettings
 from rendering import host_files as _host_files
-from rendering.host_files import host_paths, prisma_environment
+from rendering.host_files import host_paths, prisma_environment, secret_env_names
 
 # litellm[proxy] does not depend on prisma (only the `extra_proxy` extra does, with much else), but
 # the proxy exits at startup with a DATABASE_URL and no Prisma CLI. Exact pin: the release the
@@ -74,12 +74,79 @@ def _made_dir_lines() -> list[str]:
         "}",
     ]
 
-# Masks credentials in log lines before they reach Pulumi's output: URL userinfo passwords
-# (postgresql://user:PASSWORD@host) and sk- keys.
+# Masks credentials in log lines before they reach Pulumi's output, by their shape: URL userinfo
+# passwords (postgresql://user:PASSWORD@host), sk- keys (base64 alphabet included: / + =), Langfuse
+# public keys (pk-lf-), Slack webhook paths. A credential without a shape (a Redis password, the salt
+# key, a provider key in another format) is caught only by `redact_filter`, which also masks the
+# values the host's env file actually holds.
 REDACT_FILTER = (
     "sed -E -e 's#(://[^:/@[:space:]]*:)[^@[:space:]]*@#\\1***@#g' "
-    "-e 's#sk-[A-Za-z0-9_-]{4,}#sk-***#g'"
+    "-e 's#sk-[A-Za-z0-9_/+=.-]{4,}#sk-***#g' "
+    "-e 's#pk-lf-[A-Za-z0-9_-]{4,}#pk-lf-***#g' "
+    "-e 's#(hooks\\.slack\\.com/)[A-Za-z0-9/_-]+#\\1***#g'"
 )
+
+# Replaces every value of the env file's secret entries (names in -v names) with [secret] (read by awk
+# from the file on the host: never a command-line argument), longest first so a URL that contains a
+# password goes as a whole. The file is parsed as ENV_LAUNCHER does (NAME="value", backslash escapes).
+# Fail closed: when the file cannot be read, no log line is printed, only why.
+REDACT_BY_VALUE_AWK = r'''function escaped(v, quotes,    out, j, c) {
+  out = ""
+  for (j = 1; j <= length(v); j++) {
+    c = substr(v, j, 1)
+    if (c == "\\" || (quotes && c == "\"")) out = out "\\"
+    out = out c
+  }
+  return out
+}
+function keep(v,    k) {
+  for (k = ++count; k > 1 && length(secret[k - 1]) < length(v); k--) secret[k] = secret[k - 1]
+  secret[k] = v
+}
+BEGIN {
+  n = split(names, list, " "); for (i = 1; i <= n; i++) wanted[list[i]] = 1
+  count = 0; rc = 0
+  while ((rc = (getline line < envfile)) > 0) {
+    if (line ~ /^[ \t]*#/ || index(line, "=") == 0) continue
+    eq = index(line, "="); name = substr(line, 1, eq - 1); gsub(/[ \t]/, "", name)
+    if (!(name in wanted)) continue
+    value = substr(line, eq + 1)
+    if (length(value) >= 2 && substr(value, 1, 1) == "\"" && substr(value, length(value), 1) == "\"") {
+      raw = substr(value, 2, length(value) - 2); value = ""
+      for (j = 1; j <= length(raw); j++) {
+        c = substr(raw, j, 1)
+        if (c == "\\" && j < length(raw)) { j++; c = substr(raw, j, 1) }
+        value = value c
+      }
+    }
+    if (length(value) < 4) continue
+    keep(value)
+    # as JSON and Python's repr write it: backslashes doubled (and double quotes escaped)
+    bs = escaped(value, 0); if (bs != value) keep(bs)
+    js = escaped(value, 1); if (js != bs) keep(js)
+  }
+  if (rc < 0) withheld = 1
+  close(envfile)
+}
+withheld { next }
+{
+  for (i = 1; i <= count; i++) {
+    out = ""; rest = $0
+    while ((p = index(rest, secret[i])) > 0) { out = out substr(rest, 1, p - 1) "[secret]"; rest = substr(rest, p + length(secret[i])) }
+    $0 = out rest
+  }
+  print
+}
+END { if (withheld) print "[log withheld: cannot read " envfile " to redact its secrets]" }
+'''
+
+
+def redact_filter(settings: GatewaySettings, env_file: str) -> str:
+    """The pipeline stage every log that could carry a credential goes through (issue 16): the env
+    file's secret values, then the shapes of REDACT_FILTER."""
+    names = " ".join(secret_env_names(settings))
+    return f"awk -v envfile={_q(env_file)} -v names={_q(names)} {_q(REDACT_BY_VALUE_AWK)} | {REDACT_FILTER}"
+
 
 # Runs argv[2:] with the env file argv[1] added to the environment. Parses exactly what
 # rendering.host_files.render_env_file writes (NAME="value", backslash escapes for \ and ",
@@ -517,7 +584,7 @@ def migrate_script(settings: GatewaySettings, config_file: Optional[str] = None,
                 _header("database migrations (litellm --skip_server_startup)"),
                 _heredoc_assign("LAUNCHER", ENV_LAUNCHER, "LAUNCHER_EOF"),
                 *_local_clean_env_lines(settings),
-                f'"${{CLEAN_ENV[@]}}" {_q(p.venv + "/bin/python")} -c "$LAUNCHER" {_q(env_file)} {cmd} </dev/null 2>&1 | {REDACT_FILTER}',
+                f'"${{CLEAN_ENV[@]}}" {_q(p.venv + "/bin/python")} -c "$LAUNCHER" {_q(env_file)} {cmd} </dev/null 2>&1 | {redact_filter(settings, env_file)}',
             ]
         ) + "\n"
     return "\n".join(
@@ -529,7 +596,7 @@ def migrate_script(settings: GatewaySettings, config_file: Optional[str] = None,
             f"  -p EnvironmentFile={_q(env_file)} \\",
             *[f"  -p Environment={_q(k + '=' + v)} \\" for k, v in prisma_environment(settings).items()],
             f"  -p WorkingDirectory={_q(p.work_dir)} \\",
-            f"  -- {cmd} </dev/null 2>&1 | {REDACT_FILTER}",
+            f"  -- {cmd} </dev/null 2>&1 | {redact_filter(settings, env_file)}",
         ]
     ) + "\n"
 
@@ -685,7 +752,7 @@ def wait_ready_script(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
         "fail() {",
         '  echo "LiteLLM did not become ready: $1" >&2',
         '  echo "--- last 50 lines of the proxy log ---" >&2',
-        f"  {{ show_log 2>&1 | {REDACT_FILTER} >&2; }} || true",
+        f"  {{ show_log 2>&1 | {redact_filter(settings, p.env_file)} >&2; }} || true",
         "  exit 1",
         "}",
         # READY_TIMEOUT: the rollout's restore waits with the previous rollout's bound

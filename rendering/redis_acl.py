@@ -121,7 +121,11 @@ def _redis_cli(settings: RedisSettings) -> str:
         # the name only (not secret); the password is REDISCLI_AUTH (_admin_auth_snippet)
         parts += ["--user", shlex.quote(settings.admin_user)]
     if settings.tls:
+        # hiredis verifies the server's chain against --cacert (the system's CAs without it); it
+        # does not check the host name (rendering/db_tls.py, docs/security.md).
         parts.append("--tls")
+        if settings.ca_cert:
+            parts += ["--cacert", '"$ca_file"']
     return " ".join(parts)
 
 
@@ -164,6 +168,21 @@ _AUTH_HINT = (
 )
 
 
+def _ca_file_snippet(settings: RedisSettings) -> str:
+    """redis.ca_cert for redis-cli: written (public, from a quoted heredoc: stdin carries the ACL
+    line) to a private temporary file removed when the script ends. The SSH user needs no write
+    access anywhere, and the script's text changes with the CA."""
+    if not (settings.tls and settings.ca_cert):
+        return ""
+    return (
+        "ca_file=$(mktemp)\n"
+        "trap 'rm -f \"$ca_file\"' EXIT\n"
+        "cat > \"$ca_file\" <<'LITELLM_GATEWAY_CA_EOF'\n"
+        + settings.ca_cert.rstrip("\n") + "\n"
+        "LITELLM_GATEWAY_CA_EOF\n"
+    )
+
+
 def _acl_save_snippet(cli: str) -> str:
     return (
         f"saved=$({cli} ACL SAVE </dev/null 2>&1)\n"
@@ -185,6 +204,7 @@ def acl_create_script(settings: RedisSettings, admin_auth: bool = False) -> str:
     return (
         "set -u\n"
         + _admin_auth_snippet(admin_auth)
+        + _ca_file_snippet(settings)
         # redis-cli inherits the command's stdin: the one secret line, never an argument.
         + f"reply=$({cli} 2>&1)\n"
         'if [ "$reply" != "OK" ]; then\n'
@@ -208,6 +228,7 @@ def acl_delete_script(settings: RedisSettings, admin_auth: bool = False) -> str:
     return (
         "set -u\n"
         + _admin_auth_snippet(admin_auth)
+        + _ca_file_snippet(settings)
         + f"reply=$({cli} ACL DELUSER {shlex.quote(user)} </dev/null 2>&1)\n"
         'case "$reply" in\n'
         "  0|1) ;;\n"
