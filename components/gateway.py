@@ -40,6 +40,7 @@ from config.endpoints import base_url
 from config.fields import is_ip_address
 from config.litellm_settings import ADMIT_ANY_KEY_WARNING
 from config.settings import GatewaySettings
+from config.tls_provided import check_provided, required_names
 from rendering.host_files import ca_files, secret_env_names
 from rendering.litellm_yaml import admin_model_info, deployment_entry, render_litellm_config_yaml
 from rendering.redis_acl import litellm_channel_patterns, namespace_key_pattern
@@ -173,6 +174,7 @@ class Gateway(pulumi.ComponentResource):
                 RedisCacheArgs(
                     settings=s.redis,
                     password=_secret(s.secrets.redis_password),
+                    admin_password=_secret(s.secrets.redis_admin_password),
                     connection=(
                         ssh_connection(s, s.redis.ssh_host or s.redis.host, s.redis.host_key)
                         if s.redis.manage_acl
@@ -425,7 +427,18 @@ class Gateway(pulumi.ComponentResource):
         address: Optional[str],
         aliases: Optional[list[pulumi.Alias]] = None,
     ) -> TlsCertificate:
-        """A server certificate from the stack's TLS settings (issuer, CA, validity, key algorithm)."""
+        """A server certificate from the stack's TLS settings (issuer, CA, validity, key algorithm).
+        issuer provided: the operator's chain and key, the same for every call (checked at config time
+        to name everything each call asks for, config.tls_provided)."""
+        provided = {}
+        if s.tls.issuer == "provided":
+            assert s.secrets.tls_cert_chain is not None and s.secrets.tls_key is not None
+            problems, material = check_provided(s.secrets.tls_cert_chain.get_secret_value(),
+                                                s.secrets.tls_key.get_secret_value(), required_names(s))
+            if material is None:
+                raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
+            provided = {"provided_chain_pem": material.chain_pem, "provided_top_pem": material.top_pem,
+                        "provided_key_pem": _secret(s.secrets.tls_key)}
         return TlsCertificate(
             resource_name,
             TlsCertificateArgs(
@@ -438,6 +451,7 @@ class Gateway(pulumi.ComponentResource):
                 validity_hours=s.tls.validity_hours,
                 early_renewal_hours=s.tls.early_renewal_hours,
                 key_algorithm=s.tls.key_algorithm,
+                **provided,
             ),
             opts=pulumi.ResourceOptions(parent=self, aliases=aliases or None),
         )

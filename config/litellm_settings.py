@@ -49,6 +49,9 @@ class LiteLLMSettings(StrictModel):
     # ssh: remote.Command over SSH to each host; local: local.Command on the machine running pulumi;
     # kubernetes: pods of a Deployment (config.kubernetes_settings, components.kubernetes).
     deploy: Literal["ssh", "local", "kubernetes"] = "ssh"
+    # The exact LiteLLM release: ssh and kubernetes stacks need its hashed lock locks/litellm-<v>.lock
+    # (`make lock VERSION=<v>`; config.litellm_locks), so stacks of one commit may run different
+    # releases; a local deploy without one installs its exact top-level pins. 1.107.0 is refused.
     version: str = PINNED_LITELLM_VERSION
     port: Port = 4000
     bind_host: HostOrIp = "0.0.0.0"

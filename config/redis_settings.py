@@ -34,6 +34,11 @@ class RedisSettings(StrictModel):
     ssh_host: Optional[HostOrIp] = None
     # The SSH host key of that host (required with manage_acl).
     host_key: Optional[SshHostKey] = None
+    # The Redis user redis-cli logs in as to manage the ACL user (manage_acl), with the secret
+    # redisAdminPassword; not set: the default user (with redisAdminPassword when the server has
+    # `requirepass`). The password reaches redis-cli only as REDISCLI_AUTH, read from the command's
+    # stdin (rendering.redis_acl): never on a command line, never in the SSH session's environment.
+    admin_user: Annotated[Optional[str], AfterValidator(_redis_user)] = None
     # The server serves this gateway alone: the managed ACL user may then get every key (`~*`).
     # Off (default): it is confined to `<cache namespace>:*`, and `~*` is refused.
     dedicated: bool = False
@@ -47,6 +52,11 @@ class RedisSettings(StrictModel):
                 "manage_acl would reset Redis's 'default' user (every client without a user name "
                 "logs in as it); set user to a dedicated name such as 'litellm'"
             )
+        if self.admin_user is not None and not self.manage_acl:
+            raise ValueError("admin_user is the user that manages the ACL user: it needs manage_acl: true")
+        if self.admin_user is not None and self.admin_user == self.user:
+            raise ValueError(f"admin_user '{self.admin_user}' is the ACL user manage_acl resets (its password and rules): "
+                             "give the admin user another name")
         return self
 
 

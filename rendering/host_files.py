@@ -12,13 +12,14 @@ import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Mapping, Optional
 
 from config.admin_ui import ui_plain_env, ui_secret_env_names
 from config.endpoints import base_url
 from config.host_env import PLAIN_ENV, REDIS_CA_ENV
 from config.kubernetes_settings import GRACEFUL_SHUTDOWN_ENV, request_window_seconds
+from config.litellm_locks import lock_text
 from config.litellm_settings import LiteLLMHostSpec
 from config.observability import CALLBACK_PACKAGES
 from config.settings import GatewaySettings
@@ -64,23 +65,16 @@ class HostPaths:
     schema_link: str = ""
 
 
-# The committed hashed lock every ssh host installs (rendering.host_scripts installs it).
-LOCK_FILE = Path(__file__).resolve().parents[1] / "requirements-host.lock"
-
-
 def venv_key(settings: GatewaySettings) -> str:
     """`<version>-<hash12>`: the venv a release installs into (`<install_dir>/venvs/<key>`).
 
     A new LiteLLM release or a new lock is a new directory, installed side by side: installing never
     touches the venv a running proxy imports from, and a host switches to it in its own rollout
-    turn (its unit / launch command names the venv). The hash is the lock's when it pins this
-    version, else that of the exact top-level pins (a local deploy of an unlocked version)."""
+    turn (its unit / launch command names the venv). The hash is the release's lock's (locks/litellm-<v>.lock)
+    when it has one, else that of the exact top-level pins (a local deploy of an unlocked version)."""
     version = settings.litellm.version
-    try:
-        lock = LOCK_FILE.read_text(encoding="utf-8")
-    except OSError:
-        lock = ""
-    if re.search(rf"^litellm=={re.escape(version)} ", lock, re.M):
+    lock = lock_text(version)
+    if lock is not None:
         material = lock
     else:
         extras = sorted({pin for cb in settings.observability.callbacks for pin in CALLBACK_PACKAGES[cb]})

@@ -123,6 +123,10 @@ CASES: list[Case] = [
     C("version-pinned-with-newline", "local", "litellm.version", "expected an exact LiteLLM release", {"litellm.version": "1.108.7\n"}),
     C("version-range", "local", "litellm.version", "no ranges", {"litellm.version": ">=1.108"}),
     C("version-blocked", "local", "litellm.version", "pulled from PyPI after a supply-chain compromise", {"litellm.version": "1.107.0"}),
+    C("version-without-lock", "dev", "litellm.version", "LiteLLM 1.108.3 has no hashed lock (locks/litellm-1.108.3.lock); "
+      "expected one of the releases with a lock: 1.108.7; add one with `make lock VERSION=1.108.3`", {"litellm.version": "1.108.3"}),
+    C("kube-version-without-lock", "kube", "litellm.version", "LiteLLM 1.108.3 has no hashed lock (locks/litellm-1.108.3.lock); "
+      "expected one of the releases with a lock: 1.108.7", {"litellm.version": "1.108.3"}),
     C("environment-newline", "dev", "environment", LABEL_FIX, {"environment": "dev\n"}),
     C("environment-upper", "local", "environment", LABEL_FIX, {"environment": "Local"}),
     C("domain-newline", "dev", "domain", "expected a lower-case DNS name", {"domain": "hx.dev.local\n"}),
@@ -270,8 +274,19 @@ CASES: list[Case] = [
     C("sslmode-unknown", "dev", "postgres.sslmode", "'require'", {"postgres.sslmode": "on"}),
     C("tls-validity-short", "dev", "tls.validity_hours", "greater than or equal to 24", {"tls.validity_hours": 1}),
     C("tls-renewal-too-late", "dev", "tls", "early_renewal_hours must be shorter than validity_hours", {"tls.early_renewal_hours": 9000}),
-    C("tls-issuer-unknown", "dev", "tls.issuer", "'internal-ca' or 'self-signed'", {"tls.issuer": "letsencrypt"}),
+    C("tls-issuer-unknown", "dev", "tls.issuer", "Input should be 'internal-ca', 'self-signed' or 'provided' (got 'letsencrypt')", {"tls.issuer": "letsencrypt"}),
     C("redis-acl-without-user", "dev", "redis", "manage_acl needs 'user'", {"redis.user": DELETE}),
+    C("redis-admin-user-unmanaged", "local", "redis", "admin_user is the user that manages the ACL user: it needs manage_acl: true",
+      {"redis.admin_user": "gw-admin"}),
+    C("redis-admin-user-is-the-acl-user", "dev", "redis", "admin_user 'litellm' is the ACL user manage_acl resets (its password "
+      "and rules): give the admin user another name", {"redis.admin_user": "litellm"}),
+    C("redis-admin-user-space", "dev", "redis.admin_user", "expected a Redis ACL user name", {"redis.admin_user": "gw admin"}),
+    C("redis-admin-user-without-password", "dev", "redisAdminPassword", "is the password of the Redis admin user 'gw-admin' "
+      "redis-cli logs in as to manage the ACL user (redis.admin_user)", {"redis.admin_user": "gw-admin"}),
+    C("redis-admin-password-unmanaged", "local", "redisAdminPassword", "is only used to manage the Redis ACL user "
+      "(redis.manage_acl: true); remove it (`pulumi config rm redisAdminPassword`) or set redis.manage_acl: true",
+      secrets={"redisAdminPassword": "s3cret-admin"}),
+    C("redis-admin-password-newline", "dev", "redisAdminPassword", SECRET_LINE_FIX, secrets={"redisAdminPassword": "adm\nX=1"}),
     C("dns-without-server", "dev", "dns", "'server' (the Samba AD domain controller) is required", {"dns.server": DELETE}),
     C("dns-on-local-deploy", "local", "dns.enabled", "turn DNS off for a local deploy", {"dns": {"enabled": True, "server": "dc.local"}}),
     C("model-provider-unknown", "local", "models[0].provider", "'ollama_chat'", {"models[0].provider": "olama"}),
@@ -586,6 +601,8 @@ def test_bad_input_is_refused_with_stack_key_and_fix(case: Case):
         ("dev", {"litellm.system_user": "svc-litellm", "litellm.install_dir": "/srv/litellm-1.0+x"}, {}),
         ("dev", {"ssh.user": "first.last"}, {}),
         ("local", {"redis.user": "default"}, {}),  # the default user, not managed: nothing is reset
+        ("dev", {"redis.admin_user": "gw-admin"}, {"redisAdminPassword": "adm1n pass 'q' $x"}),
+        ("dev", {}, {"redisAdminPassword": "default-user-requirepass"}),  # requirepass: no admin_user
         ("dev", {"cache.namespace": "litellm.dev:cache_v2"}, {}),
         ("dev", {"observability.alerting.alert_types": ["llm_requests_hanging", "outage_alerts"]}, {}),
         ("dev", {}, {"postgresAdminPassword": "123456", "dnsAdminPassword": "0042"}),  # numeric secrets
