@@ -55,7 +55,14 @@ def previous_release_program(secrets: dict[str, str], overrides: dict[str, Any],
     import subprocess
 
     with tempfile.TemporaryDirectory(prefix="litellm-previous-release-") as tree:
-        archive = subprocess.run(["git", "-C", str(PROJECT_DIR), "archive", commit], check=True, capture_output=True).stdout
+        git = ["git", "-C", str(PROJECT_DIR)]
+        if subprocess.run([*git, "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True).returncode != 0:
+            # a shallow clone (CI's may be) lacks the old release: fetch that one commit from origin
+            fetched = subprocess.run([*git, "fetch", "--quiet", "--depth", "1", "origin", commit], capture_output=True, text=True)
+            if fetched.returncode != 0:
+                raise RuntimeError(f"commit {commit[:7]} (the previous release this row deploys first) is not in this "
+                                   f"clone and `git fetch origin {commit}` failed: {fetched.stderr.strip()[-500:]}")
+        archive = subprocess.run([*git, "archive", commit], check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
         proc = subprocess.run(
             [sys.executable, "-c", _PREVIOUS_PROGRAM], cwd=tree, input=json.dumps({"secrets": secrets, "overrides": overrides}).encode(),
