@@ -123,7 +123,7 @@ class LiteLLMKubernetes(pulumi.ComponentResource):
         # updated in place (a PATCH) instead of pulumi-kubernetes' default for them (immutable:
         # replace, i.e. delete then create under a fixed name, which leaves them missing in between
         # and after an interrupted `up`). The pods roll on a change through the Deployment's
-        # checksum annotations, so an in-place update is what they need (README, "Kubernetes").
+        # checksum annotations, so an in-place update is what they need (docs/kubernetes.md).
         provider = k8s.Provider(
             f"{name}-provider",
             context=k.context,

@@ -9,8 +9,8 @@ unless the operator says, in plain config, that this is a deliberate rotation:
     pulumi config set saltKeyRotation "2026-12: re-encrypted with the new key (ticket OPS-123)"
 
 A rotation is accepted once per distinct `saltKeyRotation` value: the value the last accepted
-fingerprint was recorded with does not authorize another change. (How to rotate properly: README,
-"Security model".)
+fingerprint was recorded with does not authorize another change. (How to rotate properly: docs/security.md,
+"Salt key rotation".)
 
 Pieces:
 - the fingerprint is HMAC-SHA256 keyed with a per-stack random secret (a RandomPassword, secret in
@@ -56,8 +56,8 @@ def rotation_failure(olds: dict, news: dict) -> Optional[str]:
     return (
         "the salt key changed (saltKey set, changed or removed, or the generated one replaced). LiteLLM "
         "encrypts the credentials stored in its database with it: with a new key it cannot decrypt any of "
-        "them. If this is not deliberate, restore the previous saltKey. To rotate on purpose, follow the "
-        f"README (Security model, salt key rotation), then `pulumi config set {ROTATION_KEY} \"<reason>\"` "
+        "them. If this is not deliberate, restore the previous saltKey. To rotate on purpose, follow "
+        f"docs/security.md (Salt key rotation), then `pulumi config set {ROTATION_KEY} \"<reason>\"` "
         f"and run again {hint}".rstrip()
     )
 

@@ -219,7 +219,7 @@ def front_door_problems(s: Any) -> list[tuple[str, str]]:
                          f"running; set it to at least {math.ceil(timeout)} (the drain ends as soon as the proxy is idle)"))
     if s.litellm.deploy == "ssh" and fd.address is None:
         problems.append(("frontDoor.address", "several hosts are served through the HAProxy front door: "
-                         "set the address of the host it runs on (see README, 'Front door')"))
+                         "set the address of the host it runs on (see docs/components.md, 'FrontDoor')"))
     if s.litellm.deploy == "ssh":
         problems.extend(_ssh_front_door_problems(s))
     if s.litellm.deploy == "local":
@@ -324,7 +324,7 @@ def kubernetes_problems(s: Any) -> list[tuple[str, str]]:
                              "observability.callbacks: [prometheus]; add it or set kind: none"))
         if k.monitoring.scrape_key_secret is None:
             problems.append(("kubernetes.monitoring.scrape_key_secret", "/metrics is authenticated: name the Secret and key holding the "
-                             "scrape key (README, 'Metrics'), e.g. {secret: litellm-scrape, key: token}"))
+                             "scrape key (docs/runbook.md, 'Metrics and alerting'), e.g. {secret: litellm-scrape, key: token}"))
     for key in _HOST_ONLY_LITELLM_KEYS:
         if key in s.litellm.model_fields_set:
             problems.append((f"litellm.{key}", "does not apply to litellm.deploy: kubernetes (pods are scheduled by the cluster); remove it"))

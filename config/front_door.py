@@ -61,11 +61,10 @@ class FrontDoorSettings(_Strict):
     # <install_dir>/frontdoor). The config is always /etc/haproxy/haproxy.cfg on an ssh deploy: the file
     # Debian's haproxy.service loads (CONFIG= in the unit), so there is no setting for it.
     admin_socket: Annotated[str, AfterValidator(_admin_socket)] = "/run/haproxy/admin.sock"
-    # ssh: the TCP port of each host's drain agent (HAProxy `agent-check`, answered by a systemd
-    # socket unit on the host's own address with the state the host's rollout step writes: "drain"
-    # during its rollout, "ready" otherwise). The host drains ITSELF from its own rollout step (one
-    # step per host, components/host.py), which the front door's admin socket on another machine
-    # cannot offer. Checked against litellm.port (config.cross_checks).
+    # ssh: the TCP port of each host's drain agent (HAProxy `agent-check`, answered by
+    # litellm-drain-agent.service on the host's own address with the word the host's rollout step
+    # writes: "drain" during its rollout, "ready" otherwise), so a host drains itself inside its own
+    # one rollout step. Never litellm.port (checked).
     agent_port: Port = 4001
 
     @model_validator(mode="before")

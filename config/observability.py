@@ -21,7 +21,7 @@ Each rule below was read in the pinned release's source (site-packages/litellm):
   scrape credential is a dedicated virtual key whose `allowed_routes` is `["/metrics"]` and nothing
   else (`metrics_scrape_key_request`), never the master key; and the renderer states
   `require_auth_for_metrics_endpoint: true` explicitly so a change of LiteLLM's default cannot open
-  the endpoint. `prometheus_scrape_config` is the Prometheus side (documented in the README).
+  the endpoint. `prometheus_scrape_config` is the Prometheus side (docs/configuration.md).
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ def render_inputs(inputs: StackInputs, out_root: Path) -> int:
         return 2
     if inputs.placeholders:
         print(f"note: not in Pulumi.{stack}.yaml, so rendered with placeholders: {', '.join(inputs.placeholders)}")
-        print("      (set each with `pulumi config set --secret ...` before `pulumi up`; see README)")
+        print("      (set each with `pulumi config set --secret ...` before `pulumi up`; see docs/configuration.md)")
 
     run = run_program(stack, inputs.config, inputs.secret_keys)
 

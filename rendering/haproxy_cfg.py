@@ -1,6 +1,6 @@
 """The front door's haproxy.cfg, rendered from validated settings. Pure: no Pulumi imports.
 
-Design (README, "Front door"):
+Design (docs/components.md, "FrontDoor"):
 - **Where it runs**: one HAProxy on a dedicated host (`frontDoor.address`); the service name
   (`<service_name>.<domain>`) is a CNAME to that host's A record. A local deploy runs it on this
   machine, listening on `frontDoor.address` (default 127.0.0.1) while the proxies listen on their
@@ -17,6 +17,8 @@ Design (README, "Front door"):
   request whose connection is refused/reset or that gets no response is sent again, to another proxy
   (`option http-buffer-request` keeps the body for that). A request that got a response (even 5xx)
   is never replayed: LiteLLM's own router already retried upstreams.
+- **Admin UI off** (`adminUi.enabled: false`): the UI's paths (`/ui`, `/login`, `/v2/login`, `/sso/`) answer 404
+  at the front door; the proxies themselves would still serve LiteLLM's "Admin UI Disabled" page.
 - **Drain**: a local deploy's rollout takes one proxy out through the runtime API (`stats socket
   ... level admin`: `set server litellm_proxies/<host> state drain`) and puts it back (`state
   ready`); an ssh host, which cannot reach that socket, through its drain agent polled by
@@ -55,6 +57,7 @@ class FrontDoorPlan:
     server_state_file: str  # `show servers state` before every reload, loaded by the new process
     pid_file: Optional[str]  # local only (ssh: the haproxy.service unit)
     tls_pem_file: Optional[str]  # certificate + key, 0600
+    admin_ui: bool  # adminUi.enabled: off, the front door answers the UI's paths with 404 itself
     backend_ca_file: Optional[str]  # the CA bundle the proxies' certificates are verified against
     servers: tuple[FrontDoorServer, ...]
     check_interval_ms: int
@@ -110,6 +113,7 @@ def front_door_plan(settings: GatewaySettings) -> FrontDoorPlan:
         server_state_file=str(PurePosixPath(config_dir) / "server-state") if is_local else "/var/lib/haproxy/server-state",
         pid_file=pid_file,
         tls_pem_file=str(tls_dir / "frontdoor.pem") if tls else None,
+        admin_ui=s.admin_ui.enabled,
         backend_ca_file=str(tls_dir / "proxies-ca.crt") if tls else None,
         servers=servers,
         check_interval_ms=fd.check_interval_ms,
@@ -174,6 +178,16 @@ def render_haproxy_cfg(settings: GatewaySettings, plan: Optional[FrontDoorPlan] 
         "    http-request del-header Forwarded",
         "    option forwardfor",
         "    http-request set-header X-Real-IP %[src]",
+    ]
+    if not p.admin_ui:
+        # LiteLLM 1.108.7 with DISABLE_ADMIN_UI still serves /ui's static files (a "disabled" page)
+        # and the /login form (config/admin_ui.py): with the UI off, they do not exist for clients.
+        lines += [
+            "    acl admin_ui_path path /ui /login /v2/login /fallback/login",
+            "    acl admin_ui_path path_beg /ui/ /sso/",
+            '    http-request return status 404 content-type text/plain string "Not Found" if admin_ui_path',
+        ]
+    lines += [
         f"    default_backend {BACKEND}",
         "",
         f"backend {BACKEND}",

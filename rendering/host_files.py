@@ -213,7 +213,7 @@ def unit_exec_word(word: str) -> str:
 
 
 # Sandboxing of the proxy's unit, measured with `systemd-analyze security --offline=true` (systemd
-# 252): 8.7 EXPOSED without these lines; see README "Security model" for the score with them and for
+# 252): 8.7 EXPOSED without these lines; see docs/security.md for the score with them and for
 # what was and was not enforced in the tests. Each keeps what the pinned proxy needs: it writes only
 # its home (HOME: Prisma/Node caches of the user, pip/npm leftovers) and /tmp (private; the
 # Prometheus multiprocess directory lives there), talks TCP/UDP over IPv4/IPv6 and Unix sockets,

@@ -820,7 +820,7 @@ def claim_script(settings: GatewaySettings, identity: str, previous: list[str]) 
             '    echo "refusing: this host is deployed as \'$owner\' by this stack, not as \'$ME\'." >&2',
             '    echo "A rename must be declared so it is an in-place update: add the old name to the host\'s" >&2',
             '    echo "renamed_from list (litellm.hosts[].renamed_from; for the environment: previousEnvironments)," >&2',
-            '    echo "then run pulumi up again. See README, \'Renames\'." >&2',
+            '    echo "then run pulumi up again. See docs/components.md, \'Renames\'." >&2',
             "    exit 1",
             "  fi",
             "fi",

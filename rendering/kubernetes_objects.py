@@ -553,7 +553,7 @@ def ingress_host(settings: GatewaySettings) -> str:
 
 # ingress-nginx's proxy timeouts (seconds, between two reads/writes: a non-streamed answer comes in
 # one read at the end). Other controllers name theirs differently: set them to at least
-# shutdown_plan().ingress_timeout_seconds (README).
+# shutdown_plan().ingress_timeout_seconds (docs/kubernetes.md).
 NGINX_TIMEOUT_ANNOTATIONS = ("nginx.ingress.kubernetes.io/proxy-read-timeout", "nginx.ingress.kubernetes.io/proxy-send-timeout")
 
 

@@ -10,7 +10,7 @@ from pulumi.dynamic import ConfigureRequest, CreateResult, ReadResult, ResourceP
 from . import client, specs
 from .client import AdminApiError
 from .connection import endpoint_for, remember_stack_config
-from .provider_results import check_result, diff_result, inputs_without_provider
+from .provider_results import adopted, check_result, diff_result, inputs_without_provider
 
 
 class ModelProvider(ResourceProvider):
@@ -35,14 +35,8 @@ class ModelProvider(ResourceProvider):
 
     def _adopt(self, id_: str, inputs: dict[str, Any]) -> CreateResult:
         """The existing model `id_` becomes this resource: read, compared, nothing written."""
-        row = client.get_model(endpoint_for(inputs), id_)
-        if row is None:
-            raise AdminApiError("GET", "/v2/model/info", 404, f"model {id_!r} to adopt is not on the proxy")
-        state = specs.project_model(row, {**inputs, "model_id": id_})
-        problem = specs.adoption_problem("model", id_, specs.diff_model(state, inputs))
-        if problem:
-            raise AdminApiError("GET", "/v2/model/info", None, problem)
-        return CreateResult(id_, inputs)
+        return adopted("model", id_, inputs, found=client.get_model(endpoint_for(inputs), id_), path="/v2/model/info",
+                       project=specs.project_model, diff=specs.diff_model)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         row = client.get_model(endpoint_for(props), id_)

@@ -10,7 +10,7 @@ from pulumi.dynamic import ConfigureRequest, CreateResult, ReadResult, ResourceP
 from . import client, specs
 from .client import AdminApiError
 from .connection import endpoint_for, remember_stack_config
-from .provider_results import check_result, diff_result, inputs_without_provider
+from .provider_results import adopted, check_result, diff_result, inputs_without_provider
 
 
 def _gone(id_: str) -> AdminApiError:
@@ -41,14 +41,8 @@ class TeamProvider(ResourceProvider):
 
     def _adopt(self, id_: str, inputs: dict[str, Any]) -> CreateResult:
         """The existing team `id_` becomes this resource: read, compared, nothing written."""
-        team = client.get_team(endpoint_for(inputs), id_)
-        if team is None:
-            raise AdminApiError("GET", "/team/info", 404, f"team {id_!r} to adopt is not on the proxy")
-        state = specs.project_team(team, {**inputs, "team_id": id_})
-        problem = specs.adoption_problem("team", id_, specs.diff_team(state, inputs))
-        if problem:
-            raise AdminApiError("GET", "/team/info", None, problem)
-        return CreateResult(id_, inputs)
+        return adopted("team", id_, inputs, found=client.get_team(endpoint_for(inputs), id_), path="/team/info",
+                       project=specs.project_team, diff=specs.diff_team)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         team = client.get_team(endpoint_for(props), id_)

@@ -33,28 +33,20 @@ From "the stack as committed" to "the pod that boots", each change is one named 
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import tempfile
 import uuid
 from pathlib import Path
 
-import kubernetes_validate
 import pytest
 import yaml
-from pydantic import SecretStr
 
-from config.redis_settings import RedisSettings
-from offline.stack_inputs import load_stack_inputs
-from rendering import kubernetes_objects as ko
 from rendering.litellm_yaml import render_litellm_config_yaml
 from tests.support.e2e_fixtures import wait_for_redis_key
+from tests.support.kube_pod import render_kube_stack
 from tests.support.pod_view import materialize_pod
 from tests.support.proxy_harness import RunningProxy, litellm_cli
-from tests.support.stack_gateway import fake_class_for
 from tests.support.write_audit import outside, traced_cli, written_paths
-
-KUBERNETES_VERSION = "1.33.0"
 
 
 class KubePod:
@@ -68,40 +60,9 @@ class KubePod:
 
 @pytest.fixture(scope="module")
 def pod(fake_factory, redis_endpoint, redis_client):
-    declared_stack = load_stack_inputs("kube").settings()
-    # 1. fake-upstreams
-    fakes, models = {}, []
-    for m in declared_stack.models:
-        entry = m.model_dump(mode="json", exclude_none=True)
-        fake = fake_factory(fake_class_for(m.provider), f"kube:{m.id}", models=(m.model,))
-        fakes[m.id] = fake
-        entry["api_base"] = fake.api_base if m.provider in ("openai", "openai_compatible") else fake.base_url
-        models.append(entry)
-    # 2. test-secrets
-    stack_secrets = {"masterKey": f"sk-test-kube-{secrets.token_hex(16)}",
-                     "envSecrets.OPENAI_API_KEY": f"test-openai-{secrets.token_hex(12)}"}
-    if redis_endpoint.password:
-        stack_secrets["redisPassword"] = redis_endpoint.password
-    declared = load_stack_inputs("kube", secrets=stack_secrets, overrides={"models": models}).settings()
-    # 3. cluster-dns
-    test_redis_password = SecretStr(redis_endpoint.password) if redis_endpoint.password else None
-    settings = declared.model_copy(update={
-        "redis": RedisSettings(host=redis_endpoint.host, port=int(redis_endpoint.port)),
-        "secrets": declared.secrets.model_copy(update={"redis_password": test_redis_password}),
-    })
-    # 4. render
-    values = {
-        "LITELLM_MASTER_KEY": stack_secrets["masterKey"],
-        "LITELLM_SALT_KEY": f"sk-test-salt-{secrets.token_hex(16)}",
-        "DATABASE_URL": f"postgresql://litellm_kube:{secrets.token_hex(8)}@127.0.0.1:1/litellm_kube",
-        "OPENAI_API_KEY": stack_secrets["envSecrets.OPENAI_API_KEY"],
-    }
-    if redis_endpoint.password:
-        values["REDIS_PASSWORD"] = redis_endpoint.password
-    manifests = ko.kubernetes_manifests(settings, secret_values={n: values[n] for n in ko.pod_secret_env_names(settings)},
-                                        secrets_checksum="0" * 64)
-    for manifest in manifests.values():
-        kubernetes_validate.validate(yaml.safe_load(yaml.safe_dump(manifest)), KUBERNETES_VERSION, strict=True)
+    # 1-4. fake upstreams, test secrets, the test Redis for the cluster's, render (every manifest validated)
+    stack = render_kube_stack(fake_factory, redis_endpoint, name="kube", validate="all")
+    declared, settings, manifests, fakes, values = stack.declared, stack.settings, stack.manifests, stack.fakes, stack.values
     # 5. materialize
     root = Path(tempfile.mkdtemp(prefix="kube-pod-"))
     view = materialize_pod(manifests["deployment"], manifests, root)

@@ -16,23 +16,18 @@ write audit of the boot test covers the read-only root for the proxy without a d
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from config.redis_settings import RedisSettings
-from offline.stack_inputs import load_stack_inputs
-from rendering import kubernetes_objects as ko
 from tests.support import real_proxy_prisma
+from tests.support.kube_pod import render_kube_stack
 from tests.support.pod_view import materialize_pod
 from tests.support.proxy_harness import RunningProxy
 from tests.support.real_proxy import ProxyDatabase
-from tests.support.stack_gateway import fake_class_for
 
 pytestmark = pytest.mark.slow
 
@@ -43,34 +38,9 @@ def pod_with_database(fake_factory, redis_endpoint):
     root = Path(tempfile.mkdtemp(prefix="kube-pod-db-"))
     proxy = None
     try:
-        declared = load_stack_inputs("kube").settings()
-        fakes, models = {}, []
-        for m in declared.models:
-            entry = m.model_dump(mode="json", exclude_none=True)
-            fake = fake_factory(fake_class_for(m.provider), f"kube-db:{m.id}", models=(m.model,))
-            fakes[m.id] = fake
-            entry["api_base"] = fake.api_base if m.provider in ("openai", "openai_compatible") else fake.base_url
-            models.append(entry)
-        stack_secrets = {"masterKey": f"sk-test-kube-{secrets.token_hex(16)}",
-                         "envSecrets.OPENAI_API_KEY": f"test-openai-{secrets.token_hex(12)}"}
-        if redis_endpoint.password:
-            stack_secrets["redisPassword"] = redis_endpoint.password
-        declared = load_stack_inputs("kube", secrets=stack_secrets, overrides={"models": models}).settings()
-        settings = declared.model_copy(update={
-            "redis": RedisSettings(host=redis_endpoint.host, port=int(redis_endpoint.port)),
-            "secrets": declared.secrets.model_copy(update={
-                "redis_password": SecretStr(redis_endpoint.password) if redis_endpoint.password else None}),
-        })
-        values = {
-            "LITELLM_MASTER_KEY": stack_secrets["masterKey"],
-            "LITELLM_SALT_KEY": f"sk-test-salt-{secrets.token_hex(16)}",
-            "DATABASE_URL": database.url,  # what the component puts in the Secret: here the test database
-            "OPENAI_API_KEY": stack_secrets["envSecrets.OPENAI_API_KEY"],
-        }
-        if redis_endpoint.password:
-            values["REDIS_PASSWORD"] = redis_endpoint.password
-        manifests = ko.kubernetes_manifests(settings, secret_values={n: values[n] for n in ko.pod_secret_env_names(settings)},
-                                            secrets_checksum="0" * 64)
+        # DATABASE_URL: what the component puts in the Secret, here the test database
+        stack = render_kube_stack(fake_factory, redis_endpoint, name="kube-db", database_url=database.url, validate="none")
+        settings, manifests, fakes, values = stack.settings, stack.manifests, stack.fakes, stack.values
         job_view = materialize_pod(manifests["job-migrate"], manifests, root / "job")
         view = materialize_pod(manifests["deployment"], manifests, root / "pod")
         config_path = Path(view.args[view.args.index("--config") + 1])

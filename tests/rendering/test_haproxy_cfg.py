@@ -123,62 +123,121 @@ def test_make_render_writes_the_front_door_config(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.slow
-def test_the_front_door_replaces_client_sent_forwarding_headers_with_the_connections_address(tmp_path):
-    """Through the real HAProxy with the rendered config (servers pointed at a loopback echo server):
-    a forged X-Forwarded-For / X-Real-IP / Forwarded never reaches a proxy; the connection's address does."""
-    import http.server
-    import socket
-    import threading
-    import time
-    import urllib.request
+class _FrontDoorOnEcho:
+    """The real HAProxy with a stack's rendered config, its servers pointed at one loopback echo
+    server that records the headers and path of every request except health checks."""
 
-    seen: list[dict[str, str]] = []
+    def __init__(self, settings, tmp_path):
+        import http.server
+        import socket
+        import threading
 
-    class Echo(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server API
-            if self.path != "/health/readiness":
-                seen.append({k.lower(): v for k, v in self.headers.items()})
-            self.send_response(200)
-            self.send_header("content-length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
+        seen = self.seen = []
 
-        def log_message(self, *args):
-            pass
+        class Echo(http.server.BaseHTTPRequestHandler):
+            def _answer(self):
+                if self.path != "/health/readiness":
+                    seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+                self.send_response(200)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
 
-    echo = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    threading.Thread(target=echo.serve_forever, daemon=True).start()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    s = _two_local_hosts(tls={"enabled": False})
-    plan = front_door_plan(s)
-    text = render_haproxy_cfg(s).replace(plan.admin_socket, str(tmp_path / "admin.sock"))
-    text = text.replace(f"{plan.bind_address}:{plan.port}", f"127.0.0.1:{port}")
-    for server in plan.servers:
-        text = text.replace(f"{server.address}:{server.port}", f"127.0.0.1:{echo.server_address[1]}")
-    cfg = tmp_path / "haproxy.cfg"
-    cfg.write_text(text)
-    proc = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/models", headers={
-            "X-Forwarded-For": "203.0.113.66", "X-Real-IP": "203.0.113.66", "Forwarded": "for=203.0.113.66"})
+            do_GET = do_POST = _answer  # noqa: N815 - http.server API
+
+            def log_message(self, *args):
+                pass
+
+        self.echo = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+        threading.Thread(target=self.echo.serve_forever, daemon=True).start()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        plan = front_door_plan(settings)
+        text = render_haproxy_cfg(settings).replace(plan.admin_socket, str(tmp_path / "admin.sock"))
+        text = text.replace(f"{plan.bind_address}:{plan.port}", f"127.0.0.1:{self.port}")
+        for server in plan.servers:
+            text = text.replace(f"{server.address}:{server.port}", f"127.0.0.1:{self.echo.server_address[1]}")
+        cfg = tmp_path / "haproxy.cfg"
+        cfg.write_text(text)
+        self.proc = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def request(self, path, *, method="GET", headers=None):
+        """(status, body) of a request through the front door, retried until HAProxy listens."""
+        import time
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers=headers or {}, method=method,
+                                         data=b"" if method == "POST" else None)
         deadline = time.monotonic() + 20
         while True:
             try:
                 with urllib.request.urlopen(request, timeout=5) as reply:
-                    assert reply.status == 200
-                break
+                    return reply.status, reply.read()
+            except urllib.error.HTTPError as error:
+                return error.code, error.read()
             except OSError:
                 assert time.monotonic() < deadline, "the front door did not answer"
                 time.sleep(0.2)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.echo.shutdown()
+
+
+@pytest.mark.slow
+def test_the_front_door_replaces_client_sent_forwarding_headers_with_the_connections_address(tmp_path):
+    """Through the real HAProxy with the rendered config (servers pointed at a loopback echo server):
+    a forged X-Forwarded-For / X-Real-IP / Forwarded never reaches a proxy; the connection's address does."""
+    door = _FrontDoorOnEcho(_two_local_hosts(tls={"enabled": False}), tmp_path)
+    try:
+        status, _ = door.request("/v1/models", headers={
+            "X-Forwarded-For": "203.0.113.66", "X-Real-IP": "203.0.113.66", "Forwarded": "for=203.0.113.66"})
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        echo.shutdown()
-    headers = seen[-1]
+        door.close()
+    assert status == 200
+    headers = door.seen[-1]
     assert headers["x-forwarded-for"] == "127.0.0.1"
     assert headers["x-real-ip"] == "127.0.0.1"
     assert "forwarded" not in headers
-    assert "203.0.113.66" not in json.dumps(seen)
+    assert "203.0.113.66" not in json.dumps(door.seen)
+
+
+UI_PATHS = ("/ui", "/ui/", "/ui/?page=api-keys", "/ui/login/index.html", "/sso/key/generate", "/fallback/login")
+
+
+@pytest.mark.slow
+def test_with_the_admin_ui_off_its_paths_are_404_at_the_front_door(tmp_path):
+    """adminUi off (the default): through the real HAProxy, the UI's pages and sign-in endpoints
+    answer 404 and never reach a proxy (which would serve LiteLLM's "Admin UI Disabled" page and
+    the /login form); the API passes. With the UI on, the same paths reach the proxies."""
+    off = _FrontDoorOnEcho(_two_local_hosts(tls={"enabled": False}), tmp_path / "off")
+    try:
+        answers = {path: off.request(path)[0] for path in UI_PATHS}
+        answers.update({f"POST {path}": off.request(path, method="POST")[0] for path in ("/login", "/v2/login")})
+        api = off.request("/v1/models")[0], off.request("/user/login-hints")[0]
+    finally:
+        off.close()
+    assert set(answers.values()) == {404}, answers
+    assert api == (200, 200) and [r["path"] for r in off.seen] == ["/v1/models", "/user/login-hints"]
+
+    on_settings = _two_local_hosts(tls={"enabled": False}, adminUi={"enabled": True, "username": "gateway-admin"})
+    assert on_settings.admin_ui.enabled
+    on = _FrontDoorOnEcho(on_settings, tmp_path / "on")
+    try:
+        answers = {path: on.request(path)[0] for path in UI_PATHS}
+    finally:
+        on.close()
+    assert set(answers.values()) == {200}, answers
+    assert [r["path"] for r in on.seen] == list(UI_PATHS)
+
+
+def test_the_ui_rule_follows_the_setting():
+    off = render_haproxy_cfg(_two_local_hosts(tls={"enabled": False}))
+    on = render_haproxy_cfg(_two_local_hosts(tls={"enabled": False}, adminUi={"enabled": True, "username": "gateway-admin"}))
+    rule = 'http-request return status 404 content-type text/plain string "Not Found" if admin_ui_path'
+    assert rule in off and "acl admin_ui_path path /ui /login /v2/login /fallback/login" in off
+    assert "admin_ui_path" not in on

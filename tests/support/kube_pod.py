@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import secrets
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import kubernetes_validate
 import yaml
@@ -22,12 +24,22 @@ from tests.support.stack_gateway import fake_class_for
 KUBERNETES_VERSION = "1.33.0"
 
 
-def boot_kube_pod(fake_factory, redis_endpoint, *, name, drop_env=(), extra_env=None, cli=None):
-    """The `kube` stack's Deployment rendered with fake upstreams, test secrets and the test Redis
-    (the steps of tests/e2e/test_kubernetes_boot.py), its container materialized under a temp root,
-    and a RunningProxy (not started) for the container's command, args and env. `drop_env`: names
-    removed from the container's env (a control); `extra_env`: what the image's ENV would add.
-    Returns (settings, manifests, fakes, proxy, root, view)."""
+@dataclass
+class RenderedKubeStack:
+    """The `kube` stack rendered for a test: its models pointed at fake upstreams, test secrets, the
+    test Redis in place of the cluster's, and the manifests with those secret values."""
+    declared: Any          # the stack as declared (fake upstreams substituted), before the test Redis
+    settings: Any          # what the manifests were rendered from
+    manifests: dict
+    fakes: dict            # model id -> fake upstream
+    values: dict           # Secret values by env name
+
+
+def render_kube_stack(fake_factory, redis_endpoint, *, name, database_url=None, validate="deployment"):
+    """The steps every pod test shares: fake upstreams per model, test secrets, the test Redis,
+    render. `database_url`: what the component would put in the Secret (default: an address that
+    refuses, for tests that drop the database); `validate`: "deployment" or "all" manifests checked
+    by kubernetes-validate --strict, or "none"."""
     declared = load_stack_inputs("kube").settings()
     fakes, models = {}, []
     for m in declared.models:
@@ -49,15 +61,27 @@ def boot_kube_pod(fake_factory, redis_endpoint, *, name, drop_env=(), extra_env=
     values = {
         "LITELLM_MASTER_KEY": stack_secrets["masterKey"],
         "LITELLM_SALT_KEY": f"sk-test-salt-{secrets.token_hex(16)}",
-        "DATABASE_URL": f"postgresql://litellm_kube:{secrets.token_hex(8)}@127.0.0.1:1/litellm_kube",
+        "DATABASE_URL": database_url or f"postgresql://litellm_kube:{secrets.token_hex(8)}@127.0.0.1:1/litellm_kube",
         "OPENAI_API_KEY": stack_secrets["envSecrets.OPENAI_API_KEY"],
     }
     if redis_endpoint.password:
         values["REDIS_PASSWORD"] = redis_endpoint.password
     manifests = ko.kubernetes_manifests(settings, secret_values={n: values[n] for n in ko.pod_secret_env_names(settings)},
                                         secrets_checksum="0" * 64)
+    checked = {"all": list(manifests.values()), "deployment": [manifests["deployment"]], "none": []}[validate]
+    for manifest in checked:
+        kubernetes_validate.validate(yaml.safe_load(yaml.safe_dump(manifest)), KUBERNETES_VERSION, strict=True)
+    return RenderedKubeStack(declared, settings, manifests, fakes, values)
+
+
+def boot_kube_pod(fake_factory, redis_endpoint, *, name, drop_env=(), extra_env=None, cli=None):
+    """The `kube` stack's Deployment rendered (render_kube_stack), its container materialized under
+    a temp root, and a RunningProxy (not started) for the container's command, args and env.
+    `drop_env`: names removed from the container's env (a control); `extra_env`: what the image's
+    ENV would add. Returns (settings, manifests, fakes, proxy, root, view)."""
+    stack = render_kube_stack(fake_factory, redis_endpoint, name=name)
+    settings, manifests, fakes = stack.settings, stack.manifests, stack.fakes
     deployment = manifests["deployment"]
-    kubernetes_validate.validate(yaml.safe_load(yaml.safe_dump(deployment)), KUBERNETES_VERSION, strict=True)
     if drop_env:
         deployment = json.loads(json.dumps(deployment))
         c = deployment["spec"]["template"]["spec"]["containers"][0]
