@@ -130,18 +130,50 @@ def test_a_release_the_proxy_cannot_boot_fails_host_1_while_host_2_serves(rig):
     assert stats.sent >= 20 and stats.failed == 0, stats.errors[:5]
 
 
+class _StateWatch:
+    """HAProxy's server states, read on the front door every second while a change runs."""
+
+    def __init__(self, rig):
+        import threading
+
+        self.rig, self.seen, self._stop = rig, [], threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.seen.append(self.rig.server_states())
+            except Exception as exc:  # noqa: BLE001 - a missed sample is not a result
+                self.seen.append({"error": str(exc)})
+            self._stop.wait(1)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=120)
+
+
 def test_a_config_change_rolls_both_hosts_under_load(rig):
     load = Load(rig.url, concurrency=2, key=rig.master_key).start()
     try:
         while load.stats.sent < 10:
             time.sleep(0.2)
         log_from = len(rig.executor.log)
-        p = rig.apply(rig.program(routing_timeout=33))
+        with _StateWatch(rig) as watch:
+            p = rig.apply(rig.program(routing_timeout=33))
         target = load.stats.sent + 10
         while load.stats.sent < target:
             time.sleep(0.2)
     finally:
         stats = load.stop()
+    # HAProxy itself took each host out (the agent's `drain`), one at a time, never both
+    for h in rig.hosts:
+        assert any(s.get(h.name, "").startswith("DRAIN") for s in watch.seen), watch.seen
+    assert not any(all(not v.startswith("UP") for k, v in s.items() if k != "error") and "error" not in s
+                   for s in watch.seen), watch.seen
     print(f"config change: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
     for h in rig.hosts:
         assert p.by_name(_service(rig, h)).op == "update", rig.describe(p)
