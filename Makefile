@@ -6,6 +6,7 @@
 #   make plan STACK=x [BASE=<git ref or build dir>]  the steps `pulumi up` would take from BASE (default
 #                HEAD) to the working tree, offline, as markdown (creates/updates/replaces/deletes,
 #                host restarts in rollout order, catalog changes)
+#   make lock VERSION=v  the hashed lock locks/litellm-<v>.lock a stack needs to deploy LiteLLM v
 #   make keys STACK=x  the stack's virtual keys (expired / expiring within 30 days marked; spend too when
 #                LITELLM_GATEWAY_ADMIN_URL and LITELLM_GATEWAY_MASTER_KEY reach the proxy)
 SHELL := /bin/bash
@@ -59,14 +60,19 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench_gateway.py
 	$(BIN)/python bench/bench_rollout.py
 
-# The hashed lock every LiteLLM host installs (wheels only, --require-hashes): resolved from PyPI for
-# this machine's platform (CPython 3.11, Linux x86_64), with pip-tools in a throwaway venv.
-lock:
+# The hashed lock of one LiteLLM release, locks/litellm-$(VERSION).lock (a stack may deploy only a
+# release with a lock: config.litellm_locks): litellm[proxy]==$(VERSION) plus the other pins of
+# requirements-host.in, resolved from PyPI for this machine's platform (CPython 3.11, Linux x86_64;
+# wheels only, --require-hashes on the hosts), with pip-tools in a throwaway venv.
+lock: $(VENV)/.runtime-installed
+	@$(BIN)/python -m config.litellm_locks check-new "$(VERSION)"
 	rm -rf build/piptools && $(PYTHON) -m venv build/piptools
 	build/piptools/bin/pip install --quiet pip-tools==7.5.2
+	mkdir -p locks build/lock
+	{ echo 'litellm[proxy]==$(VERSION)'; cat requirements-host.in; } > build/lock/litellm-$(VERSION).in
 	PIP_CONFIG_FILE=/dev/null build/piptools/bin/pip-compile --generate-hashes --allow-unsafe --strip-extras \
 	  --no-emit-index-url --no-emit-find-links --index-url https://pypi.org/simple \
-	  --pip-args "--only-binary=:all:" -o requirements-host.lock requirements-host.in
+	  --pip-args "--only-binary=:all:" -o locks/litellm-$(VERSION).lock build/lock/litellm-$(VERSION).in
 
 clean:
 	rm -rf build .pytest_cache

@@ -38,8 +38,10 @@ from config.admin_ui import SSO_SECRET_ENV
 from config.catalog import VirtualKeySpec
 from config.endpoints import base_url
 from config.fields import is_ip_address
+from config.litellm_settings import ADMIT_ANY_KEY_WARNING
 from config.settings import GatewaySettings
-from rendering.host_files import secret_env_names
+from config.tls_provided import check_provided, required_names
+from rendering.host_files import ca_files, secret_env_names
 from rendering.litellm_yaml import admin_model_info, deployment_entry, render_litellm_config_yaml
 from rendering.redis_acl import litellm_channel_patterns, namespace_key_pattern
 
@@ -97,6 +99,10 @@ class Gateway(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         protect = s.protected
 
+        if s.litellm.database_outage == "admit_any_key":
+            # shown by every preview and up, so the choice never goes unnoticed
+            pulumi.log.warn(ADMIT_ANY_KEY_WARNING, resource=self)
+
         # ---- keys the proxy itself needs ----------------------------------------------------
         if s.secrets.master_key is not None:
             self.master_key = _secret(s.secrets.master_key)
@@ -139,12 +145,14 @@ class Gateway(pulumi.ComponentResource):
             ),
             s.salt_key_rotation,
             opts=child,
+            source="config" if s.secrets.salt_key is not None else "generated",
         )
         salt_key = pulumi.Output.secret(pulumi.Output.all(self.salt_key_guard.id, salt_key).apply(lambda v: v[1]))
 
         # ---- database and cache -----------------------------------------------------------
         depends: list[pulumi.Resource] = []
         self.database_url = None
+        self._database_url_for = None
         if s.postgres.enabled:
             db = PostgresDatabase(
                 f"{name}-db",
@@ -156,6 +164,7 @@ class Gateway(pulumi.ComponentResource):
                 opts=child,
             )
             self.database_url = db.database_url
+            self._database_url_for = db.url_for
             depends.append(db)
 
         redis_password: pulumi.Input[str] = pulumi.Output.secret("")
@@ -165,6 +174,7 @@ class Gateway(pulumi.ComponentResource):
                 RedisCacheArgs(
                     settings=s.redis,
                     password=_secret(s.secrets.redis_password),
+                    admin_password=_secret(s.secrets.redis_admin_password),
                     connection=(
                         ssh_connection(s, s.redis.ssh_host or s.redis.host, s.redis.host_key)
                         if s.redis.manage_acl
@@ -187,7 +197,10 @@ class Gateway(pulumi.ComponentResource):
             "REDIS_PASSWORD": redis_password,
         }
         if self.database_url is not None:
-            env_values["DATABASE_URL"] = self.database_url
+            # hosts and pods: the URL naming their own copy of postgres.ca_cert (ca_files)
+            env_values["DATABASE_URL"] = (
+                self._database_url_for(ca_files(s).postgres) if self._database_url_for is not None else self.database_url
+            )
         for env_name, value in s.secrets.env_secrets.items():
             env_values[env_name] = pulumi.Output.secret(value.get_secret_value())
         # The Admin UI's own password and SSO client secret (config.admin_ui; secret_env_names keeps
@@ -295,6 +308,7 @@ class Gateway(pulumi.ComponentResource):
                     restart_after=previous,
                     front_door=front_door,
                     previous_names=[f"{name}-{old}" for old in host.renamed_from],
+                    database_url_for=self._database_url_for,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=host_depends, aliases=host_aliases[host.name]),
             )
@@ -413,7 +427,18 @@ class Gateway(pulumi.ComponentResource):
         address: Optional[str],
         aliases: Optional[list[pulumi.Alias]] = None,
     ) -> TlsCertificate:
-        """A server certificate from the stack's TLS settings (issuer, CA, validity, key algorithm)."""
+        """A server certificate from the stack's TLS settings (issuer, CA, validity, key algorithm).
+        issuer provided: the operator's chain and key, the same for every call (checked at config time
+        to name everything each call asks for, config.tls_provided)."""
+        provided = {}
+        if s.tls.issuer == "provided":
+            assert s.secrets.tls_cert_chain is not None and s.secrets.tls_key is not None
+            problems, material = check_provided(s.secrets.tls_cert_chain.get_secret_value(),
+                                                s.secrets.tls_key.get_secret_value(), required_names(s))
+            if material is None:
+                raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
+            provided = {"provided_chain_pem": material.chain_pem, "provided_top_pem": material.top_pem,
+                        "provided_key_pem": _secret(s.secrets.tls_key)}
         return TlsCertificate(
             resource_name,
             TlsCertificateArgs(
@@ -426,6 +451,7 @@ class Gateway(pulumi.ComponentResource):
                 validity_hours=s.tls.validity_hours,
                 early_renewal_hours=s.tls.early_renewal_hours,
                 key_algorithm=s.tls.key_algorithm,
+                **provided,
             ),
             opts=pulumi.ResourceOptions(parent=self, aliases=aliases or None),
         )

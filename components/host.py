@@ -125,7 +125,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Optional, Sequence
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Callable, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_random as random
@@ -134,10 +135,12 @@ from pulumi_command import local, remote
 from config.endpoints import base_url
 from config.litellm_settings import LiteLLMHostSpec
 from config.settings import GatewaySettings
+from rendering import db_tls
 from rendering import host_scripts as scripts
 from rendering.drain_agent import AgentControl
 from rendering.haproxy_cfg import BACKEND
 from rendering.host_files import (
+    ca_files,
     host_paths,
     proxy_args,
     render_env_file,
@@ -176,6 +179,9 @@ class LiteLLMHostArgs:
     """With several hosts: drain before and re-enable after each restart, on this front door."""
     previous_names: Sequence[str] = ()
     """Earlier component names of this host (renames): aliases, and identities its claim accepts."""
+    database_url_for: Optional[Callable[[Optional[str]], pulumi.Output[str]]] = None
+    """DATABASE_URL for a reader that finds postgres.ca_cert at the given path (None: no CA file):
+    replaces env_values' DATABASE_URL with the one naming this host's CA copy (PostgresDatabase.url_for)."""
 
 
 def sha256_hex(text: str) -> str:
@@ -219,7 +225,13 @@ class LiteLLMHost(pulumi.ComponentResource):
                 f"host {host.name}: deploy '{s.litellm.deploy}' needs "
                 + ("no connection (local.Command)" if is_local else "an SSH connection")
             )
-        missing = [n for n in secret_env_names(s) if n not in args.env_values]
+        cas = ca_files(s)
+        env_values = dict(args.env_values)
+        if args.database_url_for is not None and s.postgres.enabled:
+            env_values["DATABASE_URL"] = args.database_url_for(cas.postgres)
+        elif cas.postgres is not None:
+            raise ValueError(f"host {host.name}: postgres.ca_cert is set but no database_url_for names its path")
+        missing = [n for n in secret_env_names(s) if n not in env_values]
         if missing:
             raise ValueError(f"host {host.name}: no value for env file entries {', '.join(missing)}")
 
@@ -229,7 +241,7 @@ class LiteLLMHost(pulumi.ComponentResource):
         # ---- the env file text: secret end to end ---------------------------------------------
         names = secret_env_names(s)
         env_text = pulumi.Output.secret(
-            pulumi.Output.all(*[args.env_values[n] for n in names]).apply(
+            pulumi.Output.all(*[env_values[n] for n in names]).apply(
                 lambda values: render_env_file(s, dict(zip(names, values)))
             )
         )
@@ -282,7 +294,8 @@ class LiteLLMHost(pulumi.ComponentResource):
         files: list[pulumi.Resource] = []
 
         def stage(step: str, live: str, mode: str, owner: Optional[str], group: Optional[str],
-                  content: pulumi.Input[str], digest: pulumi.Output[str], latest: bool = False) -> None:
+                  content: pulumi.Input[str], digest: pulumi.Output[str], latest: bool = False,
+                  put_live: bool = True) -> None:
             staged_file = digest.apply(lambda d: scripts.staged_path(s, live, d))
             link = scripts.latest_staged(s, live) if latest else None
             files.append(
@@ -294,7 +307,8 @@ class LiteLLMHost(pulumi.ComponentResource):
                     depends_on=[install],
                 )
             )
-            staged.append((step, live, staged_file))
+            if put_live:
+                staged.append((step, live, staged_file))
 
         config_digest = config_yaml.apply(lambda text: "config=" + sha256_hex(text))
         stage("file-config", p.config_file, "0640", user and "root", user, config_yaml, config_digest, latest=True)
@@ -325,6 +339,21 @@ class LiteLLMHost(pulumi.ComponentResource):
             )
         elif s.tls.enabled:
             raise ValueError(f"host {host.name}: tls.enabled but no TLS files were given")
+
+        # ---- the database's and Redis' CA certificates (public): staged only ----------------------
+        # The env file names the staged, content-addressed copy itself (rendering.host_files
+        # .ca_file_path says why); nothing reads a live copy, so the rollout puts none in place.
+        for ca_step, ca_name, ca_pem, ca_path in (
+            ("file-postgres-ca", db_tls.POSTGRES_CA_NAME, s.postgres.ca_cert, cas.postgres),
+            ("file-redis-ca", db_tls.REDIS_CA_NAME, s.redis.ca_cert, cas.redis),
+        ):
+            if ca_path is None or ca_pem is None:
+                continue
+            ca_live = str(PurePosixPath(p.config_dir) / ca_name)
+            ca_digest = "ca=" + sha256_hex(ca_pem)
+            if scripts.staged_path(s, ca_live, ca_digest) != ca_path:
+                raise AssertionError(f"{ca_name}: staged at {scripts.staged_path(s, ca_live, ca_digest)}, env names {ca_path}")
+            stage(ca_step, ca_live, "0644", user and "root", user, ca_pem, pulumi.Output.from_input(ca_digest), put_live=False)
 
         # ---- migrations --------------------------------------------------------------------------
         before_start: list[pulumi.Resource] = [install, *files]

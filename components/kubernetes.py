@@ -82,6 +82,7 @@ _KINDS = {
     "PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
     "HorizontalPodAutoscaler": k8s.autoscaling.v2.HorizontalPodAutoscaler,
     "Ingress": k8s.networking.v1.Ingress,
+    "NetworkPolicy": k8s.networking.v1.NetworkPolicy,
 }
 # manifest field -> pulumi-kubernetes argument name (apiVersion/kind are implied by the class)
 _FIELDS = {"metadata": "metadata", "spec": "spec", "data": "data", "stringData": "string_data", "type": "type",
@@ -195,7 +196,11 @@ class LiteLLMKubernetes(pulumi.ComponentResource):
                 opts_with(depends_on=namespace_deps, additional_secret_outputs=["data", "stringData"]),
             )
         self.objects["configmap"] = _resource("ConfigMap", f"{name}-configmap", manifests["configmap"], opts_with(depends_on=namespace_deps))
-        pod_inputs = [self.objects["secret-env"], self.objects["configmap"]]
+        # Before any pod of the stack exists (the Job's and the Deployment's wait for them below).
+        policies = [stem for stem in ("networkpolicy", "networkpolicy-migrations") if stem in manifests]
+        for stem in policies:
+            self.objects[stem] = _resource("NetworkPolicy", f"{name}-{stem}", manifests[stem], opts_with(depends_on=namespace_deps))
+        pod_inputs = [self.objects["secret-env"], self.objects["configmap"], *(self.objects[stem] for stem in policies)]
         if "serviceaccount" in manifests:
             self.objects["serviceaccount"] = _resource(
                 "ServiceAccount", f"{name}-serviceaccount", manifests["serviceaccount"], opts_with(depends_on=namespace_deps))

@@ -27,11 +27,13 @@ resource_postgresql_database.go):
   ``rolsuper`` itself and, when the admin is not a superuser, temporarily grants itself membership
   of the owner role. So False works both for a superuser admin (the local stack's ``postgres``)
   and for a non-superuser admin with CREATEROLE + CREATEDB (managed servers).
-* ``sslmode``: the provider connects with Go's lib/pq, which refuses ``prefer`` and ``allow``
-  ("unsupported sslmode"). Those two are sent to the provider as ``require`` (encrypt, like
-  libpq's preference, but without the silent plaintext fallback); a server without TLS must say
-  ``sslmode: disable`` explicitly. DATABASE_URL (read by Prisma, which knows every libpq mode)
-  keeps the configured value.
+* ``sslmode``/``sslrootcert``: the provider connects with Go's lib/pq (libpq's meanings), which
+  refuses ``prefer`` and ``allow`` ("unsupported sslmode"): ``prefer`` is sent as ``require``
+  (encrypt, without the silent plaintext fallback); a server without TLS must say ``sslmode:
+  disable``. ``verify-full`` is sent as is, with ``sslrootcert`` naming ``postgres.ca_cert`` written
+  on this machine (``operator_ca_file``). DATABASE_URL is NOT in libpq's terms: Prisma's parser
+  (quaint) knows disable/prefer/require plus its own ``sslaccept``/``sslcert``
+  (rendering/db_tls.py cites it and maps each mode).
 * ``database=admin_database``, ``username=admin_user``, ``password`` only when given (secret; the
   SDK wraps it too), an explicit ``connect_timeout``.
 
@@ -49,7 +51,10 @@ and inside the secret ``database_url`` output. Nothing else carries it.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 from urllib.parse import quote
 
@@ -58,6 +63,7 @@ import pulumi_postgresql as postgresql
 import pulumi_random as random
 
 from config.postgres_settings import PostgresSettings
+from rendering import db_tls
 
 TYPE_TOKEN = "litellm-gateway:postgres:PostgresDatabase"
 
@@ -65,18 +71,17 @@ PASSWORD_LENGTH = 40
 # RFC 3986 "unreserved": never percent-encoded, never special to a shell, env file or libpq.
 PASSWORD_SPECIALS = "-_.~"
 PROVIDER_CONNECT_TIMEOUT_SECONDS = 30
+# Where operator_ca_file writes postgres.ca_cert for the provider (tests point it elsewhere:
+# tests/conftest.py).
+OPERATOR_CA_DIR = Path(__file__).resolve().parents[1] / ".ca"
 
-# lib/pq (inside the provider) knows disable/require/verify-ca/verify-full only.
-_PROVIDER_SSLMODE = {"prefer": "require", "allow": "require"}
-
-
-def provider_sslmode(sslmode: str) -> str:
-    """The sslmode the pulumi-postgresql provider can use for a libpq-style setting."""
-    return _PROVIDER_SSLMODE.get(sslmode, sslmode)
+provider_sslmode = db_tls.provider_sslmode
 
 
-def database_url(user: str, password: str, host: str, port: int, database: str, sslmode: str) -> str:
-    """``postgresql://user:password@host:port/database?sslmode=...``; every part percent-encoded.
+def database_url(user: str, password: str, host: str, port: int, database: str, sslmode: str,
+                 ca_file: Optional[str] = None) -> str:
+    """``postgresql://user:password@host:port/database?<TLS parameters Prisma honours>``; every part
+    percent-encoded. ``ca_file``: where ``postgres.ca_cert`` is for whoever reads the URL (verify-full).
 
     Pure. An IPv6 literal host is bracketed. ``port`` must be an int in 1..65535 (a float from
     the Pulumi wire, e.g. 5432.0, is accepted when integral).
@@ -93,8 +98,25 @@ def database_url(user: str, password: str, host: str, port: int, database: str, 
     host_part = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return (
         f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host_part}:{port}"
-        f"/{quote(database, safe='')}?sslmode={quote(sslmode, safe='')}"
+        f"/{quote(database, safe='')}?{db_tls.prisma_ssl_query(sslmode, ca_file)}"
     )
+
+
+def operator_ca_file(pem: str, directory: Optional[str] = None) -> str:
+    """``postgres.ca_cert`` as a file on the machine running ``pulumi``: the pulumi-postgresql
+    provider takes its CA as a path (``sslrootcert``), never as PEM text. Content-addressed
+    (``<dir>/postgres-ca-<sha256[:16]>.crt``), written by every program run (``up``/``preview``), so
+    the provider's configuration changes only with the CA. Default directory: ``.ca`` in the
+    project directory (git-ignored). A standalone ``pulumi refresh``/``destroy`` on a fresh checkout
+    does not run the program: run ``pulumi preview`` first (docs/security.md)."""
+    base = Path(directory) if directory else OPERATOR_CA_DIR
+    path = base / f"postgres-ca-{hashlib.sha256(pem.encode('utf-8')).hexdigest()[:16]}.crt"
+    if not path.is_file() or path.read_text(encoding="utf-8") != pem:
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(pem, encoding="utf-8")
+        os.replace(tmp, path)
+    return str(path)
 
 
 @dataclass
@@ -104,6 +126,8 @@ class PostgresDatabaseArgs:
     """The admin's password (secret config postgresAdminPassword); None for trust/peer auth."""
     protect: bool
     """Protect the role and the database from deletion (all environments but local)."""
+    operator_ca_dir: Optional[str] = None
+    """Where ``operator_ca_file`` writes postgres.ca_cert for the provider (tests: a temp dir)."""
 
 
 class PostgresDatabase(pulumi.ComponentResource):
@@ -117,14 +141,18 @@ class PostgresDatabase(pulumi.ComponentResource):
     def __init__(self, name: str, args: PostgresDatabaseArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(TYPE_TOKEN, name, None, opts)
         s = args.settings
+        self._settings = s
         child = pulumi.ResourceOptions(parent=self)
+        self.operator_ca_file: Optional[str] = (
+            operator_ca_file(s.ca_cert, args.operator_ca_dir) if s.sslmode == "verify-full" and s.ca_cert else None
+        )
 
         provider_args = dict(
             host=s.host,
             port=s.port,
             username=s.admin_user,
             database=s.admin_database,
-            sslmode=provider_sslmode(s.sslmode),
+            **db_tls.provider_ssl(s.sslmode, self.operator_ca_file),
             superuser=False,
             connect_timeout=PROVIDER_CONNECT_TIMEOUT_SECONDS,
         )
@@ -179,12 +207,9 @@ class PostgresDatabase(pulumi.ComponentResource):
         self.database_name = self.database.name
         self.host = pulumi.Output.from_input(s.host)
         self.port = pulumi.Output.from_input(s.port)
-        # Through the role's and the database's outputs, so whoever reads the URL waits for both.
-        self.database_url = pulumi.Output.secret(
-            pulumi.Output.all(self.role.name, secret_password, self.database.name).apply(
-                lambda v: database_url(v[0], v[1], s.host, s.port, v[2], s.sslmode)
-            )
-        )
+        self._url_parts = pulumi.Output.all(self.role.name, secret_password, self.database.name)
+        # The stack output names this machine's CA copy; hosts and pods get their own (url_for).
+        self.database_url = self.url_for(self.operator_ca_file)
         self.register_outputs(
             {
                 "database_url": self.database_url,
@@ -193,4 +218,13 @@ class PostgresDatabase(pulumi.ComponentResource):
                 "host": self.host,
                 "port": self.port,
             }
+        )
+
+    def url_for(self, ca_file: Optional[str]) -> pulumi.Output[str]:
+        """Secret. DATABASE_URL for a reader that finds postgres.ca_cert at ``ca_file`` (None when
+        sslmode is not verify-full). Through the role's and the database's outputs, so whoever
+        reads the URL waits for both."""
+        s = self._settings
+        return pulumi.Output.secret(
+            self._url_parts.apply(lambda v: database_url(v[0], v[1], s.host, s.port, v[2], s.sslmode, ca_file))
         )

@@ -58,9 +58,13 @@ or changed key/team/user leaves every worker's in-memory auth cache at once — 
 ``<namespace>:litellm_proxy.config_change`` — a model added through the API reaches every worker),
 after ``resetchannels``: no other channel can be published or subscribed to.
 
-The admin side: ``redis-cli`` connects to ``settings.host:port`` from the Redis host as the
-default user; a server whose default user needs a password must provide it to redis-cli there
-(e.g. ``REDISCLI_AUTH`` in the SSH user's environment) — there is no setting for it.
+The admin side: ``redis-cli`` connects to ``settings.host:port`` from the Redis host as
+``redis.admin_user`` (``--user``; the default user when not set). A server that needs a password
+for it gets the secret ``redisAdminPassword``: the first line of the command's (secret) stdin, which
+the scripts read into ``REDISCLI_AUTH`` before redis-cli reads the ACL SETUSER line
+(rendering.redis_acl.acl_stdin). Not an ``environment`` entry: that would need the Redis host's sshd
+to accept the name (AcceptEnv) and is a plain input in state; not an argument: ``ps`` shows those.
+Delete runs with the same stdin, so it authenticates the same way.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ import pulumi_random as random
 from pulumi_command import remote
 
 from config.redis_settings import RedisSettings
-from rendering.redis_acl import acl_create_script, acl_delete_script, acl_setuser_line, check_acl_user
+from rendering.redis_acl import acl_create_script, acl_delete_script, acl_setuser_line, acl_stdin, check_acl_user
 
 TYPE_TOKEN = "litellm-gateway:redis:RedisCache"
 
@@ -91,6 +95,8 @@ class RedisCacheArgs:
     """Redis key patterns the ACL user may touch (manage_acl only)."""
     channels: list[str] = field(default_factory=list)
     """Pub/sub channel patterns the ACL user may use (LiteLLM's, litellm_channel_patterns)."""
+    admin_password: Optional[pulumi.Input[str]] = None
+    """Secret config redisAdminPassword: what redis-cli authenticates with (manage_acl only)."""
 
 
 class RedisCache(pulumi.ComponentResource):
@@ -131,15 +137,17 @@ class RedisCache(pulumi.ComponentResource):
                 )
                 # The mock engine (and previews) do not apply RandomPassword's secret outputs.
                 password = pulumi.Output.secret(generated.result)
-            create = acl_create_script(s)
+            admin_auth = args.admin_password is not None
+            create = acl_create_script(s, admin_auth)
             self.acl_user = remote.Command(
                 f"{name}-acl-user",
                 connection=args.connection,
                 create=create,
                 update=create,
-                delete=acl_delete_script(s),
+                delete=acl_delete_script(s, admin_auth),
                 stdin=pulumi.Output.secret(
-                    password.apply(lambda pw: acl_setuser_line(user, pw, patterns, channels, dedicated=s.dedicated))
+                    pulumi.Output.all(password, args.admin_password).apply(lambda v: acl_stdin(
+                        acl_setuser_line(user, v[0], patterns, channels, dedicated=s.dedicated), v[1]))
                 ),
                 add_previous_output_in_env=False,
                 opts=pulumi.ResourceOptions(

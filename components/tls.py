@@ -36,14 +36,21 @@ class TlsCertificateArgs:
     common_name: str
     dns_names: list[str]
     ip_addresses: list[str]
-    issuer: Literal["internal-ca", "self-signed"]
+    issuer: Literal["internal-ca", "self-signed", "provided"]
     ca_cert_pem: Optional[pulumi.Input[str]]
-    """internal-ca: the CA's certificate (public)."""
+    """internal-ca: the CA's certificate (public); provided: the CA bundle clients trust (tlsCaCert), else
+    the chain's last certificate."""
     ca_private_key_pem: Optional[pulumi.Input[str]]
     """internal-ca: the CA's key (secret)."""
     validity_hours: int
     early_renewal_hours: int
     key_algorithm: Literal["RSA", "ECDSA"]
+    provided_chain_pem: Optional[str] = None
+    """provided: the checked chain (config.tls_provided), server certificate first; public."""
+    provided_top_pem: Optional[str] = None
+    """provided: the chain's last certificate."""
+    provided_key_pem: Optional[pulumi.Input[str]] = None
+    """provided: the server certificate's key (secret tlsKey)."""
 
 
 def ca_validity_hours(validity_hours: int) -> int:
@@ -77,8 +84,21 @@ class TlsCertificate(pulumi.ComponentResource):
             raise ValueError(f"TlsCertificate {name}: early_renewal_hours must be below validity_hours")
         if not args.dns_names and not args.ip_addresses:
             raise ValueError(f"TlsCertificate {name}: needs at least one DNS name or IP address")
-        if args.issuer not in ("internal-ca", "self-signed"):
-            raise ValueError(f"TlsCertificate {name}: issuer must be internal-ca or self-signed")
+        if args.issuer not in ("internal-ca", "self-signed", "provided"):
+            raise ValueError(f"TlsCertificate {name}: issuer must be internal-ca, self-signed or provided")
+        if args.issuer == "provided":
+            if not args.provided_chain_pem or not args.provided_top_pem or args.provided_key_pem is None:
+                raise ValueError(f"TlsCertificate {name}: issuer provided needs the chain (tlsCertChain) and key (tlsKey)")
+            # Nothing to generate: the operator's files, delivered as generated ones are. The chain
+            # (server certificate + intermediates) is what the server presents; it is public.
+            super().__init__(TYPE_TOKEN, name, None, opts)
+            self.cert_pem = pulumi.Output.from_input(args.provided_chain_pem)
+            self.private_key_pem = pulumi.Output.secret(args.provided_key_pem)
+            self.ca_cert_pem = pulumi.Output.from_input(args.ca_cert_pem or args.provided_top_pem)
+            self.chain_pem = pulumi.Output.from_input(args.provided_chain_pem)
+            self.register_outputs({"cert_pem": self.cert_pem, "private_key_pem": self.private_key_pem,
+                                   "ca_cert_pem": self.ca_cert_pem, "chain_pem": self.chain_pem})
+            return
         if args.issuer == "internal-ca" and (args.ca_cert_pem is None or args.ca_private_key_pem is None):
             raise ValueError(
                 f"TlsCertificate {name}: issuer internal-ca needs the CA certificate (tlsCaCert) "

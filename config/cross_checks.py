@@ -19,6 +19,8 @@ from typing import Any, Optional
 
 from config import checks
 from config.host_env import GATEWAY_ENV_VARS
+from config.litellm_locks import lock_text, missing_lock_message
+from config.tls_provided import chains_to, check_provided, required_names
 from config.kubernetes_settings import (
     DERIVED_POD_ENV_NAMES,
     MAX_REQUEST_WINDOW_SECONDS,
@@ -46,7 +48,56 @@ def gateway_problems(s: Any, now: Optional[datetime]) -> list[tuple[str, str]]:
     problems.extend(host_key_problems(s))
     problems.extend(alerting_problems(s))
     problems.extend(front_door_problems(s))
+    problems.extend(release_problems(s))
+    problems.extend(provided_tls_problems(s, now))
+    problems.extend(database_tls_problems(s))
     return problems
+
+
+def database_tls_problems(s: Any) -> list[tuple[str, str]]:
+    """A CA certificate must be what verifies the server: given exactly when it is used
+    (rendering/db_tls.py: Prisma's sslaccept=strict + sslcert, redis-py's ssl_ca_certs)."""
+    problems: list[tuple[str, str]] = []
+    pg = s.postgres
+    if pg.enabled and pg.sslmode == "verify-full" and pg.ca_cert is None:
+        problems.append(("postgres.ca_cert", (
+            "sslmode verify-full needs the PEM of the CA that signed the server's certificate (the proxy, the "
+            "migration and the pulumi-postgresql provider verify the server against it); set postgres.ca_cert")))
+    if pg.enabled and pg.ca_cert is not None and pg.sslmode != "verify-full":
+        problems.append(("postgres.ca_cert", (
+            f"is only used with sslmode verify-full (with '{pg.sslmode}' Prisma does not verify the server at "
+            "all); set postgres.sslmode: verify-full, or remove ca_cert")))
+    if s.redis.enabled and s.redis.ca_cert is not None and not s.redis.tls:
+        problems.append(("redis.ca_cert", "is only used over TLS; set redis.tls: true, or remove ca_cert"))
+    return problems
+
+
+def provided_tls_problems(s: Any, now: Optional[datetime]) -> list[tuple[str, str]]:
+    """tls.issuer provided: the chain and key are what the stack's names need (config.tls_provided)."""
+    if not (s.tls.enabled and s.tls.issuer == "provided"):
+        return []
+    if s.litellm.deploy != "ssh":
+        how = ("set kubernetes.ingress.tls_secret to a kubernetes.io/tls Secret holding it" if s.litellm.deploy == "kubernetes"
+               else "a local deploy serves 127.0.0.1: use self-signed")
+        return [("tls.issuer", f"'provided' is for litellm.deploy: ssh; {how}")]
+    chain, key = s.secrets.tls_cert_chain, s.secrets.tls_key
+    if chain is None or key is None:
+        return []  # the missing-secret check names them
+    problems, material = check_provided(chain.get_secret_value(), key.get_secret_value(), required_names(s), now)
+    if material is not None and s.tls_ca_cert and not chains_to(material.top_pem, s.tls_ca_cert):
+        problems.append(("tlsCaCert", "is what clients and the admin-API providers trust, but the chain in tlsCertChain does "
+                         "not lead to it: expected the CA that issued the chain's last certificate (or unset tlsCaCert "
+                         "when the chain ends at its root)"))
+    return problems
+
+
+def release_problems(s: Any) -> list[tuple[str, str]]:
+    """ssh hosts install only a hashed lock and a Kubernetes image must be a reviewed release: the
+    stack's litellm.version needs its locks/litellm-<v>.lock (config.litellm_locks). A local deploy
+    (the operator's machine, not root) may fall back to the release's exact top-level pins."""
+    if s.litellm.deploy == "local" or lock_text(s.litellm.version) is not None:
+        return []
+    return [("litellm.version", missing_lock_message(s.litellm.version))]
 
 
 def catalog_problems(s: Any) -> list[tuple[str, str]]:
@@ -114,8 +165,13 @@ def section_problems(s: Any) -> list[tuple[str, str]]:
         problems.append(("litellm.model_source", "'api' stores models in the database: enable postgres"))
     if (s.teams or s.keys) and not s.postgres.enabled:
         problems.append(("keys", "teams and virtual keys live in the database: enable postgres"))
+    if s.litellm.database_outage == "admit_any_key" and not s.postgres.enabled:
+        problems.append(("litellm.database_outage", "'admit_any_key' is about an outage of the database: enable postgres, or leave the default 'refuse'"))
     if s.dns.enabled and s.litellm.deploy == "local":
         problems.append(("dns.enabled", "DNS records are for ssh-deployed hosts; turn DNS off for a local deploy"))
+    if s.secrets.redis_admin_password is not None and not (s.redis.enabled and s.redis.manage_acl):
+        problems.append(("redisAdminPassword", "is only used to manage the Redis ACL user (redis.manage_acl: true); "
+                         "remove it (`pulumi config rm redisAdminPassword`) or set redis.manage_acl: true"))
     return problems
 
 
@@ -169,7 +225,8 @@ def where_values_land(s: Any) -> list[tuple[str, str]]:
             "is the master key: the Admin UI password must be its own (a browser login must never hold the key "
             "that can do everything); set another with `pulumi config set --secret uiPassword <value>`")))
     for key, field_name in (("masterKey", "master_key"), ("saltKey", "salt_key"),
-                            ("redisPassword", "redis_password"), ("dnsAdminPassword", "dns_admin_password"),
+                            ("redisPassword", "redis_password"), ("redisAdminPassword", "redis_admin_password"),
+                            ("dnsAdminPassword", "dns_admin_password"),
                             ("uiPassword", "ui_password"), ("uiSsoClientSecret", "ui_sso_client_secret")):
         value = getattr(secrets, field_name)
         if value is not None and checks.breaks_lines(value.get_secret_value()):

@@ -19,6 +19,11 @@ PLAIN_ENV: tuple[tuple[str, str], ...] = (
     ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
 )
 
+# The Redis CA file's path on the host / in the pod (redis.ca_cert). LiteLLM reads REDIS_<ARG> for
+# every Redis client it builds (litellm/_redis.py _redis_kwargs_from_environment), and the rendered
+# config.yaml names it too (ssl_ca_certs: os.environ/REDIS_SSL_CA_CERTS).
+REDIS_CA_ENV = "REDIS_SSL_CA_CERTS"
+
 # Env names the Admin UI settings fill (config.admin_ui): the plain ones and the secrets.
 UI_PLAIN_ENV_NAMES = frozenset({
     "DISABLE_ADMIN_UI", "UI_USERNAME", "PROXY_BASE_URL",

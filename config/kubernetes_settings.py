@@ -20,6 +20,7 @@ What a Kubernetes deploy is, in the settings' terms (the cross-checks enforce it
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from decimal import Decimal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config import checks
+from config.fields import CrossCheckError
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)+$")
@@ -189,6 +191,12 @@ _SECRET_KEY = re.compile(r"[-._A-Za-z0-9]+")
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
+def _dns_label(value: str, what: str) -> str:
+    if not _DNS_LABEL.fullmatch(value):
+        raise ValueError(f"expected {what} (a DNS label: a-z, 0-9, '-', at most 63)")
+    return value
+
+
 def check_object_name(value: str) -> str:
     """A DNS-1123 subdomain: most objects' names (Secrets, ServiceAccounts, ...)."""
     if len(value) > 253 or not _SUBDOMAIN.fullmatch(value):
@@ -266,6 +274,94 @@ class KubernetesImage(_Strict):
         return value
 
 
+# ---- Ingress annotations: an allow-list (issue 16) --------------------------------------------------
+# An annotation is an instruction to the Ingress controller, and some of them are code or switch the
+# transport's security off: `*-snippet` injects controller configuration text (ingress-nginx
+# CVE-2021-25742, CVE-2025-1974), `ssl-redirect: "false"` serves the gateway, and every consumer's
+# Bearer key, over plain http. So only the annotations below pass, each with a check of its value;
+# anything else is refused by name. To allow another, add it here with its value check (and to
+# docs/security.md).
+
+_NGINX = "nginx.ingress.kubernetes.io/"
+_SIZE = re.compile(r"[0-9]{1,6}[kKmMgG]?")
+_COUNT = re.compile(r"[1-9][0-9]{0,6}")
+_ON_OFF = ("on", "off")
+
+
+def _cidr_list(value: str) -> str:
+    parts = [p.strip() for p in value.split(",")]
+    for part in parts:
+        try:
+            network = ipaddress.ip_network(part, strict=True)
+        except ValueError:
+            raise ValueError(f"expected comma-separated CIDRs such as '10.0.0.0/8,192.168.1.0/24'; '{part}' is not one") from None
+        if str(network) != part:
+            raise ValueError(f"write '{part}' as '{network}' (the canonical form)")
+    return value
+
+
+def _one_of(*allowed: str, why: str = "") -> Any:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"expected {' or '.join(repr(a) for a in allowed)}{why}")
+        return value
+    return check
+
+
+def _pattern(pattern: "re.Pattern[str]", what: str) -> Any:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"expected {what}")
+        return value
+    return check
+
+
+ALLOWED_INGRESS_ANNOTATIONS: dict[str, Any] = {
+    _NGINX + "proxy-body-size": _pattern(_SIZE, "a size such as '16m' (digits, then k, m or g)"),
+    _NGINX + "proxy-buffering": _one_of(*_ON_OFF),
+    _NGINX + "proxy-request-buffering": _one_of(*_ON_OFF),
+    _NGINX + "limit-rps": _pattern(_COUNT, "a positive whole number of requests"),
+    _NGINX + "limit-rpm": _pattern(_COUNT, "a positive whole number of requests"),
+    _NGINX + "limit-connections": _pattern(_COUNT, "a positive whole number of connections"),
+    _NGINX + "whitelist-source-range": _cidr_list,
+    _NGINX + "allowlist-source-range": _cidr_list,
+    _NGINX + "ssl-redirect": _one_of("true", why=": 'false' serves the gateway, and every Bearer key, over plain http"),
+    _NGINX + "force-ssl-redirect": _one_of("true", why=": 'false' serves the gateway, and every Bearer key, over plain http"),
+    "cert-manager.io/cluster-issuer": check_object_name,
+    "cert-manager.io/issuer": check_object_name,
+    "external-dns.alpha.kubernetes.io/ttl": _pattern(_COUNT, "a TTL in whole seconds"),
+}
+# Refused with their own reason (the generic "not on the allow-list" would not say what to do).
+# ingress-nginx's proxy timeouts are derived from routing; config.cross_checks says so (with the window).
+_DERIVED_BY_THE_STACK = (_NGINX + "proxy-read-timeout", _NGINX + "proxy-send-timeout")
+_REFUSED_INGRESS_ANNOTATIONS = {
+    "pulumi.com/skipAwait": "set kubernetes.ingress.skip_await: true instead",
+    "kubernetes.io/ingress.class": "set kubernetes.ingress.class_name instead (the annotation is deprecated)",
+}
+
+
+def ingress_annotation_problems(annotations: dict[str, str], path: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, value in annotations.items():
+        where = f"{path}.{key}"
+        if key.endswith("-snippet") or key.endswith("-snippets"):
+            out.append((where, "a snippet injects Ingress controller configuration text (ingress-nginx CVE-2021-25742, "
+                               "CVE-2025-1974): refused; ask for a setting instead"))
+        elif key in _DERIVED_BY_THE_STACK:
+            continue
+        elif key in _REFUSED_INGRESS_ANNOTATIONS:
+            out.append((where, _REFUSED_INGRESS_ANNOTATIONS[key]))
+        elif key not in ALLOWED_INGRESS_ANNOTATIONS:
+            out.append((where, "not an annotation this stack allows (docs/security.md, 'Ingress annotations'); "
+                               f"allowed: {', '.join(sorted(ALLOWED_INGRESS_ANNOTATIONS))}"))
+        else:
+            try:
+                ALLOWED_INGRESS_ANNOTATIONS[key](value)
+            except ValueError as exc:
+                out.append((where, str(exc)))
+    return out
+
+
 class KubernetesIngress(_Strict):
     enabled: bool = True
     # The Ingress host is <litellm.service_name>.<domain> (the gateway's URL); here its class.
@@ -273,6 +369,7 @@ class KubernetesIngress(_Strict):
     # An existing kubernetes.io/tls Secret in the namespace; None = the stack's own certificate
     # (tls.issuer internal-ca or self-signed) in a Secret this stack creates.
     tls_secret: Optional[str] = None
+    # Only the allow-listed annotations, each with its value checked (docs/security.md, "Ingress annotations").
     annotations: dict[str, str] = Field(default_factory=dict)
     # pulumi-kubernetes waits (10 min) for the controller to publish the Ingress's address; a
     # controller that never does (some do not publish a status) fails every `up`: true skips that
@@ -292,8 +389,41 @@ class KubernetesIngress(_Strict):
         bad = sorted(k for k in value if not _ANNOTATION_KEY.fullmatch(k))
         if bad:
             raise ValueError(f"not valid annotation keys: {', '.join(bad)}")
+        problems = ingress_annotation_problems(value, "kubernetes.ingress.annotations")
+        if problems:
+            raise CrossCheckError(problems)
         return value
 
+
+class KubernetesNetworkPolicy(_Strict):
+    """NetworkPolicies for the gateway's pods (issue 16). Enforced only by a CNI that implements them
+    (Calico, Cilium, ...); on one that does not they are accepted and ignored."""
+
+    # Deny-by-default NetworkPolicies for the serving and the migration pods (docs/security.md).
+    enabled: bool = True
+    # Who may open connections to the proxy port: the Ingress controller's pods in its namespace.
+    ingress_controller_namespace: Annotated[str, AfterValidator(lambda v: _dns_label(v, "a namespace name"))] = "ingress-nginx"
+    # The labels of the Ingress controller's pods (with ingress_controller_namespace).
+    ingress_controller_pod_labels: LabelMap = Field(default_factory=lambda: {"app.kubernetes.io/name": "ingress-nginx"})
+    # With kubernetes.monitoring: the namespace Prometheus scrapes from (any pod there).
+    prometheus_namespace: Annotated[str, AfterValidator(lambda v: _dns_label(v, "a namespace name"))] = "monitoring"
+    # The cluster DNS: UDP and TCP 53 to these pods in this namespace.
+    dns_namespace: Annotated[str, AfterValidator(lambda v: _dns_label(v, "a namespace name"))] = "kube-system"
+    # The labels of the cluster DNS pods (with dns_namespace).
+    dns_pod_labels: LabelMap = Field(default_factory=lambda: {"k8s-app": "kube-dns"})
+    # A NetworkPolicy allows addresses, not names: PostgreSQL, Redis and model upstreams written as
+    # IPs are allowed to that address and port only; written as names, to their port at any address,
+    # unless their address range is listed here (CIDRs), which then replaces "any address".
+    egress_cidrs: list[str] = Field(default_factory=list)
+
+    @field_validator("egress_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for v in value:
+            _cidr_list(v)
+            if "," in v:
+                raise ValueError(f"one CIDR per entry: '{v}'")
+        return value
 
 class KubernetesToleration(_Strict):
     key: Optional[LabelKey] = None
@@ -394,6 +524,8 @@ class KubernetesSettings(_Strict):
     resources: KubernetesResources = Field(default_factory=KubernetesResources)
     image: KubernetesImage = Field(default_factory=KubernetesImage)
     ingress: KubernetesIngress = Field(default_factory=KubernetesIngress)
+    # Who may reach the pods and whom they may reach (NetworkPolicies; docs/security.md).
+    network_policy: KubernetesNetworkPolicy = Field(default_factory=KubernetesNetworkPolicy)
     # preStop delay: the pod keeps serving while its endpoint is removed from the Service and the
     # Ingress controller's upstreams (both asynchronous to the SIGTERM); then the drain.
     prestop_seconds: Annotated[int, Field(ge=0, le=120)] = 10

@@ -49,6 +49,9 @@ class LiteLLMSettings(StrictModel):
     # ssh: remote.Command over SSH to each host; local: local.Command on the machine running pulumi;
     # kubernetes: pods of a Deployment (config.kubernetes_settings, components.kubernetes).
     deploy: Literal["ssh", "local", "kubernetes"] = "ssh"
+    # The exact LiteLLM release: ssh and kubernetes stacks need its hashed lock locks/litellm-<v>.lock
+    # (`make lock VERSION=<v>`; config.litellm_locks), so stacks of one commit may run different
+    # releases; a local deploy without one installs its exact top-level pins. 1.107.0 is refused.
     version: str = PINNED_LITELLM_VERSION
     port: Port = 4000
     bind_host: HostOrIp = "0.0.0.0"
@@ -71,6 +74,15 @@ class LiteLLMSettings(StrictModel):
     database_connection_pool_limit: Annotated[int, Field(ge=1, le=100)] = 10
     proxy_batch_write_at: Annotated[int, Field(ge=1)] = 60
     readiness_timeout_seconds: Annotated[int, Field(ge=5, le=1800)] = 180
+    # What a proxy does with a key it must look up while PostgreSQL is unavailable
+    # (general_settings.allow_requests_on_db_unavailable; docs/security.md, "Database outage").
+    # "refuse" (default): a key in the proxy's cache keeps working with its cached limits (60 s after
+    # its last lookup, LiteLLM's cache TTL); every other key gets 503. "admit_any_key": the pinned
+    # LiteLLM may admit ANY bearer starting with "sk-" (revoked, expired, over budget or made up) as
+    # an internal user with no model list and no budget: always while the database hangs, and, as
+    # timing decides, while it refuses connections. The value says so on purpose.
+    database_outage: Literal["refuse", "admit_any_key"] = "refuse"
+
 
     @field_validator("version")
     @classmethod
@@ -95,3 +107,10 @@ class LiteLLMSettings(StrictModel):
         if dupes:
             raise ValueError(f"host names must be unique; repeated: {', '.join(dupes)}")
         return self
+
+
+ADMIT_ANY_KEY_WARNING = (
+    "litellm.database_outage is admit_any_key: while PostgreSQL is unavailable the proxies may admit ANY "
+    "bearer starting with 'sk-' (revoked, over budget or made up) with every model and no budget; "
+    "only clients the network in front of the gateway admits can try (docs/security.md, \"Database outage\")"
+)

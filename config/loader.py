@@ -58,9 +58,12 @@ SECRET_KEYS: dict[str, str] = {
     "saltKey": "salt_key",
     "postgresAdminPassword": "postgres_admin_password",
     "redisPassword": "redis_password",
+    "redisAdminPassword": "redis_admin_password",
     "sshPrivateKey": "ssh_private_key",
     "dnsAdminPassword": "dns_admin_password",
     "tlsCaKey": "tls_ca_key",
+    "tlsCertChain": "tls_cert_chain",
+    "tlsKey": "tls_key",
     "envSecrets": "env_secrets",
     "uiPassword": "ui_password",
     "uiSsoClientSecret": "ui_sso_client_secret",
@@ -211,12 +214,18 @@ def _requirements(settings: GatewaySettings) -> list[tuple[str, str]]:
         req.append(("sshPrivateKey", "reaches the hosts over SSH"))
     if settings.litellm.deploy == "kubernetes" and settings.redis.enabled and settings.redis.user:
         req.append(("redisPassword", f"is the password of the Redis ACL user '{settings.redis.user}' the pods log in as"))
+    if settings.redis.manage_acl and settings.redis.admin_user:
+        req.append(("redisAdminPassword", f"is the password of the Redis admin user '{settings.redis.admin_user}' "
+                    "redis-cli logs in as to manage the ACL user (redis.admin_user)"))
     if settings.dns.enabled and settings.dns.auth == "authfile":
         req.append(("dnsAdminPassword", "authenticates samba-tool on the domain controller"))
     own_certificate = not (settings.kubernetes is not None and settings.kubernetes.ingress.tls_secret)
     if settings.tls.enabled and settings.tls.issuer == "internal-ca" and own_certificate:
         req.append(("tlsCaCert", "is the internal CA's certificate (PEM) the host certificates chain to"))
         req.append(("tlsCaKey", "signs the host certificates with the internal CA"))
+    if settings.tls.enabled and settings.tls.issuer == "provided" and own_certificate:
+        req.append(("tlsCertChain", "is your certificate chain (PEM, the server certificate first) for tls.issuer: provided"))
+        req.append(("tlsKey", "is the private key (PEM) of that certificate"))
     if settings.admin_ui.enabled:
         req.append(("uiPassword", f"is the Admin UI password of '{settings.admin_ui.username}' (adminUi.enabled); "
                     "never the master key"))
@@ -235,10 +244,13 @@ def _missing_secrets(settings: GatewaySettings) -> list[tuple[str, str]]:
     present = {
         "masterKey": s.master_key is not None,
         "redisPassword": s.redis_password is not None,
+        "redisAdminPassword": s.redis_admin_password is not None,
         "postgresAdminPassword": s.postgres_admin_password is not None,
         "sshPrivateKey": s.ssh_private_key is not None,
         "dnsAdminPassword": s.dns_admin_password is not None,
         "tlsCaKey": s.tls_ca_key is not None,
+        "tlsCertChain": s.tls_cert_chain is not None,
+        "tlsKey": s.tls_key is not None,
         "tlsCaCert": settings.tls_ca_cert is not None,
         "uiPassword": s.ui_password is not None,
         "uiSsoClientSecret": s.ui_sso_client_secret is not None,

@@ -16,9 +16,15 @@ class GatewaySecrets(StrictModel):
     salt_key: Optional[SecretStr] = None
     postgres_admin_password: Optional[SecretStr] = None
     redis_password: Optional[SecretStr] = None
+    # The password redis-cli authenticates with to manage the ACL user (redis.manage_acl): of
+    # redis.admin_user, or of the default user (requirepass) when admin_user is not set.
+    redis_admin_password: Optional[SecretStr] = None
     ssh_private_key: Optional[SecretStr] = None
     dns_admin_password: Optional[SecretStr] = None
     tls_ca_key: Optional[SecretStr] = None
+    # tls.issuer provided: the certificate chain (server certificate first) and its key, PEM.
+    tls_cert_chain: Optional[SecretStr] = None
+    tls_key: Optional[SecretStr] = None
     # The Admin UI's password (UI_PASSWORD) and its SSO client secret (config/admin_ui.py).
     ui_password: Optional[SecretStr] = None
     ui_sso_client_secret: Optional[SecretStr] = None

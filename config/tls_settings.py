@@ -12,8 +12,11 @@ from config.fields import HostPath, StrictModel
 class TlsSettings(StrictModel):
     enabled: bool = False
     # internal-ca: signed by the environment's CA (tlsCaCert + secret tlsCaKey);
-    # self-signed: a CA generated in the stack (local and throwaway stacks).
-    issuer: Literal["internal-ca", "self-signed"] = "self-signed"
+    # self-signed: a CA generated in the stack (local and throwaway stacks); provided: your own
+    # certificate chain and key (secret tlsCertChain + tlsKey, ssh deploys), checked at config time
+    # (names, expiry, key, chain order: config.tls_provided) and delivered to every host and the front
+    # door as-is (renew it yourself before it expires).
+    issuer: Literal["internal-ca", "self-signed", "provided"] = "self-signed"
     validity_hours: Annotated[int, Field(ge=24)] = 24 * 365
     early_renewal_hours: Annotated[int, Field(ge=1)] = 24 * 30
     key_algorithm: Literal["RSA", "ECDSA"] = "ECDSA"

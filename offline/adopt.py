@@ -13,8 +13,9 @@ checks it matches, and writes nothing. A key's value is never needed (LiteLLM st
 adopted key's `keys.<service>` output says its consumer holds it.
 
 What has no equivalent in the catalog is refused by name (the object is left out and stays unmanaged):
-models from the proxy's config.yaml (convert that file: `--from-config`), models with litellm_params
-the catalog cannot express or a provider it does not know, keys without an alias, expired keys, keys
+models from the proxy's config.yaml (convert that file: `--from-config`), models whose litellm_params or
+model_info the catalog refuses (validated as the catalog validates a deployment: the pinned LiteLLM's
+own types) or with a provider it does not know, keys without an alias, expired keys, keys
 of teams that are not adopted, metadata values that are not scalars.
 
 `--from-config FILE` converts an existing LiteLLM config.yaml instead (offline.litellm_config) into
@@ -33,8 +34,11 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import yaml
+from pydantic import ValidationError
 
-from config.catalog import OLLAMA_PROVIDERS, Provider
+from config.catalog import OLLAMA_PROVIDERS, ModelDeployment, Provider
+from config.litellm_model_schema import RESERVED_INFO
+from config.litellm_model_tables import COST_MAP_INFO
 from config.adoptions import IMPORTS_DIR
 from offline.stack_inputs import PROJECT_DIR
 
@@ -45,6 +49,12 @@ PROVIDERS = set(Provider.__args__)  # type: ignore[attr-defined]
 # litellm_params the catalog expresses (ModelDeployment), by LiteLLM's name -> the catalog's.
 MODEL_PARAMS = {"api_base": "api_base", "api_key": "api_key", "litellm_credential_name": "credential_name",
                 "rpm": "rpm", "tpm": "tpm", "timeout": "timeout", "weight": "weight", "max_tokens": "max_tokens"}
+# Named first when model_info is left out for a model the cost map knows.
+_NOTABLE_COST_MAP_INFO = ("mode", "max_tokens", "max_input_tokens", "input_cost_per_token", "output_cost_per_token")
+# The key the pinned proxy stamps into every answered model_info (proxy_server.py PRICING_OVERRIDES_KEY).
+PRICING_OVERRIDES_INFO = "pricing_overrides"
+# Filled in from the provider's config for every model (litellm.get_model_info), never stored.
+SUPPORTED_PARAMS_INFO = "supported_openai_params"
 # Set by litellm-gateway itself (specs.RESERVED_METADATA_FIELDS) or by LiteLLM: never declared.
 RESERVED_METADATA = {"litellm_gateway_owner", "litellm_gateway_create_id", "litellm_gateway_retired_until"}
 _SERVICE = re.compile(r"[^a-z0-9_-]+")
@@ -92,11 +102,6 @@ def model_entry(row: Mapping[str, Any], refused: list[str], notes: Optional[list
         refused.append(f"{where}: litellm_params.model {provider + '/' + upstream!r}: provider {provider!r} has no catalog equivalent")
         return None
     entry: dict[str, Any] = {"id": model_id, "model_name": row.get("model_name"), "provider": provider, "model": upstream}
-    # LiteLLM fills in its own flags (use_in_pass_through: false, ...): a default is not a declaration.
-    unknown = sorted(k for k, v in params.items() if k not in MODEL_PARAMS and v is not None and v is not False)
-    if unknown:
-        refused.append(f"{where}: litellm_params {', '.join(unknown)} have no catalog equivalent")
-        return None
     for name, value in params.items():
         if value is None or name not in MODEL_PARAMS:
             continue
@@ -104,13 +109,64 @@ def model_entry(row: Mapping[str, Any], refused: list[str], notes: Optional[list
             refused.append(f"{where}: litellm_params.api_key is a stored credential (only an os.environ/ reference can be declared)")
             return None
         entry[MODEL_PARAMS[name]] = _number(value)
+    # The other litellm_params as the catalog's `litellm_params`. LiteLLM fills in its own flags
+    # (use_in_pass_through: false, ...): a default is not a declaration.
+    extra = {k: _number(v) for k, v in sorted(params.items()) if k not in MODEL_PARAMS and v is not None and v is not False}
+    if extra:
+        entry["litellm_params"] = extra
+    info_entry, skipped = _declared_model_info(info, extra)
+    if info_entry:
+        entry["model_info"] = info_entry
     if provider in OLLAMA_PROVIDERS and not entry.get("api_base"):
         refused.append(f"{where}: an Ollama deployment without a readable api_base")
         return None
+    # Validated exactly as the catalog validates a deployment (config.catalog.ModelDeployment: the
+    # pinned LiteLLM's own types, unknown keys refused by name, credentials only as os.environ/).
+    try:
+        ModelDeployment.model_validate(entry)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'model'}: {err['msg'].removeprefix('Value error, ')}"
+                             for err in e.errors())
+        refused.append(f"{where}: not expressible in the catalog: {problems}")
+        return None
+    if skipped and notes is not None:
+        shown = [k for k in _NOTABLE_COST_MAP_INFO if k in skipped]
+        notes.append(f"{where}: LiteLLM's cost map knows this model and the proxy's answer mixes the map's values with the "
+                     f"stored ones, so its model_info ({', '.join(shown + ['...'])}: {len(skipped)} keys) is not declared "
+                     "(the map's values apply); add what you set yourself to the catalog's model_info")
     if provider not in OLLAMA_PROVIDERS and "api_key" not in entry and notes is not None:
         notes.append(f"{where}: the proxy does not show its credential (stored encrypted); it keeps it. Declare "
                      "`api_key: os.environ/NAME` (and envSecrets.NAME) before changing this model's litellm_params")
     return entry
+
+
+def _declared_model_info(info: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The model_info a deployment declares, from the proxy's enriched answer (/v2/model/info), and
+    the keys left out because they cannot be told apart from the cost map's.
+
+    The pinned proxy answers with the stored model_info merged with (proxy_server.py
+    `_enrich_model_info_with_litellm_data`): LiteLLM's cost-map entry for the model -- for a model
+    the map does not know, an entry of nulls (`key`, `litellm_provider` and
+    `supported_openai_params` filled in) --, `pricing_overrides` and the cost keys of
+    litellm_params (stamps), limits the router discovered, and the router's defaults (`blocked:
+    false`). So: nulls, false flags, keys the gateway or the proxy set and stamps that repeat a
+    litellm_param are dropped; and when the map knows the model (a `supports_*` flag that is not
+    null: the map's entries carry them, the unknown entry does not), its keys are left out (the stored
+    value and the map's look the same) and named."""
+    known_to_cost_map = any(k.startswith("supports_") and v is not None for k, v in info.items() if k in COST_MAP_INFO)
+    out: dict[str, Any] = {}
+    skipped: list[str] = []
+    for name, value in sorted(info.items()):
+        if (value is None or value is False or name in RESERVED_INFO
+                or name in (PRICING_OVERRIDES_INFO, SUPPORTED_PARAMS_INFO)):
+            continue
+        if name in params and params[name] == value:
+            continue
+        if known_to_cost_map and name in COST_MAP_INFO:
+            skipped.append(name)
+            continue
+        out[name] = _number(value)
+    return out, skipped
 
 
 def team_entry(team: Mapping[str, Any], refused: list[str]) -> Optional[dict[str, Any]]:

@@ -228,6 +228,10 @@ def convert(document: Mapping[str, Any]) -> Converted:
             alerting["alert_types"] = list(value or [])
         elif name == "alerting_threshold":
             alerting["slow_threshold_seconds"] = int(value)
+        elif name == "allow_requests_on_db_unavailable":
+            # LiteLLM reads a bool or a truthy string (db/exception_handler.py, str_to_bool)
+            admit = value is True or str(value).strip().lower() in ("true", "1", "yes", "on")
+            litellm["database_outage"] = "admit_any_key" if admit else "refuse"
         elif name == "coordination_redis":
             cr = dict(value or {})
             _redis(path, cr.get("host"), cr.get("port"), cr.get("password"), out)

@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from config.catalog import expired_keys
+from config.litellm_settings import ADMIT_ANY_KEY_WARNING
 from config.loader import ConfigError
 from offline.engine import PROJECT_DIR, REDACTED, ProgramRun, run_program
 from offline.stack_inputs import StackInputs, load_stack_inputs
+from rendering.dns_records import needed_records, records_text
 from rendering.haproxy_cfg import render_haproxy_cfg
 from rendering.host_files import render_env_file, render_systemd_unit, settings_for_host
 from rendering.litellm_yaml import dump_yaml, render_litellm_config_yaml
@@ -160,6 +162,9 @@ def render_inputs(inputs: StackInputs, out_root: Path) -> int:
 
     if settings.has_front_door:
         files[out / "frontdoor" / "haproxy.cfg"] = render_haproxy_cfg(settings)
+    if not settings.dns.enabled and needed_records(settings):
+        # DNS not managed by the stack: what to create by hand (rendering.dns_records)
+        files[out / "dns-records.txt"] = records_text(settings)
 
     # Belt and braces: refuse to write anything that contains a secret value the run knew.
     secrets = _secret_values(inputs.config, inputs.secret_keys)
@@ -180,6 +185,8 @@ def render_inputs(inputs: StackInputs, out_root: Path) -> int:
         # the key); a new environment refuses to create it (the provider, at create time).
         print(f"expired: key {key.alias} (service {key.service}) expired at {key.expires.isoformat()}; "
               "LiteLLM refuses it. Rotate it (a new expires / rotation_trigger) or remove it from the catalog")
+    if settings.litellm.database_outage == "admit_any_key":
+        print(f"warning: {ADMIT_ANY_KEY_WARNING}")
     for line in tree_lines(run):
         print(line)
     print("outputs:")

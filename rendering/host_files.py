@@ -12,16 +12,18 @@ import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Mapping, Optional
 
 from config.admin_ui import ui_plain_env, ui_secret_env_names
 from config.endpoints import base_url
-from config.host_env import PLAIN_ENV
+from config.host_env import PLAIN_ENV, REDIS_CA_ENV
 from config.kubernetes_settings import GRACEFUL_SHUTDOWN_ENV, request_window_seconds
+from config.litellm_locks import lock_text
 from config.litellm_settings import LiteLLMHostSpec
 from config.observability import CALLBACK_PACKAGES
 from config.settings import GatewaySettings
+from rendering import db_tls
 
 REDACTED = "[secret]"
 
@@ -63,23 +65,16 @@ class HostPaths:
     schema_link: str = ""
 
 
-# The committed hashed lock every ssh host installs (rendering.host_scripts installs it).
-LOCK_FILE = Path(__file__).resolve().parents[1] / "requirements-host.lock"
-
-
 def venv_key(settings: GatewaySettings) -> str:
     """`<version>-<hash12>`: the venv a release installs into (`<install_dir>/venvs/<key>`).
 
     A new LiteLLM release or a new lock is a new directory, installed side by side: installing never
     touches the venv a running proxy imports from, and a host switches to it in its own rollout
-    turn (its unit / launch command names the venv). The hash is the lock's when it pins this
-    version, else that of the exact top-level pins (a local deploy of an unlocked version)."""
+    turn (its unit / launch command names the venv). The hash is the release's lock's (locks/litellm-<v>.lock)
+    when it has one, else that of the exact top-level pins (a local deploy of an unlocked version)."""
     version = settings.litellm.version
-    try:
-        lock = LOCK_FILE.read_text(encoding="utf-8")
-    except OSError:
-        lock = ""
-    if re.search(rf"^litellm=={re.escape(version)} ", lock, re.M):
+    lock = lock_text(version)
+    if lock is not None:
         material = lock
     else:
         extras = sorted({pin for cb in settings.observability.callbacks for pin in CALLBACK_PACKAGES[cb]})
@@ -128,9 +123,42 @@ def secret_env_names(settings: GatewaySettings) -> list[str]:
     return names
 
 
+@dataclass(frozen=True)
+class CaFiles:
+    """Where the database's and Redis' CA certificates are on a host or in a pod (None: not used)."""
+
+    postgres: Optional[str]
+    redis: Optional[str]
+
+
+def ca_file_path(settings: GatewaySettings, name: str, pem: str) -> str:
+    """A CA file's path. ssh/local: the content-addressed staged copy
+    (`<config_dir>/staged/<name>.<sha256[:12]>`, the name `rendering.host_scripts.staged_path` gives
+    it; components.host stages it and checks the two agree). The URL and env name that copy, not a
+    live file, because the migration runs before the rollout puts files in place, and a new CA is
+    a new file (and a new env file, so a restart) instead of a file changed under a running proxy.
+    kubernetes: the mount of the ConfigMap key (rendering.kubernetes_objects)."""
+    if settings.litellm.deploy == "kubernetes":
+        return str(PurePosixPath(db_tls.KUBE_CA_DIR) / name)
+    digest = hashlib.sha256(pem.encode("utf-8")).hexdigest()
+    return str(PurePosixPath(host_paths(settings).config_dir) / "staged" / f"{name}.{digest[:12]}")
+
+
+def ca_files(settings: GatewaySettings) -> CaFiles:
+    pg = settings.postgres
+    redis = settings.redis
+    return CaFiles(
+        postgres=ca_file_path(settings, db_tls.POSTGRES_CA_NAME, pg.ca_cert) if pg.enabled and pg.ca_cert else None,
+        redis=ca_file_path(settings, db_tls.REDIS_CA_NAME, redis.ca_cert) if redis.enabled and redis.ca_cert else None,
+    )
+
+
 def plain_env(settings: GatewaySettings) -> list[tuple[str, str]]:
     """The env file's non-secret entries, in file order (also the pods' plain env, kubernetes)."""
     entries = list(PLAIN_ENV)
+    redis_ca = ca_files(settings).redis
+    if redis_ca is not None:
+        entries.append((REDIS_CA_ENV, redis_ca))
     entries.append(("STORE_MODEL_IN_DB", store_model_in_db_env(settings)))
     if settings.postgres.enabled:
         # Migrations run as their own step before every (re)start (as the Helm chart's migration

@@ -30,10 +30,12 @@ What the manifests encode, and where it comes from:
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
 
 from config.kubernetes_settings import (
     GRACEFUL_SHUTDOWN_ENV,
@@ -46,7 +48,8 @@ from config.kubernetes_settings import (
     shutdown_plan,
 )
 from config.settings import GatewaySettings
-from rendering.host_files import REDACTED, plain_env, secret_env_names
+from rendering import db_tls
+from rendering.host_files import REDACTED, ca_files, plain_env, secret_env_names
 from rendering.host_scripts import MIGRATION_ENV_OVERRIDE, migration_argv
 from rendering.litellm_yaml import render_litellm_config_yaml
 
@@ -148,8 +151,9 @@ def pod_secret_env_names(settings: GatewaySettings) -> list[str]:
 
 
 def config_checksum(settings: GatewaySettings) -> str:
-    """sha256 of what the pods read besides the Secret: config.yaml and the plain env."""
-    doc = json.dumps([render_litellm_config_yaml(settings), plain_env(settings), list(POD_ENV)], sort_keys=True)
+    """sha256 of what the pods read besides the Secret: config.yaml, the plain env, the CA files."""
+    doc = json.dumps([render_litellm_config_yaml(settings), plain_env(settings), list(POD_ENV), _ca_data(settings)],
+                     sort_keys=True)
     return hashlib.sha256(doc.encode()).hexdigest()
 
 
@@ -207,13 +211,25 @@ def service_account_manifest(settings: GatewaySettings) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta, "automountServiceAccountToken": False}
 
 
+def _ca_data(settings: GatewaySettings) -> dict[str, str]:
+    """postgres.ca_cert / redis.ca_cert (public) as ConfigMap keys, mounted at db_tls.KUBE_CA_DIR
+    (the paths DATABASE_URL and REDIS_SSL_CA_CERTS name: rendering.host_files.ca_files)."""
+    cas = ca_files(settings)
+    data: dict[str, str] = {}
+    if cas.postgres is not None and settings.postgres.ca_cert:
+        data[db_tls.POSTGRES_CA_NAME] = settings.postgres.ca_cert
+    if cas.redis is not None and settings.redis.ca_cert:
+        data[db_tls.REDIS_CA_NAME] = settings.redis.ca_cert
+    return data
+
+
 def config_map_manifest(settings: GatewaySettings) -> dict[str, Any]:
     n = object_names(settings)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _meta(settings, n.config_map),
-        "data": {"config.yaml": render_litellm_config_yaml(settings)},
+        "data": {"config.yaml": render_litellm_config_yaml(settings), **_ca_data(settings)},
     }
 
 
@@ -325,9 +341,12 @@ def _security_contexts() -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _volumes(settings: GatewaySettings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     n = object_names(settings)
-    volumes: list[dict[str, Any]] = [
-        {"name": "config", "configMap": {"name": n.config_map, "items": [{"key": "config.yaml", "path": "config.yaml"}]}}
-    ]
+    # CA files ride in the config volume (a mount nested in a read-only ConfigMap mount would need
+    # a directory the runtime cannot create there): <CONFIG_DIR>/ca/<name> == db_tls.KUBE_CA_DIR/<name>.
+    assert db_tls.KUBE_CA_DIR == f"{CONFIG_DIR}/ca"
+    items = [{"key": "config.yaml", "path": "config.yaml"}]
+    items += [{"key": key, "path": f"ca/{key}"} for key in _ca_data(settings)]
+    volumes: list[dict[str, Any]] = [{"name": "config", "configMap": {"name": n.config_map, "items": items}}]
     mounts: list[dict[str, Any]] = [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}]
     for name, path in WRITABLE_DIRS:
         volumes.append({"name": name, "emptyDir": {"sizeLimit": "512Mi"}})
@@ -632,6 +651,101 @@ def monitor_manifest(settings: GatewaySettings) -> dict[str, Any]:
     return {"apiVersion": MONITORING_API_VERSION, "kind": m.kind, "metadata": meta, "spec": spec}
 
 
+# ---- NetworkPolicies (issue 16) --------------------------------------------------------------------
+# Deny by default for the gateway's pods, then allow: the Ingress controller (and Prometheus with
+# monitoring) to the proxy port; egress to the cluster DNS, PostgreSQL, Redis and the model upstreams.
+# A NetworkPolicy allows addresses, not names: a host written as an IP is allowed as that address;
+# a name is allowed on its port to kubernetes.network_policy.egress_cidrs, or to any address when none
+# are listed (docs/security.md, "NetworkPolicy").
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    u = urlsplit(url)
+    return (u.hostname or "", u.port or (443 if u.scheme == "https" else 80))
+
+
+def egress_targets(settings: GatewaySettings, *, migrations: bool = False) -> list[tuple[str, int]]:
+    """(host, TCP port) the pods open connections to; a host of "" means "a provider's public API"."""
+    out: list[tuple[str, int]] = []
+    if settings.postgres.enabled:
+        out.append((settings.postgres.host, settings.postgres.port))
+    if migrations:
+        return out
+    if settings.redis.enabled:
+        out.append((settings.redis.host, settings.redis.port))
+    for m in settings.models:
+        out.append(_host_port(m.api_base) if m.api_base else ("", 443))
+    o = settings.observability
+    if o.alerting.channels or "langfuse" in o.callbacks:
+        out.append(("", 443))  # Slack webhooks, e-mail APIs, Langfuse: public HTTPS services
+    return sorted(set(out))
+
+
+def _peers(host: str, cidrs: list[str]) -> Optional[list[dict[str, Any]]]:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return [{"ipBlock": {"cidr": c}} for c in cidrs] or None
+    return [{"ipBlock": {"cidr": f"{ip}/{ip.max_prefixlen}"}}]
+
+
+def _egress_rules(settings: GatewaySettings, *, migrations: bool) -> list[dict[str, Any]]:
+    k = settings.kubernetes
+    assert k is not None
+    np = k.network_policy
+    rules: list[dict[str, Any]] = [{
+        "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: np.dns_namespace}},
+                "podSelector": {"matchLabels": dict(np.dns_pod_labels)}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }]
+    by_peers: dict[str, tuple[Optional[list[dict[str, Any]]], set[int]]] = {}
+    for host, port in egress_targets(settings, migrations=migrations):
+        peers = _peers(host, list(np.egress_cidrs)) if host else None
+        key = json.dumps(peers, sort_keys=True)
+        by_peers.setdefault(key, (peers, set()))[1].add(port)
+    for _, (peers, ports) in sorted(by_peers.items()):
+        rule: dict[str, Any] = {"ports": [{"protocol": "TCP", "port": p} for p in sorted(ports)]}
+        if peers is not None:
+            rule = {"to": peers, **rule}
+        rules.append(rule)
+    return rules
+
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace (1.22+)
+
+
+def network_policy_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    n = object_names(settings)
+    k = settings.kubernetes
+    assert k is not None
+    np = k.network_policy
+    port = [{"protocol": "TCP", "port": settings.litellm.port}]
+    ingress = [{
+        "from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: np.ingress_controller_namespace}},
+                  "podSelector": {"matchLabels": dict(np.ingress_controller_pod_labels)}}],
+        "ports": port,
+    }]
+    if k.monitoring.kind != "none":
+        ingress.append({"from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: np.prometheus_namespace}}}], "ports": port})
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": _meta(settings, n.base),
+        "spec": {"podSelector": {"matchLabels": selector_labels(settings)}, "policyTypes": ["Ingress", "Egress"],
+                 "ingress": ingress, "egress": _egress_rules(settings, migrations=False)},
+    }
+
+
+def migration_network_policy_manifest(settings: GatewaySettings) -> dict[str, Any]:
+    """The migration Job's pods: nothing comes in; out only to DNS and PostgreSQL."""
+    n = object_names(settings)
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": _meta(settings, f"{n.base}-migrations", "migrations"),
+        "spec": {"podSelector": {"matchLabels": selector_labels(settings, "migrations")}, "policyTypes": ["Ingress", "Egress"],
+                 "ingress": [], "egress": _egress_rules(settings, migrations=True)},
+    }
+
+
 def creates_tls_secret(settings: GatewaySettings) -> bool:
     k = settings.kubernetes
     return bool(k and k.ingress.enabled and settings.tls.enabled and not k.ingress.tls_secret)
@@ -656,6 +770,11 @@ def kubernetes_manifests(
     if creates_tls_secret(settings):
         out["secret-tls"] = tls_secret_manifest(settings, tls_cert_pem, tls_key_pem)
     out["configmap"] = config_map_manifest(settings)
+    if k.network_policy.enabled:
+        # before any pod: no pod of this stack ever runs unconfined
+        out["networkpolicy"] = network_policy_manifest(settings)
+        if settings.postgres.enabled:
+            out["networkpolicy-migrations"] = migration_network_policy_manifest(settings)
     if settings.postgres.enabled:
         out["job-migrate"] = migration_job_manifest(settings)
     out["deployment"] = deployment_manifest(settings, secrets_checksum)

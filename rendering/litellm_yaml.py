@@ -27,6 +27,8 @@ from config.admin_ui import ui_general_settings
 from config.catalog import ModelDeployment
 from config.observability import metrics_enabled, slow_threshold_seconds
 from config.settings import GatewaySettings
+from config.host_env import REDIS_CA_ENV
+from rendering import db_tls
 from rendering.host_files import store_model_in_db_env
 
 MASTER_KEY_REF = "os.environ/LITELLM_MASTER_KEY"
@@ -116,8 +118,11 @@ def _redis_client_kwargs(settings: GatewaySettings) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if settings.redis.user:
         kwargs["username"] = settings.redis.user
-    if settings.redis.tls:
-        kwargs["ssl"] = True
+    # TLS: every kwarg stated (rendering/db_tls.py says which LiteLLM/redis-py code reads them);
+    # the CA file's path differs per host, so it comes from the env file / pod env.
+    kwargs.update(db_tls.redis_tls_kwargs(settings.redis.tls, None))
+    if settings.redis.tls and settings.redis.ca_cert:
+        kwargs["ssl_ca_certs"] = f"os.environ/{REDIS_CA_ENV}"
     return kwargs
 
 
@@ -162,6 +167,8 @@ def general_settings(settings: GatewaySettings) -> dict[str, Any]:
         out["database_url"] = DATABASE_URL_REF
         out["database_connection_pool_limit"] = settings.litellm.database_connection_pool_limit
         out["proxy_batch_write_at"] = settings.litellm.proxy_batch_write_at
+        # Stated either way, so LiteLLM's default cannot change what an outage does (config.litellm_settings).
+        out["allow_requests_on_db_unavailable"] = settings.litellm.database_outage == "admit_any_key"
     # The env file's STORE_MODEL_IN_DB says the same (rendering.host_files.store_model_in_db_env).
     out["store_model_in_db"] = store_model_in_db_env(settings) == "True"
     if settings.redis.enabled and settings.router_shares_state:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-from typing import Sequence
+from typing import Optional, Sequence
 
 from config.redis_settings import RedisSettings
 # Command categories/commands after the key patterns; components/redis_cache.py's docstring says why.
@@ -117,9 +117,70 @@ def acl_setuser_line(
 
 def _redis_cli(settings: RedisSettings) -> str:
     parts = ["redis-cli", "-h", shlex.quote(settings.host), "-p", str(int(settings.port))]
+    if settings.admin_user:
+        # the name only (not secret); the password is REDISCLI_AUTH (_admin_auth_snippet)
+        parts += ["--user", shlex.quote(settings.admin_user)]
     if settings.tls:
+        # hiredis verifies the server's chain against --cacert (the system's CAs without it); it
+        # does not check the host name (rendering/db_tls.py, docs/security.md).
         parts.append("--tls")
+        if settings.ca_cert:
+            parts += ["--cacert", '"$ca_file"']
     return " ".join(parts)
+
+
+def acl_stdin(setuser_line: str, admin_password: Optional[str]) -> str:
+    """The create/update/delete command's stdin: the admin password on the first line when the
+    server needs one (the scripts read it first, see _admin_auth_snippet), then the ACL SETUSER line
+    redis-cli reads. Secret as a whole."""
+    if admin_password is None:
+        return setuser_line
+    if not admin_password or any(c in admin_password for c in "\r\n\0"):
+        raise ValueError("the Redis admin password must be one non-empty line")
+    return admin_password + "\n" + setuser_line
+
+
+def _admin_auth_snippet(admin_auth: bool) -> str:
+    """With admin credentials, the script's first act: the password's line from stdin into
+    REDISCLI_AUTH, which redis-cli sends as AUTH [<--user>] <password> (never an argument, so never
+    in `ps`; never in the SSH session's environment, which would need sshd's AcceptEnv and be logged
+    as a plain input). redis-cli then reads the rest of stdin (the ACL SETUSER line)."""
+    if not admin_auth:
+        return ""
+    return (
+        "if ! IFS= read -r REDISCLI_AUTH || [ -z \"$REDISCLI_AUTH\" ]; then\n"
+        "  echo 'the Redis admin password (the first line of stdin) is missing' >&2; exit 1\n"
+        "fi\n"
+        "export REDISCLI_AUTH\n"
+    )
+
+
+# Redis answers an unauthenticated ACL SETUSER with "NOAUTH" or, the line being long, "Protocol
+# error: unauthenticated multibulk length"; a wrong password with WRONGPASS, a user without ACL
+# rights with NOPERM. Each means the same fix.
+_AUTH_HINT = (
+    '  case "$reply" in\n'
+    "    *NOAUTH*|*unauthenticated*|*WRONGPASS*|*NOPERM*)\n"
+    "      echo 'the Redis admin credentials are missing or wrong: set redis.admin_user (a user allowed ACL "
+    "SETUSER/SAVE) and its password with `pulumi config set --secret redisAdminPassword` (the default "
+    "user'\\''s requirepass password when admin_user is not set)' >&2 ;;\n"
+    "  esac\n"
+)
+
+
+def _ca_file_snippet(settings: RedisSettings) -> str:
+    """redis.ca_cert for redis-cli: written (public, from a quoted heredoc: stdin carries the ACL
+    line) to a private temporary file removed when the script ends. The SSH user needs no write
+    access anywhere, and the script's text changes with the CA."""
+    if not (settings.tls and settings.ca_cert):
+        return ""
+    return (
+        "ca_file=$(mktemp)\n"
+        "trap 'rm -f \"$ca_file\"' EXIT\n"
+        "cat > \"$ca_file\" <<'LITELLM_GATEWAY_CA_EOF'\n"
+        + settings.ca_cert.rstrip("\n") + "\n"
+        "LITELLM_GATEWAY_CA_EOF\n"
+    )
 
 
 def _acl_save_snippet(cli: str) -> str:
@@ -135,32 +196,40 @@ def _acl_save_snippet(cli: str) -> str:
     )
 
 
-def acl_create_script(settings: RedisSettings) -> str:
-    """Shell run over SSH for create and update. redis-cli reads ACL SETUSER from stdin."""
+def acl_create_script(settings: RedisSettings, admin_auth: bool = False) -> str:
+    """Shell run over SSH for create and update. redis-cli reads ACL SETUSER from stdin (after the
+    admin password's line, with `admin_auth`: acl_stdin)."""
     user = check_acl_user(settings.user or "")
     cli = _redis_cli(settings)
     return (
         "set -u\n"
+        + _admin_auth_snippet(admin_auth)
+        + _ca_file_snippet(settings)
         # redis-cli inherits the command's stdin: the one secret line, never an argument.
-        f"reply=$({cli} 2>&1)\n"
+        + f"reply=$({cli} 2>&1)\n"
         'if [ "$reply" != "OK" ]; then\n'
         # Redis quotes the failing rule (the password hash) in its error: redact before printing.
         "  printf 'ACL SETUSER %s failed: %s\\n' "
         f"{shlex.quote(user)} \"$(printf '%s\\n' \"$reply\" | head -n 3 | {_REDACT})\" >&2\n"
-        "  exit 1\n"
+        + _AUTH_HINT
+        + "  exit 1\n"
         "fi\n"
         + _acl_save_snippet(cli)
         + f"echo {shlex.quote('ACL user ' + user + ' set')}\n"
     )
 
 
-def acl_delete_script(settings: RedisSettings) -> str:
-    """Shell run over SSH on delete: ACL DELUSER (0 = already gone is fine), then ACL SAVE."""
+def acl_delete_script(settings: RedisSettings, admin_auth: bool = False) -> str:
+    """Shell run over SSH on delete: ACL DELUSER (0 = already gone is fine), then ACL SAVE. The
+    provider feeds delete the same stdin as create: with `admin_auth` its first line is the admin
+    password."""
     user = check_acl_user(settings.user or "")
     cli = _redis_cli(settings)
     return (
         "set -u\n"
-        f"reply=$({cli} ACL DELUSER {shlex.quote(user)} </dev/null 2>&1)\n"
+        + _admin_auth_snippet(admin_auth)
+        + _ca_file_snippet(settings)
+        + f"reply=$({cli} ACL DELUSER {shlex.quote(user)} </dev/null 2>&1)\n"
         'case "$reply" in\n'
         "  0|1) ;;\n"
         "  *) printf 'ACL DELUSER %s failed: %s\\n' "

@@ -74,3 +74,15 @@ def pytest_runtest_makereport(item, call):
     if report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped tests are not allowed in this project: {report.longrepr}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _operator_ca_files_outside_the_checkout(tmp_path_factory):
+    """The program writes postgres.ca_cert for the pulumi-postgresql provider into the project's
+    `.ca/` (components.postgres.operator_ca_file); under test, into a temporary directory."""
+    import components.postgres as pg
+
+    saved = pg.OPERATOR_CA_DIR
+    pg.OPERATOR_CA_DIR = tmp_path_factory.mktemp("operator-ca")
+    yield
+    pg.OPERATOR_CA_DIR = saved

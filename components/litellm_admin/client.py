@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 from urllib.parse import quote, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from .values import parse_timestamp, same_instant, same_unordered, same_value, subset_matches
 
@@ -71,6 +72,10 @@ class AdminEndpoint:
     """PEM CA certificate(s) to verify an https proxy with; trusted together with `ca_bundle_file`."""
     ca_bundle_file: Optional[str] = None
     """A CA bundle file to verify an https proxy with; neither set: the system trust store."""
+    connect_address: Optional[str] = None
+    """Where to connect instead of resolving the URL's host name (a stack whose DNS records are not
+    written by the stack, before they exist: config.dns_settings). The URL's name is still the TLS
+    server name (SNI) the certificate is verified against, and the Host header."""
 
     @property
     def uses_tls(self) -> bool:
@@ -186,6 +191,19 @@ def _write_private_pem(pem: str) -> str:
     return path
 
 
+class _ServerNameAdapter(HTTPAdapter):
+    """Connects to the URL's address but speaks TLS to `server_name`: SNI and the certificate's host
+    name check use it (urllib3's `server_hostname`), as `curl --resolve` does."""
+
+    def __init__(self, server_name: str) -> None:
+        self._server_name = server_name  # before super().__init__, which builds the pool manager
+        super().__init__()
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        pool_kwargs["server_hostname"] = self._server_name
+        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+
+
 class _Call:
     """One operation: one Session, the retry policy, TLS trust, and redaction of everything it reports."""
 
@@ -209,6 +227,16 @@ class _Call:
                 self.verify = endpoint.ca_bundle_file
                 self.trust = f"the CA bundle in {CA_BUNDLE_ENV} ({endpoint.ca_bundle_file})"
         self.session = requests.Session()
+        self.url = endpoint.base_url.rstrip("/")
+        if endpoint.connect_address:
+            origin = urlsplit(self.url)
+            address = endpoint.connect_address
+            netloc = f"[{address}]" if ":" in address else address
+            if origin.port:
+                netloc += f":{origin.port}"
+            self.url = origin._replace(netloc=netloc).geturl()
+            self.session.headers["Host"] = origin.netloc
+            self.session.mount(f"{origin.scheme}://", _ServerNameAdapter(origin.hostname or ""))
         self.session.headers["Authorization"] = f"Bearer {endpoint.master_key}"
         self.session.headers["Accept"] = "application/json"
 
@@ -243,7 +271,7 @@ class _Call:
         try:
             return self.session.request(
                 method,
-                self.endpoint.base_url.rstrip("/") + path,
+                self.url + path,
                 params=params,
                 json=body,
                 timeout=self.endpoint.timeout,

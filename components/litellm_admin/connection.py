@@ -12,7 +12,11 @@ The admin URL, first found wins:
   2. environment variable LITELLM_GATEWAY_ADMIN_URL,
   3. derived from the stack config the engine passes anyway (`litellm-gateway:litellm`, `:tls`,
      `:domain`), with the very function the program uses for `Gateway.base_url`
-     (`config.endpoints.gateway_base_url`), so the two cannot disagree.
+     (`config.endpoints.gateway_base_url`), so the two cannot disagree. When the stack does not write
+     its DNS records (an ssh deploy with `dns.enabled: false`: build/<stack>/dns-records.txt lists
+     them), the first `up` may run before anyone created them: the providers then connect to the
+     address that name will point at (the front door's, else the first host's) and still verify
+     the certificate against the name (`AdminEndpoint.connect_address`).
 
 The CA for an https URL: the resource's `ca_bundle_pem`, else the file named by
 LITELLM_GATEWAY_CA_BUNDLE, else the system trust store. Verification is never turned off.
@@ -34,13 +38,16 @@ MASTER_KEY_CONFIG_KEY = f"{PROJECT}:masterKey"
 LITELLM_CONFIG_KEY = f"{PROJECT}:litellm"
 TLS_CONFIG_KEY = f"{PROJECT}:tls"
 DOMAIN_CONFIG_KEY = f"{PROJECT}:domain"
+DNS_CONFIG_KEY = f"{PROJECT}:dns"
+FRONT_DOOR_CONFIG_KEY = f"{PROJECT}:frontDoor"
 ADMIN_URL_ENV = "LITELLM_GATEWAY_ADMIN_URL"
 MASTER_KEY_ENV = "LITELLM_GATEWAY_MASTER_KEY"
 # Optional tuning for slow proxies (seconds).
 TIMEOUT_ENV = "LITELLM_GATEWAY_ADMIN_TIMEOUT"
 BACKOFF_ENV = "LITELLM_GATEWAY_ADMIN_BACKOFF_SECONDS"
 
-_REMEMBERED_KEYS = (ADMIN_URL_CONFIG_KEY, MASTER_KEY_CONFIG_KEY, LITELLM_CONFIG_KEY, TLS_CONFIG_KEY, DOMAIN_CONFIG_KEY)
+_REMEMBERED_KEYS = (ADMIN_URL_CONFIG_KEY, MASTER_KEY_CONFIG_KEY, LITELLM_CONFIG_KEY, TLS_CONFIG_KEY, DOMAIN_CONFIG_KEY,
+                    DNS_CONFIG_KEY, FRONT_DOOR_CONFIG_KEY)
 
 # Filled by configure() in the provider process; module state is not part of a pickled provider
 # (the provider classes are pickled by reference to their module).
@@ -131,13 +138,34 @@ def derived_admin_url(stack_config: Mapping[str, Any]) -> Optional[str]:
     return gateway_base_url(litellm, tls.enabled, domain)
 
 
+def derived_connect_address(stack_config: Mapping[str, Any]) -> Optional[str]:
+    """Where the derived admin URL's name will point once its DNS records exist, when the stack does
+    not write them itself (ssh deploy, `dns.enabled` false): the front door's address with several
+    hosts, else the first host's (rendering.dns_records). None otherwise."""
+    if stack_config.get(LITELLM_CONFIG_KEY) is None:
+        return None
+    from config.dns_settings import DnsSettings
+    from config.front_door import FrontDoorSettings
+    from config.litellm_settings import LiteLLMSettings
+
+    litellm = _validated(
+        LITELLM_CONFIG_KEY, LiteLLMSettings.model_validate, _section(LITELLM_CONFIG_KEY, stack_config[LITELLM_CONFIG_KEY])
+    )
+    dns = _validated(DNS_CONFIG_KEY, DnsSettings.model_validate, _section(DNS_CONFIG_KEY, stack_config.get(DNS_CONFIG_KEY) or {}))
+    if litellm.deploy != "ssh" or dns.enabled:
+        return None
+    if len(litellm.hosts) > 1:
+        front_door = _validated(FRONT_DOOR_CONFIG_KEY, FrontDoorSettings.model_validate,
+                                _section(FRONT_DOOR_CONFIG_KEY, stack_config.get(FRONT_DOOR_CONFIG_KEY) or {}))
+        return front_door.address
+    return litellm.hosts[0].address
+
+
 def admin_endpoint(ca_bundle_pem: Optional[str] = None) -> AdminEndpoint:
     """The endpoint for one operation; `ca_bundle_pem` is the resource's input of that name."""
-    base_url = (
-        _stack_settings.get(ADMIN_URL_CONFIG_KEY)
-        or os.environ.get(ADMIN_URL_ENV)
-        or derived_admin_url(_stack_settings)
-    )
+    override = _stack_settings.get(ADMIN_URL_CONFIG_KEY) or os.environ.get(ADMIN_URL_ENV)
+    base_url = override or derived_admin_url(_stack_settings)
+    connect_address = None if override else derived_connect_address(_stack_settings)
     master_key = _stack_settings.get(MASTER_KEY_CONFIG_KEY) or os.environ.get(MASTER_KEY_ENV)
     missing = []
     if not base_url:
@@ -162,6 +190,8 @@ def admin_endpoint(ca_bundle_pem: Optional[str] = None) -> AdminEndpoint:
         options["ca_bundle_pem"] = ca_bundle_pem
     if os.environ.get(CA_BUNDLE_ENV):
         options["ca_bundle_file"] = os.environ[CA_BUNDLE_ENV]
+    if connect_address:
+        options["connect_address"] = connect_address
     return AdminEndpoint(base_url=base_url, master_key=master_key, **options)
 
 

@@ -182,3 +182,20 @@ def test_api_managed_models_carry_model_info_and_extra_params(dev):
     assert llama["model_info"] == {"mode": "chat", "max_tokens": 8192}
     assert llama["litellm_params"]["keep_alive"] == "30m" and llama["litellm_params"]["num_ctx"] == 8192
     assert "model_info" not in models["openai-gpt-4o"].inputs or not models["openai-gpt-4o"].inputs["model_info"]
+
+
+def test_admit_any_key_is_announced_by_every_run(caplog):
+    """litellm.database_outage: admit_any_key lets any sk- bearer in during an outage
+    (docs/security.md): the program says so on every preview and up; the default says nothing."""
+    import json as _json
+
+    from config.litellm_settings import ADMIT_ANY_KEY_WARNING
+    from offline.engine import run_stack as _run
+    from offline.stack_inputs import load_stack_inputs as _inputs
+
+    # Pulumi's mock engine hands the program's log calls to Python logging
+    _run("dev")
+    assert ADMIT_ANY_KEY_WARNING not in caplog.text
+    litellm = _json.loads(_inputs("dev").config["litellm-gateway:litellm"])
+    _run("dev", overrides={"litellm": {**litellm, "database_outage": "admit_any_key"}})
+    assert ADMIT_ANY_KEY_WARNING in caplog.text

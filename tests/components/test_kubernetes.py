@@ -20,6 +20,8 @@ K8S_TYPES = {
     "secret-env": "kubernetes:core/v1:Secret",
     "secret-tls": "kubernetes:core/v1:Secret",
     "configmap": "kubernetes:core/v1:ConfigMap",
+    "networkpolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    "networkpolicy-migrations": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     "job-migrate": "kubernetes:batch/v1:Job",
     "deployment": "kubernetes:apps/v1:Deployment",
     "service": "kubernetes:core/v1:Service",
@@ -32,6 +34,8 @@ RESOURCE_NAMES = {
     "secret-env": "litellm-kube-k8s-secret-env",
     "secret-tls": "litellm-kube-k8s-secret-tls",
     "configmap": "litellm-kube-k8s-configmap",
+    "networkpolicy": "litellm-kube-k8s-networkpolicy",
+    "networkpolicy-migrations": "litellm-kube-k8s-networkpolicy-migrations",
     "job-migrate": "litellm-kube-k8s-migrate",
     "deployment": "litellm-kube-k8s-deployment",
     "service": "litellm-kube-k8s-service",
@@ -217,6 +221,13 @@ def test_preview_declares_every_object_as_an_update_does(kube):
     preview = run_stack("kube", secrets=SECRETS, preview=True)
     assert sorted(r.urn for r in preview.resources) == sorted(r.urn for r in kube.resources)
     assert {r.type for r in preview.resources if r.type.startswith("kubernetes:")} == set(K8S_TYPES.values())
+
+
+def test_network_policies_exist_before_any_pod_of_the_stack(kube):
+    """Issue 16: no pod of the stack runs unconfined, not even the first migration Job's."""
+    policies = {_object(kube, stem).urn for stem in ("networkpolicy", "networkpolicy-migrations")}
+    for stem in ("deployment", "job-migrate"):
+        assert policies <= set(_object(kube, stem).depends_on), stem
 
 
 def test_a_created_service_account_is_declared_before_the_pods():

@@ -229,9 +229,9 @@ def test_a_plain_admin_password_still_reaches_the_provider_only_as_a_secret():
 
 
 def test_database_url_percent_encodes_every_part():
-    url = database_url("us er@x", "p@ss:w/rd?x#y%25 z~-._", "db.example", 6543, "my/db", "verify-full")
+    url = database_url("us er@x", "p@ss:w/rd?x#y%25 z~-._", "db.example", 6543, "my/db", "require")
     assert url == (
-        "postgresql://us%20er%40x:p%40ss%3Aw%2Frd%3Fx%23y%2525%20z~-._@db.example:6543/my%2Fdb?sslmode=verify-full"
+        "postgresql://us%20er%40x:p%40ss%3Aw%2Frd%3Fx%23y%2525%20z~-._@db.example:6543/my%2Fdb?sslmode=require"
     )
     parts = urlsplit(url)
     assert unquote(parts.password) == "p@ss:w/rd?x#y%25 z~-._"

@@ -80,14 +80,17 @@ ONE_PROXY_PROCESS = {"litellm": {**load_stack_inputs("dev").settings().litellm.m
 
 def declare(
     user: str, *, port: int = PORT, redis_password: Optional[str] = None, namespace: Optional[str] = None,
-    workers: int = 1,
+    workers: int = 1, admin_user: Optional[str] = None, admin_password: Optional[str] = None,
 ) -> Declared:
     """Run the mocked dev program with Redis on 127.0.0.1:<port> and return the ACL command."""
     secrets = {"postgresAdminPassword": "unused"}
     if redis_password is not None:
         secrets["redisPassword"] = redis_password
+    if admin_password is not None:
+        secrets["redisAdminPassword"] = admin_password
+    admin = {"admin_user": admin_user} if admin_user is not None else {}
     overrides = {
-        "redis": {"host": HOST, "port": port, "user": user, "manage_acl": True, "host_key": placeholder_host_key("r")},
+        "redis": {"host": HOST, "port": port, "user": user, "manage_acl": True, "host_key": placeholder_host_key("r"), **admin},
         "litellm": {**ONE_PROXY_PROCESS["litellm"], "workers": workers},
     }
     if namespace is not None:
@@ -247,13 +250,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_private_redis(tmp: Path, port: int) -> subprocess.Popen:
+def _start_private_redis(tmp: Path, port: int, probe_as: tuple[Optional[str], Optional[str]] = (None, None)) -> subprocess.Popen:
     proc = subprocess.Popen(
         ["redis-server", "--bind", HOST, "--port", str(port), "--aclfile", str(tmp / "users.acl"),
          "--save", "", "--appendonly", "no", "--dir", str(tmp)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    probe = redis.Redis(host=HOST, port=port, socket_timeout=1)
+    probe = redis.Redis(host=HOST, port=port, socket_timeout=1, username=probe_as[0], password=probe_as[1])
     for _ in range(100):  # wait for startup (polling, not a timing assertion)
         try:
             if probe.ping():
@@ -305,3 +308,87 @@ def test_acl_save_persists_the_user_across_a_restart_and_delete_removes_it(priva
     assert f"user {user}" not in acl_file.read_text()
     restart()
     assert not can_login(user, d.password, port)
+
+
+# ---- admin credentials (redis.admin_user + redisAdminPassword) on a server that requires them -----
+
+ADMIN_USER, ADMIN_PASSWORD = "gw_admin", "adm1n pass with spaces \\ and 'quotes' $HOME"
+DEFAULT_PASSWORD = "default-user-requirepass-0123"
+
+
+@pytest.fixture(scope="module")
+def guarded_redis(tmp_path_factory):
+    """A private Redis 7 whose default user has a password (what `requirepass` sets) and which has
+    an admin ACL user with its own password: nothing can manage ACLs without credentials."""
+    tmp = tmp_path_factory.mktemp("guarded-redis")
+    (tmp / "users.acl").write_text(
+        f"user default on #{hashlib.sha256(DEFAULT_PASSWORD.encode()).hexdigest()} ~* &* +@all\n"
+        f"user {ADMIN_USER} on #{hashlib.sha256(ADMIN_PASSWORD.encode()).hexdigest()} ~* &* +@all\n")
+    port = _free_port()
+    proc = _start_private_redis(tmp, port, probe_as=(ADMIN_USER, ADMIN_PASSWORD))
+    admin = redis.Redis(host=HOST, port=port, username=ADMIN_USER, password=ADMIN_PASSWORD, socket_timeout=5)
+    yield port, admin, tmp / "users.acl"
+    admin.close()
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _no_secret_in(result: subprocess.CompletedProcess, *secrets: str) -> None:
+    for secret in secrets:
+        assert secret not in result.stdout + result.stderr
+
+
+def test_admin_user_credentials_apply_the_acl_and_delete_it(guarded_redis):
+    port, admin, acl_file = guarded_redis
+    user = f"llmgw_t_{uuid.uuid4().hex[:10]}"
+    d = declare(user, port=port, admin_user=ADMIN_USER, admin_password=ADMIN_PASSWORD)
+    # the password is on stdin only: neither script (plain inputs, command lines) carries it
+    for script in (d.create, d.update, d.delete):
+        assert ADMIN_PASSWORD not in script and "REDISCLI_AUTH" in script and f"--user {ADMIN_USER}" in script
+    assert d.stdin.startswith(ADMIN_PASSWORD + "\n")
+    created = run_script(d.create, d.stdin)
+    assert created.returncode == 0, created.stderr
+    _no_secret_in(created, ADMIN_PASSWORD, d.password)
+    assert can_login(user, d.password, port)
+    assert f"user {user} on" in acl_file.read_text()  # ACL SAVE ran authenticated too
+    rotated = declare(user, port=port, admin_user=ADMIN_USER, admin_password=ADMIN_PASSWORD, redis_password="rotated-" + d.password)
+    updated = run_script(rotated.update, rotated.stdin)
+    assert updated.returncode == 0, updated.stderr
+    assert can_login(user, rotated.password, port) and not can_login(user, d.password, port)
+    deleted = run_script(rotated.delete, rotated.stdin)  # the provider feeds delete the same stdin
+    assert deleted.returncode == 0, deleted.stderr
+    assert admin.execute_command("ACL", "GETUSER", user) is None
+
+
+def test_default_user_password_applies_the_acl(guarded_redis):
+    port, admin, _ = guarded_redis
+    user = f"llmgw_t_{uuid.uuid4().hex[:10]}"
+    d = declare(user, port=port, admin_password=DEFAULT_PASSWORD)  # requirepass: no admin_user
+    assert "--user" not in d.create
+    created = run_script(d.create, d.stdin)
+    assert created.returncode == 0, created.stderr
+    assert can_login(user, d.password, port)
+    assert run_script(d.delete, d.stdin).returncode == 0
+    assert admin.execute_command("ACL", "GETUSER", user) is None
+
+
+def test_without_or_with_wrong_admin_credentials_the_acl_is_refused(guarded_redis):
+    port, admin, _ = guarded_redis
+    user = f"llmgw_t_{uuid.uuid4().hex[:10]}"
+    bare = declare(user, port=port)
+    refused = run_script(bare.create, bare.stdin)
+    assert refused.returncode == 1
+    # Redis answers the long unauthenticated line with a protocol error; the script says what to set
+    assert f"ACL SETUSER {user} failed: ERR Protocol error: unauthenticated multibulk length" in refused.stderr, refused.stderr
+    assert "the Redis admin credentials are missing or wrong: set redis.admin_user" in refused.stderr
+    wrong = "not-the-admin-password"
+    d = declare(user, port=port, admin_user=ADMIN_USER, admin_password=wrong)
+    refused = run_script(d.create, d.stdin)
+    assert refused.returncode == 1
+    assert f"ACL SETUSER {user} failed:" in refused.stderr and "WRONGPASS" in refused.stderr + refused.stdout, refused.stderr
+    assert "the Redis admin credentials are missing or wrong" in refused.stderr
+    _no_secret_in(refused, wrong, d.password)
+    # the stdin without its password line (a state written before the secret was set) fails clearly
+    missing = run_script(d.create, "")
+    assert missing.returncode == 1 and "the Redis admin password (the first line of stdin) is missing" in missing.stderr
+    assert admin.execute_command("ACL", "GETUSER", user) is None

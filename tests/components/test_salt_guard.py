@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from components.salt_guard import ROTATION_KEY, rotation_failure, salt_fingerprint
+from components.salt_guard import ROTATION_KEY, UNKNOWN, rotation_failure, salt_fingerprint
 from offline.engine import default_outputs, run_stack
 from tests.support.dynamic_host import PROVIDER_KEY, DynamicProviderHost, Secret, dynamic_type_token, dynamic_urn
 
@@ -89,7 +89,15 @@ def test_rotation_reason_reaches_the_guard():
         ({"fingerprint": "f1", "rotation": "r1"}, {"fingerprint": "f2", "rotation": "r1"}, True),
         ({"fingerprint": "f1", "rotation": "r1"}, {"fingerprint": "f2", "rotation": "r2"}, False),
         ({"fingerprint": "f1", "rotation": "r1"}, {"fingerprint": "f2"}, True),
-        ({"fingerprint": "f1"}, {"fingerprint": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}, False),  # preview unknown
+        # a preview of a salt key about to be generated (unknown): a change like any other (issue 16)
+        ({"fingerprint": "f1"}, {"fingerprint": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}, True),
+        ({"fingerprint": "f1", "source": "config"}, {"fingerprint": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "source": "generated"}, True),
+        ({"fingerprint": "f1", "source": "config"}, {"fingerprint": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "source": "generated",
+                                                     "rotation": "r1"}, False),
+        ({}, {"fingerprint": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}, False),  # first deploy, generated
+        # every reason that ever authorized a rotation is spent: A -> B -> A is refused (issue 16)
+        ({"fingerprint": "f1", "rotation": "r2", "rotations": ["r1", "r2"]}, {"fingerprint": "f3", "rotation": "r1"}, True),
+        ({"fingerprint": "f1", "rotation": "r2", "rotations": ["r1", "r2"]}, {"fingerprint": "f3", "rotation": "r3"}, False),
     ],
 )
 def test_rotation_rule(olds, news, refused):
@@ -125,7 +133,47 @@ def test_check_through_the_real_dynamic_provider_host(run_a):
         assert outs["rotation"] == "r1"
         # the same reason does not authorize the next change
         _, failures = host.check(urn, props(fp_b, "r1"), props(fp_a, "r1"))
-        assert len(failures) == 1 and "already authorized the previous rotation" in failures[0][1]
+        assert len(failures) == 1 and "already authorized an earlier rotation" in failures[0][1]
+
+
+@pytest.mark.slow
+def test_no_reason_authorizes_twice_and_a_generated_key_fails_the_preview(run_a):
+    """Issue 16, through Pulumi's dynamic-provider host, each step's olds being the inputs the
+    previous check returned (what the engine records): r1 then r2 then r1 again is refused; and
+    removing saltKey (the program then declares source "generated"; the new key's fingerprint is
+    unknown in the preview) is refused in the preview, before `up` creates that key."""
+    guard = guard_of(run_a)
+    provider = guard.inputs[PROVIDER_KEY]
+    urn = dynamic_urn("dev", "litellm-gateway", GUARD, guard.name)
+    assert guard.inputs["source"] == "config"
+    fp_a = guard.inputs["fingerprint"]
+    fp_b = guard_of(run_with(SALT_B)).inputs["fingerprint"]
+    generated_preview = guard_of(run_stack("dev", preview=True))
+    assert generated_preview.inputs["source"] == "generated"
+    # (the mock engine resolves a new RandomPassword even in a preview; the real engine does not: a
+    # resource to be created has unknown outputs in a preview, so check sees UNKNOWN, as below)
+
+    def props(fp, rotation=None, source="config"):
+        return {"fingerprint": fp, "rotation": rotation, "rotations": None, "source": source, PROVIDER_KEY: Secret(provider)}
+
+    with DynamicProviderHost(PROJECT_DIR) as host:
+        host.configure({})
+        recorded, failures = host.check(urn, {}, props(fp_a))
+        assert failures == []
+        id_, _ = host.create(urn, recorded)
+        for fp, reason in ((fp_b, "r1"), (fp_a, "r2")):
+            news, failures = host.check(urn, recorded, props(fp, reason))
+            assert failures == [], failures
+            host.update(id_, urn, recorded, news)
+            recorded = news
+        assert recorded["rotations"] == ["r1", "r2"]
+        _, failures = host.check(urn, recorded, props(fp_b, "r1"))
+        assert len(failures) == 1 and "'r1' already authorized an earlier rotation" in failures[0][1]
+        # saltKey removed: the preview's fingerprint is unknown and the source says why
+        _, failures = host.check(urn, recorded, props(UNKNOWN, None, "generated"))
+        assert len(failures) == 1 and "saltKey was removed from config" in failures[0][1]
+        # deliberate: a new reason lets it through
+        assert host.check(urn, recorded, props(UNKNOWN, "r3", "generated"))[1] == []
 
 
 @pytest.mark.parametrize("value,expected", [

@@ -9,6 +9,7 @@ import pytest
 
 from components.gateway import ADOPTED_KEY_OUTPUT, Gateway, GatewayArgs
 from config.adoptions import AdoptionListError, parse_adoption_list
+from config.litellm_model_schema import allowed_info, allowed_params
 from offline.adopt import adopt_objects
 from offline.engine import run_program
 from offline.plan import catalog_changes, plan
@@ -25,6 +26,22 @@ MODELS = [
     {"model_name": "cfg", "model_info": {"id": "from-config", "db_model": False}, "litellm_params": {"model": "openai/gpt-4o"}},
     {"model_name": "co", "model_info": {"id": "cohere", "db_model": True}, "litellm_params": {"model": "cohere/command-r"}},
     {"model_name": "odd", "model_info": {"id": "odd", "db_model": True}, "litellm_params": {"model": "openai/x", "stream_timeout": 30}},
+    # not in LiteLLM's cost map (its entry of nulls): its model_info is what was stored, plus the proxy's stamps
+    {"model_name": "embed", "model_info": {"id": "ollama-embed", "db_model": True, "mode": "embedding", "base_model": "nomic-embed-text",
+                                           "input_cost_per_token": 1e-08, "pricing_overrides": [], "key": "ollama/nomic-embed-text", "created_at": "x",
+                                           "supports_vision": None, "supported_openai_params": ["n"], "litellm_provider": "ollama",
+                                           "blocked": False, "member_auto_router": False},
+     "litellm_params": {"model": "ollama/nomic-embed-text", "api_base": "http://127.0.0.1:11434", "keep_alive": "5m", "num_ctx": 8192,
+                        "input_cost_per_token": 1e-08, **DEFAULT_FLAGS}},
+    # known to the cost map (its supports_* flags): the map's keys are left out, the router's own ones kept
+    {"model_name": "mini", "model_info": {"id": "openai-mini", "db_model": True, "key": "gpt-4o-mini", "mode": "chat", "max_tokens": 16384,
+                                          "input_cost_per_token": 1.5e-07, "supports_vision": True, "litellm_provider": "openai", "tier": "paid",
+                                          "supported_openai_params": ["n"]},
+     "litellm_params": {"model": "openai/gpt-4o-mini", "api_key": "os.environ/OPENAI_API_KEY", "tags": ["fast"], **DEFAULT_FLAGS}},
+    # refused as the catalog refuses them, by name
+    {"model_name": "typo", "model_info": {"id": "typo", "db_model": True}, "litellm_params": {"model": "ollama_chat/x", "api_base": "http://h:1", "keepalive": "5m"}},
+    {"model_name": "cred", "model_info": {"id": "cred", "db_model": True}, "litellm_params": {"model": "bedrock/x", "aws_secret_access_key": "literal"}},
+    {"model_name": "badmode", "model_info": {"id": "badmode", "db_model": True, "mode": "telepathy"}, "litellm_params": {"model": "openai/y"}},
 ]
 TEAMS = [
     {"team_id": "platform", "team_alias": "Platform", "models": ["llama3.2"], "max_budget": 100.0, "budget_duration": "30d",
@@ -44,8 +61,14 @@ KEYS = [
 def test_what_the_proxy_holds_becomes_the_catalog_and_the_rest_is_refused_by_name():
     adopted = adopt_objects("prod", MODELS, TEAMS, KEYS, now=NOW)
     assert adopted.catalog["models"] == [
+        {"id": "odd", "model_name": "odd", "provider": "openai", "model": "x", "litellm_params": {"stream_timeout": 30}},
+        {"id": "ollama-embed", "model_name": "embed", "provider": "ollama", "model": "nomic-embed-text", "api_base": "http://127.0.0.1:11434",
+         "litellm_params": {"input_cost_per_token": 1e-08, "keep_alive": "5m", "num_ctx": 8192},
+         "model_info": {"base_model": "nomic-embed-text", "mode": "embedding"}},
         {"id": "ollama-llama", "model_name": "llama3.2", "provider": "ollama_chat", "model": "llama3.2", "api_base": "http://127.0.0.1:11434", "rpm": 60},
         {"id": "openai-gpt-4o", "model_name": "gpt-4o", "provider": "openai", "model": "gpt-4o", "tpm": 1000},
+        {"id": "openai-mini", "model_name": "mini", "provider": "openai", "model": "gpt-4o-mini", "api_key": "os.environ/OPENAI_API_KEY",
+         "litellm_params": {"tags": ["fast"]}, "model_info": {"tier": "paid"}},
     ]
     assert adopted.catalog["teams"] == [{"team_id": "platform", "alias": "Platform", "models": ["llama3.2"], "max_budget": 100,
                                          "budget_duration": "30d", "rpm_limit": 600, "metadata": {"owner": "platform-team"}}]
@@ -56,18 +79,30 @@ def test_what_the_proxy_holds_becomes_the_catalog_and_the_rest_is_refused_by_nam
     ]
     assert adopted.ids == {
         "litellm-prod-model-ollama-llama": "ollama-llama", "litellm-prod-model-openai-gpt-4o": "openai-gpt-4o",
+        "litellm-prod-model-odd": "odd", "litellm-prod-model-ollama-embed": "ollama-embed", "litellm-prod-model-openai-mini": "openai-mini",
         "litellm-prod-team-platform": "platform", "litellm-prod-key-web-2": "b" * 64, "litellm-prod-key-webapp": "a" * 64,
     }
     assert sorted(adopted.refused) == sorted([
         "model 'cohere': litellm_params.model 'cohere/command-r': provider 'cohere' has no catalog equivalent",
         "model 'from-config': comes from the proxy's config.yaml, not its database (convert that file with --from-config)",
-        "model 'odd': litellm_params stream_timeout have no catalog equivalent",
+        "model 'typo': not expressible in the catalog: litellm_params: unknown key 'keepalive' (did you mean keep_alive, "
+        "keepalive_seconds?); LiteLLM 1.108.7 accepts in litellm_params for provider ollama_chat: " + ", ".join(sorted(allowed_params(True))),
+        "model 'cred': not expressible in the catalog: litellm_params: 'aws_secret_access_key' is a credential: give an "
+        "os.environ/NAME reference (its value set with `pulumi config set --secret --path envSecrets.NAME`), never the value itself",
+        "model 'badmode': not expressible in the catalog: model_info: 'mode': expected one of " + ", ".join(allowed_info()["mode"][1]),
         "team 'platform'.metadata.tags: not a string, number or boolean (left on the proxy, not declared)",
         "key 'old': expired at 2026-01-01T00:00:00+00:00 (nothing to manage)",
         "key 'orphan': its team 'gone' is not adopted",
         "key eeeeeeeeeeee...: no alias of letters, digits and . _ - (the catalog names keys by alias)",
     ])
     assert any("openai-gpt-4o" in n and "credential" in n for n in adopted.notes)
+    assert "model 'openai-mini': LiteLLM's cost map knows this model and the proxy's answer mixes the map's values with the stored " \
+           "ones, so its model_info (mode, max_tokens, input_cost_per_token, ...: 4 keys) is not declared" in " ".join(adopted.notes)
+    # what adopt writes is a catalog the loader accepts as it is (the same validation)
+    from config.catalog import ModelDeployment
+
+    for entry in adopted.catalog["models"]:
+        assert ModelDeployment.model_validate(entry).model_dump(exclude_defaults=True) == entry
 
 
 def test_the_adoption_list_is_checked():

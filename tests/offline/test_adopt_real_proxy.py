@@ -119,6 +119,20 @@ def populated(proxy):
                                          "litellm_params": {"model": "openai/gpt-4o", "api_key": "os.environ/OPENAI_API_KEY", "tpm": 1000}})
     _admin(proxy, "POST", "/model/new", {"model_name": "odd", "model_info": {"id": "odd-model"},
                                          "litellm_params": {"model": "openai/gpt-4o-mini", "stream_timeout": 30}})
+    # model_info and extra litellm_params (issue 20): adopted, validated as the catalog validates them
+    # a model LiteLLM's cost map does not know (the proxy looks up base_model when set, and asks
+    # Ollama about an Ollama model): its model_info is exactly what was stored
+    _admin(proxy, "POST", "/model/new", {"model_name": "embed", "model_info": {"id": "acme-embed", "mode": "embedding",
+                                                                             "base_model": "acme-embed-base"},
+                                         "litellm_params": {"model": "openai/acme-embed-v1", "api_base": "http://127.0.0.1:11434/v1",
+                                                            "stream_timeout": 20, "tags": ["embeddings"]}})
+    # an Ollama embedding model with Ollama's options
+    _admin(proxy, "POST", "/model/new", {"model_name": "nomic", "model_info": {"id": "ollama-nomic", "mode": "embedding"},
+                                         "litellm_params": {"model": "ollama/nomic-embed-text", "api_base": "http://127.0.0.1:11434",
+                                                            "keep_alive": "5m", "num_ctx": 2048}})
+    _admin(proxy, "POST", "/model/new", {"model_name": "typo", "model_info": {"id": "typo-model"},
+                                         "litellm_params": {"model": "ollama_chat/llama3.2", "api_base": "http://127.0.0.1:11434",
+                                                            "keepalive": "5m"}})
     _admin(proxy, "POST", "/team/new", {"team_id": "platform", "team_alias": "Platform", "models": ["llama3.2", "gpt-4o"],
                                         "max_budget": 100, "budget_duration": "30d", "rpm_limit": 600, "metadata": {"owner": "platform-team"}})
     _admin(proxy, "POST", "/team/new", {"team_id": "research", "tpm_limit": 20000})
@@ -187,13 +201,27 @@ def _engine_inputs(resource: dict) -> dict:
 
 def test_adopt_then_a_planned_up_makes_zero_admin_writes(project, proxy, populated, capsys):
     out = _adopt(project, proxy, capsys)
-    assert "adopted 2 model(s), 2 team(s), 3 key(s)" in out
-    assert "refused: model 'odd-model': litellm_params stream_timeout have no catalog equivalent" in out
+    assert "adopted 5 model(s), 2 team(s), 3 key(s)" in out, out
+    assert "refused: model 'typo-model': not expressible in the catalog: litellm_params: unknown key 'keepalive' (did you mean keep_alive" in out
+    catalog = yaml.safe_load((project / "config" / "catalogs" / f"{STACK}.yaml").read_text())
+    models = {m["id"]: m for m in catalog["models"]}
+    rows = {r["model_info"]["id"]: r for r in _admin(proxy, "GET", "/v2/model/info", params={"page": 1, "size": 50})["data"]}
+    assert models["acme-embed"] == {"id": "acme-embed", "model_name": "embed", "provider": "openai", "model": "acme-embed-v1",
+                                    "api_base": "http://127.0.0.1:11434/v1", "litellm_params": {"stream_timeout": 20, "tags": ["embeddings"]},
+                                    "model_info": {"base_model": "acme-embed-base", "mode": "embedding"}}, json.dumps(rows["acme-embed"], default=str)
+    assert models["ollama-nomic"] == {"id": "ollama-nomic", "model_name": "nomic", "provider": "ollama", "model": "nomic-embed-text",
+                                      "api_base": "http://127.0.0.1:11434", "litellm_params": {"keep_alive": "5m", "num_ctx": 2048},
+                                      "model_info": {"mode": "embedding"}}
+    assert models["odd-model"]["litellm_params"] == {"stream_timeout": 30} and "model_info" not in models["odd-model"]
+    assert "model 'odd-model': LiteLLM's cost map knows this model" in out
     assert f"refused: key {populated[None][:12]}...: no alias" in out
     listed = yaml.safe_load((project / "config" / "imports" / f"{STACK}.yaml").read_text())["resources"]
     assert listed == {
         "litellm-adopted-model-ollama-llama": "ollama-llama",
         "litellm-adopted-model-openai-gpt-4o": "openai-gpt-4o",
+        "litellm-adopted-model-odd-model": "odd-model",
+        "litellm-adopted-model-acme-embed": "acme-embed",
+        "litellm-adopted-model-ollama-nomic": "ollama-nomic",
         "litellm-adopted-team-platform": "platform",
         "litellm-adopted-team-research": "research",
         "litellm-adopted-key-batch": populated["batch"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from offline import adopt
@@ -70,3 +71,10 @@ def test_the_config_a_stack_renders_converts_back_to_that_stack(capsys, tmp_path
     # and the converted stack config validates with the real loader into the same deployments
     reloaded = load_stack_inputs("local", overrides={"models": printed["litellm-gateway:models"], "routing": routing}).settings()
     assert reloaded.models == settings.models and reloaded.routing.fallbacks == settings.routing.fallbacks
+
+
+@pytest.mark.parametrize("value,expected", [(True, "admit_any_key"), ("True", "admit_any_key"), (False, "refuse"), ("false", "refuse")])
+def test_the_outage_flag_converts_to_its_stack_setting(value, expected):
+    converted = convert({"general_settings": {"allow_requests_on_db_unavailable": value}})
+    assert converted.config["litellm-gateway:litellm"]["database_outage"] == expected
+    assert not [r for r in converted.refused if "allow_requests_on_db_unavailable" in r]

@@ -20,10 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from config.litellm_locks import lock_file, lock_text, locked_versions
+from config.litellm_settings import PINNED_LITELLM_VERSION
 from offline.stack_inputs import load_stack_inputs
 from rendering import host_scripts as hs
 
 REGISTRY = Path(hs.ACCOUNT_REGISTRY)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _settings(tmp_path: Path, user: str):
@@ -138,24 +141,28 @@ def _lock_entries(text: str) -> dict[str, list[str]]:
     return entries
 
 
-def test_lock_pins_every_distribution_with_hashes_and_matches_the_top_level_pins():
-    text = hs.lock_text()
-    entries = _lock_entries(text)
-    assert len(entries) > 100
-    assert all(hashes for hashes in entries.values()), [n for n, h in entries.items() if not h]
-    pins = dict(re.findall(r"^([a-z0-9-]+)(?:\[[a-z]+\])?==(\S+)$", Path(hs.LOCK_FILE.with_suffix(".in")).read_text(), re.M))
-    for name, version in pins.items():
-        assert re.search(rf"^{re.escape(name)}=={re.escape(version)} ", text, re.M), name
-    assert hs.lock_litellm_version() == load_stack_inputs("dev").settings().litellm.version
-    # what the host runs: the lock, hash-checked, wheels only (the dev stack's install)
-    script = hs.install_script(load_stack_inputs("dev").settings())
+def test_every_lock_pins_every_distribution_with_hashes_and_matches_the_top_level_pins():
+    pins = dict(re.findall(r"^([a-z0-9-]+)(?:\[[a-z]+\])?==(\S+)$", (ROOT / "requirements-host.in").read_text(), re.M))
+    assert "litellm" not in pins and {"prisma", "langfuse"} <= set(pins)  # the release comes from the lock's name
+    versions = locked_versions()
+    assert PINNED_LITELLM_VERSION in versions
+    for v in versions:
+        text = lock_text(v)
+        entries = _lock_entries(text)
+        assert len(entries) > 100, v
+        assert all(hashes for hashes in entries.values()), (v, [n for n, h in entries.items() if not h])
+        for name, version in {**pins, "litellm": v}.items():
+            assert re.search(rf"^{re.escape(name)}=={re.escape(version)} ", text, re.M), (v, name)
+    # what the host runs: the dev stack's release's lock, hash-checked, wheels only
+    dev = load_stack_inputs("dev").settings()
+    script = hs.install_script(dev)
     assert '--require-hashes --only-binary=:all: -r "$LOCK"' in script
-    assert hs.install_stdin(load_stack_inputs("dev").settings()) == text
+    assert hs.install_stdin(dev) == lock_text(dev.litellm.version) == lock_file(PINNED_LITELLM_VERSION).read_text()
 
 
 @pytest.mark.slow
 def test_pip_accepts_the_locks_hashes_and_refuses_a_tampered_one(tmp_path):
-    text = hs.lock_text()
+    text = lock_text(PINNED_LITELLM_VERSION)
     block = re.search(r"^litellm-enterprise==\S+ \\\n(?:\s+--hash=\S+(?: \\)?\n)+", text, re.M).group(0)
     good = tmp_path / "good.txt"
     good.write_text(block)
@@ -171,8 +178,11 @@ def test_pip_accepts_the_locks_hashes_and_refuses_a_tampered_one(tmp_path):
     assert refused.returncode != 0 and "THESE PACKAGES DO NOT MATCH THE HASHES" in refused.stderr
 
 
-def test_ssh_deploy_refuses_a_version_the_lock_does_not_cover():
+def test_ssh_deploy_refuses_a_version_without_a_lock():
     dev = load_stack_inputs("dev").settings()
-    other = load_stack_inputs("dev", overrides={"litellm": {**dev.litellm.model_dump(), "version": "1.108.6"}}).settings()
-    with pytest.raises(ValueError, match=r"litellm-gateway:litellm.version: 1.108.6 is not the version of the committed hashed lock"):
+    # the config check refuses it first (tests/config/test_litellm_locks.py); the renderer refuses
+    # settings that bypassed it too
+    other = dev.model_copy(update={"litellm": dev.litellm.model_copy(update={"version": "1.108.3"})})
+    with pytest.raises(ValueError, match=r"^stack 'dev': litellm-gateway:litellm.version: LiteLLM 1.108.3 has no hashed lock "
+                       r"\(locks/litellm-1.108.3.lock\); expected one of the releases with a lock: "):
         hs.install_script(other)

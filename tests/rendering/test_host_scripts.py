@@ -146,9 +146,11 @@ def test_migrate_uses_env_file_not_command_line(dev, local):
     assert f"-p EnvironmentFile={p.env_file}" in script
     assert f"--config {p.config_file} --skip_server_startup" in script
     assert "-p User=litellm" in script
-    assert "DATABASE_URL" not in script
+    # the redaction filter names the env file's secret variables; no value of one is ever in a script
+    assert "DATABASE_URL=" not in script and "postgresql://" not in script
+    assert f"2>&1 | {hs.redact_filter(dev, p.env_file)}" in script
     local_script = hs.migrate_script(local)
-    assert "--skip_server_startup" in local_script and "DATABASE_URL" not in local_script
+    assert "--skip_server_startup" in local_script and "DATABASE_URL=" not in local_script
     assert '-c "$LAUNCHER" .litellm-local/etc/litellm.env' in local_script
 
 
@@ -174,7 +176,7 @@ def test_wait_ready_script_ssh(dev):
     assert "127.0.0.1 \"$PORT\" hx-litellm-server.hx.dev.local /etc/litellm/tls/ca.crt" in script
     assert "URL=https://hx-litellm-server.hx.dev.local:4000/health/readiness" in script
     # the log goes through the redaction filter before it is printed
-    assert f"show_log 2>&1 | {hs.REDACT_FILTER} >&2" in script
+    assert f"show_log 2>&1 | {hs.redact_filter(dev, host_paths(dev).env_file)} >&2" in script
 
 
 def test_wait_ready_script_without_tls_uses_http():

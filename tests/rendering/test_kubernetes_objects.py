@@ -53,6 +53,16 @@ VARIANTS = {
                        "resources": {"cpu_limit": "2"}, "image": {"tag": "main-v1.108.7-stable", "pull_policy": "Always"}},
     },
     "no database": {"postgres": {"enabled": False, "host": "pg.ai.corp.example"}, "teams": None, "keys": None},
+    "no network policy": {"kubernetes": {"context": "platform-prod", "network_policy": {"enabled": False}}},
+    "network policy for addresses": {
+        "kubernetes": {"context": "platform-prod", "network_policy": {
+            "ingress_controller_namespace": "traefik", "ingress_controller_pod_labels": {"app.kubernetes.io/name": "traefik"},
+            "dns_namespace": "kube-system", "dns_pod_labels": {"k8s-app": "coredns"}, "egress_cidrs": ["10.20.0.0/16", "fd00::/8"]},
+            "monitoring": {"kind": "ServiceMonitor", "scrape_key_secret": {"secret": "litellm-scrape", "key": "token"}}},
+        "postgres": {"host": "10.20.0.5", "port": 5433, "admin_user": "postgres", "sslmode": "require", "database": "litellm_kube",
+                     "role": "litellm_kube", "connection_limit": 100},
+        "observability": {"callbacks": ["prometheus"]},
+    },
     "shared production cluster": {
         "kubernetes": {
             "context": "platform-prod", "max_replicas": 6, "pod_security": "baseline",
@@ -135,8 +145,9 @@ def test_rendered_files_pass_the_cli_strict(tmp_path):
                    capture_output=True, cwd=Path(__file__).resolve().parents[2])
     files = sorted((out / "kube" / "k8s").glob("*.yaml"))
     assert [f.name for f in files] == [
-        "01-namespace.yaml", "02-secret-env.yaml", "03-secret-tls.yaml", "04-configmap.yaml", "05-job-migrate.yaml",
-        "06-deployment.yaml", "07-service.yaml", "08-pdb.yaml", "09-hpa.yaml", "10-ingress.yaml",
+        "01-namespace.yaml", "02-secret-env.yaml", "03-secret-tls.yaml", "04-configmap.yaml", "05-networkpolicy.yaml",
+        "06-networkpolicy-migrations.yaml", "07-job-migrate.yaml", "08-deployment.yaml", "09-service.yaml", "10-pdb.yaml",
+        "11-hpa.yaml", "12-ingress.yaml",
     ]
     cli = Path(sys.executable).parent / "kubernetes-validate"
     done = subprocess.run([str(cli), "--strict", "-k", KUBERNETES_VERSION, *map(str, files)], capture_output=True, text=True)
@@ -282,11 +293,11 @@ def test_existing_tls_secret_is_referenced_not_created():
 
 def test_fixed_size_has_no_hpa_and_no_database_has_no_job():
     docs = ko.kubernetes_manifests(_variant("no autoscaling, no namespace, no ingress"))
-    assert set(docs) == {"secret-env", "configmap", "job-migrate", "deployment", "service", "pdb"}
+    assert set(docs) == {"secret-env", "configmap", "networkpolicy", "networkpolicy-migrations", "job-migrate", "deployment", "service", "pdb"}
     assert docs["deployment"]["spec"]["replicas"] == 3
     assert all(d["metadata"].get("namespace", "ai-gw") == "ai-gw" for d in docs.values())
     docs = ko.kubernetes_manifests(_variant("no database"))
-    assert "job-migrate" not in docs
+    assert "job-migrate" not in docs and "networkpolicy-migrations" not in docs and "networkpolicy" in docs
     env = docs["deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert "DISABLE_SCHEMA_UPDATE" not in [e["name"] for e in env] and "DATABASE_URL" not in [e["name"] for e in env]
 
@@ -587,3 +598,55 @@ def test_monitors_select_the_gateways_service_or_pods(shared):
     assert [d["metadata"]["name"] for d in services if _matches(sm["spec"]["selector"], d["metadata"]["labels"])] == ["litellm"]
     assert sm["spec"]["endpoints"][0]["port"] == docs["service"]["spec"]["ports"][0]["name"]
     assert "monitor" not in ko.kubernetes_manifests(kube())
+
+
+# ---- NetworkPolicies (issue 16) --------------------------------------------------------------------
+
+
+def test_network_policies_confine_the_serving_and_the_migration_pods(manifests):
+    docs = manifests
+    pods = _pod_templates(docs)
+    serving, migrations = docs["networkpolicy"]["spec"], docs["networkpolicy-migrations"]["spec"]
+    assert sorted(s for s, labels in pods.items() if _matches(serving["podSelector"], labels)) == ["deployment"]
+    assert sorted(s for s, labels in pods.items() if _matches(migrations["podSelector"], labels)) == ["job-migrate"]
+    assert serving["policyTypes"] == migrations["policyTypes"] == ["Ingress", "Egress"]
+    # in: only the ingress-nginx controller's pods, only to the proxy port
+    assert serving["ingress"] == [{
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+                  "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}}],
+        "ports": [{"protocol": "TCP", "port": 4000}],
+    }]
+    assert migrations["ingress"] == []
+    dns = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                   "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+           "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+    # out: DNS; the committed stack names its database, Redis and Ollama hosts, so only their ports
+    # (a NetworkPolicy cannot name a host), plus 443 for OpenAI
+    assert serving["egress"] == [dns, {"ports": [{"protocol": "TCP", "port": p} for p in (443, 5432, 6379, 11434)]}]
+    assert migrations["egress"] == [dns, {"ports": [{"protocol": "TCP", "port": 5432}]}]
+
+
+def test_network_policy_narrows_to_addresses_and_follows_its_settings():
+    docs = ko.kubernetes_manifests(_variant("network policy for addresses"))
+    serving, migrations = docs["networkpolicy"]["spec"], docs["networkpolicy-migrations"]["spec"]
+    assert serving["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "traefik"}
+    assert serving["ingress"][1] == {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                                     "ports": [{"protocol": "TCP", "port": 4000}]}
+    assert serving["egress"][0]["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "coredns"}
+    rules = serving["egress"][1:]
+    # the database, given as an address: that address and port only
+    assert {"to": [{"ipBlock": {"cidr": "10.20.0.5/32"}}], "ports": [{"protocol": "TCP", "port": 5433}]} in rules
+    # named hosts (Redis, Ollama): their ports, to the listed ranges
+    assert {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}, {"ipBlock": {"cidr": "fd00::/8"}}],
+            "ports": [{"protocol": "TCP", "port": 6379}, {"protocol": "TCP", "port": 11434}]} in rules
+    # a provider's public API (OpenAI): 443 anywhere
+    assert {"ports": [{"protocol": "TCP", "port": 443}]} in rules
+    assert migrations["egress"][1:] == [{"to": [{"ipBlock": {"cidr": "10.20.0.5/32"}}], "ports": [{"protocol": "TCP", "port": 5433}]}]
+    assert "networkpolicy" not in ko.kubernetes_manifests(_variant("no network policy"))
+
+
+def test_strict_validation_refuses_a_broken_network_policy(manifests):
+    bad = json.loads(json.dumps(manifests["networkpolicy"]))
+    bad["spec"]["egress"][0]["ports"][0]["protocol"] = 53  # not a string
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, KUBERNETES_VERSION, strict=True)

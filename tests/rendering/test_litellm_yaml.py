@@ -70,6 +70,8 @@ def test_every_deployment_is_a_valid_litellm_deployment(stack):
 def test_general_settings_keys_are_ones_litellm_reads(stack):
     doc = render_litellm_config(settings_of(stack))
     read_by_proxy = set(re.findall(r'general_settings\.get\(\s*"([a-z_]+)"', PROXY_SERVER_SOURCE.read_text()))
+    # The outage gate reads its flag in the database exception handler, not in proxy_server.py.
+    read_by_proxy |= set(re.findall(r'general_settings\.get\(\s*"([a-z_]+)"', EXCEPTION_HANDLER_SOURCE.read_text()))
     known = set(ConfigGeneralSettings.model_fields) | read_by_proxy
     assert set(doc["general_settings"]) <= known, set(doc["general_settings"]) - known
     assert doc["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
@@ -210,3 +212,19 @@ def test_admin_model_info_is_config_yamls_without_the_id():
     assert admin_model_info(embed) == {"mode": "embedding", "base_model": "nomic-embed-text", "input_cost_per_token": 0}
     plain = next(m for m in settings.models if m.id == "openai-gpt-4o")
     assert admin_model_info(plain) is None
+
+
+EXCEPTION_HANDLER_SOURCE = Path(litellm.__file__).parent / "proxy" / "db" / "exception_handler.py"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_database_outage_refuses_uncached_keys_unless_the_stack_says_otherwise(stack):
+    """`litellm.database_outage` (issue 16): the flag is stated either way, under the name the pinned
+    LiteLLM's outage gate reads (tests/e2e/test_database_outage.py shows what each value does)."""
+    assert 'general_settings.get("allow_requests_on_db_unavailable", False)' in EXCEPTION_HANDLER_SOURCE.read_text()
+    settings = settings_of(stack)
+    assert settings.litellm.database_outage == "refuse"
+    assert render_litellm_config(settings)["general_settings"]["allow_requests_on_db_unavailable"] is False
+    litellm_section = settings.litellm.model_dump(mode="json", exclude_defaults=True)
+    admit = settings_of(stack, litellm={**litellm_section, "database_outage": "admit_any_key"})
+    assert render_litellm_config(admit)["general_settings"]["allow_requests_on_db_unavailable"] is True

@@ -126,7 +126,16 @@ def derive() -> dict[str, dict[str, object]]:
     modes = typing.get_args(typing.get_args(handlers)[0])
     assert modes and all(isinstance(m, str) for m in modes), handlers
     info_table["mode"] = ("literal", tuple(modes))
-    return {"litellm_params": table(params), "model_info": info_table, "ollama_options": table(ollama)}
+    # The cost map's keys: /v2/model/info merges the cost map's entry into each deployment's
+    # model_info, so for a model the cost map knows these values may not be the stored ones
+    # (offline/adopt.py declares them only for models the cost map does not know).
+    # Every key of what litellm.get_model_info returns (types.utils.ModelInfo: ModelInfoBase plus
+    # supported_openai_params), whatever its type (a kind this module does not check is "other").
+    from litellm.types.utils import ModelInfo as CostMapModelInfo
+
+    cost_map = {k: kind_of(t) or "other" for k, t in sorted(_typed_dict(CostMapModelInfo).items())}
+    return {"litellm_params": table(params), "model_info": info_table, "ollama_options": table(ollama),
+            "cost_map_info": cost_map}
 
 
 def render_module() -> str:

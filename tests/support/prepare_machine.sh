@@ -27,6 +27,8 @@ declare -A NEEDS=(
   [unshare]=util-linux [setpriv]=util-linux [mount]=mount
   [useradd]=passwd [sudo]=sudo  # the systemd test hosts' deploy user
   [chromium]=chromium            # the Admin UI tests (headless, driven over the DevTools protocol)
+  [mawk]=mawk                    # log redaction under Debian's default awk (tests/rendering/test_log_redaction.py)
+  [runuser]=util-linux           # a PostgreSQL of a test's own runs as postgres (tests/support/own_postgres.py)
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do

@@ -389,3 +389,56 @@ def test_translator_exits_when_the_process_that_spawned_it_dies(engine_env, data
             os.killpg(spawner.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_an_unreachable_server_is_reported_as_the_native_engine_does(engine_env, loop):
+    """Nothing listens: the WASM engine says P2036 "Error in external connector"; the native engine of
+    the same commit says P1001 "Can't reach database server at `host`:`port`", and LiteLLM's outage
+    handling keys on that text (litellm/proxy/db/exception_handler.py). The translator says P1001
+    while the pool's last attempt failed to reach the server, and the engine's own answer again once
+    it succeeds (tests/e2e/test_database_outage.py runs the proxy through a real outage)."""
+    import socket
+
+    import prisma
+    from prisma import Prisma
+
+    with socket.socket() as s:  # a free loopback port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = Prisma(datasource={"url": f"postgresql://nobody:pw@127.0.0.1:{port}/none?sslmode=disable"})
+    loop.run_until_complete(client.connect())
+    try:
+        with pytest.raises(prisma.errors.DataError) as caught:
+            loop.run_until_complete(client.litellm_verificationtoken.find_first(where={"token": "x"}))
+    finally:
+        loop.run_until_complete(client.disconnect())
+    assert caught.value.code == "P1001"
+    assert f"Can't reach database server at `127.0.0.1`:`{port}`" in str(caught.value)
+
+
+def test_connection_failures_map_to_the_native_engines_codes(engine_env):
+    """The mapping on its own (node, the translator's module): refused/unroutable/timed out -> P1001
+    with host and port; a connection the server closed -> P1017; anything else, and any error that is
+    not the adapter's P2036, stays as the engine answered."""
+    script = r"""
+import { connectionFailure, asNative } from './translator.mjs';
+const p2036 = { errors: [{ error: 'x', user_facing_error: { is_panic: false, message: 'Error in external connector (id 1)', error_code: 'P2036' } }] };
+const p2002 = { errors: [{ error: 'x', user_facing_error: { is_panic: false, message: 'Unique', error_code: 'P2002' } }] };
+const out = {
+  refused: connectionFailure({ code: 'ECONNREFUSED' }), reset: connectionFailure({ code: 'ECONNRESET' }),
+  terminated: connectionFailure({ message: 'Connection terminated unexpectedly' }), sql: connectionFailure({ code: '23505' }),
+  p1001: asNative(p2036, { host: 'db', port: '5433', failure: 'P1001' }).errors[0].user_facing_error,
+  p1017: asNative(p2036, { host: 'db', port: '5433', failure: 'P1017' }).errors[0].user_facing_error.error_code,
+  healthy: asNative(p2036, { host: 'db', port: '5433', failure: null }).errors[0].user_facing_error.error_code,
+  other: asNative(p2002, { host: 'db', port: '5433', failure: 'P1001' }).errors[0].user_facing_error.error_code,
+};
+process.stdout.write(JSON.stringify(out));
+"""
+    done = subprocess.run([real_proxy_prisma.node_binary(), "--experimental-wasm-modules", "--input-type=module", "-e", script],
+                          cwd=real_proxy_prisma.ENGINE_DIR, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert (out["refused"], out["reset"], out["terminated"], out["sql"]) == ("P1001", "P1017", "P1017", None)
+    assert out["p1001"]["error_code"] == "P1001"
+    assert out["p1001"]["message"].startswith("Can't reach database server at `db`:`5433`")
+    assert (out["p1017"], out["healthy"], out["other"]) == ("P1017", "P2036", "P2002")

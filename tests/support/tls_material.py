@@ -353,3 +353,37 @@ def tls_probe(port: int, server_hostname: str, ca_file: Path, host: str = "127.0
                 return ProbeResult(ok=True, peer_sans=list(peer.get("subjectAltName", ())), reply=reply)
     except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
         return ProbeResult(ok=False, error=exc)
+
+
+def make_server_cert(ca_cert_pem: str, ca_key_pem: str, dns_names: list[str], *, valid_from_hours: float = -1,
+                     valid_hours: float = 24 * 90, algorithm: str = "ECDSA") -> tuple[str, str]:
+    """A server certificate for `dns_names`, signed by the given CA, valid from now + valid_from_hours
+    for valid_hours (negative values make expired or not-yet-valid ones): (cert PEM, key PEM)."""
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_pem.encode())
+    ca_key = serialization.load_pem_private_key(ca_key_pem.encode(), password=None)
+    key = generate_key(KeySpec(algorithm=algorithm, ecdsa_curve="P256"))
+    start = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=valid_from_hours)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name({"commonName": dns_names[0], "organization": "test"}))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(hours=valid_hours))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    )
+    return _pem(builder.sign(ca_key, hashes.SHA256())), key_pem(key)
+
+
+def make_intermediate_ca(ca_cert_pem: str, ca_key_pem: str, common_name: str = "Test Intermediate CA") -> tuple[str, str]:
+    """An intermediate CA signed by the given CA: (cert PEM, key PEM)."""
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_pem.encode())
+    ca_key = serialization.load_pem_private_key(ca_key_pem.encode(), password=None)
+    spec = CertSpec(subject={"commonName": common_name, "organization": "test"}, dns_names=[], ip_addresses=[],
+                    allowed_uses=["cert_signing", "crl_signing"], validity_hours=24 * 365, early_renewal_hours=0,
+                    is_ca=True, key=KeySpec(algorithm="ECDSA", ecdsa_curve="P256"))
+    key = generate_key(spec.key)
+    return _pem(_sign(spec, key.public_key(), ca_cert.subject, ca_key, ca_key.public_key())), key_pem(key)

@@ -16,8 +16,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from rendering.host_scripts import LOCK_FILE
-from tests.systemd.wheel_cache import ensure_wheel_cache
+from tests.systemd.wheel_cache import LOCK_FILE, ensure_wheel_cache
 
 PYTHONS = ["3.10.0", "3.10.12", "3.11.0", "3.11.2", "3.11.9", "3.12.3", "3.13.1", "3.14.0"]
 

@@ -61,9 +61,10 @@ def test_deploy_from_nothing(rig):
     # the install never imports litellm (its import fetches the price map from GitHub)
     assert "model cost map" not in install.stdout, install.stdout[-2000:]
     # the hashed lock, installed as rendered (its file on the host is the committed lock)
-    from rendering.host_scripts import lock_text
+    from config.litellm_locks import lock_text
+    from config.litellm_settings import PINNED_LITELLM_VERSION
 
-    assert rig.host.sudo("cat /opt/litellm/requirements.lock").stdout == lock_text()
+    assert rig.host.sudo("cat /opt/litellm/requirements.lock").stdout == lock_text(PINNED_LITELLM_VERSION)
     ready = httpx.get(f"{rig.url}/health/readiness", timeout=30)
     assert ready.status_code == 200 and ready.json().get("db") == "connected", ready.text
     assert _chat(rig, rig.master_key).status_code == 200

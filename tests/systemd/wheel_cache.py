@@ -1,4 +1,5 @@
-"""The wheel cache the bed's hosts install LiteLLM from: every file of requirements-host.lock,
+"""The wheel cache the bed's hosts install LiteLLM from: every file of the pinned release's lock
+(locks/litellm-<PINNED_LITELLM_VERSION>.lock),
 downloaded once from the package index with `pip download --require-hashes` into a directory
 outside the repository (on the machine's root file system, so every container sees it through its
 overlay), and the containers' pip configured to use only it (`no-index`, `find-links`). The
@@ -13,7 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rendering.host_scripts import LOCK_FILE
+from config.litellm_locks import lock_file
+from config.litellm_settings import PINNED_LITELLM_VERSION
+
+LOCK_FILE = lock_file(PINNED_LITELLM_VERSION)
 
 WHEEL_CACHE = Path("/var/cache/litellm-gateway-bed/wheels")
 

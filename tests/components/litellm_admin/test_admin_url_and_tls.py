@@ -398,3 +398,70 @@ def test_a_ca_change_alone_is_no_diff(case, stack_ca, tmp_path):
     # Adding one where there was none: no change either.
     news = {k: v for k, v in olds.items() if k not in ("token", "key")}
     assert provider_class().diff("id", props, news).changes is False
+
+
+# --- a stack whose DNS records are not written by the stack (dns.enabled: false) --------------------
+
+
+def _dev_without_dns(port: int, address: str = "127.0.0.1", **more) -> dict[str, str]:
+    dev = load_stack_inputs("dev").settings()
+    litellm = {**dev.litellm.model_dump(mode="json", exclude_unset=True), "port": port,
+               "hosts": [{**dev.litellm.hosts[0].model_dump(mode="json", exclude_unset=True), "address": address}]}
+    return engine_config("dev", dns={"enabled": False}, litellm=litellm, **more)
+
+
+@pytest.mark.parametrize(
+    "stack, overrides, address",
+    [
+        ("dev", {}, None),  # DNS written by the stack: resolve the name
+        ("dev", {"dns": {"enabled": False}}, "192.168.10.20"),  # the first host's address
+        ("dev-ha", {"dns": {"enabled": False}}, "192.168.10.30"),  # the front door's
+        ("local", {}, None),
+        ("kube", {}, None),  # the Ingress: not the stack's to know
+    ],
+)
+def test_without_dns_the_providers_connect_to_the_address_the_name_will_have(stack, overrides, address, clean):
+    configure(engine_config(stack, **overrides))
+    endpoint = connection.admin_endpoint()
+    assert endpoint.connect_address == address
+    assert endpoint.base_url == base_url(load_stack_inputs(stack, overrides=overrides).settings())  # the URL keeps the name
+
+
+def test_an_admin_url_override_is_used_as_it_is(clean):
+    configure({**engine_config("dev", dns={"enabled": False}), f"{PROJECT}:adminUrl": "https://127.0.0.1:9999"})
+    assert connection.admin_endpoint().connect_address is None
+
+
+def test_before_the_records_exist_the_first_up_reaches_the_proxy_and_verifies_its_name(clean, tmp_path):
+    """The proxy's certificate names only litellm.hx.dev.local (no IP): the call connects to the
+    host's address (127.0.0.1 here) and speaks TLS to the name, which nothing resolves."""
+    from tests.support.admin_emulator import AdminEmulator
+
+    named = make_tls_files(tmp_path / "named", ip_addresses=(), dns_names=("litellm.hx.dev.local",))
+    with AdminEmulator(master_key=MASTER_KEY, tls_files=(named.chain_file, named.key_file)) as server:
+        port = int(server.base_url.rsplit(":", 1)[1])
+        configure(_dev_without_dns(port))
+        endpoint = connection.admin_endpoint()
+        assert endpoint.base_url == f"https://litellm.hx.dev.local:{port}" and endpoint.connect_address == "127.0.0.1"
+        created = TeamProvider().create({"team_id": "before-dns", specs.CA_BUNDLE_FIELD: named.ca_pem})
+        assert created.id == "before-dns"
+        assert server.count("POST", "/team/new") == 1
+        assert {e["headers"]["host"] for e in server.access_log} == {f"litellm.hx.dev.local:{port}"}
+
+    # the name is still what is verified: a certificate for another name is refused
+    other = make_tls_files(tmp_path / "other-name", ip_addresses=("127.0.0.1",), dns_names=("proxy.example",))
+    with AdminEmulator(master_key=MASTER_KEY, tls_files=(other.chain_file, other.key_file)) as server:
+        configure(_dev_without_dns(int(server.base_url.rsplit(":", 1)[1])))
+        with pytest.raises(AdminApiError) as raised:
+            TeamProvider().create({"team_id": "t", specs.CA_BUNDLE_FIELD: other.ca_pem})
+        assert "TLS certificate verification failed for https://litellm.hx.dev.local:" in str(raised.value)
+        assert "mismatch" in str(raised.value).lower(), str(raised.value)
+        assert server.count() == 0
+
+
+def test_before_the_records_exist_plain_http_sends_the_name_as_host(clean, emulator):
+    port = int(emulator.base_url.rsplit(":", 1)[1])
+    configure(_dev_without_dns(port, tls={"enabled": False, "allow_plaintext": True}))
+    assert connection.admin_endpoint().base_url == f"http://litellm.hx.dev.local:{port}"
+    assert TeamProvider().create({"team_id": "plain"}).id == "plain"
+    assert {e["headers"]["host"] for e in emulator.access_log} == {f"litellm.hx.dev.local:{port}"}

@@ -305,10 +305,53 @@ function patchAdapter() {
 // ---------------------------------------------------------------------------------------------
 // the process
 
+/**
+ * TLS the way Prisma's native engine reads the URL, so the URL the gateway renders means here what
+ * it means to the proxy (node-pg's own parser would read these names with libpq's meanings:
+ * `sslcert` as a CLIENT certificate, `sslmode=require` as verify-full). Transcribed from quaint
+ * (prisma-engines quaint/src/connector/postgres/url.rs parse_query_params, native/mod.rs
+ * PostgreSql::new; rendering/db_tls.py cites them):
+ *   sslmode   disable | prefer | require; anything else is ignored (prefer stays)
+ *   sslaccept strict | accept_invalid_certs (default); anything else means strict
+ *   sslcert   a CA file (PEM) trusted for the server (native-tls add_root_certificate)
+ * strict = chain AND host name verified (native-tls never gets danger_accept_invalid_hostnames).
+ * Not reproducible with node-pg, so refused instead of approximated: `prefer` given explicitly
+ * (pg has no "TLS if offered" fallback), `sslidentity`/`sslpassword` (PKCS#12 client identity).
+ * No sslmode at all keeps this harness's old behaviour (plaintext), which is NOT quaint's
+ * (prefer): every URL the gateway renders names its sslmode.
+ * Differences that remain: native-tls adds `sslcert` to the system's roots, node's `ca` replaces
+ * them (the tests use a private CA either way); OpenSSL underneath both.
+ */
+export function prismaTls(u) {
+  const mode = u.searchParams.get('sslmode');
+  const accept = u.searchParams.get('sslaccept');
+  const certFile = u.searchParams.get('sslcert');
+  if (u.searchParams.has('sslidentity') || u.searchParams.has('sslpassword')) {
+    throw new Error('prisma-translator: sslidentity/sslpassword (client identity) are not reproduced here');
+  }
+  for (const key of ['sslmode', 'sslaccept', 'sslcert', 'sslrootcert', 'sslkey', 'sslidentity', 'sslpassword', 'channel_binding']) {
+    u.searchParams.delete(key);
+  }
+  if (mode === null) return undefined;
+  const effective = ['disable', 'prefer', 'require'].includes(mode) ? mode : 'prefer';
+  if (effective === 'disable') return false;
+  if (effective === 'prefer') {
+    throw new Error(`prisma-translator: sslmode=${mode} means 'prefer' to Prisma (TLS if offered, else plaintext), which node-pg cannot reproduce`);
+  }
+  const strict = accept !== null && accept !== 'accept_invalid_certs';
+  // `host`: node-pg sends no servername for an IP literal, and node's TLS then checks the
+  // certificate against 'localhost'; native-tls (OpenSSL) checks the URL's host, an IP SAN for an IP.
+  const ssl = { rejectUnauthorized: strict, host: u.hostname.replace(/^\[(.*)\]$/, '$1') };
+  if (certFile !== null) ssl.ca = readFileSync(certFile, 'utf8');
+  return ssl;
+}
+
 /** Prisma URL parameters pg does not know: turned into pool options or dropped. */
 export function poolConfig(url) {
   const u = new URL(url);
   const config = {};
+  const ssl = prismaTls(u);
+  if (ssl !== undefined) config.ssl = ssl;
   const limit = u.searchParams.get('connection_limit');
   if (limit && Number(limit) > 0) config.max = Number(limit);
   const poolTimeout = u.searchParams.get('pool_timeout');
@@ -338,6 +381,7 @@ async function loadEngine(datamodel, url, logQueries) {
   const { config, schemaName } = poolConfig(url);
   const pool = new pg.Pool(config);
   pool.on('error', (e) => process.stderr.write(`prisma-translator: idle pool client error: ${e.message}\n`));
+  const reach = watchReachability(pool, config.connectionString);
   const log = (line) => {
     try {
       const event = JSON.parse(line);
@@ -353,10 +397,67 @@ async function loadEngine(datamodel, url, logQueries) {
     bindAdapter(new PrismaPg(pool, schemaName ? { schema: schemaName } : undefined)),
   );
   await engine.connect('{}');
-  return { engine, pool };
+  return { engine, pool, reach };
 }
 
-export function createHandler(engine, schema) {
+// ---------------------------------------------------------------------------------------------
+// An unreachable database, as the native engine reports it. Behind a driver adapter the WASM engine
+// answers every adapter failure with P2036 "Error in external connector (id N)"; the native engine
+// of the same commit answers a refused/unreachable server with P1001 (user-facing-errors
+// `DatabaseNotReachable`: "Can't reach database server at `host`:`port`"). LiteLLM decides what an
+// outage does from that text (litellm/proxy/db/exception_handler.py: "can't reach database server"
+// makes it a transport error: reconnect, then 503), so the harness must say what the native engine
+// says. `watchReachability` notes connection-level failures of the pool (no server answered, or the
+// server closed the connection: P1017 "Server has closed the connection.") and clears them on the
+// next success; `asNative` rewrites P2036 while the last thing seen was such a failure. Anything
+// else (a query the server refused) stays as the engine answered.
+
+// P1001: no server answered (refused, unroutable, timed out); P1017: the server closed an open
+// connection (user-facing-errors `DatabaseNotReachable` / `ConnectionClosed`).
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const CLOSED = new Set(['ECONNRESET', 'EPIPE']);
+
+export function connectionFailure(e) {
+  if (!e) return null;
+  if (UNREACHABLE.has(e.code) || /connection timeout/i.test(String(e.message ?? ''))) return 'P1001';
+  if (CLOSED.has(e.code) || /Connection terminated/i.test(String(e.message ?? ''))) return 'P1017';
+  return null;
+}
+
+export function watchReachability(pool, connectionString) {
+  const u = new URL(connectionString);
+  const state = { host: u.hostname, port: u.port || '5432', failure: null };
+  const note = (promise) => {
+    if (promise && typeof promise.then === 'function') {
+      promise.then(
+        () => { state.failure = null; },
+        (e) => { const code = connectionFailure(e); if (code) state.failure = code; },
+      );
+    }
+    return promise;
+  };
+  const query = pool.query.bind(pool);
+  const connect = pool.connect.bind(pool);
+  pool.query = (...a) => (typeof a[a.length - 1] === 'function' ? query(...a) : note(query(...a)));
+  pool.connect = (...a) => (typeof a[0] === 'function' ? connect(...a) : note(connect(...a)));
+  return state;
+}
+
+export function asNative(answer, reach) {
+  if (!reach || !reach.failure || !answer || !Array.isArray(answer.errors)) return answer;
+  const errors = answer.errors.map((err) => {
+    if (err?.user_facing_error?.error_code !== 'P2036') return err;
+    const where = `\`${reach.host}\`:\`${reach.port}\``;
+    const message = reach.failure === 'P1001'
+      ? `Can't reach database server at ${where}\n\nPlease make sure your database server is running at ${where}.`
+      : 'Server has closed the connection.';
+    const meta = reach.failure === 'P1001' ? { database_host: reach.host, database_port: reach.port } : {};
+    return { error: message, user_facing_error: { is_panic: false, message, meta, error_code: reach.failure } };
+  });
+  return { ...answer, errors };
+}
+
+export function createHandler(engine, schema, reach = null) {
   async function runOne(body, txId) {
     let translated;
     try {
@@ -364,7 +465,7 @@ export function createHandler(engine, schema) {
     } catch (e) {
       return { errors: [engineError(`prisma-translator could not translate the query: ${e.message}`)] };
     }
-    const answer = JSON.parse(await engine.query(JSON.stringify(translated.json), '{}', txId));
+    const answer = asNative(JSON.parse(await engine.query(JSON.stringify(translated.json), '{}', txId)), reach);
     return translated.passthrough ? answer : translateAnswer(answer, translated.alias, translated.raw);
   }
 
@@ -379,7 +480,7 @@ export function createHandler(engine, schema) {
     }
     const request = { batch: items.map((t) => t.json) };
     if (body.transaction) request.transaction = {};
-    const answer = JSON.parse(await engine.query(JSON.stringify(request), '{}', txId));
+    const answer = asNative(JSON.parse(await engine.query(JSON.stringify(request), '{}', txId)), reach);
     if (answer.errors) return { errors: answer.errors };
     const batchResult = answer.batchResult.map((r, i) => translateAnswer(r, items[i].alias, items[i].raw));
     const failed = batchResult.find((r) => r.errors);
@@ -393,7 +494,7 @@ export function createHandler(engine, schema) {
     const body = text ? JSON.parse(text) : {};
     const txId = headers['x-transaction-id'] || undefined;
     if (path === '/' || path === '') return Array.isArray(body.batch) ? runBatch(body, txId) : runOne(body, txId);
-    if (path === '/transaction/start') return JSON.parse(await engine.startTransaction(JSON.stringify(body), '{}'));
+    if (path === '/transaction/start') return asNative(JSON.parse(await engine.startTransaction(JSON.stringify(body), '{}')), reach);
     const tx = /^\/transaction\/([^/]+)\/(commit|rollback)$/.exec(path);
     if (tx) {
       const id = decodeURIComponent(tx[1]);
@@ -461,8 +562,8 @@ async function main() {
   if (!dmlPath) throw new Error('PRISMA_DML_PATH is not set (prisma-client-py sets it to the schema file)');
   const datamodel = readFileSync(dmlPath, 'utf8');
   const schema = parseSchema(datamodel);
-  const { engine, pool } = await loadEngine(datamodel, datasourceUrl(process.env), Boolean(process.env.LOG_QUERIES));
-  const servers = await serve(createHandler(engine, schema), args.port);
+  const { engine, pool, reach } = await loadEngine(datamodel, datasourceUrl(process.env), Boolean(process.env.LOG_QUERIES));
+  const servers = await serve(createHandler(engine, schema, reach), args.port);
   const stop = async () => {
     setTimeout(() => process.exit(0), 5000).unref(); // never hang on a stuck disconnect
     for (const s of servers) s.close();

@@ -1,0 +1,58 @@
+"""With DNS not managed by the stack (dns.enabled: false), `make render` writes the records to create
+into build/<stack>/dns-records.txt (issue 20); they are exactly the records the stack writes on the
+domain controller when DNS is managed."""
+
+from __future__ import annotations
+
+import pytest
+
+from offline.engine import run_program
+from offline.render import render_inputs
+from offline.stack_inputs import load_stack_inputs
+from rendering.dns_records import DnsRecordLine, needed_records, records_text
+
+
+@pytest.mark.parametrize("stack", ["dev", "dev-ha"])
+def test_the_records_are_the_ones_the_stack_writes_when_dns_is_managed(stack):
+    inputs = load_stack_inputs(stack)
+    settings = inputs.settings()
+    assert settings.dns.enabled
+    run = run_program(stack, inputs.config, inputs.secret_keys)
+    commands = [r for r in run.resources if r.type == "command:remote:Command" and r.name.endswith("-record")]
+    declared = sorted((c.inputs["triggers"][2], c.inputs["triggers"][3]) for c in commands)
+    wanted = needed_records(settings)
+    assert declared == sorted((r.name, r.type) for r in wanted)
+    for r in wanted:
+        [c] = [c for c in commands if c.inputs["triggers"][2] == r.name]
+        assert r.value in c.inputs["create"], (r, c.inputs["create"][:300])
+
+
+def test_render_writes_the_records_to_create_when_dns_is_off(tmp_path, capsys):
+    inputs = load_stack_inputs("dev-ha", overrides={"dns": {"enabled": False}})
+    assert render_inputs(inputs, tmp_path) == 0
+    assert (tmp_path / "dev-ha" / "dns-records.txt").read_text() == (
+        "; stack 'dev-ha': the DNS records the gateway needs in zone hx.dev.local.\n"
+        "; dns.enabled is false, so the stack does not write them: create them in your DNS before\n"
+        "; consumers (and the admin-API providers, unless litellm-gateway:adminUrl is set) use the names.\n"
+        "hx-litellm-server.hx.dev.local. IN A 192.168.10.20\n"
+        "hx-litellm-server-2.hx.dev.local. IN A 192.168.10.21\n"
+        "hx-litellm-lb.hx.dev.local. IN A 192.168.10.30\n"
+        "litellm.hx.dev.local. IN CNAME hx-litellm-lb.hx.dev.local.\n"
+    )
+    assert "dns-records.txt" in capsys.readouterr().out
+
+
+def test_no_file_when_dns_is_managed_or_nothing_needs_a_name(tmp_path):
+    for stack in ("dev", "local"):
+        assert render_inputs(load_stack_inputs(stack), tmp_path) == 0
+        assert not (tmp_path / stack / "dns-records.txt").exists()
+
+
+def test_a_host_given_by_name_or_ipv6_gets_the_matching_record_type():
+    ha = load_stack_inputs("dev-ha").settings()
+    hosts = [{"name": "gw-1", "address": "gw-1.infra.example"}, {"name": "gw-2", "address": "fd00::20"}]
+    litellm = {**ha.litellm.model_dump(exclude_unset=True), "hosts": [{**h, "host_key": ha.litellm.hosts[0].host_key} for h in hosts]}
+    s = load_stack_inputs("dev-ha", overrides={"dns": {"enabled": False}, "litellm": litellm}).settings()
+    records = needed_records(s)
+    assert records[:2] == [DnsRecordLine("gw-1", "CNAME", "gw-1.infra.example"), DnsRecordLine("gw-2", "AAAA", "fd00::20")]
+    assert "gw-1.hx.dev.local. IN CNAME gw-1.infra.example.\n" in records_text(s)
