@@ -11,8 +11,10 @@ rendering.front_door_scripts, config in rendering.haproxy_cfg):
   service        start, or reload in place when the config/TLS changed (the reasons are a comment
                  in the command text: an UPDATE, never a stop; see rendering.host_scripts)
 
-Each host's drain/re-enable steps (components.host) run on the front door through the runtime API,
-after `service`. The front door does not depend on the hosts: it health-checks them.
+Each host drains and re-enables itself inside its own rollout step (components.host): a local host
+through this front door's runtime API, an ssh host through its drain agent, which HAProxy polls
+(`agent-check`, rendering.drain_agent). The front door does not depend on the hosts: it
+health-checks them.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ class FrontDoor(pulumi.ComponentResource):
         aliases: Optional[list] = None,
         delete_before_replace: bool = False,
     ) -> pulumi.CustomResource:
-        """A command on the front door (also used by the hosts' drain/re-enable steps)."""
+        """A command on the front door."""
         opts = pulumi.ResourceOptions(parent=parent or self, depends_on=depends_on, aliases=aliases,
                                       delete_before_replace=delete_before_replace)
         resource_name = name or f"{self._name}-{step}"

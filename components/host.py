@@ -15,7 +15,6 @@ Steps (each a pulumi-command resource, child of the component; scripts in render
   service      THE HOST'S ROLLOUT, one step: [drain] -> staged files in place -> restart ->
                wait for /health/readiness -> [re-enable]; on a failed wait: the previous files
                back in place, restarted with them, re-enabled, and the step fails
-  drain/enable ssh with a front door only: on the front door (see "ssh" below)
 
 Why one step per host (issue 15). What the engine stores after a failure decides what the next
 run does, so it was read in the sources (pulumi/pulumi @1b594989, pulumi/pulumi-command 1.2.1
@@ -54,19 +53,28 @@ being its own input, a drain-only or restart-script-only change ran only part of
 - Staging: the file steps only write content-addressed copies, so a host not yet rolled (or whose
   rollout failed) keeps running, and after a crash or reboot restarting, what it had. The rollout
   keeps the current and the previous staged files and venv and removes the rest.
-- The drain never takes out the last server HAProxy sees UP (the rollout fails before touching
+- The drain never takes out the last server that serves (local: the last one HAProxy sees UP; ssh:
+  see below) (the rollout fails before touching
   the host); a failed host is re-enabled anyway: HAProxy's own health check keeps it out.
-- Removing a host: its service step's delete drains it (local; ssh: the front door's enable step's
-  delete, which runs first), waits (bounded by the drain timeout) for its open connections, stops
+- Removing a host: its service step's delete drains it (local: the admin socket; ssh: its agent),
+  waits (bounded by the drain timeout) for its open connections, stops
   it and removes its live files.
 
 ssh with a front door: the host cannot reach the front door's admin socket (another machine), so
-drain and enable stay steps on the front door. They carry the whole rollout (a digest of the
-host's rollout script) as their input, so all three change together; the host's step restores on
-a failed readiness wait as above. Limit: after such a failure the engine keeps drain's NEW state
-and enable's old one, so a revert re-drains the host and does not re-enable it, and a retry
-restarts it without a drain. Recovery (docs/runbook.md, "Recover a failed rollout"): re-run with
-`--replace` of that host's drain step (retry/fix-forward) or of its enable step (revert).
+it drains ITSELF through HAProxy's agent-check (rendering.drain_agent): a small agent on the host
+(litellm-drain-agent.service, on the host's address and frontDoor.agent_port) answers HAProxy's
+agent polls with the word the rollout step writes (`drain` around the restart, `ready` otherwise).
+The drain, the restart, the readiness wait and the re-enable are therefore all in the host's one
+step, with the same engine semantics as above. (Before, drain and enable were two more steps on
+the front door host; after a failed host step the engine kept drain's NEW state and enable's old
+one, so a revert re-drained the host and never re-enabled it and a retry restarted it undrained.)
+Never the last serving server: the step probes its peers' /health/readiness directly and refuses
+to drain when this host serves and no peer answers. HAProxy's view is then inferred, not read:
+the step waits two agent intervals after `drain` (then for its open connections, bounded by the
+drain timeout) and one agent interval plus (rise + 1) check intervals after `ready`.
+Upgrading a stack deployed with the front-door drain/enable steps deletes them, and their old
+delete command drains the host on the admin socket once more: the host's agent answers `ready` at
+HAProxy's next agent poll (one check interval).
 
 In-place updates: the reasons are a labelled comment line in the rollout's command text
 (`# restart reasons: litellm=... config=... unit=... env=... tls=... frontdoor=...`), not
@@ -78,8 +86,7 @@ replaceOnChanges inputs force a replace when the resource implements CustomUpdat
 local/remote Command do). So a changed reason is an UPDATE of the rollout step, shown by `pulumi
 preview --diff` with the reason; only deleting the host (removing it from the stack) runs the stop.
 
-Rolling: `LiteLLMHostArgs.restart_after` is the previous host's last step (its service step, or
-its enable step on the front door); this host's rollout depends on it, so hosts roll one at a
+Rolling: `LiteLLMHostArgs.restart_after` is the previous host's last step (its service step); this host's rollout depends on it, so hosts roll one at a
 time, in the order of litellm.hosts, and a failed rollout stops there while the others keep
 serving. `rollout.mode: parallel` leaves the dependency out.
 
@@ -103,7 +110,8 @@ file and the TLS key are keyed digests (below), never plain digests of a secret.
 Restart reasons (labelled strings, so a preview says what changed):
   litellm=<version>, config=sha256(config.yaml), unit=sha256(unit) (local: launch=sha256(argv)),
   tls=sha256(cert+CA) when TLS is on, env=HMAC-SHA256(trigger-key, env file text), and with a
-  front door frontdoor=<backend>/<server>@<socket digest>,drain=<s>,enable=<s>.
+  front door frontdoor=<backend>/<server>@<socket digest>,drain=<s>,enable=<s> (local) or
+  frontdoor=agent@<address>:<agent port>,drain=<s>,inter=<ms>,rise=<n> (ssh).
 The env file holds the secrets, and a plain sha256 of it could be brute-forced offline for any
 low-entropy value in it (a webhook URL, a chosen password) by anyone who can read the state or a
 preview. Keyed with a 64-character random key that exists only as a secret in state, the digest
@@ -129,6 +137,7 @@ from config.litellm_settings import LiteLLMHostSpec
 from config.settings import GatewaySettings
 from rendering import db_tls
 from rendering import host_scripts as scripts
+from rendering.drain_agent import AgentControl
 from rendering.haproxy_cfg import BACKEND
 from rendering.host_files import (
     ca_files,
@@ -201,8 +210,7 @@ class LiteLLMHost(pulumi.ComponentResource):
     """Resolves (True) once the ready step succeeded, i.e. after /health/readiness answered 200."""
     restart_triggers: pulumi.Output[list]
     rollout_done: pulumi.Resource
-    """This host's last rollout step (enable with a front door, else ready): the next host's
-    restart depends on it."""
+    """This host's rollout step (`service`): the next host's rollout depends on it."""
 
     def __init__(self, name: str, args: LiteLLMHostArgs, opts: Optional[pulumi.ResourceOptions] = None):
         aliases = [pulumi.Alias(name=old) for old in args.previous_names]
@@ -380,7 +388,27 @@ class LiteLLMHost(pulumi.ComponentResource):
         after_previous = [args.restart_after] if (args.restart_after is not None and rollout_mode == "one-at-a-time") else []
         fd = args.front_door
         control: Optional[scripts.FrontDoorControl] = None
-        if fd is not None:
+        agent: Optional[AgentControl] = None
+        if fd is not None and not is_local:
+            # ssh: the host drains itself through its agent (rendering.drain_agent), in this step
+            agent = AgentControl(
+                address=host.address,
+                agent_port=args.settings.front_door.agent_port,
+                proxy_port=s.litellm.port,
+                tls=s.tls.enabled,
+                interval_ms=args.settings.front_door.check_interval_ms,
+                rise=args.settings.front_door.rise,
+                peers=tuple(h.address for h in args.settings.litellm.hosts if h.name != host.name),
+                drain_timeout=args.settings.rollout.drain_timeout(args.settings.routing.timeout),
+                enable_timeout=int(args.settings.litellm.readiness_timeout_seconds),
+                agent_script_file=f"{p.install_dir}/drain-agent.py",
+            )
+            triggers.append(
+                f"frontdoor=agent@{agent.address}:{agent.agent_port},drain={agent.drain_timeout}s,"
+                f"inter={agent.interval_ms}ms,rise={agent.rise}"
+            )
+            reasons = pulumi.Output.all(*triggers)
+        elif fd is not None:
             control = scripts.FrontDoorControl(
                 admin_socket=fd.plan.admin_socket,
                 backend=BACKEND,
@@ -395,11 +423,9 @@ class LiteLLMHost(pulumi.ComponentResource):
                 f",drain={control.drain_timeout}s,enable={control.enable_timeout}s"
             )
             reasons = pulumi.Output.all(*triggers)
-        # The host drives the front door itself where its runtime API is reachable (local deploy:
-        # the same machine). An ssh host cannot reach the front door's admin socket: there the
-        # drain/enable run on the front door as separate steps that carry the whole rollout as
-        # their input (see the module doc for what that does and does not guarantee).
-        in_step_control = control if is_local else None
+        # The host drives the front door itself: local deploy through the admin socket (the same
+        # machine), ssh through its drain agent (see the module doc). Never a step on the front door.
+        in_step_control: Optional[scripts.FrontDoorControl | AgentControl] = control if is_local else agent
         live_files = [live for _step, live, _path in staged]
         # local: a changed address moves the host's directory; its rollout stops the proxy it left
         host_dirs = local_host_dirs(args.settings)
@@ -412,59 +438,18 @@ class LiteLLMHost(pulumi.ComponentResource):
                 list(v[0]),
             )
         )
-        fd_steps = fd is not None and in_step_control is None
-        drain = None
-        if fd_steps:
-            assert fd is not None and control is not None
-            drain_script = rollout_text.apply(
-                lambda text: scripts.with_reasons(
-                    scripts.front_door_server_script(control.admin_socket, "drain", BACKEND, host.name, control.drain_timeout),
-                    ["rollout=" + sha256_hex(text)],
-                )
-            )
-            drain = fd.command(
-                "drain",
-                name=f"{name}-drain",
-                parent=self,
-                create=drain_script,
-                update=drain_script,
-                depends_on=[fd.service, *after_previous, *before_start],
-            )
         service = self._command(
             "service",
             create=rollout_text,
             update=rollout_text,
-            delete=scripts.rollout_delete_script(s, name, live_files, control, drain_here=in_step_control is not None),
+            delete=scripts.rollout_delete_script(s, name, live_files, in_step_control),
             depends_on=[
                 *before_start,
                 *([fd.service] if fd is not None else []),
-                *([drain] if drain is not None else after_previous),
+                *after_previous,
             ],
         )
         self.rollout_done = service
-        if fd_steps:
-            assert fd is not None and control is not None
-            enable_script = rollout_text.apply(
-                lambda text: scripts.with_reasons(
-                    scripts.front_door_server_script(control.admin_socket, "ready", BACKEND, host.name, control.enable_timeout),
-                    ["rollout=" + sha256_hex(text)],
-                )
-            )
-            self.rollout_done = fd.command(
-                "enable",
-                name=f"{name}-enable",
-                parent=self,
-                create=enable_script,
-                update=enable_script,
-                # removing the host: deletes run dependents first, so this drain runs before the
-                # service step's delete stops the proxy (never refused: the host is leaving)
-                delete=scripts.front_door_server_script(
-                    control.admin_socket, "drain", BACKEND, host.name, control.drain_timeout
-                ).replace(f"{control.drain_timeout}\n", f"{control.drain_timeout} || true\n"),
-                depends_on=[service],
-                # a replace (`--replace`, docs/runbook.md recovery) drains, then re-enables: never the reverse
-                delete_before_replace=True,
-            )
 
         # ---- outputs -----------------------------------------------------------------------------
         url = base_url(s, host.name)

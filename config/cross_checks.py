@@ -34,6 +34,7 @@ from config.kubernetes_settings import (
 
 # ingress-nginx's proxy timeouts: derived from routing (rendering.kubernetes_objects), never given.
 _DERIVED_INGRESS_ANNOTATIONS = ("nginx.ingress.kubernetes.io/proxy-read-timeout", "nginx.ingress.kubernetes.io/proxy-send-timeout")
+from config.fields import is_ip_address
 from config.ssh_host_key import missing_host_key_message
 
 
@@ -276,6 +277,8 @@ def front_door_problems(s: Any) -> list[tuple[str, str]]:
     if s.litellm.deploy == "ssh" and fd.address is None:
         problems.append(("frontDoor.address", "several hosts are served through the HAProxy front door: "
                          "set the address of the host it runs on (see docs/components.md, 'FrontDoor')"))
+    if s.litellm.deploy == "ssh":
+        problems.extend(_ssh_front_door_problems(s))
     if s.litellm.deploy == "local":
         addresses = [h.address for h in s.litellm.hosts]
         front = fd.address or "127.0.0.1"
@@ -283,6 +286,30 @@ def front_door_problems(s: Any) -> list[tuple[str, str]]:
             if not h.address.startswith("127.") or addresses.count(h.address) > 1 or h.address == front:
                 problems.append((f"litellm.hosts[{i}].address", "local hosts behind the front door need "
                                  f"distinct loopback addresses (127.0.0.x) other than the front door's {front}"))
+    return problems
+
+
+def _ssh_front_door_problems(s: Any) -> list[tuple[str, str]]:
+    """Behind a front door each ssh host's proxy listens on the host's own address (never
+    0.0.0.0: only HAProxy is meant to reach it, and two services on one machine may share the
+    port on distinct addresses), and its drain agent listens there on frontDoor.agent_port."""
+    problems: list[tuple[str, str]] = []
+    fd = s.front_door
+    if s.litellm.bind_host not in ("0.0.0.0", "::"):
+        # 0.0.0.0 (the default) means "the host's address" here; any other value would be ignored
+        problems.append(("litellm.bind_host", f"'{s.litellm.bind_host}': behind the front door each proxy listens on "
+                         "its host's own address (litellm.hosts[].address); remove litellm.bind_host"))
+    for i, h in enumerate(s.litellm.hosts):
+        if not is_ip_address(h.address):
+            problems.append((f"litellm.hosts[{i}].address", f"'{h.address}': behind the front door the proxy listens on "
+                             "this address and HAProxy connects to it, so it must be the host's IP address (a name may "
+                             "resolve differently on the host, e.g. Debian maps its own name to 127.0.1.1)"))
+    if fd.address is not None and not is_ip_address(fd.address):
+        problems.append(("frontDoor.address", f"'{fd.address}': HAProxy listens on this address, so it must be the "
+                         "front door host's IP address"))
+    if fd.agent_port == s.litellm.port:
+        problems.append(("frontDoor.agent_port", f"{fd.agent_port} is litellm.port: the drain agent needs its own port "
+                         f"on each host; expected a port number other than {s.litellm.port} (default 4001)"))
     return problems
 
 

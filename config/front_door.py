@@ -11,6 +11,8 @@ Stack config keys (under `litellm-gateway:`):
     rise: 2                        # passed checks before it is put back
     retries: 3                     # connection attempts per request (the last ones on another proxy)
     admin_socket: /run/haproxy/admin.sock  # ssh: the runtime API socket (under /run/haproxy/)
+    agent_port: 4001               # ssh: each host's drain agent (HAProxy agent-check), on the host's
+                                   # address; never litellm.port (checked)
   rollout:
     mode: one-at-a-time            # one-at-a-time (default) | parallel (throwaway stacks only)
     drain_timeout_seconds: 120     # how long a drain waits for the proxy's open requests to finish;
@@ -27,7 +29,7 @@ import re
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from config.fields import DnsLabel, HostOrIp
+from config.fields import DnsLabel, HostOrIp, Port
 from config.ssh_host_key import check_host_key
 
 # The runtime API socket: Debian's haproxy package creates /run/haproxy/ (haproxy:haproxy) for it; a
@@ -59,6 +61,11 @@ class FrontDoorSettings(_Strict):
     # <install_dir>/frontdoor). The config is always /etc/haproxy/haproxy.cfg on an ssh deploy: the file
     # Debian's haproxy.service loads (CONFIG= in the unit), so there is no setting for it.
     admin_socket: Annotated[str, AfterValidator(_admin_socket)] = "/run/haproxy/admin.sock"
+    # ssh: the TCP port of each host's drain agent (HAProxy `agent-check`, answered by
+    # litellm-drain-agent.service on the host's own address with the word the host's rollout step
+    # writes: "drain" during its rollout, "ready" otherwise), so a host drains itself inside its own
+    # one rollout step. Never litellm.port (checked).
+    agent_port: Port = 4001
 
     @model_validator(mode="before")
     @classmethod

@@ -19,8 +19,10 @@ Design (docs/components.md, "FrontDoor"):
   is never replayed: LiteLLM's own router already retried upstreams.
 - **Admin UI off** (`adminUi.enabled: false`): the UI's paths (`/ui`, `/login`, `/v2/login`, `/sso/`) answer 404
   at the front door; the proxies themselves would still serve LiteLLM's "Admin UI Disabled" page.
-- **Drain**: the runtime API (`stats socket ... level admin`) is how a rollout takes one proxy out
-  (`set server litellm_proxies/<host> state drain`) and puts it back (`state ready`).
+- **Drain**: a local deploy's rollout takes one proxy out through the runtime API (`stats socket
+  ... level admin`: `set server litellm_proxies/<host> state drain`) and puts it back (`state
+  ready`); an ssh host, which cannot reach that socket, through its drain agent polled by
+  `agent-check` (rendering.drain_agent), so its whole rollout stays one step on the host.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class FrontDoorPlan:
     retries: int
     timeout_server_s: int
     is_local: bool
+    agent_port: Optional[int] = None  # ssh: each host's drain agent (rendering.drain_agent)
 
 
 # Debian's haproxy.service runs `haproxy -f $CONFIG` with CONFIG=/etc/haproxy/haproxy.cfg: the one file
@@ -83,7 +86,9 @@ def front_door_plan(settings: GatewaySettings) -> FrontDoorPlan:
         config_dir = DEBIAN_CONFIG_DIR
         admin_socket = fd.admin_socket
         pid_file = None
-        bind = "0.0.0.0"
+        # its own address (an IP, config.cross_checks), not 0.0.0.0: the port stays free on the host's
+        # other addresses (on the systemd test bed the hosts even share one network namespace)
+        bind = fd.address or "0.0.0.0"
     tls = s.tls.enabled
     tls_dir = PurePosixPath(config_dir) / "tls"
     servers = tuple(
@@ -117,6 +122,7 @@ def front_door_plan(settings: GatewaySettings) -> FrontDoorPlan:
         retries=fd.retries,
         timeout_server_s=timeout_server,
         is_local=is_local,
+        agent_port=None if is_local else fd.agent_port,
     )
 
 
@@ -190,6 +196,8 @@ def render_haproxy_cfg(settings: GatewaySettings, plan: Optional[FrontDoorPlan] 
         "    http-check send meth GET uri /health/readiness",
         "    http-check expect status 200",
         f"    default-server check inter {p.check_interval_ms} fall {p.fall} rise {p.rise}"
+        # ssh: each host says `drain`/`ready` itself (rendering.drain_agent; plain TCP, read-only)
+        + (f" agent-check agent-port {p.agent_port} agent-inter {p.check_interval_ms}" if p.agent_port else "")
         + (f" ssl verify required ca-file {p.backend_ca_file}" if p.backend_ca_file else ""),
     ]
     for server in p.servers:

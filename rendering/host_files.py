@@ -348,11 +348,16 @@ def local_host_dirs(settings: GatewaySettings) -> Optional[str]:
 def settings_for_host(settings: GatewaySettings, host: LiteLLMHostSpec) -> GatewaySettings:
     """The settings one host's files and scripts are rendered from.
 
-    ssh: the same for every host (each is its own machine). local with several hosts (the front
-    door's loopback replicas): each host gets its own directories, `<install_dir>/hosts/<address>`,
-    and binds its own loopback address, so two proxies on this machine never share a file, a pid
-    file or a port. The directory follows the address, not the name: a renamed host keeps its
-    directory (and its running proxy)."""
+    ssh: the same directories on every host (each is its own machine); behind a front door (several
+    hosts) each proxy listens on its host's own address (config.cross_checks: an IP, and no
+    litellm.bind_host then), not 0.0.0.0: HAProxy is the only client meant to reach it, and the
+    port stays free on the host's other addresses. local with several hosts (the front door's
+    loopback replicas): each host gets its own directories, `<install_dir>/hosts/<address>`, and
+    binds its own loopback address, so two proxies on this machine never share a file, a pid file
+    or a port. The directory follows the address, not the name: a renamed host keeps its directory
+    (and its running proxy)."""
+    if settings.litellm.deploy == "ssh" and len(settings.litellm.hosts) >= 2:
+        return settings.model_copy(update={"litellm": settings.litellm.model_copy(update={"bind_host": host.address})})
     dirs = local_host_dirs(settings)
     if dirs is None:
         return settings

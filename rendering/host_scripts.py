@@ -39,13 +39,20 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 from config.litellm_locks import lock_text, missing_lock_message
 from config.litellm_settings import LiteLLMHostSpec
 from config.observability import CALLBACK_PACKAGES
 from config.settings import GatewaySettings
 from rendering import host_files as _host_files
+from rendering.drain_agent import (
+    AgentControl,
+    agent_front_door_lines,
+    agent_install_lines,
+    agent_leave_lines,
+    agent_remove_lines,
+)
 from rendering.host_files import host_paths, prisma_environment, secret_env_names
 
 # litellm[proxy] does not depend on prisma (only the `extra_proxy` extra does, with much else), but
@@ -809,6 +816,13 @@ def all_scripts(settings: GatewaySettings, host: LiteLLMHostSpec) -> dict[str, s
     scripts["rollout"] = rollout_script(settings, host, files, None)
     scripts["rollout-front-door"] = rollout_script(settings, host, files, control)
     scripts["rollout-delete"] = rollout_delete_script(settings, "identity", [f.live for f in files], control)
+    if ssh:
+        # behind the front door: the host drains itself through its agent (rendering.drain_agent)
+        agent = AgentControl(address=host.address, agent_port=4001, proxy_port=settings.litellm.port, tls=settings.tls.enabled,
+                             interval_ms=1000, rise=2, peers=("192.0.2.10",), drain_timeout=60, enable_timeout=180,
+                             agent_script_file=p.install_dir + "/drain-agent.py")
+        scripts["rollout-agent"] = rollout_script(settings, host, files, agent)
+        scripts["rollout-delete-agent"] = rollout_delete_script(settings, "identity", [f.live for f in files], agent)
     return scripts
 
 
@@ -1063,7 +1077,7 @@ def rollout_script(
     settings: GatewaySettings,
     host: LiteLLMHostSpec,
     files: list[StagedFile],
-    front_door: Optional[FrontDoorControl],
+    front_door: Optional[Union[FrontDoorControl, AgentControl]],
     identities: Sequence[str] = (),
     host_dirs: Optional[str] = None,
 ) -> str:
@@ -1104,7 +1118,17 @@ def rollout_script(
         f"READY_TIMEOUT={int(settings.litellm.readiness_timeout_seconds)}",
         'say() { echo "rollout $SERVER: $*"; }',
     ]
-    if front_door is not None:
+    if isinstance(front_door, AgentControl):
+        # ssh behind the front door: the host drains itself through its agent (rendering.drain_agent)
+        ag = front_door
+        self_serves = f'python3 -c "$PEER_PROBE" {_q(ag.address)} {int(ag.proxy_port)} {"tls" if ag.tls else "plain"}'
+        lines += [
+            *agent_install_lines(ag, settings.stack),
+            *agent_front_door_lines(ag, self_serves),
+            f"DRAIN_TIMEOUT={int(ag.drain_timeout)}",
+            f"ENABLE_TIMEOUT={int(ag.enable_timeout)}",
+        ]
+    elif front_door is not None:
         fd = front_door
         lines += [
             _heredoc_assign("ADMIN", ADMIN_CLIENT, "ADMIN_EOF"),
@@ -1123,6 +1147,7 @@ def rollout_script(
         'if [ ! -x "$NEW_VENV/bin/python" ]; then echo "rollout $SERVER: no venv at $NEW_VENV (the install step runs first)" >&2; exit 1; fi',
         'mkdir -p "$STATE_DIR"',
         'chmod 0700 "$STATE_DIR"',
+        *(["install_agent"] if isinstance(front_door, AgentControl) else []),
         # 2. what runs now: the last successful rollout's record, or the live files of an earlier release
         'PREV_FILES=""',
         'PREV_RESTART=""',
@@ -1234,8 +1259,8 @@ def _stop_previous_address_lines(settings: GatewaySettings, identities: Sequence
     ]
 
 
-def rollout_delete_script(settings: GatewaySettings, identity: str, live_files: list[str], front_door: Optional[FrontDoorControl],
-                          drain_here: bool = True) -> str:
+def rollout_delete_script(settings: GatewaySettings, identity: str, live_files: list[str],
+                          front_door: Optional[Union[FrontDoorControl, AgentControl]], drain_here: bool = True) -> str:
     """Deleting a host's rollout step (the host leaves the stack): drained first when a front door
     exists (`drain_here`: through its admin socket from this step; ssh: the front door's enable
     step's delete did it), its open connections finished (bounded), then stopped, then its live
@@ -1244,7 +1269,11 @@ def rollout_delete_script(settings: GatewaySettings, identity: str, live_files: 
         _header("drain, stop and remove the proxy (if still ours)"),
         *_if_owner(settings, identity, "the proxy running"),
     ]
-    if front_door is not None:
+    if isinstance(front_door, AgentControl):
+        # the host drains itself (its agent says `drain`; the front door may already have dropped
+        # the server from its config, then this only waits for the old process's requests)
+        lines += agent_leave_lines(front_door)
+    elif front_door is not None:
         fd = front_door
         if drain_here:
             lines += [
@@ -1261,6 +1290,8 @@ def rollout_delete_script(settings: GatewaySettings, identity: str, live_files: 
         ]
     lines.append(stop_script(settings).split("set -euo pipefail\n", 1)[1].rstrip("\n"))
     lines += [f"rm -f {_q(f)}" for f in live_files]
+    if isinstance(front_door, AgentControl):
+        lines += agent_remove_lines(front_door)
     if settings.litellm.deploy != "local":
         lines.append("systemctl daemon-reload")  # the unit file is gone
     lines.append(f"rm -rf {_q(rollout_state_dir(settings))}")

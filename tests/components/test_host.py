@@ -468,11 +468,12 @@ def test_two_hosts_give_two_components():
     assert sorted(h.name for h in found) == ["litellm-dev-hx-litellm-server", "litellm-dev-hx-litellm-server-2"]
     for h, spec in zip(sorted(found, key=lambda h: h.name), hosts):
         children = run.children_of(h.urn)
-        assert sorted(r.name for r in children) == sorted(f"{h.name}-{s}" for s in DEV_STEPS + ["drain", "enable"])
-        # drain/enable talk to the front door's runtime API on the front door's host
-        on_front_door = {f"{h.name}-drain", f"{h.name}-enable"}
-        assert {r.inputs["connection"]["host"] for r in children if r.type == REMOTE and r.name not in on_front_door} == {spec["address"]}
-        assert {r.inputs["connection"]["host"] for r in children if r.name in on_front_door} == {"192.168.10.30"}
+        # no step on the front door: the host drains itself (its agent) inside its one rollout step
+        assert sorted(r.name for r in children) == sorted(f"{h.name}-{s}" for s in DEV_STEPS)
+        assert {r.inputs["connection"]["host"] for r in children if r.type == REMOTE} == {spec["address"]}
+        # behind the front door the proxy listens on the host's own address (not 0.0.0.0)
+        unit = step(run, h, "file-unit").inputs["stdin"]
+        assert f"--host {spec['address']} --port" in unit and "0.0.0.0" not in unit
     # each replica gets its own trigger key, and the config tells the routers to share state
     keys = [r for r in run.of_type(RANDOM_PASSWORD) if r.name.endswith("-trigger-key")]
     assert len(keys) == 2

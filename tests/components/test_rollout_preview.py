@@ -50,8 +50,10 @@ def test_restart_reason_change_is_an_update_of_the_service_step(base):
     p = plan(base, changed)
     ops = p.ops()
     for host in (H1, H2):
-        for step in ("drain", "service", "enable", "file-config"):
+        for step in ("service", "file-config"):
             assert ops[f"{host}-{step}"] == "update", describe(p)
+        # ssh: no drain/enable steps on the front door; the host drains itself in its one step
+        assert f"{host}-drain" not in ops and f"{host}-enable" not in ops
         assert "config" in " ".join(hs_reasons(_named(changed, f"{host}-service").inputs["create"]))
     assert "replace" not in ops.values() and not p.deletes, describe(p)
     # the service step's changed inputs are its command texts, never triggers
@@ -65,10 +67,12 @@ def hs_reasons(command: str) -> list[str]:
 def test_host_2_restarts_only_after_host_1_is_ready_and_re_enabled(base):
     urn = {r.name: r.urn for r in base.resources}
     deps = {r.name: set(r.depends_on) for r in base.resources}
-    assert urn[f"{H1}-enable"] in deps[f"{H2}-drain"]
-    assert urn[f"{H2}-drain"] in deps[f"{H2}-service"]
-    assert urn[f"{H2}-service"] in deps[f"{H2}-enable"]
-    assert urn[f"{H1}-service"] in deps[f"{H1}-enable"]
+    # one rollout step per host (drain through its agent, restart, ready, re-enable): host 2's
+    # waits for host 1's
+    assert urn[f"{H1}-service"] in deps[f"{H2}-service"]
+    assert not [n for n in urn if n.endswith("-drain") or n.endswith("-enable")]
+    rollout = _named(base, f"{H1}-service").inputs["create"]
+    assert "agent_state drain" in rollout and "agent_state ready" in rollout and "install_agent" in rollout
     assert not [n for n in urn if n.endswith("-ready")]  # the readiness wait is part of the service step
 
     def reaches(src: str, dst_urn: str) -> bool:
@@ -84,17 +88,17 @@ def test_host_2_restarts_only_after_host_1_is_ready_and_re_enabled(base):
             todo.extend(by_urn[u].depends_on)
         return False
 
-    assert reaches(f"{H2}-service", urn[f"{H1}-enable"])  # host 2's restart waits for host 1's whole rollout
+    assert reaches(f"{H2}-service", urn[f"{H1}-service"])  # host 2's restart waits for host 1's whole rollout
     assert not reaches(f"{H1}-service", urn[f"{H2}-service"])
-    # drains wait for the front door to run its current config
-    assert urn["litellm-dev-ha-frontdoor-service"] in deps[f"{H1}-drain"]
+    # rollouts (and their drains) wait for the front door to run its current config
+    assert urn["litellm-dev-ha-frontdoor-service"] in deps[f"{H1}-service"]
 
 
 def test_parallel_mode_drops_the_order_between_hosts():
     run = _run(rollout={"mode": "parallel"})
     urn = {r.name: r.urn for r in run.resources}
     deps = {r.name: set(r.depends_on) for r in run.resources}
-    assert urn[f"{H1}-enable"] not in deps[f"{H2}-drain"]
+    assert urn[f"{H1}-service"] not in deps[f"{H2}-service"]
 
 
 def test_one_host_has_no_front_door():

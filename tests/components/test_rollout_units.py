@@ -171,18 +171,20 @@ def test_removing_a_host_drains_it_before_it_stops(local_base):
     assert drain < wait < stop, script[-800:]
 
 
-def test_ssh_removal_drains_on_the_front_door_first(dev_ha_base):
-    """ssh: the host's enable step (on the front door) drains in its delete, and deletes run
-    dependents first (enable depends on service), so the drain precedes the stop."""
+def test_ssh_removal_drains_through_the_agent_before_the_stop(dev_ha_base):
+    """ssh: the leaving host's service step's delete says `drain` to its agent, waits for its open
+    connections, stops the proxy, then removes the agent (no step on the front door)."""
     first = json.loads(load_stack_inputs("dev-ha").config["litellm-gateway:litellm"])
     one = _dev_ha(litellm={**first, "hosts": first["hosts"][:1]})
     p = plan(dev_ha_base, one)
     order = [s.name for chain in p.deletes for s in chain]
     h2 = "litellm-dev-ha-hx-litellm-server-2"
-    assert order.index(f"{h2}-enable") < order.index(f"{h2}-service"), order
-    enable = {s.name: s.old for chain in p.deletes for s in chain}[f"{h2}-enable"]
-    assert " drain litellm_proxies hx-litellm-server-2 " in enable.inputs["delete"]
-    assert enable.delete_before_replace  # a --replace (recovery) drains, then re-enables
+    assert f"{h2}-service" in order and f"{h2}-enable" not in order, order
+    delete = {s.name: s.old for chain in p.deletes for s in chain}[f"{h2}-service"].inputs["delete"]
+    drain, wait = delete.index("drain"), delete.index("state established")
+    stop, agent = delete.index("systemctl disable --now litellm.service"), delete.index("systemctl disable --now litellm-drain-agent.service")
+    assert drain < wait < stop < agent, delete
+    assert "src 192.168.10.21" in delete  # its own address's connections
 
 
 def test_the_service_name_moves_to_the_front_door_only_once_it_serves(dev_ha_base):
@@ -191,7 +193,7 @@ def test_the_service_name_moves_to_the_front_door_only_once_it_serves(dev_ha_bas
     urn = {r.name: r.urn for r in dev_ha_base.resources}
     [record] = [r for r in dev_ha_base.resources if r.name == "litellm-dev-ha-litellm-cname"]
     assert urn["litellm-dev-ha-frontdoor-service"] in record.depends_on
-    assert urn["litellm-dev-ha-hx-litellm-server-enable"] in record.depends_on
+    assert urn["litellm-dev-ha-hx-litellm-server-service"] in record.depends_on
 
 
 def test_a_config_change_stages_and_rolls_but_does_not_migrate_again():

@@ -77,7 +77,9 @@ def test_config_content_dev_ha():
     assert "http-check expect status 200" in text
     assert "option redispatch 1" in text and "retries 3" in text and "retry-on conn-failure empty-response" in text
     assert "stats socket /run/haproxy/admin.sock mode 600 level admin" in text
-    assert "bind 0.0.0.0:4000 ssl crt /etc/haproxy/tls/frontdoor.pem" in text
+    # its own address, not 0.0.0.0 (config.cross_checks: an IP); every server polled by its drain agent
+    assert "bind 192.168.10.30:4000 ssl crt /etc/haproxy/tls/frontdoor.pem" in text
+    assert "agent-check agent-port 4001 agent-inter 1000" in text
     for name, address in (("hx-litellm-server", "192.168.10.20"), ("hx-litellm-server-2", "192.168.10.21")):
         fqdn = f"{name}.hx.dev.local"
         assert f"server {name} {address}:4000 sni str({fqdn}) verifyhost {fqdn}" in text

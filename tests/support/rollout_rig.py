@@ -121,8 +121,9 @@ class Load:
     """`concurrency` clients, each sending one chat completion after the other (constant
     concurrency), until stop() or `max_requests` in total."""
 
-    def __init__(self, url: str, concurrency: int = 4, max_requests: int = 100000, min_requests: int = 0):
+    def __init__(self, url: str, concurrency: int = 4, max_requests: int = 100000, min_requests: int = 0, key: str = MASTER_KEY):
         self.url, self.concurrency, self.max_requests, self.min_requests = url, concurrency, max_requests, min_requests
+        self.key = key
         self.stats = LoadStats()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -140,7 +141,7 @@ class Load:
                 try:
                     resp = http.post(
                         f"{self.url}/v1/chat/completions",
-                        headers={"Authorization": f"Bearer {MASTER_KEY}"},
+                        headers={"Authorization": f"Bearer {self.key}"},
                         json={"model": "llama3.2", "messages": [{"role": "user", "content": f"hello {uuid.uuid4().hex}"}]},
                     )
                     ok = resp.status_code == 200 and "[fake:" in resp.text

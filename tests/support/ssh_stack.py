@@ -131,6 +131,10 @@ class SshStackRig:
     port: int = field(default_factory=free_port)
     dns_host: Optional[BedHost] = None
     dns_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    # dev-ha shape: HAProxy on this bed host in front of `hosts` (each proxy and its drain agent on
+    # the host's own 127.0.1.N; the containers share this machine's network namespace)
+    front_door: Optional[BedHost] = None
+    agent_port: int = field(default_factory=free_port)
 
     def __post_init__(self) -> None:
         self.model_id = f"bed-{secrets.token_hex(3)}"
@@ -139,6 +143,9 @@ class SshStackRig:
         self.database = self.scratch.database_name("bed")
         self.executor = Executor(env={}, cwd="/", substitute={"-migrate": self._migrate_stand_in})
         self.migration_reports: list = []
+        import threading
+
+        self._migrate_lock = threading.Lock()
         for h in self.hosts:
             seed_offline_prisma(h)
         if self.dns_host is not None:
@@ -152,11 +159,16 @@ class SshStackRig:
             "readiness_timeout_seconds": kw.get("readiness_timeout", 240),
             "hosts": [{"name": h.name, "address": h.address, "host_key": h.host_key_line} for h in self.hosts],
         }
+        front_door = {}
+        if self.front_door is not None:
+            front_door = {"frontDoor": {"name": "litellm-lb", "address": self.front_door.address,
+                                        "host_key": self.front_door.host_key_line, "agent_port": self.agent_port}}
         return {
+            **front_door,
             "ssh": {"user": DEPLOY_USER, "port": self.bed.hosts[0].port},
             "litellm": litellm,
             "postgres": {"host": "127.0.0.1", "port": 5432, "admin_user": "postgres", "sslmode": "disable",
-                         "database": self.database, "role": self.role, "connection_limit": 20},
+                         "database": self.database, "role": self.role, "connection_limit": 10 * len(self.hosts) * kw.get("workers", 1)},
             "redis": {"host": "127.0.0.1", "port": 6379},
             "cache": {"enabled": False},
             "dns": ({"enabled": True, "server": self.dns_host.address, "zone": DNS_ZONE, "admin_user": "Administrator",
@@ -184,6 +196,14 @@ class SshStackRig:
         host = next(h for h in self.hosts if f"-{h.name}-migrate" in r.name)
         venv = re.search(r"'?(/[^ ']+)/bin/litellm'? --config", r.inputs["create"])
         assert venv, "the migrate step names the venv's litellm"
+        with self._migrate_lock:
+            # `prisma migrate deploy` skips what its ledger says is applied; the stand-in's SQL is
+            # not idempotent, so a second host's migrate of the same release applies nothing
+            if self.migration_reports and self.migration_reports[-1].ok:
+                return "echo 'S2: LiteLLM migrations already applied by another host'"
+            return self._apply_migrations(host, venv)
+
+    def _apply_migrations(self, host: BedHost, venv: "re.Match[str]") -> str:
         site = host.root / venv.group(1).lstrip("/") / "lib"
         migrations = next(site.glob("python3*/site-packages/litellm_proxy_extras/migrations"))
         report = apply_litellm_migrations(self.database_url(), migrations_dir=migrations)
@@ -223,7 +243,36 @@ class SshStackRig:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """Where consumers go: the front door when there is one, else the (only) proxy."""
+        address = self.front_door.address if self.front_door is not None else "127.0.0.1"
+        return f"http://{address}:{self.port}"
+
+    def server_states(self) -> dict[str, str]:
+        """HAProxy's status of every server of the backend, read on the front door's admin socket."""
+        import csv
+        import io
+
+        from rendering.haproxy_cfg import BACKEND
+
+        assert self.front_door is not None
+        script = ("import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.settimeout(10)\ns.connect('/run/haproxy/admin.sock')\n"
+                  "s.sendall(b'show stat\\n')\nd=b''\nwhile True:\n    c=s.recv(65536)\n    if not c: break\n    d+=c\n"
+                  "sys.stdout.write(d.decode())\n")
+        out = self.front_door.sudo(f"python3 -c {shlex.quote(script)}", timeout=60).stdout
+        rows = csv.DictReader(io.StringIO(out.lstrip("# ")))
+        return {r["svname"]: r["status"] for r in rows if r["pxname"] == BACKEND and r["svname"] not in ("FRONTEND", "BACKEND")}
+
+    def assert_all_up(self, settle_seconds: float = 60.0) -> dict[str, str]:
+        """Every server UP (no DRAIN/MAINT left), given `settle_seconds` for HAProxy's rise."""
+        import time
+
+        deadline = time.monotonic() + settle_seconds
+        while True:
+            states = self.server_states()
+            if states and all(st == "UP" for st in states.values()):
+                return states
+            assert time.monotonic() < deadline, f"not every server UP: {states}"
+            time.sleep(1)
 
     def close(self) -> None:
         try:

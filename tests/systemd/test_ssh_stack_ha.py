@@ -1,0 +1,199 @@
+"""A `dev-ha`-shaped ssh stack from nothing on real systemd hosts, over real OpenSSH: two LiteLLM
+hosts (lite-a, lite-b) behind the HAProxy front door on a third (door), PostgreSQL and Redis on
+this machine's 127.0.0.1 (tests.support.ssh_stack: what differs from the committed stack and the
+named substitutions). Each proxy and its drain agent listen on their host's own 127.0.1.N (the
+containers share this machine's network namespace); the front door on door's.
+
+One deployed stack serves every scenario, in file order: deploy, a release the proxy cannot boot
+(host 1 fails with its journal while host 2 serves; revert), a config change rolled under load, a
+container restart. Every request of the load goes through the front door and must succeed.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+
+import httpx
+import pytest
+
+from tests.support.postgres_apply import scratch_cluster_objects
+from tests.support.postgres_fixtures import ADMIN_DSN, process_prefix
+from tests.support.rollout_rig import Load
+from tests.support.ssh_stack import SshStackRig
+from tests.support.transitions import StepFailed
+
+UNIT = "litellm.service"
+AGENT = "litellm-drain-agent.service"
+
+
+@pytest.fixture(scope="module")
+def rig(systemd_bed):
+    hosts = [systemd_bed.host("lite-a"), systemd_bed.host("lite-b")]
+    with scratch_cluster_objects(ADMIN_DSN, prefix=process_prefix("bedha")) as scratch:
+        r = SshStackRig(systemd_bed, hosts, scratch, front_door=systemd_bed.host("door"))
+        try:
+            yield r
+        finally:
+            r.close()
+
+
+def _chat(rig, key, content="hello"):
+    return httpx.post(f"{rig.url}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=60,
+                      json={"model": "llama3.2", "messages": [{"role": "user", "content": content}]}, trust_env=False)
+
+
+def _agent_says(address: str, port: int) -> str:
+    with socket.create_connection((address, port), timeout=5) as s:
+        return s.recv(64).decode().strip()
+
+
+def _service(rig, h) -> str:
+    return f"litellm-dev-{h.name}-service"
+
+
+def test_deploy_from_nothing_through_the_front_door(rig):
+    started = time.monotonic()
+    p = rig.apply(rig.program())
+    print(f"deployed in {time.monotonic() - started:.1f}s:\n{rig.describe(p)}")
+    names = {s.name for s in p.steps}
+    # one rollout step per host, on the host; nothing of the hosts' rollouts on the front door
+    assert not [n for n in names if n.endswith("-drain") or n.endswith("-enable")], sorted(names)
+    for h in rig.hosts:
+        assert _service(rig, h) in names
+        # the proxy listens on its host's own address, not 0.0.0.0; so does its drain agent
+        listening = h.sudo(f"ss -Hltn 'sport = :{rig.port}'").stdout
+        local = {line.split()[3] for line in listening.splitlines()}  # (the bed shares one network namespace)
+        assert f"{h.address}:{rig.port}" in local and not {f"0.0.0.0:{rig.port}", f"*:{rig.port}"} & local, listening
+        assert _agent_says(h.address, rig.agent_port) == "ready"
+    assert rig.assert_all_up() == {h.name: "UP" for h in rig.hosts}
+    ready = httpx.get(f"{rig.url}/health/readiness", timeout=30, trust_env=False)
+    assert ready.status_code == 200 and ready.json().get("db") == "connected", ready.text
+    # a key made through the front door answers there; an unknown key is refused
+    made = httpx.post(f"{rig.url}/key/generate", headers={"Authorization": f"Bearer {rig.master_key}"},
+                      json={"models": ["llama3.2"]}, timeout=60, trust_env=False)
+    assert made.status_code == 200, made.text
+    rig.key = made.json()["key"]
+    answer = _chat(rig, rig.key)
+    assert answer.status_code == 200 and "[fake:" in answer.text, answer.text
+    assert _chat(rig, "sk-not-a-key-of-this-stack").status_code == 401
+
+
+def _bad_release(rig):
+    """The env file of every host points the proxy at a database port nothing listens on."""
+    bad = rig.program(readiness_timeout=40)
+    renames = {}
+    for r in bad.resources:
+        if r.name.endswith("-file-env"):
+            r.inputs["stdin"] = r.inputs["stdin"].replace("@127.0.0.1:5432/", "@127.0.0.1:9/")
+            assert "@127.0.0.1:9/" in r.inputs["stdin"]
+            [staged] = set(re.findall(r"litellm\.env\.[0-9a-f]{12}", r.inputs["create"]))
+            renames[staged] = f"litellm.env.0badc0ffee{len(renames):02d}"
+    # files are staged under the digest of their content: each edited env gets its own name
+    for r in bad.resources:
+        if r.type == "command:remote:Command":
+            for k in ("create", "update"):
+                if isinstance(r.inputs.get(k), str):
+                    for old, new in renames.items():
+                        r.inputs[k] = r.inputs[k].replace(old, new)
+    return bad
+
+
+def test_a_release_the_proxy_cannot_boot_fails_host_1_while_host_2_serves(rig):
+    good = rig.current
+    load = Load(rig.url, concurrency=2, key=rig.master_key).start()
+    try:
+        with pytest.raises(StepFailed) as failed:
+            rig.apply(_bad_release(rig))
+        text = str(failed.value)
+        h1, h2 = rig.hosts
+        assert failed.value.step.name == _service(rig, h1), text[-2000:]
+        assert "LiteLLM did not become ready" in text and "--- last 50 lines of the proxy log ---" in text
+        assert "draining this host through its agent" in text and "restoring the previous files" in text, text[-3000:]
+        journal = text.split("--- last 50 lines of the proxy log ---", 1)[1]
+        assert "litellm" in journal.lower() and len(journal.strip().splitlines()) >= 5, journal
+        assert rig.master_key not in text and rig.declared_password() not in text
+        # host 2 never started its rollout; host 1 runs the previous files again, and says `ready`
+        assert not any(u.endswith("::" + _service(rig, h2)) for u in rig.executor.completed)
+        assert _agent_says(h1.address, rig.agent_port) == "ready"
+        # a revert: the hosts already run the good files (no rollout runs), every server UP
+        reverted = rig.apply(good)
+        for h in rig.hosts:
+            assert reverted.by_name(_service(rig, h)).op == "same", rig.describe(reverted)
+        rig.assert_all_up()
+        while load.stats.sent < 20:
+            time.sleep(0.2)
+    finally:
+        stats = load.stop()
+    print(f"failed release + revert: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
+    assert stats.sent >= 20 and stats.failed == 0, stats.errors[:5]
+
+
+class _StateWatch:
+    """HAProxy's server states, read on the front door every second while a change runs."""
+
+    def __init__(self, rig):
+        import threading
+
+        self.rig, self.seen, self._stop = rig, [], threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.seen.append(self.rig.server_states())
+            except Exception as exc:  # noqa: BLE001 - a missed sample is not a result
+                self.seen.append({"error": str(exc)})
+            self._stop.wait(1)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=120)
+
+
+def test_a_config_change_rolls_both_hosts_under_load(rig):
+    load = Load(rig.url, concurrency=2, key=rig.master_key).start()
+    try:
+        while load.stats.sent < 10:
+            time.sleep(0.2)
+        log_from = len(rig.executor.log)
+        with _StateWatch(rig) as watch:
+            p = rig.apply(rig.program(routing_timeout=33))
+        target = load.stats.sent + 10
+        while load.stats.sent < target:
+            time.sleep(0.2)
+    finally:
+        stats = load.stop()
+    # HAProxy itself took each host out (the agent's `drain`), one at a time, never both
+    for h in rig.hosts:
+        assert any(s.get(h.name, "").startswith("DRAIN") for s in watch.seen), watch.seen
+    assert not any(all(not v.startswith("UP") for k, v in s.items() if k != "error") and "error" not in s
+                   for s in watch.seen), watch.seen
+    print(f"config change: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
+    for h in rig.hosts:
+        assert p.by_name(_service(rig, h)).op == "update", rig.describe(p)
+        rollout = next(e for e in rig.executor.log[log_from:] if e.step.name == _service(rig, h))
+        assert "drained" in rollout.stdout and "re-enabled on the front door" in rollout.stdout, rollout.stdout[-2000:]
+    assert stats.failed == 0, stats.errors[:5]
+    rig.assert_all_up()
+
+
+def test_a_container_restart_brings_its_proxy_back_and_the_front_door_marks_it_up(rig, systemd_bed):
+    h = rig.hosts[1]
+    systemd_bed.stop_host(h)
+    deadline = time.monotonic() + 60
+    while rig.server_states().get(h.name, "").startswith("UP"):
+        assert time.monotonic() < deadline, rig.server_states()
+        time.sleep(1)
+    # the other host serves alone meanwhile
+    assert _chat(rig, rig.key).status_code == 200
+    systemd_bed.boot_host(h)
+    assert h.ssh(f"systemctl is-enabled {UNIT} {AGENT}").stdout.split() == ["enabled", "enabled"]
+    rig.assert_all_up(settle_seconds=240)
+    assert _agent_says(h.address, rig.agent_port) == "ready"  # /run is empty after a boot: `ready`
+    assert _chat(rig, rig.key).status_code == 200
