@@ -30,9 +30,11 @@ the state file on the host instead (`echo drain > /run/litellm-gateway/drain-sta
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from typing import Optional
+
+from rendering.shell import heredoc_assign as _heredoc
+from rendering.shell import quote as _q
 
 STATE_DIR = "/run/litellm-gateway"
 STATE_FILE = f"{STATE_DIR}/drain-state"
@@ -89,16 +91,6 @@ try:
 except (OSError, ValueError):
     sys.exit(1)
 '''
-
-
-def _q(value: object) -> str:
-    return shlex.quote(str(value))
-
-
-def _heredoc(var: str, text: str, tag: str) -> str:
-    if f"\n{tag}\n" in f"\n{text}\n":
-        raise ValueError(f"heredoc terminator {tag} occurs in the text")
-    return f"{var}=$(cat <<'{tag}'\n{text.rstrip(chr(10))}\n{tag}\n)"
 
 
 @dataclass(frozen=True)

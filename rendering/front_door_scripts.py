@@ -11,13 +11,8 @@
 
 from __future__ import annotations
 
-import shlex
-
 from rendering.haproxy_cfg import FrontDoorPlan
-
-
-def _q(value: object) -> str:
-    return shlex.quote(str(value))
+from rendering.shell import quote as _q
 
 
 def _header(purpose: str) -> str:

@@ -36,7 +36,6 @@ root); an ssh deploy refuses such a version.
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Optional, Sequence, Union
@@ -54,6 +53,8 @@ from rendering.drain_agent import (
     agent_remove_lines,
 )
 from rendering.host_files import host_paths, prisma_environment, secret_env_names
+from rendering.shell import heredoc_assign as _heredoc_assign
+from rendering.shell import quote as _q
 
 # litellm[proxy] does not depend on prisma (only the `extra_proxy` extra does, with much else), but
 # the proxy exits at startup with a DATABASE_URL and no Prisma CLI. Exact pin: the release the
@@ -197,17 +198,6 @@ try:
 except (OSError, ValueError):
     sys.exit(1)
 '''
-
-
-def _q(value: object) -> str:
-    return shlex.quote(str(value))
-
-
-def _heredoc_assign(var: str, text: str, tag: str) -> str:
-    """`VAR=$(cat <<'TAG' ... TAG)`: text kept verbatim (quoted heredoc: no expansion)."""
-    if f"\n{tag}\n" in f"\n{text}\n":
-        raise ValueError(f"heredoc terminator {tag} occurs in the text")
-    return f"{var}=$(cat <<'{tag}'\n{text.rstrip(chr(10))}\n{tag}\n)"
 
 
 def _header(purpose: str) -> str:
