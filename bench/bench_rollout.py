@@ -27,7 +27,6 @@ Run: .venv/bin/python bench/bench_rollout.py [--scenario upgrade] [--mode old] [
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 import time
@@ -39,7 +38,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 import httpx  # noqa: E402
 
 from config.litellm_settings import PINNED_LITELLM_VERSION  # noqa: E402
-from tests.support.rollout_rig import MASTER_KEY, Load, LoadStats, RolloutRig  # noqa: E402
+from tests.support.rollout_rig import MASTER_KEY, Load, LoadStats, RolloutRig, read_chat_stream  # noqa: E402
 
 HOSTS = [{"name": "proxy-a", "address": "127.0.0.2"}, {"name": "proxy-b", "address": "127.0.0.3"}]
 # a stand-in release to upgrade from (rollout_rig: each release is its own venv)
@@ -63,13 +62,7 @@ class Streams:
                          json={"model": "llama3.2", "stream": True, "messages": [{"role": "user", "content": "stream"}]}) as resp:
             if resp.status_code != 200:
                 return f"HTTP {resp.status_code}"
-            content, done = "", False
-            for line in resp.iter_lines():
-                if line == "data: [DONE]":
-                    done = True
-                elif line.startswith("data: "):
-                    choices = json.loads(line[6:]).get("choices") or [{}]
-                    content += (choices[0].get("delta") or {}).get("content") or ""
+            content, done = read_chat_stream(resp)
             return "" if done and content.endswith("echo: stream") else f"incomplete stream: {content!r} done={done}"
 
     def _worker(self) -> None:

@@ -171,6 +171,20 @@ class Load:
         return self.stats
 
 
+def read_chat_stream(resp: httpx.Response) -> tuple[str, bool]:
+    """A streamed chat completion's text and whether it ended with `data: [DONE]`."""
+    import json
+
+    content, done = "", False
+    for line in resp.iter_lines():
+        if line == "data: [DONE]":
+            done = True
+        elif line.startswith("data: "):
+            choices = json.loads(line[6:]).get("choices") or [{}]
+            content += (choices[0].get("delta") or {}).get("content") or ""
+    return content, done
+
+
 class RolloutRig:
     """Deploys `hosts` (name -> loopback address) behind the front door on this machine."""
 

@@ -29,7 +29,7 @@ import pytest
 from rendering import host_files as hf
 from rendering import host_scripts as hs
 from config.litellm_settings import PINNED_LITELLM_VERSION
-from tests.support.rollout_rig import MASTER_KEY, PREVIOUS_RELEASE, Load, RolloutRig
+from tests.support.rollout_rig import MASTER_KEY, PREVIOUS_RELEASE, Load, RolloutRig, read_chat_stream
 from tests.support.transitions import StepFailed
 
 HOSTS = [{"name": "proxy-a", "address": "127.0.0.2"}, {"name": "proxy-b", "address": "127.0.0.3"}]
@@ -328,22 +328,13 @@ def test_litellm_upgrade_switches_host_by_host(rig):
 def _stream(rig: RolloutRig, result: dict[str, Any]) -> None:
     """One streamed chat completion through the front door; `result`: status, the streamed
     content, whether [DONE] came, when it ended."""
-    import json
-
     started = time.monotonic()
     try:
         with httpx.Client(timeout=120, trust_env=False) as http:
             with http.stream("POST", f"{rig.url}/v1/chat/completions", headers={"Authorization": f"Bearer {MASTER_KEY}"},
                              json={"model": "llama3.2", "stream": True, "messages": [{"role": "user", "content": "a long answer"}]}) as resp:
                 result["status"] = resp.status_code
-                content, done = "", False
-                for line in resp.iter_lines():
-                    if line == "data: [DONE]":
-                        done = True
-                    elif line.startswith("data: "):
-                        choices = json.loads(line[6:]).get("choices") or [{}]
-                        content += (choices[0].get("delta") or {}).get("content") or ""
-                result["content"], result["done"] = content, done
+                result["content"], result["done"] = read_chat_stream(resp)
     except (httpx.HTTPError, ValueError) as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
     result["seconds"] = time.monotonic() - started
