@@ -26,11 +26,13 @@ import pytest
 
 from config.host_env import UI_PLAIN_ENV_NAMES
 from offline.stack_inputs import load_stack_inputs
+from rendering.admin_ui_dirs import UI_PATH_ENV, ui_dir
 from rendering.host_files import plain_env, secret_env_names
 from rendering.litellm_yaml import render_litellm_config
 from tests.support.chromium_cdp import Chromium
 from tests.support.real_proxy import DEFAULT_CONFIG
 from tests.support.real_proxy_fixtures import real_proxy_factory  # noqa: F401
+from tests.support.ui_dirs import release_with_ui
 
 pytestmark = pytest.mark.slow
 
@@ -67,6 +69,10 @@ def rig(real_proxy_factory, tmp_path_factory):
     env = {name: value for name, value in plain_env(settings) if name in UI_PLAIN_ENV_NAMES}
     assert env == {"DISABLE_ADMIN_UI": "False", "UI_USERNAME": USER}
     env["UI_PASSWORD"] = ui_password
+    # the UI the hosts serve: the release's directory the install builds (rendering.admin_ui_dirs),
+    # read-only as in a root-owned venv, named by LITELLM_UI_PATH as the unit / local launch do
+    venv = release_with_ui(tmp_path_factory.mktemp("release"))
+    env[UI_PATH_ENV] = ui_dir(str(venv), True)
     general = render_litellm_config(settings)["general_settings"]
     config = {**DEFAULT_CONFIG, "general_settings": {"master_key": general["master_key"],
                                                      **{k: v for k, v in general.items() if k.startswith("disable_")}}}
