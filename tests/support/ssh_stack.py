@@ -104,6 +104,7 @@ def seed_offline_prisma(h: BedHost) -> None:
 
 
 FRONT_DOOR_NAME = "litellm-lb"
+UI_USER = "gateway-admin"
 REDIS_DIR = "/var/lib/bed-redis"
 REDIS_UNIT = "bed-redis.service"
 REDIS_ADMIN = "bed-admin"
@@ -192,6 +193,9 @@ class SshStackRig:
     # `tls.issuer: provided`: a test CA and one server certificate naming every host, the service and
     # the front door (tests.support.tls_material), as an operator's own chain; everything else as rendered
     tls_provided: bool = False
+    # `adminUi: {enabled: true, username: UI_USER}` with the secret `uiPassword`
+    admin_ui: bool = False
+    ui_password: str = field(default_factory=lambda: "ui-" + secrets.token_urlsafe(18))
 
     def __post_init__(self) -> None:
         self.model_id = f"bed-{secrets.token_hex(3)}"
@@ -254,6 +258,7 @@ class SshStackRig:
             "keys": [BED_KEY],
             "teams": [BED_TEAM],
             "protect": False,
+            "adminUi": {"enabled": True, "username": UI_USER} if self.admin_ui else None,
             # the bed's names resolve nowhere (the DNS server is the recording stand-in): with DNS on,
             # the providers are pointed at the host (the operator's override, e.g. for a tunnel);
             # without, they derive the front door's (else the host's) address from the stack config
@@ -263,6 +268,8 @@ class SshStackRig:
     def program(self, **kw: Any) -> ProgramRun:
         secrets_ = {"masterKey": self.master_key, "sshPrivateKey": self.bed.private_key,
                     "postgresAdminPassword": "unused-with-trust-auth", "dnsAdminPassword": self.dns_password}
+        if self.admin_ui:
+            secrets_["uiPassword"] = self.ui_password
         if self.tls_provided:
             secrets_.update(tlsCertChain=self.tls_chain_pem, tlsKey=self.tls_key_pem, tlsCaCert=self.tls_ca_pem)
         if self.redis_host is not None:

@@ -35,7 +35,8 @@ AGENT = "litellm-drain-agent.service"
 def rig(systemd_bed):
     hosts = [systemd_bed.host("lite-a"), systemd_bed.host("lite-b")]
     with scratch_cluster_objects(ADMIN_DSN, prefix=process_prefix("bedha")) as scratch:
-        r = SshStackRig(systemd_bed, hosts, scratch, front_door=systemd_bed.host("door"), tls_provided=True)
+        r = SshStackRig(systemd_bed, hosts, scratch, front_door=systemd_bed.host("door"), tls_provided=True,
+                        admin_ui=True)
         r.http = r.client()
         try:
             yield r
@@ -114,6 +115,44 @@ def test_deploy_from_nothing_through_the_front_door(rig):
     answer = _chat(rig, rig.key)
     assert answer.status_code == 200 and "[fake:" in answer.text, answer.text
     assert _chat(rig, "sk-not-a-key-of-this-stack").status_code == 401
+
+
+def test_the_admin_ui_renders_through_the_front_door_in_chromium(rig, tmp_path):
+    """Headless Chromium (tests.support.chromium_cdp) at the service's https URL: the name mapped to
+    the front door's address (the bed has no DNS), its certificate accepted by the pin of its public
+    key only (`--ignore-certificate-errors-spki-list`: no other certificate passes). The login page,
+    the stack's UI credentials reaching the dashboard, the provider-created key listed."""
+    import base64
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.support.chromium_cdp import Chromium
+    from tests.support.ssh_stack import UI_USER
+
+    leaf = x509.load_pem_x509_certificate(rig.tls_chain_pem.encode())
+    spki = leaf.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pin = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    base = f"https://{rig.service_name}:{rig.port}"
+    flags = (f"--host-resolver-rules=MAP {rig.service_name} {rig.front_door.address}", f"--ignore-certificate-errors-spki-list={pin}")
+    with Chromium(tmp_path, extra_flags=flags) as browser:
+        page = browser.new_page()
+        page.send("Network.clearBrowserCookies")
+        page.navigate(f"{base}/ui/login")
+        page.wait_for("!!document.querySelector('input[type=password]')", what="the login form")
+        assert page.screenshot(tmp_path / "login.png").stat().st_size > 5000
+        page.type_into("input[name=username], input[placeholder='Enter your username']", UI_USER)
+        page.type_into("input[type=password]", rig.ui_password)
+        page.click("button[type=submit]")
+        page.wait_for("!location.pathname.endsWith('/login') && !location.pathname.endsWith('/login/')",
+                      what="leaving the login page")
+        cookies = page.send("Network.getCookies", {"urls": [f"{base}/"]})["cookies"]
+        assert any(c["name"] == "token" for c in cookies), [c["name"] for c in cookies]
+        page.navigate(f"{base}/ui/?page=api-keys")
+        page.wait_for("document.body.innerText.includes('bed-app')", timeout=120, what="the provider-created key listed")
+        assert page.screenshot(tmp_path / "keys.png").stat().st_size > 20000
+        assert rig.ui_password not in page.evaluate("document.documentElement.outerHTML")
 
 
 def _bad_release(rig):
