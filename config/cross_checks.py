@@ -315,6 +315,10 @@ def front_door_problems(s: Any) -> list[tuple[str, str]]:
                 problems.append((f"litellm.hosts[{i}].renamed_from", f"'{old}' is the name of a current host"))
     if s.environment in s.previous_environments:
         problems.append(("previousEnvironments", f"'{s.environment}' is the current environment"))
+    if fd.with_one_host and s.litellm.deploy != "local":
+        problems.append(("frontDoor.with_one_host", f"is for litellm.deploy: local, not {s.litellm.deploy} (an ssh deploy "
+                         "moves the service name between host 1 and the front door instead: docs/runbook.md, 'Add or "
+                         "remove a host'); remove with_one_host"))
     if not s.has_front_door:
         return problems
     drain, timeout = s.rollout.drain_timeout_seconds, s.routing.timeout

@@ -229,6 +229,30 @@ def test_address_change_is_an_update_whose_rollout_stops_the_proxy_left_at_the_o
     assert "previous address" not in single.one("command:local:Command", "litellm-local-proxy-a-service").inputs["update"]
 
 
+def test_local_two_to_one_to_two_hosts_behind_a_kept_front_door():
+    """frontDoor.with_one_host (local): 2 -> 1 removes host b (its delete drains it before the stop)
+    and reloads the front door, which stays with host a behind it (same address and directory, not
+    restarted); 1 -> 2 adds host b behind it. Nothing replaced in either."""
+    two = _local(frontDoor={"address": "127.0.0.1", "with_one_host": True})
+    one = run_stack("local", overrides=_overrides_with_hosts(LOCAL_HOSTS[:1], frontDoor={"address": "127.0.0.1", "with_one_host": True}))
+    assert any(r.name == "litellm-local-frontdoor-service" for r in one.resources)
+    down = plan(two, one)
+    assert "replace" not in down.ops().values(), describe(down)
+    assert down.by_name("litellm-local-frontdoor-service").op == "update", describe(down)
+    assert {s.name for chain in down.deletes for s in chain} >= {"litellm-local-proxy-b-service"}, describe(down)
+    assert not [s.name for chain in down.deletes for s in chain if "proxy-a" in s.name or "frontdoor" in s.name], describe(down)
+    a_files = {n: op for n, op in down.ops().items() if n.startswith("litellm-local-proxy-a-file-")}
+    assert set(a_files.values()) == {"same"}, describe(down)  # host a's directory and files stay
+    a_rollout = one.one("command:local:Command", "litellm-local-proxy-a-service").inputs["update"]
+    assert "/tmp/never-used/deploy/hosts/127.0.0.2" in a_rollout
+    up = plan(one, two)
+    assert "replace" not in up.ops().values() and not up.deletes, describe(up)
+    assert up.by_name("litellm-local-proxy-b-service").op == "create"
+    assert up.by_name("litellm-local-frontdoor-service").op == "update"
+    # without the setting one local host has no front door (the service address is its own)
+    assert not any("frontdoor" in r.name for r in run_stack("local", overrides=_overrides_with_hosts(LOCAL_HOSTS[:1])).resources)
+
+
 def test_a_changed_host_key_rolls_that_host_alone_as_one_whole_rollout(dev_ha_base):
     """A re-imaged (or re-keyed) ssh host: its pinned `host_key` changes. Every command on that host
     is an update of its `connection` alone: none replaced, none deleted (a replace's delete would

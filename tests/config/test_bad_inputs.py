@@ -367,6 +367,10 @@ CASES: list[Case] = [
       {"litellm.hosts[0].host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPbkhVEwUqmtloCDPvW5dCQlP52k8jOrSQpacvO6KNgN two words"}),
     C("tls-ca-cert-trailing-text", "dev", "tlsCaCert", "expected PEM certificates only",
       {"tlsCaCert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\nx"}),
+    C("front-door-with-one-host-ssh", "dev", "frontDoor.with_one_host", "is for litellm.deploy: local, not ssh (an ssh deploy "
+      "moves the service name between host 1 and the front door instead", {"frontDoor.with_one_host": True}),
+    C("front-door-with-one-host-same-address", "local", "litellm.hosts[0].address", "local hosts behind the front door need "
+      "distinct loopback addresses (127.0.0.x) other than the front door's 127.0.0.1", {"frontDoor.with_one_host": True}),
     # ---- a CA rotation: the front door's trust of the CA being replaced (issue 15) ---------------
     C("previous-ca-trailing-text", "dev-ha", "tls.previous_ca_cert", "expected PEM certificates only", {"tls.previous_ca_cert": OLD_CA + "x"}),
     C("previous-ca-unreadable", "dev-ha", "tls.previous_ca_cert", "is not a readable certificate: expected the PEM certificate of the CA being replaced",
@@ -638,6 +642,7 @@ def test_bad_input_is_refused_with_stack_key_and_fix(case: Case):
         ("dev", {}, {"postgresAdminPassword": "123456", "dnsAdminPassword": "0042"}),  # numeric secrets
         ("dev", {}, {"envSecrets.OPENAI_API_KEY": "p4$$w0rd with spaces \"quoted\" %h"}),
         ("dev-ha", {"tls.previous_ca_cert": OLD_CA, "tlsCaCert": NEW_CA}, {}),  # a CA rotation's first run
+        ("local", {"frontDoor.with_one_host": True, "litellm.hosts[0].address": "127.0.0.2"}, {}),  # one local host kept behind the front door
     ],
 )
 def test_neighbours_are_accepted(stack, changes, secrets):

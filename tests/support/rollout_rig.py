@@ -219,7 +219,8 @@ class RolloutRig:
     # ---- the stack config ------------------------------------------------------------------
     def overrides(self, hosts: list[dict[str, Any]], *, routing_timeout: int = 30, rollout: str = "one-at-a-time",
                   readiness_timeout: int = 180, drain_timeout: Optional[int] = None,
-                  version: str = PINNED_LITELLM_VERSION, previous_ca_cert: Optional[str] = None) -> dict[str, Any]:
+                  version: str = PINNED_LITELLM_VERSION, previous_ca_cert: Optional[str] = None,
+                  with_one_host: bool = False) -> dict[str, Any]:
         install = self.workdir / "deploy"
         return {
             "litellm": {
@@ -237,7 +238,8 @@ class RolloutRig:
             "routing": {"num_retries": 1, "timeout": routing_timeout},
             "keys": [],
             "teams": [],
-            "frontDoor": {"address": "127.0.0.1", "check_interval_ms": 500, "fall": 2, "rise": 2},
+            "frontDoor": {"address": "127.0.0.1", "check_interval_ms": 500, "fall": 2, "rise": 2,
+                          **({"with_one_host": True} if with_one_host else {})},
             # the drain timeout defaults to routing.timeout (config/front_door.py)
             "rollout": {"mode": rollout, **({"drain_timeout_seconds": drain_timeout} if drain_timeout is not None else {})},
         }
