@@ -11,8 +11,10 @@ written in place, one venv), so the first row is the upgrade to this release; th
 a drain-settings-only change, a new release of this project that edits only the restart script, a
 restart reason on each host (a new env entry), a host rename, a LiteLLM release that fails its
 readiness wait on host 1 followed by a retry, a revert and a fix-forward, an added host and a
-removed one, a unit-only change, a LiteLLM upgrade switched host by host, and a streaming request
-longer than a drain open through a rollout.
+removed one, a unit-only change, a LiteLLM upgrade switched host by host, a streaming request
+longer than a drain open through a rollout, a host address change, and (with
+`frontDoor.with_one_host`) two hosts to one, a restart of that lone host, and back to two. A CA
+rotation runs on a TLS gateway of its own: test_ca_rotation.py.
 """
 
 from __future__ import annotations
