@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Optional
 
-from config.host_env import REDIS_CA_ENV, PLAIN_ENV, UI_PLAIN_ENV_NAMES, UI_SECRET_ENV_NAMES
+from config.host_env import REDIS_CA_ENV, PLAIN_ENV, UI_PATH_ENV, UI_PLAIN_ENV_NAMES, UI_SECRET_ENV_NAMES
 
 def whole_match(pattern: "re.Pattern[str]", expected: str) -> Callable[[str], str]:
     """A validator: the value must match `pattern` as a whole (never `re.match`: `$` would match
@@ -128,10 +128,11 @@ def breaks_lines(value: str) -> bool:
 
 def host_env_names() -> frozenset[str]:
     """Names the host's env file defines itself besides the gateway's secrets (config.host_env
-    PLAIN_ENV, STORE_MODEL_IN_DB, DISABLE_SCHEMA_UPDATE and the Admin UI's, config.admin_ui): an
-    envSecrets entry of that name would replace it."""
+    PLAIN_ENV, STORE_MODEL_IN_DB, DISABLE_SCHEMA_UPDATE and the Admin UI's, config.admin_ui), or
+    that the unit and the local launch set beside it (LITELLM_UI_PATH): an envSecrets entry of that
+    name would replace it."""
     return frozenset({name for name, _ in PLAIN_ENV} | {"STORE_MODEL_IN_DB", "DISABLE_SCHEMA_UPDATE"}
-                     | UI_PLAIN_ENV_NAMES | UI_SECRET_ENV_NAMES | {REDIS_CA_ENV})
+                     | UI_PLAIN_ENV_NAMES | UI_SECRET_ENV_NAMES | {REDIS_CA_ENV, UI_PATH_ENV})
 
 
 # The pinned LiteLLM's alert types (litellm/types/integrations/slack_alerting.py, AlertType, in

@@ -213,7 +213,7 @@ def where_values_land(s: Any) -> list[tuple[str, str]]:
     for name in sorted(secrets.env_secrets):
         if name in reserved:
             problems.append((f"envSecrets.{name}", (
-                f"{name} is set by the gateway itself in the host's env file; an envSecrets entry would "
+                f"{name} is set by the gateway itself on the host (its env file or unit); an envSecrets entry would "
                 "replace it: remove it (`pulumi config rm --path envSecrets.{name}`)".replace("{name}", name))))
         if checks.breaks_lines(secrets.env_secrets[name].get_secret_value()):
             problems.append((f"envSecrets.{name}", (

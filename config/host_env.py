@@ -33,3 +33,7 @@ UI_PLAIN_ENV_NAMES = frozenset({
 })
 SSO_SECRET_ENV = {"google": "GOOGLE_CLIENT_SECRET", "microsoft": "MICROSOFT_CLIENT_SECRET", "generic": "GENERIC_CLIENT_SECRET"}
 UI_SECRET_ENV_NAMES = frozenset({"UI_PASSWORD", *SSO_SECRET_ENV.values()})
+# Where the proxy serves the Admin UI from (the built UI, or an empty directory when the UI is off):
+# set by the unit, the local launch and the pods (rendering.admin_ui_dirs), never by envSecrets,
+# which could otherwise serve the UI a stack turned off.
+UI_PATH_ENV = "LITELLM_UI_PATH"

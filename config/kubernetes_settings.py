@@ -32,6 +32,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from config import checks
 from config.fields import CrossCheckError
+from config.host_env import UI_PATH_ENV
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)+$")
@@ -70,7 +71,7 @@ TEARDOWN_HEADROOM_SECONDS = 10
 KILL_MARGIN_SECONDS = 5
 MAX_REQUEST_WINDOW_SECONDS = 3600
 # The env names the gateway sets in every pod from settings (not constants: POD_ENV).
-DERIVED_POD_ENV_NAMES = (GRACEFUL_SHUTDOWN_ENV,)
+DERIVED_POD_ENV_NAMES = (GRACEFUL_SHUTDOWN_ENV, UI_PATH_ENV)
 
 
 def request_window_seconds(settings: Any) -> int:

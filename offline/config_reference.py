@@ -187,7 +187,7 @@ DESCRIPTIONS = {
     "frontDoor.fall": "failed checks before a proxy is DOWN",
     "frontDoor.rise": "passed checks before it is UP",
     "frontDoor.retries": "HAProxy retries (with redispatch) of a failed connection",
-    "adminUi.enabled": "LiteLLM's Admin UI at `/ui`; off: disabled page, no environment login",
+    "adminUi.enabled": "LiteLLM's Admin UI at `/ui`; off: `/ui` answers 404, no environment login",
     "adminUi.username": "`UI_USERNAME`; the password is secret `uiPassword` (never the master key)",
     "adminUi.sso.client_id": "the OAuth client id (client secret: secret `uiSsoClientSecret`)",
     "adminUi.sso.tenant": "the Microsoft tenant",

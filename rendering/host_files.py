@@ -24,6 +24,7 @@ from config.litellm_settings import LiteLLMHostSpec
 from config.observability import CALLBACK_PACKAGES
 from config.settings import GatewaySettings
 from rendering import db_tls
+from rendering.admin_ui_dirs import UI_PATH_ENV, ui_dir
 
 REDACTED = "[secret]"
 
@@ -301,6 +302,12 @@ def shutdown_environment(settings: GatewaySettings) -> dict[str, str]:
     return {GRACEFUL_SHUTDOWN_ENV: str(shutdown_timeout_s(settings))}
 
 
+def ui_environment(settings: GatewaySettings) -> dict[str, str]:
+    """LITELLM_UI_PATH: the release's built Admin UI directory, or its empty "off" one
+    (rendering.admin_ui_dirs). Per venv, so it follows the release the unit / launch starts."""
+    return {UI_PATH_ENV: ui_dir(host_paths(settings).venv, settings.admin_ui.enabled)}
+
+
 def render_systemd_unit(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
     for value in (host.name, settings.stack, settings.environment):
         unit_value(value)  # interpolated below as they are: validated names, refused if not
@@ -309,7 +316,7 @@ def render_systemd_unit(settings: GatewaySettings, host: LiteLLMHostSpec) -> str
     user = unit_value(settings.litellm.system_user)
     home = paths.service_home
     exec_start = " ".join(unit_exec_word(w) for w in [f"{raw_paths.venv}/bin/litellm", *proxy_args(settings)])
-    env_items = {**prisma_environment(settings), **shutdown_environment(settings)}
+    env_items = {**prisma_environment(settings), **shutdown_environment(settings), **ui_environment(settings)}
     environment = "".join(f"Environment={unit_value(k + '=' + v)}\n" for k, v in env_items.items())
     hardening = "\n".join(UNIT_HARDENING)
     return f"""# litellm-gateway: LiteLLM proxy on {host.name} (stack '{settings.stack}'). Rendered; do not edit.

@@ -45,6 +45,7 @@ from config.litellm_settings import LiteLLMHostSpec
 from config.observability import CALLBACK_PACKAGES
 from config.settings import GatewaySettings
 from rendering import host_files as _host_files
+from rendering.admin_ui_dirs import build_ui_dirs_lines
 from rendering.drain_agent import (
     AgentControl,
     agent_front_door_lines,
@@ -492,6 +493,8 @@ def install_script(settings: GatewaySettings) -> str:
         "  exit 1",
         "fi",
         *schema_link_lines(settings),
+        # LITELLM_UI_PATH's directories (the UI on, and off), read-only for the proxy
+        *build_ui_dirs_lines(),
     ]
     if lay.is_local:
         lines.append('PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m prisma generate --schema "$SCHEMA"')
@@ -643,9 +646,12 @@ def _local_clean_env_lines(settings: GatewaySettings) -> list[str]:
     rest = venv_bin + ":/usr/local/bin:/usr/bin:/bin"
     # a relative install_dir (the local stack) is made absolute: no relative PATH entries
     path_word = _q("PATH=" + rest) if venv_bin.startswith("/") else '"PATH=$PWD/"' + _q(rest)
+    words = [path_word, *(_q(f"{k}={v}") for k, v in _host_files.shutdown_environment(settings).items())]
+    for k, v in _host_files.ui_environment(settings).items():
+        # a relative install_dir: the proxy's working directory is not the deploy's
+        words.append(_q(f"{k}={v}") if v.startswith("/") else f'"{k}=$PWD/"' + _q(v))
     return [
-        f"CLEAN_ENV=(/usr/bin/env -i {path_word} "
-        + " ".join(_q(f"{k}={v}") for k, v in _host_files.shutdown_environment(settings).items()) + ")",
+        f"CLEAN_ENV=(/usr/bin/env -i {' '.join(words)})",
         f"for _v in {' '.join(LOCAL_KEPT_ENV)}; do",
         '  if [ -n "${!_v+x}" ]; then CLEAN_ENV+=("$_v=${!_v}"); fi',
         "done",

@@ -49,6 +49,7 @@ from config.kubernetes_settings import (
 )
 from config.settings import GatewaySettings
 from rendering import db_tls
+from rendering.admin_ui_dirs import UI_OFF_DIR as UI_OFF_DIR_NAME, UI_PATH_ENV, UI_READY_MARKER
 from rendering.host_files import REDACTED, ca_files, plain_env, secret_env_names
 from rendering.host_scripts import MIGRATION_ENV_OVERRIDE, migration_argv
 from rendering.litellm_yaml import render_litellm_config_yaml
@@ -223,13 +224,24 @@ def _ca_data(settings: GatewaySettings) -> dict[str, str]:
     return data
 
 
+# adminUi off: LITELLM_UI_PATH names a directory of the config volume holding only LiteLLM's
+# "pre-restructured" marker and an empty `_next/` (rendering.admin_ui_dirs), so `/ui` answers 404 in
+# the pod itself; on, the image's pre-built UI (/var/lib/litellm/ui) is served.
+UI_OFF_DIR = f"{CONFIG_DIR}/{UI_OFF_DIR_NAME}"
+_UI_OFF_ITEMS = (("ui-off-ready", f"{UI_OFF_DIR_NAME}/{UI_READY_MARKER}"), ("ui-off-next", f"{UI_OFF_DIR_NAME}/_next/.keep"))
+
+
+def _ui_off_data(settings: GatewaySettings) -> dict[str, str]:
+    return {} if settings.admin_ui.enabled else {key: "" for key, _ in _UI_OFF_ITEMS}
+
+
 def config_map_manifest(settings: GatewaySettings) -> dict[str, Any]:
     n = object_names(settings)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _meta(settings, n.config_map),
-        "data": {"config.yaml": render_litellm_config_yaml(settings), **_ca_data(settings)},
+        "data": {"config.yaml": render_litellm_config_yaml(settings), **_ca_data(settings), **_ui_off_data(settings)},
     }
 
 
@@ -246,6 +258,8 @@ def _env(settings: GatewaySettings, overrides: tuple[tuple[str, str], ...] = (),
     plain.update(dict(POD_ENV))
     if not migrations:
         plain[GRACEFUL_SHUTDOWN_ENV] = str(shutdown_plan(settings).graceful_timeout_seconds)
+        if not settings.admin_ui.enabled:
+            plain[UI_PATH_ENV] = UI_OFF_DIR
     plain.update(dict(overrides))
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in plain.items()]
     for name in pod_secret_env_names(settings):
@@ -346,6 +360,7 @@ def _volumes(settings: GatewaySettings) -> tuple[list[dict[str, Any]], list[dict
     assert db_tls.KUBE_CA_DIR == f"{CONFIG_DIR}/ca"
     items = [{"key": "config.yaml", "path": "config.yaml"}]
     items += [{"key": key, "path": f"ca/{key}"} for key in _ca_data(settings)]
+    items += [{"key": key, "path": path} for key, path in _UI_OFF_ITEMS if key in _ui_off_data(settings)]
     volumes: list[dict[str, Any]] = [{"name": "config", "configMap": {"name": n.config_map, "items": items}}]
     mounts: list[dict[str, Any]] = [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}]
     for name, path in WRITABLE_DIRS:

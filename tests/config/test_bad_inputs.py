@@ -445,8 +445,11 @@ CASES: list[Case] = [
     C("admin-ui-sso-secret-missing", "dev", "uiSsoClientSecret",
       "missing required secret (is the OAuth client secret of the Admin UI's google SSO)",
       {"adminUi.sso": {"provider": "google", "client_id": "x.apps.googleusercontent.com"}}),
-    C("admin-ui-env-secret-override", "dev", "envSecrets.UI_PASSWORD", "is set by the gateway itself in the host's env file",
+    C("admin-ui-env-secret-override", "dev", "envSecrets.UI_PASSWORD", "is set by the gateway itself on the host (its env file or unit)",
       secrets={"envSecrets.UI_PASSWORD": "an-override-attempt"}),
+    # the UI a stack turned off must not come back through the proxy's UI directory (rendering.admin_ui_dirs)
+    C("admin-ui-path-env-secret", "dev", "envSecrets.LITELLM_UI_PATH", "pulumi config rm --path envSecrets.LITELLM_UI_PATH",
+      secrets={"envSecrets.LITELLM_UI_PATH": "/opt/litellm/venvs/x/litellm-ui"}),
     C("admin-ui-password-as-model-key", "dev", "models[3]", GATEWAY_VAR_FIX, {"models[3].api_key": "os.environ/UI_PASSWORD"}),
     # ---- issue 19: Kubernetes for production clusters ------------------------------------------
     C("kube-ingress-timeout-given", "kube", "kubernetes.ingress.annotations.nginx.ingress.kubernetes.io/proxy-read-timeout",

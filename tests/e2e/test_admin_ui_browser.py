@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import secrets
 import time
-from pathlib import Path
 
 import pytest
 
 from config.host_env import UI_PLAIN_ENV_NAMES
 from offline.stack_inputs import load_stack_inputs
+from rendering.admin_ui_dirs import UI_PATH_ENV, ui_dir
 from rendering.host_files import plain_env, secret_env_names
 from rendering.litellm_yaml import render_litellm_config
 from tests.support.chromium_cdp import Chromium
 from tests.support.real_proxy import DEFAULT_CONFIG
 from tests.support.real_proxy_fixtures import real_proxy_factory  # noqa: F401
+from tests.support.ui_dirs import release_with_ui
 
 pytestmark = pytest.mark.slow
 
@@ -38,9 +39,9 @@ USER = "gateway-admin"
 
 
 class UiRig:
-    def __init__(self, proxy, browser, ui_password, key_aliases, shots):
+    def __init__(self, proxy, browser, ui_password, key_aliases, shots, venv):
         self.proxy, self.browser, self.ui_password = proxy, browser, ui_password
-        self.key_aliases, self.shots = key_aliases, shots
+        self.key_aliases, self.shots, self.venv = key_aliases, shots, venv
 
     def url(self, path: str) -> str:
         return f"{self.proxy.base_url}{path}"
@@ -67,6 +68,10 @@ def rig(real_proxy_factory, tmp_path_factory):
     env = {name: value for name, value in plain_env(settings) if name in UI_PLAIN_ENV_NAMES}
     assert env == {"DISABLE_ADMIN_UI": "False", "UI_USERNAME": USER}
     env["UI_PASSWORD"] = ui_password
+    # the UI the hosts serve: the release's directory the install builds (rendering.admin_ui_dirs),
+    # read-only as in a root-owned venv, named by LITELLM_UI_PATH as the unit / local launch do
+    venv = release_with_ui(tmp_path_factory.mktemp("release"))
+    env[UI_PATH_ENV] = ui_dir(str(venv), True)
     general = render_litellm_config(settings)["general_settings"]
     config = {**DEFAULT_CONFIG, "general_settings": {"master_key": general["master_key"],
                                                      **{k: v for k, v in general.items() if k.startswith("disable_")}}}
@@ -76,7 +81,7 @@ def rig(real_proxy_factory, tmp_path_factory):
         proxy.generate_key(key_alias=alias, models=["mock-gpt"])
     shots = tmp_path_factory.mktemp("admin-ui")
     with Chromium(shots) as browser:
-        yield UiRig(proxy, browser, ui_password, aliases, shots)
+        yield UiRig(proxy, browser, ui_password, aliases, shots, venv)
 
 
 def test_the_login_page_renders(rig):
@@ -122,3 +127,28 @@ def test_the_master_key_as_password_is_refused(rig):
     cookies = page.send("Network.getCookies", {"urls": [rig.url("/")]})["cookies"]
     assert not any(c["name"] == "token" for c in cookies)
     page.screenshot(rig.shots / "master-key-refused.png")
+
+
+def test_with_the_ui_off_the_browser_finds_no_ui(rig, real_proxy_factory):
+    # what a stack without adminUi renders (the default), on a proxy reached directly, no front door
+    settings = load_stack_inputs("local").settings()
+    assert not settings.admin_ui.enabled
+    env = {name: value for name, value in plain_env(settings) if name in UI_PLAIN_ENV_NAMES}
+    assert env == {"DISABLE_ADMIN_UI": "True"}
+    env[UI_PATH_ENV] = ui_dir(str(rig.venv), False)
+    general = render_litellm_config(settings)["general_settings"]
+    assert general.get("disable_env_credential_login") is True
+    config = {**DEFAULT_CONFIG, "general_settings": {"master_key": general["master_key"],
+                                                     **{k: v for k, v in general.items() if k.startswith("disable_")}}}
+    off = real_proxy_factory.start(config=config, env=env, name="admin-ui-off")
+    page = rig.browser.new_page()
+    for path in ("/ui", "/ui/login", "/ui/?page=api-keys"):
+        page.navigate(f"{off.base_url}{path}")
+        page.wait_for("document.readyState === 'complete'", what=f"{path} loaded")
+        assert not page.evaluate("!!document.querySelector('input[type=password]')"), path
+        assert "Not Found" in page.text(), (path, page.text()[:200])
+    page.screenshot(rig.shots / "ui-off.png")
+    with off.client(headers={}, follow_redirects=True) as http:
+        assert [http.get(p).status_code for p in ("/ui", "/ui/", "/ui/login")] == [404, 404, 404]
+        # and no credential of the environment signs in, the master key included
+        assert http.post("/v2/login", json={"username": "admin", "password": off.master_key}).status_code in (400, 401, 403)

@@ -159,6 +159,16 @@ def test_probes_answer_on_the_paths_the_deployment_declares(pod):
             assert response.status_code == 200, (probe, response.status_code)
 
 
+def test_the_admin_ui_is_off_in_the_pod_itself(pod):
+    # adminUi off (the kube stack): LITELLM_UI_PATH names the ConfigMap's empty UI directory
+    # (rendering.admin_ui_dirs), so the pod serves no UI file, not only the Ingress
+    assert not pod.settings.admin_ui.enabled
+    assert pod.view.env["LITELLM_UI_PATH"] == str(pod.view.local_path("/etc/litellm/litellm-ui-off"))
+    with pod.proxy.http_client(follow_redirects=True) as http:
+        for path in ("/ui", "/ui/", "/ui/login", "/ui/index.html", "/ui/?page=api-keys"):
+            assert http.get(path).status_code == 404, path
+
+
 def test_models_and_auth(pod):
     ids = sorted(m.id for m in pod.proxy.openai_client().models.list())
     assert ids == sorted(pod.settings.public_model_names) == ["gpt-4o", "llama3.2"]

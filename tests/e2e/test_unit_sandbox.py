@@ -20,9 +20,11 @@ from pathlib import Path
 import pytest
 
 from offline.stack_inputs import load_stack_inputs
+from rendering.admin_ui_dirs import UI_PATH_ENV, ui_dir
 from rendering.host_files import UNIT_HARDENING, host_paths, prisma_environment, render_systemd_unit
 from tests.support.proxy_harness import RunningProxy, litellm_cli
 from tests.support.stack_gateway import build_stack_gateway
+from tests.support.ui_dirs import release_with_ui
 
 SCORE_BEFORE = 8.7  # the unit before hardening (README, Security model)
 
@@ -78,7 +80,11 @@ def test_proxy_boots_with_the_units_execstart_and_env_inside_the_emulated_sandbo
         unit = _unit(gw)
         exec_start = next(l for l in unit.splitlines() if l.startswith("ExecStart=")).split("=", 1)[1].split()
         assert exec_start[1:] == list(gw.args)
-        env = {**gw.env, **prisma_environment(gw.settings)}
+        # the release's built Admin UI (the dev stack has it on), read-only inside the sandbox as the
+        # root-owned venv is on a host: the unit names <venv>/litellm-ui; here a venv built the same way
+        venv = release_with_ui(tmp_path / "opt", read_only=False)
+        assert f"\nEnvironment={UI_PATH_ENV}={ui_dir(host_paths(gw.settings).venv, True)}\n" in unit
+        env = {**gw.env, **prisma_environment(gw.settings), UI_PATH_ENV: ui_dir(str(venv), True)}
         proxy = RunningProxy(gw.config, env, gw.args, name="sandboxed", cli=str(_sandbox_wrapper(tmp_path, litellm_cli())),
                              startup_timeout=300)
         with proxy:
@@ -91,5 +97,9 @@ def test_proxy_boots_with_the_units_execstart_and_env_inside_the_emulated_sandbo
             model = gw.settings.models[0].model_name
             reply = proxy.openai_client().chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
             assert reply.choices[0].message.content
+            # the UI's extensionless routes work from the read-only directory (no restructuring needed)
+            with proxy.http_client(follow_redirects=True) as http:
+                login = http.get("/ui/login")
+                assert login.status_code == 200 and "<html" in login.text.lower(), login.status_code
     finally:
         gw.close()

@@ -135,8 +135,8 @@ def test_the_unit_has_exactly_the_expected_directives():
     assert _directives(render_systemd_unit(s, s.litellm.hosts[0])) == [
         "[Unit]Description", "[Unit]After", "[Unit]Wants",
         "[Service]Type", "[Service]User", "[Service]Group", "[Service]WorkingDirectory",
-        # PRISMA_HOME_DIR, PRISMA_NODEENV_CACHE_DIR, GRACEFUL_SHUTDOWN_TIMEOUT
-        "[Service]EnvironmentFile", "[Service]Environment", "[Service]Environment", "[Service]Environment", "[Service]ExecStart",
+        # PRISMA_HOME_DIR, PRISMA_NODEENV_CACHE_DIR, GRACEFUL_SHUTDOWN_TIMEOUT, LITELLM_UI_PATH
+        "[Service]EnvironmentFile", "[Service]Environment", "[Service]Environment", "[Service]Environment", "[Service]Environment", "[Service]ExecStart",
         "[Service]Restart", "[Service]RestartSec", "[Service]TimeoutStopSec", "[Service]LimitNOFILE",
         # the sandbox (rendering.host_files.UNIT_HARDENING; scored in tests/e2e/test_unit_sandbox.py)
         *[f"[Service]{line.split('=', 1)[0]}" for line in UNIT_HARDENING],

@@ -160,7 +160,8 @@ def test_rendered_files_pass_the_cli_strict(tmp_path):
 
 
 def test_configmap_is_the_ssh_targets_config_yaml(settings, manifests):
-    assert manifests["configmap"]["data"] == {"config.yaml": render_litellm_config_yaml(settings)}
+    # plus, with the Admin UI off, the two empty files of the UI directory LITELLM_UI_PATH names
+    assert manifests["configmap"]["data"] == {"config.yaml": render_litellm_config_yaml(settings), "ui-off-ready": "", "ui-off-next": ""}
 
 
 def test_pod_env_is_the_env_file_plain_entries_and_secret_names(settings, manifests):
@@ -169,7 +170,8 @@ def test_pod_env_is_the_env_file_plain_entries_and_secret_names(settings, manife
     # the env file's plain entries, plus what a read-only root filesystem needs
     # and the drain the shutdown plan derives from routing (120 s x (1 + 2 retries))
     assert plain == {**dict(plain_env(settings)), "LITELLM_MIGRATION_DIR": "/var/lib/litellm/migrations",
-                     "NPM_CONFIG_CACHE": "/tmp/.npm", "GRACEFUL_SHUTDOWN_TIMEOUT": "360"}
+                     "NPM_CONFIG_CACHE": "/tmp/.npm", "GRACEFUL_SHUTDOWN_TIMEOUT": "360",
+                     "LITELLM_UI_PATH": "/etc/litellm/litellm-ui-off"}
     assert plain["DISABLE_SCHEMA_UPDATE"] == "True"  # serving pods never migrate
     refs = [e for e in c["env"] if "valueFrom" in e]
     # the stack names a Redis ACL user, so redisPassword is required and reaches the pods
@@ -209,7 +211,7 @@ def test_migration_job_runs_the_ssh_migrate_steps_command(settings, manifests):
     pod = manifests["deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert [e["name"] for e in c["env"] if "valueFrom" in e] == ["DATABASE_URL"]
     assert len([e for e in pod["env"] if "valueFrom" in e]) == 5
-    same = [e for e in pod["env"] if "value" in e and e["name"] not in ("DISABLE_SCHEMA_UPDATE", "GRACEFUL_SHUTDOWN_TIMEOUT")]
+    same = [e for e in pod["env"] if "value" in e and e["name"] not in ("DISABLE_SCHEMA_UPDATE", "GRACEFUL_SHUTDOWN_TIMEOUT", "LITELLM_UI_PATH")]
     assert [e for e in c["env"] if "value" in e and e["name"] != "DISABLE_SCHEMA_UPDATE"] == same
     assert c["image"] == pod["image"] and c["volumeMounts"] == pod["volumeMounts"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
@@ -650,3 +652,18 @@ def test_strict_validation_refuses_a_broken_network_policy(manifests):
     bad["spec"]["egress"][0]["ports"][0]["protocol"] = 53  # not a string
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(bad, KUBERNETES_VERSION, strict=True)
+
+
+def test_admin_ui_off_pods_get_an_empty_ui_directory_and_on_the_images(settings):
+    # off (the kube stack): a ConfigMap directory with LiteLLM's "ready" marker and an empty _next/
+    # (rendering.admin_ui_dirs: /ui answers 404 in the pod, tests/e2e/test_kubernetes_boot.py)
+    off = ko.kubernetes_manifests(settings)
+    volume = next(v for v in off["deployment"]["spec"]["template"]["spec"]["volumes"] if v["name"] == "config")
+    assert {"key": "ui-off-ready", "path": "litellm-ui-off/.litellm_ui_ready"} in volume["configMap"]["items"]
+    assert {"key": "ui-off-next", "path": "litellm-ui-off/_next/.keep"} in volume["configMap"]["items"]
+    # on: no LITELLM_UI_PATH (the -non_root image's pre-built /var/lib/litellm/ui), no extra keys
+    on_settings = settings.model_copy(update={"admin_ui": settings.admin_ui.model_copy(update={"enabled": True, "username": "ui-admin"})})
+    on = ko.kubernetes_manifests(on_settings)
+    env = on["deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert "LITELLM_UI_PATH" not in [e["name"] for e in env]
+    assert set(on["configmap"]["data"]) == {"config.yaml"}

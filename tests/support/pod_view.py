@@ -10,7 +10,8 @@ ConfigMaps/Secrets it references, and builds, under ``root``:
   ``configMapKeyRef`` looked up in the objects (``stringData`` or base64 ``data``); a missing object
   or key is refused, as the kubelet refuses to start such a container (CreateContainerConfigError);
   ``envFrom`` and other sources are refused (the manifests do not use them; refusing keeps this
-  honest);
+  honest); a value that is an absolute path under a mount (LITELLM_UI_PATH, LITELLM_MIGRATION_DIR)
+  is translated like the command line's, any other value kept as given;
 - the command line: ``command`` + ``args`` exactly, with each absolute path that lies under a mount
   translated to its place under ``root`` (``/etc/litellm/config.yaml`` ->
   ``root/etc/litellm/config.yaml``). An absolute path under no mount is refused: it would have to be
@@ -141,12 +142,22 @@ def materialize_pod(workload: Mapping[str, Any], objects: Mapping[str, Mapping[s
         translated[arg] = local
         return local
 
+    def tr_env(value: str) -> str:
+        # a path the pod reads or writes through a mount (LITELLM_UI_PATH, LITELLM_MIGRATION_DIR...)
+        # is that mount's directory here; any other value (a path in the image, a URL) is kept
+        if not value.startswith("/"):
+            return value
+        try:
+            return str(_translate(value, mounts))
+        except PodSpecError:
+            return value
+
     return PodView(
         container=c["name"],
         command=[tr(a) for a in c.get("command", [])],
         args=[tr(a) for a in c.get("args", [])],
         prestop_sleep_seconds=prestop_sleep,
-        env=env,
+        env={k: tr_env(v) for k, v in env.items()},
         mounts=mounts,
         translated=translated,
     )

@@ -27,6 +27,7 @@ import httpx
 
 from config.litellm_settings import PINNED_LITELLM_VERSION
 from offline.engine import ProgramRun, RecordedResource, run_stack
+from rendering.admin_ui_dirs import build_ui_dirs_lines
 from tests.support.fake_upstreams import FakeOllama, free_port
 from tests.support.proxy_harness import OFFLINE_ENV
 from tests.support.transitions import Executor, Plan, describe, plan, state_after
@@ -98,6 +99,8 @@ def _install_stand_in(broken_dir: Path):
             f"printf '#!/bin/bash\\nexec %s/python \"$@\"\\n' {real} > {v}/bin/python\n"
             f"printf '#!/bin/bash\\nif [ -e %s ]; then echo \"simulated broken release\" >&2; exit 1; fi\\nexec %s/litellm \"$@\"\\n' {flag} {real} > {v}/bin/litellm\n"
             f"chmod 0755 {v}/bin/python {v}/bin/litellm\n"
+            # the Admin UI directories LITELLM_UI_PATH names, as the rendered install builds them
+            f"VENV={v}\n" + "\n".join(build_ui_dirs_lines()) + "\n"
         )
 
     return stand_in
