@@ -960,13 +960,16 @@ def row():
         if r.get("pxname") == backend and r.get("svname") == server:
             return r
     sys.exit("front door: no server %s in backend %s" % (server, backend))
-def others_up():
+def others():
     text = cmd("show stat").lstrip("# ")
-    return [r["svname"] for r in csv.DictReader(io.StringIO(text))
-            if r.get("pxname") == backend and r.get("svname") not in ("FRONTEND", "BACKEND", server)
-            and r.get("status", "").startswith("UP")]
+    return [r.get("status", "") for r in csv.DictReader(io.StringIO(text))
+            if r.get("pxname") == backend and r.get("svname") not in ("FRONTEND", "BACKEND", server)]
 me = row()
-if action == "drain" and me.get("status", "").startswith("UP") and not others_up():
+if action == "drain" and not others():
+    # a lone host (frontDoor.with_one_host): no other server could serve meanwhile
+    print("front door: %s is the only server of %s: it restarts without a drain" % (server, backend))
+    sys.exit(0)
+if action == "drain" and me.get("status", "").startswith("UP") and not [st for st in others() if st.startswith("UP")]:
     # never take out the last server that serves: the rollout stops before touching this host
     sys.exit("front door: refusing to drain %s: it is the only server UP in %s" % (server, backend))
 answer = cmd("set server %s/%s state %s" % (backend, server, action)).strip()
