@@ -7,8 +7,11 @@ rendering.front_door_scripts, config in rendering.haproxy_cfg):
   file-cfg       haproxy.cfg.<sha12> from stdin: staged; `service` checks it with `haproxy -c`,
                  puts it in place, dumps the servers' state (kept across the reload) and reloads
   file-tls-pem   certificate + key for the service name (0600, secret stdin)        (TLS on)
-  file-tls-ca    the CA bundle of the proxies' certificates (re-encryption is verified) (TLS on)
-  service        start, or reload in place when the config/TLS changed (the reasons are a comment
+  file-tls-ca    the CA bundle of the proxies' certificates (re-encryption is verified), staged (TLS on);
+                 with tls.previous_ca_cert during a CA rotation it holds the CA being replaced too
+  service        a staged CA bundle replaces the live one only when every host that serves now presents
+                 a certificate it verifies (else the step fails and nothing changes);
+                 start, or reload in place when the config/TLS changed (the reasons are a comment
                  in the command text: an UPDATE, never a stop; see rendering.host_scripts)
 
 Each host drains and re-enables itself inside its own rollout step (components.host): a local host
@@ -94,11 +97,14 @@ class FrontDoor(pulumi.ComponentResource):
                     depends_on=[install],
                 )
             )
+            staged_ca = scripts.staged_ca_path(plan)
             files.append(
                 self.command(
                     "file-tls-ca",
-                    create=scripts.write_file_script(plan, plan.backend_ca_file, "0644"),
-                    delete=scripts.remove_file_script(plan.backend_ca_file),
+                    # staged: `service` puts it in place only once every serving host's certificate
+                    # verifies against it (a CA rotation never drops the CA a host still presents)
+                    create=scripts.write_file_script(plan, staged_ca, "0644"),
+                    delete=scripts.remove_file_script(plan.backend_ca_file, staged_ca, plan.backend_ca_file + ".prev"),
                     stdin=args.tls.proxies_ca_pem,
                     depends_on=[install],
                 )

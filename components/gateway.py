@@ -466,8 +466,10 @@ class Gateway(pulumi.ComponentResource):
             cert = self._certificate(
                 f"{name}-{fd.name}-tls", s, common_name=s.service_fqdn if not local else fd.name, dns_names=names, address=address
             )
-            # Self-signed proxies are each their own CA: the bundle holds every one (deduplicated).
-            bundle = pulumi.Output.all(*[t.ca_pem for t in host_tls]).apply(
+            # Self-signed proxies are each their own CA: the bundle holds every one (deduplicated),
+            # and during a CA rotation the CA being replaced (tls.previous_ca_cert, docs/runbook.md).
+            previous = [s.tls.previous_ca_cert] if s.tls.previous_ca_cert else []
+            bundle = pulumi.Output.all(*[t.ca_pem for t in host_tls], *previous).apply(
                 lambda pems: "".join(p.rstrip("\n") + "\n" for p in dict.fromkeys(pems))
             )
             self.ca_bundle_pem = cert.ca_cert_pem  # clients (and the admin providers) meet the front door

@@ -51,7 +51,55 @@ def gateway_problems(s: Any, now: Optional[datetime]) -> list[tuple[str, str]]:
     problems.extend(release_problems(s))
     problems.extend(provided_tls_problems(s, now))
     problems.extend(database_tls_problems(s))
+    problems.extend(previous_ca_problems(s))
     return problems
+
+
+def previous_ca_problems(s: Any) -> list[tuple[str, str]]:
+    """tls.previous_ca_cert (a CA rotation, docs/runbook.md): the front door's trust of the CA being
+    replaced, so it is given only where a front door verifies the hosts, and is a CA other than the
+    current one."""
+    pem = s.tls.previous_ca_cert
+    if pem is None:
+        return []
+    key = "tls.previous_ca_cert"
+    if not s.tls.enabled:
+        return [(key, "is trusted by the front door during a CA rotation, and TLS is off; set tls.enabled: true, "
+                 "or remove previous_ca_cert")]
+    if not s.has_front_door:
+        return [(key, "is trusted by the front door during a CA rotation, and this stack has no front door (one host "
+                 "or no hosts: nothing verifies a host against it); remove previous_ca_cert")]
+    from cryptography import x509
+
+    try:
+        certs = x509.load_pem_x509_certificates(pem.encode())
+    except ValueError:
+        return [(key, "is not a readable certificate: expected the PEM certificate of the CA being replaced")]
+    current = set()
+    try:
+        current = {c.fingerprint(_sha256()) for c in x509.load_pem_x509_certificates((s.tls_ca_cert or "").encode())}
+    except ValueError:
+        pass  # unset, or unreadable (reported at tlsCaCert where it is used)
+    problems: list[tuple[str, str]] = []
+    for cert in certs:
+        subject = cert.subject.rfc4514_string() or "(empty subject)"
+        try:
+            is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        if not is_ca:
+            problems.append((key, f"'{subject}' is not a CA certificate (no basicConstraints CA:TRUE): expected the "
+                             "certificate of the CA being replaced, which signed the hosts' current certificates"))
+        elif cert.fingerprint(_sha256()) in current:
+            problems.append((key, f"'{subject}' is the current CA (tlsCaCert): expected the CA being replaced; remove "
+                             "previous_ca_cert once every host has a certificate from tlsCaCert"))
+    return problems
+
+
+def _sha256():
+    from cryptography.hazmat.primitives import hashes
+
+    return hashes.SHA256()
 
 
 def database_tls_problems(s: Any) -> list[tuple[str, str]]:
@@ -267,6 +315,10 @@ def front_door_problems(s: Any) -> list[tuple[str, str]]:
                 problems.append((f"litellm.hosts[{i}].renamed_from", f"'{old}' is the name of a current host"))
     if s.environment in s.previous_environments:
         problems.append(("previousEnvironments", f"'{s.environment}' is the current environment"))
+    if fd.with_one_host and s.litellm.deploy != "local":
+        problems.append(("frontDoor.with_one_host", f"is for litellm.deploy: local, not {s.litellm.deploy} (an ssh deploy "
+                         "moves the service name between host 1 and the front door instead: docs/runbook.md, 'Add or "
+                         "remove a host'); remove with_one_host"))
     if not s.has_front_door:
         return problems
     drain, timeout = s.rollout.drain_timeout_seconds, s.routing.timeout

@@ -2,7 +2,8 @@
 
 Stack config keys (under `litellm-gateway:`):
 
-  frontDoor:                       # needed with more than one host; ignored (no balancer) with one
+  frontDoor:                       # needed with more than one host; ignored (no balancer) with one,
+                                   # unless with_one_host (local deploy)
     name: litellm-lb               # the front door's host name (DNS label; an A record when DNS is on)
     address: 192.168.10.30         # where HAProxy runs (ssh: a dedicated host; local: a loopback
                                    # address, default 127.0.0.1); it listens on litellm.port
@@ -66,6 +67,11 @@ class FrontDoorSettings(_Strict):
     # writes: "drain" during its rollout, "ready" otherwise), so a host drains itself inside its own
     # one rollout step. Never litellm.port (checked).
     agent_port: Port = 4001
+    # local deploy: keep the front door with one host (that host behind it on its own loopback
+    # address), so going 1 <-> 2 hosts is adding or removing a host in place. A lone host's rollout
+    # restarts it without a drain (no other server to serve meanwhile). Switching this on for a
+    # running single host is not done in place (that host and the front door want one address).
+    with_one_host: bool = False
 
     @model_validator(mode="before")
     @classmethod

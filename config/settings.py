@@ -88,7 +88,8 @@ class GatewaySettings(StrictModel):
         share rpm/tpm usage and cooldowns through Redis, or each enforces the limits alone."""
         if self.litellm.deploy == "kubernetes" and self.kubernetes is not None:
             return self.kubernetes.max_replicas > 1
-        return len(self.litellm.hosts) > 1 or self.litellm.workers > 1
+        # a lone host kept behind the front door shares it too: going 1 <-> 2 hosts leaves its config alone
+        return len(self.litellm.hosts) > 1 or self.litellm.workers > 1 or self.has_front_door
 
     @property
     def cache_enabled(self) -> bool:
@@ -105,8 +106,10 @@ class GatewaySettings(StrictModel):
 
     @property
     def has_front_door(self) -> bool:
-        """More than one host: clients reach the proxies through the HAProxy front door."""
-        return len(self.litellm.hosts) > 1
+        """More than one host (or one local host with frontDoor.with_one_host): clients reach the
+        proxies through the HAProxy front door."""
+        return len(self.litellm.hosts) > 1 or (
+            len(self.litellm.hosts) == 1 and self.litellm.deploy == "local" and self.front_door.with_one_host)
 
     def fqdn(self, host_name: str) -> str:
         return f"{host_name}.{self.domain}"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Optional
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from config import checks
 from config.fields import HostPath, StrictModel
 
 
@@ -24,6 +25,11 @@ class TlsSettings(StrictModel):
     # TLS off on an ssh deploy sends the master key (admin API) and every virtual key over the
     # network in clear: refused unless this says so explicitly.
     allow_plaintext: bool = False
+    # A CA rotation (docs/runbook.md, "CA rotation"): the certificate (PEM) of the CA being replaced.
+    # The front door trusts it besides the current CA while the hosts move to certificates of the new
+    # one; remove it on the next run, once every host rolled (the front door's reload refuses to drop
+    # a CA a serving host still presents).
+    previous_ca_cert: Optional[Annotated[str, AfterValidator(checks.check_pem_certificates)]] = None
 
     @model_validator(mode="after")
     def _renewal_inside_validity(self) -> "TlsSettings":

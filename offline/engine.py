@@ -261,14 +261,16 @@ def run_stack(
     overrides: Optional[Mapping[str, Any]] = None,
     fill_missing_secrets: bool = True,
     preview: bool = False,
+    outputs_for: Optional[Callable[[str, str, dict], dict]] = None,
 ) -> ProgramRun:
     """Pulumi.<stack>.yaml (+ `overrides`, + `secrets`; see `load_stack_inputs`) run under mocks.
 
-    The StackInputs it ran with are kept on the result as `run.inputs`.
+    The StackInputs it ran with are kept on the result as `run.inputs`. `outputs_for`: as for
+    `run_program` (what the providers compute; default_outputs when None).
     """
     from offline.stack_inputs import load_stack_inputs  # stack_inputs must not import engine
 
     inputs = load_stack_inputs(stack, secrets=secrets, overrides=overrides, fill_missing_secrets=fill_missing_secrets)
-    run = run_program(stack, inputs.config, inputs.secret_keys, preview=preview)
+    run = run_program(stack, inputs.config, inputs.secret_keys, preview=preview, outputs_for=outputs_for)
     run.inputs = inputs
     return run

@@ -1,8 +1,11 @@
 """The shell scripts of the front door (HAProxy), as text. Pure: no Pulumi imports.
 
   install  ssh: Debian's `haproxy` (apt-get); local: checks that `haproxy` is on PATH
-  file-*   haproxy.cfg staged as haproxy.cfg.<sha12>, and the TLS files
-  service  `haproxy -c` of the staged config, then it replaces haproxy.cfg; the servers' state is
+  file-*   haproxy.cfg staged as haproxy.cfg.<sha12>, the proxies' CA bundle staged as <ca>.next, and
+           the front door's own certificate
+  service  `haproxy -c` of the staged config; a staged CA bundle replaces the live one only when
+           every server answering TLS now presents a certificate it verifies (TRUST_CHECK: a CA
+           rotation keeps the old CA until no host uses it); then haproxy.cfg is replaced; the servers' state is
            dumped (`server-state-file`) so the new process keeps drains and health;
            start, or reload in place: ssh `systemctl reload haproxy` (master-worker: the old
            worker finishes its requests, listeners are handed over); local `haproxy -D -x <socket>
@@ -52,8 +55,16 @@ def write_file_script(plan: FrontDoorPlan, path: str, mode: str, check_config: b
     )
 
 
-def remove_file_script(path: str) -> str:
-    return _header(f"remove {path}") + f"rm -f {_q(path)}\n"
+def remove_file_script(*paths: str) -> str:
+    """rm -f of each path (a staged file's step removes the live one and the staged one)."""
+    return _header(f"remove {', '.join(paths)}") + f"rm -f {' '.join(_q(p) for p in paths)}\n"
+
+
+def staged_ca_path(plan: FrontDoorPlan) -> str:
+    """Where the file-tls-ca step stages the proxies' CA bundle: the service step puts it in place
+    only after TRUST_CHECK passed."""
+    assert plan.backend_ca_file is not None
+    return plan.backend_ca_file + ".next"
 
 
 def staged_cfg_path(plan: FrontDoorPlan, cfg_sha256: str) -> str:
@@ -88,6 +99,36 @@ os.replace(tmp, target)
 '''
 
 
+# Before a new CA bundle replaces the one HAProxy verifies the proxies with: every server of the
+# new config that answers TLS now must present a certificate the new bundle verifies (the chain
+# only; HAProxy's verifyhost checks the name), else the reload would take it out at once. A server
+# that does not answer (not deployed yet, restarting, another address) is left to HAProxy's checks.
+# argv: the bundle, then name,address,port,sni per server. Exit 1 with what to do.
+TRUST_CHECK = r'''import socket, ssl, sys
+bundle, refused = sys.argv[1], []
+for spec in sys.argv[2:]:
+    name, address, port, sni = spec.split(",")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(bundle)
+    try:
+        with socket.create_connection((address, int(port)), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname=sni):
+                pass
+    except ssl.SSLCertVerificationError as exc:
+        refused.append(f"{name} ({address}:{port}): {exc.verify_message}")
+    except (OSError, ValueError):
+        continue  # not serving TLS now: HAProxy's own health checks decide
+if refused:
+    print("the new CA bundle does not verify the certificate these hosts serve now: " + "; ".join(refused)
+          + ". Reloading would take them out of the front door at once. During a CA rotation the front door "
+          "must keep trusting the CA being replaced until every host rolled: set tls.previous_ca_cert to it "
+          "(docs/runbook.md, 'CA rotation'); remove it only on a later run. The running front door and its "
+          "CA bundle are kept.", file=sys.stderr)
+    sys.exit(1)
+'''
+
+
 def reload_script(plan: FrontDoorPlan, staged_cfg: str) -> str:
     """Check the staged config (`haproxy -c`), put it in place, keep the servers' state, then start
     HAProxy or reload it in place (no listener is ever closed). A config HAProxy refuses never
@@ -97,7 +138,36 @@ def reload_script(plan: FrontDoorPlan, staged_cfg: str) -> str:
         f"STAGED={_q(staged_cfg)}",
         f"CFG={_q(plan.config_file)}",
         f"SOCK={_q(plan.admin_socket)}",
-        'haproxy -c -q -f "$STAGED" || { echo "haproxy refused the new config ($STAGED); the running front door and its config are kept" >&2; exit 1; }',
+    ]
+    refused = 'echo "haproxy refused the new config ($STAGED); the running front door and its config are kept" >&2; exit 1'
+    if plan.backend_ca_file:
+        # the staged CA bundle goes in place (`haproxy -c` reads the ca-file the config names) only
+        # when it verifies every serving host; a refused config puts the previous bundle back
+        servers = " ".join(_q(f"{sv.name},{sv.address},{sv.port},{sv.tls_name}") for sv in plan.servers)
+        lines += [
+            f"CA={_q(plan.backend_ca_file)}",
+            f"CA_NEXT={_q(staged_ca_path(plan))}",
+            'ca_moved=""',
+            'if [ -f "$CA_NEXT" ]; then',
+            "  TRUST_CHECK=$(cat <<'TRUST_EOF'\n" + TRUST_CHECK.rstrip("\n") + "\nTRUST_EOF\n)",
+            f'  python3 -c "$TRUST_CHECK" "$CA_NEXT" {servers}',
+            '  rm -f "$CA.prev"',
+            '  if [ -f "$CA" ]; then cp -p "$CA" "$CA.prev"; fi',
+            '  mv -f "$CA_NEXT" "$CA"',
+            "  ca_moved=1",
+            "fi",
+            'if ! haproxy -c -q -f "$STAGED"; then',
+            '  if [ -n "$ca_moved" ]; then',
+            '    mv -f "$CA" "$CA_NEXT"',
+            '    if [ -f "$CA.prev" ]; then mv -f "$CA.prev" "$CA"; fi',
+            "  fi",
+            f"  {refused}",
+            "fi",
+            'rm -f "$CA.prev"',
+        ]
+    else:
+        lines.append(f'haproxy -c -q -f "$STAGED" || {{ {refused}; }}')
+    lines += [
         'tmp=$(mktemp "$(dirname "$CFG")/.$(basename "$CFG").XXXXXX")',
         'cp -p "$STAGED" "$tmp"',
         'mv -f "$tmp" "$CFG"',

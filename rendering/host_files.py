@@ -345,9 +345,9 @@ WantedBy=multi-user.target
 
 
 def local_host_dirs(settings: GatewaySettings) -> Optional[str]:
-    """Local deploy with several hosts: the directory holding one directory per host address
-    (settings_for_host); None otherwise."""
-    if settings.litellm.deploy != "local" or len(settings.litellm.hosts) < 2:
+    """Local deploy behind the front door (several hosts, or one with frontDoor.with_one_host): the
+    directory holding one directory per host address (settings_for_host); None otherwise."""
+    if settings.litellm.deploy != "local" or not settings.has_front_door:
         return None
     return str(PurePosixPath(settings.litellm.install_dir) / "hosts")
 

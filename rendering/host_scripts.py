@@ -3,7 +3,7 @@
 `components.host.LiteLLMHost` runs each script as one pulumi-command resource, in this order:
 
   layout   system user + group with a writable home, install/config/TLS directories
-  install  venv, the hashed lock (wheels only, `--require-hashes`), `prisma generate` (root-owned cache)
+  install  venv, the hashed lock (wheels only, `--require-hashes`), `prisma generate` (as nobody, staged, checked)
   files    config.yaml, litellm.env (0600, content from stdin only), systemd unit, TLS files
   migrate  `litellm --config ... --skip_server_startup` with the env file's DATABASE_URL
   service  (re)start                     (only when config/env/unit/version/TLS changed)
@@ -54,6 +54,7 @@ from rendering.drain_agent import (
     agent_remove_lines,
 )
 from rendering.host_files import host_paths, prisma_environment, secret_env_names
+from rendering.prisma_generate import STAGE_PREFIX, ssh_generate_lines
 from rendering.shell import heredoc_assign as _heredoc_assign
 from rendering.shell import quote as _q
 
@@ -386,6 +387,8 @@ def layout_remove_script(settings: GatewaySettings, identity: str) -> str:
             # venv of releases of this project before venvs/
             f"rm -rf -- {_q(str(PurePosixPath(p.venv).parent))} {_q(p.install_dir + '/venv')}",
             f"rm -f -- {_q(p.requirements_file)} {_q(lay.lock_file)} {_q(p.install_dir + '/schema.prisma')}",
+            # a staging directory an interrupted install left (its trap removes it otherwise)
+            f"rm -rf -- {_q(p.install_dir)}/{STAGE_PREFIX}*",
             f"for d in {_q(lay.prisma_home)} {_q(lay.home_dir)}; do",
             '  if created "$d"; then rm -rf -- "$d"; fi',
             "done",
@@ -425,14 +428,17 @@ def install_script(settings: GatewaySettings) -> str:
     runs as root). The lock was resolved for CPython 3.11 on Linux x86_64 (see its header and `make
     lock`); a host whose platform has no matching wheel fails the install instead of building one.
 
-    `prisma generate` writes the client into the venv's site-packages (so it runs as the venv's
-    owner, root) and downloads Node (nodeenv), the Prisma CLI and the engines once. On ssh hosts
-    they go to a root-owned directory (`HostLayout.prisma_home`, PRISMA_HOME_DIR), never into the
-    service user's writable home: root would otherwise run, at the next install, binaries the
-    service (a compromised proxy) could have replaced. The proxy and the migration step run as the
-    service user with PRISMA_HOME_DIR pointing there (read-only for them: the unit's Environment=,
-    the migration's systemd-run). A host without internet access needs that cache pre-seeded (copy
-    `<prisma_home>/.cache/prisma-python` from a machine with the same platform and PRISMA_VERSION).
+    `prisma generate` writes the client into the venv's prisma package and needs Node, the Prisma
+    CLI and its engines. On ssh hosts it runs as `nobody` in its own mount and PID namespaces, into
+    staging copies of the package and of the Prisma cache (`HostLayout.prisma_home`,
+    PRISMA_HOME_DIR) bind-mounted at their real paths; root then checks both and moves them in
+    (rendering.prisma_generate: what is pinned and checked, what is not). Node is the host's
+    (apt), the CLI comes from a committed npm lock with `--ignore-scripts`. The cache stays
+    root-owned, never in the service user's writable home. The proxy and the migration step run as
+    the service user with PRISMA_HOME_DIR pointing there (read-only for them: the unit's
+    Environment=, the migration's systemd-run). A host without internet access needs that cache
+    pre-seeded (copy `<prisma_home>/.cache/prisma-python` from a machine with the same platform and
+    PRISMA_VERSION). A local deploy runs `prisma generate` as the invoking user, in place.
     """
     p, lay = host_paths(settings), host_layout(settings)
     lock = requirements_lock(settings)
@@ -493,16 +499,8 @@ def install_script(settings: GatewaySettings) -> str:
     if lay.is_local:
         lines.append('PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m prisma generate --schema "$SCHEMA"')
     else:
-        lines += [
-            f"PRISMA_HOME={_q(lay.prisma_home)}",
-            # root-owned, not writable by the service (layout made it; re-asserted here)
-            'chown root:root "$PRISMA_HOME"; chmod 0755 "$PRISMA_HOME"',
-            'HOME="$PRISMA_HOME" PRISMA_HOME_DIR="$PRISMA_HOME" PRISMA_NODEENV_CACHE_DIR="$PRISMA_HOME/.cache/prisma-python/nodeenv" '
-            'PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m prisma generate --schema "$SCHEMA"',
-            # nothing in it may be writable by anyone but root
-            'chown -R root:root "$PRISMA_HOME"',
-            'chmod -R go-w "$PRISMA_HOME"',
-        ]
+        # as nobody, in namespaces, into a staging copy that root checks and moves in (rendering.prisma_generate)
+        lines += ssh_generate_lines(p.install_dir, lay.prisma_home)
     return "\n".join(lines) + "\n"
 
 
@@ -962,13 +960,16 @@ def row():
         if r.get("pxname") == backend and r.get("svname") == server:
             return r
     sys.exit("front door: no server %s in backend %s" % (server, backend))
-def others_up():
+def others():
     text = cmd("show stat").lstrip("# ")
-    return [r["svname"] for r in csv.DictReader(io.StringIO(text))
-            if r.get("pxname") == backend and r.get("svname") not in ("FRONTEND", "BACKEND", server)
-            and r.get("status", "").startswith("UP")]
+    return [r.get("status", "") for r in csv.DictReader(io.StringIO(text))
+            if r.get("pxname") == backend and r.get("svname") not in ("FRONTEND", "BACKEND", server)]
 me = row()
-if action == "drain" and me.get("status", "").startswith("UP") and not others_up():
+if action == "drain" and not others():
+    # a lone host (frontDoor.with_one_host): no other server could serve meanwhile
+    print("front door: %s is the only server of %s: it restarts without a drain" % (server, backend))
+    sys.exit(0)
+if action == "drain" and me.get("status", "").startswith("UP") and not [st for st in others() if st.startswith("UP")]:
     # never take out the last server that serves: the rollout stops before touching this host
     sys.exit("front door: refusing to drain %s: it is the only server UP in %s" % (server, backend))
 answer = cmd("set server %s/%s state %s" % (backend, server, action)).strip()

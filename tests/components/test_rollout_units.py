@@ -227,3 +227,70 @@ def test_address_change_is_an_update_whose_rollout_stops_the_proxy_left_at_the_o
     # a single local host has no host directories: nothing of the kind
     single = run_stack("local", overrides=_overrides_with_hosts(LOCAL_HOSTS[:1]))
     assert "previous address" not in single.one("command:local:Command", "litellm-local-proxy-a-service").inputs["update"]
+
+
+def test_local_two_to_one_to_two_hosts_behind_a_kept_front_door():
+    """frontDoor.with_one_host (local): 2 -> 1 removes host b (its delete drains it before the stop)
+    and reloads the front door, which stays with host a behind it (same address and directory, not
+    restarted); 1 -> 2 adds host b behind it. Nothing replaced in either."""
+    two = _local(frontDoor={"address": "127.0.0.1", "with_one_host": True})
+    one = run_stack("local", overrides=_overrides_with_hosts(LOCAL_HOSTS[:1], frontDoor={"address": "127.0.0.1", "with_one_host": True}))
+    assert any(r.name == "litellm-local-frontdoor-service" for r in one.resources)
+    down = plan(two, one)
+    assert "replace" not in down.ops().values(), describe(down)
+    assert down.by_name("litellm-local-frontdoor-service").op == "update", describe(down)
+    assert {s.name for chain in down.deletes for s in chain} >= {"litellm-local-proxy-b-service"}, describe(down)
+    assert not [s.name for chain in down.deletes for s in chain if "proxy-a" in s.name or "frontdoor" in s.name], describe(down)
+    a_files = {n: op for n, op in down.ops().items() if n.startswith("litellm-local-proxy-a-file-")}
+    assert set(a_files.values()) == {"same"}, describe(down)  # host a's directory and files stay
+    a_rollout = one.one("command:local:Command", "litellm-local-proxy-a-service").inputs["update"]
+    assert "/tmp/never-used/deploy/hosts/127.0.0.2" in a_rollout
+    up = plan(one, two)
+    assert "replace" not in up.ops().values() and not up.deletes, describe(up)
+    assert up.by_name("litellm-local-proxy-b-service").op == "create"
+    assert up.by_name("litellm-local-frontdoor-service").op == "update"
+    # without the setting one local host has no front door (the service address is its own)
+    assert not any("frontdoor" in r.name for r in run_stack("local", overrides=_overrides_with_hosts(LOCAL_HOSTS[:1])).resources)
+
+
+def test_a_changed_host_key_rolls_that_host_alone_as_one_whole_rollout(dev_ha_base):
+    """A re-imaged (or re-keyed) ssh host: its pinned `host_key` changes. Every command on that host
+    is an update of its `connection` alone: none replaced, none deleted (a replace's delete would
+    remove its files and stop its proxy undrained), its rollout step included, which runs its
+    whole rollout (drain through its agent, restart, ready, re-enable: the same script) after host
+    1's rollout step; nothing of host 1, the front door or DNS changes. The local transition rig
+    cannot run this row: a local deploy has no SSH and no host key."""
+    from tests.support.host_keys import placeholder_host_key
+
+    raw = json.loads(load_stack_inputs("dev-ha").config["litellm-gateway:litellm"])
+    first, second = raw["hosts"]
+    rekeyed = _dev_ha(litellm={**raw, "hosts": [first, {**second, "host_key": placeholder_host_key("hx-litellm-server-2-reimaged")}]})
+    p = plan(dev_ha_base, rekeyed)
+    h2 = "litellm-dev-ha-hx-litellm-server-2-"
+    on_h2 = {r.name for r in rekeyed.resources if r.type == "command:remote:Command" and r.inputs["connection"]["host"] == second["address"]}
+    assert {f"{h2}service", f"{h2}install", f"{h2}file-config", f"{h2}layout"} <= on_h2
+    changed = {n: op for n, op in p.ops().items() if op != "same"}
+    assert changed == {n: "update" for n in on_h2}, describe(p)
+    assert not p.deletes, describe(p)
+    for name in on_h2:
+        assert p.by_name(name).changed == ["connection"], (name, p.by_name(name).changed)
+    service = rekeyed.one("command:remote:Command", f"{h2}service")
+    assert "agent_state drain" in service.inputs["update"] and "agent_state ready" in service.inputs["update"]
+    # in its turn: after host 1's rollout step
+    host1 = rekeyed.one("command:remote:Command", "litellm-dev-ha-hx-litellm-server-service")
+    assert host1.urn in service.depends_on
+    # the new key is what the connection verifies
+    assert service.inputs["connection"]["hostKey"] == placeholder_host_key("hx-litellm-server-2-reimaged")
+
+
+def test_a_changed_front_door_host_key_reloads_the_front_door_alone(dev_ha_base):
+    """The front door's machine re-keyed: its commands update (the reload in place, never a stop),
+    no host rolls."""
+    from tests.support.host_keys import placeholder_host_key
+
+    fd = json.loads(load_stack_inputs("dev-ha").config["litellm-gateway:frontDoor"])
+    p = plan(dev_ha_base, _dev_ha(frontDoor={**fd, "host_key": placeholder_host_key("hx-litellm-lb-reimaged")}))
+    changed = {n: op for n, op in p.ops().items() if op != "same"}
+    assert changed and set(changed.values()) == {"update"} and not p.deletes, describe(p)
+    assert all(n.startswith("litellm-dev-ha-frontdoor-") for n in changed), describe(p)
+    assert "litellm-dev-ha-frontdoor-service" in changed

@@ -25,6 +25,7 @@ import pytest
 from config.loader import ConfigError, load_settings
 from offline.stack_inputs import PROJECT_DIR, load_stack_inputs
 from tests.support.host_keys import placeholder_host_key
+from tests.support.tls_material import make_server_cert, make_test_ca
 
 P = "litellm-gateway"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
@@ -116,6 +117,10 @@ ALERT_FIX = "the pinned LiteLLM knows: llm_exceptions, llm_too_slow"
 GATEWAY_VAR_FIX = "is one of the gateway's own secrets"
 SECRET_LINE_FIX = "contains a line break or NUL"
 DEV_KEYS = "config/catalogs/dev.yaml: keys"
+# a CA rotation's tls.previous_ca_cert (docs/runbook.md, "CA rotation")
+OLD_CA, OLD_CA_KEY = make_test_ca("Old Internal CA (test)")
+NEW_CA = make_test_ca("New Internal CA (test)")[0]
+LEAF = make_server_cert(OLD_CA, OLD_CA_KEY, ["hx-litellm-server.hx.dev.local"])[0]
 
 CASES: list[Case] = [
     # ---- full matches: a trailing newline is not accepted by any validated field ---------------
@@ -362,6 +367,25 @@ CASES: list[Case] = [
       {"litellm.hosts[0].host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPbkhVEwUqmtloCDPvW5dCQlP52k8jOrSQpacvO6KNgN two words"}),
     C("tls-ca-cert-trailing-text", "dev", "tlsCaCert", "expected PEM certificates only",
       {"tlsCaCert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\nx"}),
+    C("front-door-with-one-host-ssh", "dev", "frontDoor.with_one_host", "is for litellm.deploy: local, not ssh (an ssh deploy "
+      "moves the service name between host 1 and the front door instead", {"frontDoor.with_one_host": True}),
+    C("front-door-with-one-host-same-address", "local", "litellm.hosts[0].address", "local hosts behind the front door need "
+      "distinct loopback addresses (127.0.0.x) other than the front door's 127.0.0.1", {"frontDoor.with_one_host": True}),
+    # ---- a CA rotation: the front door's trust of the CA being replaced (issue 15) ---------------
+    C("previous-ca-trailing-text", "dev-ha", "tls.previous_ca_cert", "expected PEM certificates only", {"tls.previous_ca_cert": OLD_CA + "x"}),
+    C("previous-ca-unreadable", "dev-ha", "tls.previous_ca_cert", "is not a readable certificate: expected the PEM certificate of the CA being replaced",
+      {"tls.previous_ca_cert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}),
+    C("previous-ca-is-a-leaf", "dev-ha", "tls.previous_ca_cert",
+      "'CN=hx-litellm-server.hx.dev.local,O=test' is not a CA certificate (no basicConstraints CA:TRUE): expected the certificate "
+      "of the CA being replaced", {"tls.previous_ca_cert": LEAF}),
+    C("previous-ca-is-the-current-one", "dev-ha", "tls.previous_ca_cert",
+      "'CN=New Internal CA (test),O=test' is the current CA (tlsCaCert): expected the CA being replaced; remove previous_ca_cert "
+      "once every host has a certificate from tlsCaCert", {"tls.previous_ca_cert": NEW_CA, "tlsCaCert": NEW_CA}),
+    C("previous-ca-without-front-door", "dev", "tls.previous_ca_cert",
+      "this stack has no front door (one host or no hosts: nothing verifies a host against it); remove previous_ca_cert",
+      {"tls.previous_ca_cert": OLD_CA}),
+    C("previous-ca-tls-off", "dev-ha", "tls.previous_ca_cert", "and TLS is off; set tls.enabled: true, or remove previous_ca_cert",
+      {"tls": {"enabled": False, "allow_plaintext": True, "previous_ca_cert": OLD_CA}}),
     C("kube-context-space", "kube", "kubernetes.context", "expected one word", {"kubernetes.context": "prod cluster"}),
     C("kube-image-tag-newline", "kube", "kubernetes.image.tag", "expected an image tag", {"kubernetes.image.tag": "main-v1.108.7\n"}),
     # ---- model_info / litellm_params checked against the pinned LiteLLM's types (issue 20) -------
@@ -620,6 +644,8 @@ def test_bad_input_is_refused_with_stack_key_and_fix(case: Case):
         ("dev", {"observability.alerting.alert_types": ["llm_requests_hanging", "outage_alerts"]}, {}),
         ("dev", {}, {"postgresAdminPassword": "123456", "dnsAdminPassword": "0042"}),  # numeric secrets
         ("dev", {}, {"envSecrets.OPENAI_API_KEY": "p4$$w0rd with spaces \"quoted\" %h"}),
+        ("dev-ha", {"tls.previous_ca_cert": OLD_CA, "tlsCaCert": NEW_CA}, {}),  # a CA rotation's first run
+        ("local", {"frontDoor.with_one_host": True, "litellm.hosts[0].address": "127.0.0.2"}, {}),  # one local host kept behind the front door
     ],
 )
 def test_neighbours_are_accepted(stack, changes, secrets):

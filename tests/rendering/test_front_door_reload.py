@@ -1,6 +1,7 @@
 """The front door's reload script, executed with the real HAProxy on loopback: a staged config is
-checked before it replaces the live one (a refused config changes nothing), and a server's admin
-state (a drain) survives a reload (`server-state-file`)."""
+checked before it replaces the live one (a refused config changes nothing), a server's admin
+state (a drain) survives a reload (`server-state-file`), and a staged CA bundle replaces the live
+one only when it verifies every serving host (a CA rotation)."""
 
 from __future__ import annotations
 
@@ -27,14 +28,18 @@ pytestmark = pytest.mark.slow
 
 
 def _settings(tmp_path: Path, port: int):
-    return load_stack_inputs("local", overrides={
+    return load_stack_inputs("local", overrides=_overrides(tmp_path, port)).settings()
+
+
+def _overrides(tmp_path: Path, port: int) -> dict:
+    return {
         "litellm": {"deploy": "local", "port": port, "bind_host": "127.0.0.1", "workers": 1,
                     "install_dir": str(tmp_path / "i"), "config_dir": str(tmp_path / "i" / "etc"), "model_source": "config",
                     "hosts": [{"name": "proxy-a", "address": "127.0.0.2"}, {"name": "proxy-b", "address": "127.0.0.3"}]},
         "postgres": {"enabled": False, "host": "127.0.0.1"}, "keys": [], "teams": [],
         "cache": {"enabled": False}, "tls": {"enabled": False},
         "frontDoor": {"address": "127.0.0.1", "check_interval_ms": 500},
-    }).settings()
+    }
 
 
 def _admin(sock: str, line: str) -> str:
@@ -127,3 +132,98 @@ def test_reload_checks_the_staged_config_and_keeps_a_drain(tmp_path):
                 os.kill(int(text), signal.SIGKILL)
             except (ProcessLookupError, ValueError):
                 pass
+
+
+def test_a_staged_ca_bundle_replaces_the_live_one_only_when_every_serving_host_verifies(tmp_path):
+    """A CA rotation at the front door (issue 15): a staged bundle that would not verify the
+    certificate a serving host presents now is refused (the step fails, the live bundle and the
+    running HAProxy are kept, the staged one waits for the next run); the old CA + the new one is
+    accepted; once the hosts present the new CA's certificates the old CA can go; a config HAProxy
+    refuses puts the previous bundle back."""
+    import ssl
+
+    from tests.support.tls_material import make_server_cert, make_test_ca
+
+    port = free_port()
+    s = load_stack_inputs("local", overrides={**_overrides(tmp_path, port), "tls": {"enabled": True}}).settings()
+    plan = front_door_plan(s)
+    ca_a, key_a = make_test_ca("front door test CA A")
+    ca_b, key_b = make_test_ca("front door test CA B")
+    contexts = {}
+    servers = []
+    for name, address in (("proxy-a", "127.0.0.2"), ("proxy-b", "127.0.0.3")):
+        contexts[name] = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        _load_cert(contexts[name], *make_server_cert(ca_a, key_a, [name]), tmp_path / name)
+        srv = http.server.ThreadingHTTPServer((address, port), _Ready)
+        srv.socket = contexts[name].wrap_socket(srv.socket, server_side=True)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+    subprocess.run(["bash", "-c", fds.install_script(plan)], check=True, cwd=tmp_path)
+    cert, key = make_server_cert(ca_a, key_a, ["localhost"])
+    Path(plan.tls_pem_file).write_text(cert + key)
+    cfg = render_haproxy_cfg(s, plan)
+    live, staged = Path(plan.backend_ca_file), Path(fds.staged_ca_path(plan))
+
+    def stage_ca(pem: str) -> None:
+        subprocess.run(["bash", "-c", fds.write_file_script(plan, str(staged), "0644")], input=pem, text=True, check=True, cwd=tmp_path)
+
+    try:
+        stage_ca(ca_a)
+        started = _stage_and_reload(plan, cfg, tmp_path)
+        assert started.returncode == 0, started.stderr
+        assert live.read_text() == ca_a and not staged.exists()
+        for _ in range(50):
+            if os.path.exists(plan.admin_socket):
+                break
+            time.sleep(0.1)
+        _wait_up(plan.admin_socket)
+
+        # the new CA alone: both hosts still present A's certificates
+        stage_ca(ca_b)
+        refused = _stage_and_reload(plan, cfg, tmp_path)
+        assert refused.returncode == 1, refused.stderr
+        assert "proxy-a (127.0.0.2:" in refused.stderr and "proxy-b (127.0.0.3:" in refused.stderr, refused.stderr
+        assert "set tls.previous_ca_cert" in refused.stderr, refused.stderr
+        assert live.read_text() == ca_a and staged.read_text() == ca_b
+        assert _states(plan.admin_socket) == {"proxy-a": "UP", "proxy-b": "UP"}
+
+        # old + new: accepted; then the hosts move to B's certificates, still UP
+        stage_ca(ca_a + ca_b)
+        both = _stage_and_reload(plan, cfg, tmp_path)
+        assert both.returncode == 0, both.stderr
+        assert live.read_text() == ca_a + ca_b and not staged.exists()
+        for name in contexts:
+            _load_cert(contexts[name], *make_server_cert(ca_b, key_b, [name]), tmp_path / name)
+        time.sleep(1.5)
+        _wait_up(plan.admin_socket)
+
+        # a config HAProxy refuses, with a staged bundle: the live bundle is put back, the staged one kept
+        stage_ca(ca_b)
+        broken = _stage_and_reload(plan, cfg.replace("balance leastconn", "balance nonsense"), tmp_path)
+        assert broken.returncode == 1 and "haproxy refused the new config" in broken.stderr, broken.stderr
+        assert live.read_text() == ca_a + ca_b and staged.read_text() == ca_b
+
+        # no host presents A's certificate any more: A goes
+        dropped = _stage_and_reload(plan, cfg, tmp_path)
+        assert dropped.returncode == 0, dropped.stderr
+        assert live.read_text() == ca_b and not staged.exists()
+        time.sleep(1.5)
+        _wait_up(plan.admin_socket)
+    finally:
+        for srv in servers:
+            srv.shutdown()
+            srv.server_close()
+        subprocess.run(["bash", "-c", fds.stop_script(plan)], cwd=tmp_path)
+        for text in (Path(plan.pid_file).read_text().split() if Path(plan.pid_file).exists() else []):
+            try:
+                os.kill(int(text), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+
+
+def _load_cert(context, cert_pem: str, key_pem: str, directory: Path) -> None:
+    """(Re)load a server context's certificate: later handshakes present the new one."""
+    directory.mkdir(exist_ok=True)
+    (directory / "cert.pem").write_text(cert_pem)
+    (directory / "key.pem").write_text(key_pem)
+    context.load_cert_chain(str(directory / "cert.pem"), str(directory / "key.pem"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -14,8 +15,11 @@ import threading
 
 import pytest
 
+from tests.support import real_proxy_prisma as rp
+
 from offline.stack_inputs import load_stack_inputs
 from rendering import host_scripts as hs
+from rendering import prisma_generate as pg
 from rendering.host_files import host_paths, proxy_args, render_env_file, secret_env_names
 
 
@@ -99,19 +103,99 @@ def test_install_script_generates_prisma_client_into_a_root_owned_cache(dev, loc
     script = hs.install_script(dev)
     p = host_paths(dev)
     assert f"VENV={p.venv}" in script
-    assert "-m prisma generate --schema \"$SCHEMA\"" in script
     assert '"proxy", "schema.prisma"' in script
     # never the service user's writable home while running as root
     assert "SVC_HOME" not in script and "/opt/litellm/home" not in script
     assert "PRISMA_HOME=/opt/litellm/prisma" in script
-    assert 'HOME="$PRISMA_HOME" PRISMA_HOME_DIR="$PRISMA_HOME"' in script
-    assert 'chown -R root:root "$PRISMA_HOME"' in script
+    assert 'PRISMA_HOME_DIR="$PRISMA_HOME"' in script
+    assert 'chown -R root:root "$GEN_STAGE/work/pkg" "$GEN_STAGE/work/home"' in script
     # wheels only, every distribution hash-checked, from the lock on stdin
     assert '--require-hashes --only-binary=:all: -r "$LOCK"' in script
     assert "sudo" not in script
     local_script = hs.install_script(local)
     assert "SVC_HOME" not in local_script and "chown" not in local_script
     assert "VENV=.litellm-local/venv" in local_script
+
+
+def _section(script: str, tag: str) -> str:
+    return script.split(f"<<'{tag}'\n", 1)[1].split(f"\n{tag}\n", 1)[0]
+
+
+def test_ssh_prisma_generate_runs_unprivileged_in_a_staging_copy(dev):
+    script = hs.install_script(dev)
+    unprivileged = _section(script, "PRISMA_GENERATE_EOF")
+    enter = _section(script, "PRISMA_ENTER_EOF")
+    outside = script.replace(unprivileged, "").replace(enter, "")
+    # the generate (and npm, node) only in the part that runs as nobody
+    assert '"$VENV/bin/python" -m prisma generate --schema "$SCHEMA"' in unprivileged
+    assert "prisma generate --schema" not in outside and "npm ci" not in outside and "node -e" not in outside
+    assert 'if [ "$(id -u)" = 0 ]; then echo "prisma generate must not run as root"' in unprivileged
+    # root enters fresh mount + PID namespaces, binds the staging copies over the real paths, drops for good
+    assert "unshare --mount --propagation private --pid --fork --kill-child --mount-proc /bin/bash -c \"$GEN_ENTER\"" in outside
+    assert enter.splitlines()[1:] == [
+        'mount --bind "$GEN_STAGE/work/pkg" "$PKG"',
+        'mount --bind "$GEN_STAGE/work/home" "$PRISMA_HOME"',
+        "exec setpriv --reuid=nobody --regid=nogroup --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all "
+        '-- /bin/bash -c "$GEN_UNPRIVILEGED"',
+    ]
+    assert 'GEN_STAGE=$(mktemp -d /opt/litellm/.prisma-stage.XXXXXX)' in script
+    assert "trap 'rm -rf -- \"$GEN_STAGE\"' EXIT" in script
+    assert 'chown -R nobody:nogroup "$GEN_STAGE/work"' in script
+    # npm: the committed lock, no install scripts; Node: the host's (never nodeenv)
+    assert "npm ci --ignore-scripts" in unprivileged
+    assert "npm_config_ignore_scripts=true" in outside
+    assert "PRISMA_USE_GLOBAL_NODE=true PRISMA_USE_NODEJS_BIN=false" in outside
+    assert "apt-get install nodejs npm" in unprivileged
+    assert f"PRISMA_VERSION={pg.PRISMA_CLI_VERSION} PRISMA_EXPECTED_ENGINE_VERSION={pg.ENGINE_COMMIT}" in outside
+    assert _section(script, "PRISMA_CLI_LOCK_EOF") == pg.CLI_PACKAGE_LOCK.read_text().rstrip("\n")
+    assert _section(script, "PRISMA_CLI_PACKAGE_EOF") == pg.CLI_PACKAGE_JSON.read_text().rstrip("\n")
+    # root takes the copies over, checks them, and only then moves them in
+    order = [
+        'chown -R root:root "$GEN_STAGE/work/pkg" "$GEN_STAGE/work/home"',
+        'find "$GEN_STAGE/work/pkg" -depth -name __pycache__ -type d -exec rm -rf -- {} +',
+        'python3 -I -c "$GEN_CHECK" package "$PKG" "$GEN_STAGE/work/pkg"',
+        'python3 -I -c "$GEN_CHECK" cache "$PRISMA_HOME" "$GEN_STAGE/work/home" "${renewed[@]}"',
+        'mv -T -- "$GEN_STAGE/work/home" "$PRISMA_HOME"',
+        'mv -T -- "$GEN_STAGE/work/pkg" "$PKG"',
+    ]
+    positions = [script.index(line) for line in order]
+    assert positions == sorted(positions)
+    assert _section(script, "PRISMA_CHECK_EOF") == pg.CHECKER.strip("\n")
+
+
+def test_prisma_pins_are_prisma_client_py_s_own():
+    """The pinned CLI/engine are prisma 0.15.0's defaults (prisma/_config.py, read as text: importing
+    the package here would cache it ungenerated), and the CLI lock is the one the offline engine of
+    the tests installs (same integrity for each package)."""
+    config_py = (rp.prisma_package_dir() / "_config.py").read_text()
+    assert f"default='{pg.PRISMA_CLI_VERSION}'" in config_py
+    assert f"default='{pg.ENGINE_COMMIT}'" in config_py
+    assert f"MIN_NODE_VERSION = {pg.MIN_NODE}" in (rp.prisma_package_dir() / "cli" / "_node.py").read_text()
+    assert hs.PRISMA_VERSION == "0.15.0"
+    lock = json.loads(pg.CLI_PACKAGE_LOCK.read_text())
+    tests_lock = json.loads((rp.ENGINE_DIR / "package-lock.json").read_text())
+    packages = {k: v for k, v in lock["packages"].items() if k}
+    assert sorted(packages) == ["node_modules/@prisma/debug", "node_modules/@prisma/engines", "node_modules/@prisma/engines-version",
+                                "node_modules/@prisma/fetch-engine", "node_modules/@prisma/get-platform", "node_modules/prisma"]
+    for name, entry in packages.items():
+        assert entry["integrity"].startswith("sha512-") and entry == tests_lock["packages"][name], name
+    assert lock["packages"][""]["dependencies"] == {"prisma": pg.PRISMA_CLI_VERSION}
+    assert json.loads(pg.CLI_PACKAGE_JSON.read_text())["dependencies"] == {"prisma": pg.PRISMA_CLI_VERSION}
+    generated = {str(p.relative_to(rp.prisma_package_dir() / "generator" / "templates")).removesuffix(".jinja")
+                 for p in (rp.prisma_package_dir() / "generator" / "templates").rglob("*.py.jinja") if not p.name.startswith("_")}
+    assert set(pg.GENERATED_FILES) == generated | {"schema.prisma"}
+
+
+def test_local_prisma_generate_stays_the_invoking_user_s(local):
+    script = hs.install_script(local)
+    assert 'PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m prisma generate --schema "$SCHEMA"' in script
+    for word in ("unshare", "setpriv", "nobody", "GEN_STAGE", "chown", "mount"):
+        assert word not in script
+
+
+def test_layout_remove_removes_a_left_staging_directory(dev):
+    script = hs.layout_remove_script(dev, "id")
+    assert "rm -rf -- /opt/litellm/.prisma-stage.*" in script
 
 
 def test_layout_creates_user_and_dirs(dev, local):
@@ -305,3 +389,94 @@ def test_no_script_mentions_secret_env_values(dev):
     host = dev.litellm.hosts[0]
     for script in hs.all_scripts(dev, host).values():
         assert "LITELLM_MASTER_KEY=" not in script and "DATABASE_URL=" not in script
+
+
+def _check(kind: str, live, staged, *renewed) -> tuple[int, str]:
+    """The rendered CHECKER, run in this process (what root runs with `python3 -I -c`)."""
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    argv = sys.argv
+    sys.argv = ["-c", kind, str(live), str(staged), *renewed]
+    try:
+        with contextlib.redirect_stderr(err):
+            exec(compile(pg.CHECKER, "<checker>", "exec"), {"__name__": "__main__"})
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = argv
+    return code, err.getvalue()
+
+
+def _tree(root, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+PACKAGE = {"__init__.py": "init\n", "_config.py": "config\n", "cli/prisma.py": "cli\n"}
+GENERATED = {"client.py": "class Prisma: ...\n", "models.py": "models\n", "schema.prisma": "schema\n", "engine/query.py": "q\n"}
+
+
+def test_checker_accepts_a_generation_and_refuses_what_the_generator_does_not_write(tmp_path):
+    live, staged = tmp_path / "live", tmp_path / "staged"
+    _tree(live, {**PACKAGE, "__pycache__/_config.cpython-311.pyc": "pip's"})
+    _tree(staged, {**PACKAGE, **GENERATED})
+    assert _check("package", live, staged) == (0, "")
+    # a previous generation in the venv: regenerated files may differ
+    _tree(live, {"client.py": "old client\n"})
+    assert _check("package", live, staged) == (0, "")
+    cases = {
+        "changed": lambda: (staged / "_config.py").write_text("evil\n"),
+        "removed": lambda: (staged / "cli" / "prisma.py").unlink(),
+        "unknown": lambda: (staged / "sitecustomize.py").write_text("x\n"),
+        "executable": lambda: os.chmod(staged / "client.py", 0o755),
+        "setuid": lambda: os.chmod(staged / "models.py", 0o4644),
+        "symlink": lambda: os.symlink("/etc/passwd", staged / "engine" / "http.py"),
+        "hard link": lambda: os.link(staged / "models.py", staged / "enums.py"),
+        "missing": lambda: (staged / "client.py").unlink(),
+    }
+    expected = {
+        "changed": "_config.py: changed", "removed": "cli/prisma.py: removed",
+        "unknown": "sitecustomize.py: not in the installed package and not the generator's",
+        "executable": "client.py: executable", "setuid": "models.py: setuid/setgid",
+        "symlink": "engine/http.py: symlink to /etc/passwd", "hard link": "enums.py: hard link",
+        "missing": "client.py: missing (the generator did not write it)",
+    }
+    for name, damage in cases.items():
+        import shutil
+
+        shutil.rmtree(staged)
+        _tree(staged, {**PACKAGE, **GENERATED})
+        damage()
+        code, err = _check("package", live, staged)
+        assert code == 1 and err.startswith("the staged prisma package is refused") and expected[name] in err, (name, err)
+
+
+def test_checker_lets_the_cache_grow_but_not_change(tmp_path):
+    live, staged = tmp_path / "live", tmp_path / "staged"
+    _tree(live, {"engines/query-engine": "engine v1\n", "cli/node_modules/prisma/index.js": "cli\n"})
+    _tree(staged, {"engines/query-engine": "engine v1\n", "cli/node_modules/prisma/index.js": "cli\n",
+                   "engines/schema-engine": "new download\n"})
+    os.symlink("../prisma/index.js", staged / "cli" / "node_modules" / "prisma" / "bin")
+    assert _check("cache", live, staged) == (0, "")
+    (staged / "engines" / "query-engine").write_text("engine v2\n")
+    code, err = _check("cache", live, staged)
+    assert code == 1 and "engines/query-engine: changed" in err
+    (staged / "engines" / "query-engine").write_text("engine v1\n")
+    os.chmod(staged / "engines" / "query-engine", 0o755)
+    assert "engines/query-engine: changed" in _check("cache", live, staged)[1]  # the mode is part of it
+    os.chmod(staged / "engines" / "query-engine", 0o644)
+    # a subtree the staging step renewed (a CLI from another lock) need not come back
+    (staged / "cli" / "node_modules" / "prisma" / "index.js").write_text("pinned cli\n")
+    assert _check("cache", live, staged)[0] == 1
+    assert _check("cache", live, staged, "cli") == (0, "")
+    os.symlink("/usr/bin", staged / "escape")
+    code, err = _check("cache", live, staged, "cli")
+    assert code == 1 and "escape: symlink to /usr/bin" in err
+    os.unlink(staged / "escape")
+    os.mkfifo(staged / "fifo")
+    assert "fifo: not a file or directory" in _check("cache", live, staged, "cli")[1]

@@ -30,6 +30,7 @@ from offline.engine import ProgramRun, RecordedResource, run_stack
 from rendering.admin_ui_dirs import build_ui_dirs_lines
 from tests.support.fake_upstreams import FakeOllama, free_port
 from tests.support.proxy_harness import OFFLINE_ENV
+from tests.support.tls_material import RealTlsOutputs
 from tests.support.transitions import Executor, Plan, describe, plan, state_after
 
 MASTER_KEY = "sk-rollout-rig-master-key-0123456789"
@@ -125,11 +126,13 @@ class Load:
     concurrency), until stop() or `max_requests` in total."""
 
     def __init__(self, url: str, concurrency: int = 4, max_requests: int = 100000, min_requests: int = 0, key: str = MASTER_KEY,
-                 client: Optional[Callable[[], httpx.Client]] = None, extensions: Optional[dict] = None):
+                 verify: Any = True, client: Optional[Callable[[], httpx.Client]] = None, extensions: Optional[dict] = None):
         self.url, self.concurrency, self.max_requests, self.min_requests = url, concurrency, max_requests, min_requests
         self.key = key
-        # the clients (e.g. verifying TLS against a test CA) and per-request extensions (sni_hostname)
-        self.client = client or (lambda: httpx.Client(timeout=60, trust_env=False))
+        self.verify = verify  # https: an ssl.SSLContext trusting the stack's CA(s)
+        # or the clients themselves (e.g. verifying TLS against a test CA), and per-request
+        # extensions (sni_hostname: the name verified when the URL holds an address)
+        self.client = client or (lambda: httpx.Client(timeout=60, trust_env=False, verify=self.verify))
         self.extensions = dict(extensions or {})
         self.stats = LoadStats()
         self._stop = threading.Event()
@@ -194,14 +197,21 @@ def read_chat_stream(resp: httpx.Response) -> tuple[str, bool]:
 
 
 class RolloutRig:
-    """Deploys `hosts` (name -> loopback address) behind the front door on this machine."""
+    """Deploys `hosts` (name -> loopback address) behind the front door on this machine.
 
-    def __init__(self, front_door: bool = True):
+    tls=True: HTTPS everywhere with `tls.issuer: internal-ca`; each program run names its CA
+    (`program(..., tls_ca=(cert, key), previous_ca_cert=...)`), the tls resources are computed for
+    real (tests.support.tls_material.RealTlsOutputs), and the load trusts `client_cas`."""
+
+    def __init__(self, front_door: bool = True, tls: bool = False):
         self.workdir = Path(tempfile.mkdtemp(prefix="litellm-rollout-"))
         self.port = free_port()
         self.run_id = uuid.uuid4().hex[:8]
         self.fake = FakeOllama(f"rollout-{self.run_id}").start()
         self.front_door = front_door
+        self.tls = tls
+        self.tls_outputs = RealTlsOutputs() if tls else None
+        self.client_cas: list[str] = []  # PEM of the CAs the load's clients trust (tls)
         self.current: Optional[ProgramRun] = None
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -217,7 +227,8 @@ class RolloutRig:
     # ---- the stack config ------------------------------------------------------------------
     def overrides(self, hosts: list[dict[str, Any]], *, routing_timeout: int = 30, rollout: str = "one-at-a-time",
                   readiness_timeout: int = 180, drain_timeout: Optional[int] = None,
-                  version: str = PINNED_LITELLM_VERSION) -> dict[str, Any]:
+                  version: str = PINNED_LITELLM_VERSION, previous_ca_cert: Optional[str] = None,
+                  with_one_host: bool = False) -> dict[str, Any]:
         install = self.workdir / "deploy"
         return {
             "litellm": {
@@ -228,13 +239,15 @@ class RolloutRig:
             "postgres": {"enabled": False, "host": "127.0.0.1"},
             "redis": {"host": "127.0.0.1", "port": 6379},
             "cache": {"enabled": False},
-            "tls": {"enabled": False},
+            "tls": ({"enabled": True, "issuer": "internal-ca",
+                     **({"previous_ca_cert": previous_ca_cert} if previous_ca_cert else {})} if self.tls else {"enabled": False}),
             "models": [{"id": f"rollout-{self.run_id}", "model_name": "llama3.2", "provider": "ollama_chat",
                         "model": "llama3.2", "api_base": self.fake.base_url}],
             "routing": {"num_retries": 1, "timeout": routing_timeout},
             "keys": [],
             "teams": [],
-            "frontDoor": {"address": "127.0.0.1", "check_interval_ms": 500, "fall": 2, "rise": 2},
+            "frontDoor": {"address": "127.0.0.1", "check_interval_ms": 500, "fall": 2, "rise": 2,
+                          **({"with_one_host": True} if with_one_host else {})},
             # the drain timeout defaults to routing.timeout (config/front_door.py)
             "rollout": {"mode": rollout, **({"drain_timeout_seconds": drain_timeout} if drain_timeout is not None else {})},
         }
@@ -243,7 +256,11 @@ class RolloutRig:
         secrets = {"masterKey": MASTER_KEY}
         for name, value in (kw.pop("env_secrets", None) or {}).items():
             secrets[f"envSecrets.{name}"] = value
-        return run_stack("local", secrets=secrets, overrides=self.overrides(hosts, **kw))
+        tls_ca = kw.pop("tls_ca", None)
+        if self.tls:
+            assert tls_ca is not None, "a TLS rig's program names its CA: tls_ca=(cert PEM, key PEM)"
+            secrets["tlsCaCert"], secrets["tlsCaKey"] = tls_ca
+        return run_stack("local", secrets=secrets, overrides=self.overrides(hosts, **kw), outputs_for=self.tls_outputs)
 
     def previous_release(self, hosts: list[dict[str, Any]], **kw: Any) -> ProgramRun:
         """`program` as the previous release of this project (PREVIOUS_RELEASE) renders it."""
@@ -251,7 +268,16 @@ class RolloutRig:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def client_verify(self) -> Any:
+        """What the load's clients verify the front door with: the CAs of `client_cas` (tls)."""
+        if not self.tls:
+            return True
+        import ssl
+
+        context = ssl.create_default_context(cadata="".join(self.client_cas))
+        return context
 
     # ---- changes ------------------------------------------------------------------------------
     def apply(self, new: Optional[ProgramRun]) -> Plan:
@@ -313,7 +339,7 @@ class RolloutRig:
 
     def apply_under_load(self, new: ProgramRun, concurrency: int = 4, min_requests: int = 0,
                          settle_requests: int = 40) -> tuple[Plan, LoadStats]:
-        load = Load(self.url, concurrency=concurrency, min_requests=min_requests).start()
+        load = Load(self.url, concurrency=concurrency, min_requests=min_requests, verify=self.client_verify()).start()
         # some traffic before the change, some after (the restarted proxies serve it too)
         while load.stats.sent < settle_requests:
             time.sleep(0.05)

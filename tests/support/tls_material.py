@@ -387,3 +387,75 @@ def make_intermediate_ca(ca_cert_pem: str, ca_key_pem: str, common_name: str = "
                     is_ca=True, key=KeySpec(algorithm="ECDSA", ecdsa_curve="P256"))
     key = generate_key(spec.key)
     return _pem(_sign(spec, key.public_key(), ca_cert.subject, ca_key, ca_key.public_key())), key_pem(key)
+
+
+# ------------------------------------------------------------------------------------------------
+# The tls provider, for real, under the mock engine
+# ------------------------------------------------------------------------------------------------
+
+
+class RealTlsOutputs:
+    """`outputs_for` of offline.engine.run_program/run_stack that computes the `tls:index/...`
+    resources for real (a key, a CSR, a self-signed or CA-signed certificate, with `cryptography`),
+    everything else as offline.engine.default_outputs does. Each result is kept per type, name and
+    inputs, as the provider's state keeps it: a later program run with the same inputs gets the same
+    key and certificate (nothing rolls), and changed inputs (a new CA given to LocallySignedCert) a
+    new one, as the provider's replace would make. Used by the rollout rig's TLS rows."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def __call__(self, type_token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        import json
+
+        from offline.engine import default_outputs
+
+        out = default_outputs(type_token, name, inputs)
+        if type_token not in (PRIVATE_KEY, SELF_SIGNED, CERT_REQUEST, LOCALLY_SIGNED):
+            return out
+        key = (type_token, name, json.dumps(inputs, sort_keys=True, default=str))
+        if key not in self._memo:
+            self._memo[key] = self._compute(type_token, inputs)
+        out.update(self._memo[key])
+        return out
+
+    @staticmethod
+    def _spec(inputs: dict[str, Any], subject: dict[str, Any], dns_names: list[str], ips: list[str]) -> CertSpec:
+        return CertSpec(subject=subject, dns_names=dns_names, ip_addresses=ips,
+                        allowed_uses=list(inputs.get("allowedUses") or []),
+                        validity_hours=int(inputs["validityPeriodHours"]),
+                        early_renewal_hours=int(inputs.get("earlyRenewalHours", 0)),
+                        is_ca=bool(inputs.get("isCaCertificate", False)), key=KeySpec(algorithm="ECDSA"))
+
+    def _compute(self, type_token: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        if type_token == PRIVATE_KEY:
+            k = generate_key(KeySpec.from_inputs(inputs))
+            public = k.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+            return {"privateKeyPem": key_pem(k), "privateKeyPemPkcs8": key_pem(k), "publicKeyPem": public}
+        if type_token == CERT_REQUEST:
+            k = serialization.load_pem_private_key(inputs["privateKeyPem"].encode(), password=None)
+            builder = x509.CertificateSigningRequestBuilder().subject_name(_name(dict(inputs.get("subject") or {})))
+            sans: list[x509.GeneralName] = [x509.DNSName(n) for n in inputs.get("dnsNames") or []]
+            sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in inputs.get("ipAddresses") or []]
+            if sans:
+                builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            csr = builder.sign(k, hashes.SHA256())
+            return {"certRequestPem": csr.public_bytes(serialization.Encoding.PEM).decode()}
+        if type_token == SELF_SIGNED:
+            k = serialization.load_pem_private_key(inputs["privateKeyPem"].encode(), password=None)
+            spec = self._spec(inputs, dict(inputs.get("subject") or {}), list(inputs.get("dnsNames") or []),
+                              list(inputs.get("ipAddresses") or []))
+            return {"certPem": _pem(_sign(spec, k.public_key(), _name(spec.subject), k, k.public_key()))}
+        # LOCALLY_SIGNED: the CSR's subject and names, signed by the CA given
+        csr = x509.load_pem_x509_csr(inputs["certRequestPem"].encode())
+        ca_cert = x509.load_pem_x509_certificate(inputs["caCertPem"].encode())
+        ca_key = serialization.load_pem_private_key(inputs["caPrivateKeyPem"].encode(), password=None)
+        try:
+            san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            dns_names, ips = san.get_values_for_type(x509.DNSName), [str(a) for a in san.get_values_for_type(x509.IPAddress)]
+        except x509.ExtensionNotFound:
+            dns_names, ips = [], []
+        attrs = {a.oid: a.value for a in csr.subject}
+        subject = {"commonName": attrs.get(NameOID.COMMON_NAME), "organization": attrs.get(NameOID.ORGANIZATION_NAME)}
+        spec = self._spec(inputs, subject, dns_names, ips)
+        return {"certPem": _pem(_sign(spec, csr.public_key(), ca_cert.subject, ca_key, ca_key.public_key()))}

@@ -59,6 +59,11 @@ def test_deploy_from_nothing(rig):
     assert "restarting with the new files" in rollout.stdout and "LiteLLM ready" in rollout.stdout, rollout.stdout[-2000:]
     install = next(e for e in rig.executor.log if e.step.name.endswith("-install"))
     assert "Generated Prisma Client Python" in install.stdout
+    # generated as nobody into a staging copy (rendering.prisma_generate), checked, moved in as root's
+    staged = rig.host.sudo(
+        "ls -d /opt/litellm/.prisma-stage.* 2>/dev/null; pkg=$(ls -d /opt/litellm/venvs/*/lib/python3*/site-packages/prisma); "
+        "test -s $pkg/client.py && echo client; find $pkg /opt/litellm/prisma ! -user root -o -perm /022 -o -perm /6000", check=False).stdout.split()
+    assert staged == ["client"], staged
     # the install never imports litellm (its import fetches the price map from GitHub)
     assert "model cost map" not in install.stdout, install.stdout[-2000:]
     # the hashed lock, installed as rendered (its file on the host is the committed lock)

@@ -11,8 +11,10 @@ written in place, one venv), so the first row is the upgrade to this release; th
 a drain-settings-only change, a new release of this project that edits only the restart script, a
 restart reason on each host (a new env entry), a host rename, a LiteLLM release that fails its
 readiness wait on host 1 followed by a retry, a revert and a fix-forward, an added host and a
-removed one, a unit-only change, a LiteLLM upgrade switched host by host, and a streaming request
-longer than a drain open through a rollout.
+removed one, a unit-only change, a LiteLLM upgrade switched host by host, a streaming request
+longer than a drain open through a rollout, a host address change, and (with
+`frontDoor.with_one_host`) two hosts to one, a restart of that lone host, and back to two. A CA
+rotation runs on a TLS gateway of its own: test_ca_rotation.py.
 """
 
 from __future__ import annotations
@@ -448,3 +450,57 @@ def test_host_address_change_moves_the_proxy_and_stops_the_old_one(rig):
     assert not Path(f"/proc/{old_pid}").exists(), f"the proxy at the old address (pid {old_pid}) still runs"
     assert not (old_dir / ".litellm-gateway-owner").exists()
     CURRENT["hosts"] = hosts
+
+
+def _pid(rig: RolloutRig, address: str) -> int:
+    return int((rig.workdir / "deploy" / "hosts" / address / "litellm.pid").read_text().split()[0])
+
+
+def test_two_to_one_host_keeps_the_front_door(rig):
+    """A local deploy with `frontDoor.with_one_host` goes from two hosts to one in place: the front
+    door stays (reloaded without host b), host b is drained before it stops, host a keeps running
+    behind the front door (same address and directory: not restarted)."""
+    hosts = CURRENT["hosts"][:1]
+    leaving = CURRENT["hosts"][1]["name"]
+    a_pid = _pid(rig, "127.0.0.2")
+    before = len(rig.executor.log)
+    p, stats = _roll(rig, hosts, with_one_host=True)
+    deleted = [s.name for chain in p.deletes for s in chain]
+    assert f"litellm-local-{leaving}-service" in deleted, rig.describe(p)
+    assert not [n for n in deleted if "proxy-a" in n or "frontdoor" in n], rig.describe(p)
+    assert p.by_name("litellm-local-frontdoor-service").op == "update", rig.describe(p)
+    assert "replace" not in p.ops().values(), rig.describe(p)
+    assert f"litellm-local-{leaving}-service" in _ran(rig, before)
+    _assert_no_failure(stats)
+    assert set(rig.assert_all_up()) == {"proxy-a"}
+    assert _pid(rig, "127.0.0.2") == a_pid
+
+
+def test_a_lone_host_behind_the_front_door_restarts_without_a_drain(rig):
+    """One host behind the kept front door, and a change that restarts it: there is no other server
+    to take its requests, so its rollout does not drain it (the rule "never drain the last server
+    UP" would otherwise refuse every restart): it restarts, becomes ready and is UP again. Requests
+    during the restart may fail, as with one host without a front door; not run under load."""
+    before = len(rig.executor.log)
+    p, _ = _program(rig, routing_timeout=47)
+    rig.apply(p)
+    CURRENT["kw"]["routing_timeout"] = 47
+    out = {e.step.name: e.stdout for e in rig.executor.log[before:]}
+    text = out["litellm-local-proxy-a-service"]
+    assert "is the only server of litellm_proxies: it restarts without a drain" in text, text
+    assert "LiteLLM ready" in text and "serving" in text, text
+    assert set(rig.assert_all_up()) == {"proxy-a"}
+
+
+def test_one_to_two_hosts_behind_the_kept_front_door(rig):
+    """... and back to two: the new host is created behind the front door (reloaded with it first);
+    host a is not restarted."""
+    hosts = [*CURRENT["hosts"], {"name": "proxy-d", "address": "127.0.0.6"}]
+    a_pid = _pid(rig, "127.0.0.2")
+    p, stats = _roll(rig, hosts)
+    assert set(_ops(p, "proxy-d-service").values()) == {"create"}, rig.describe(p)
+    assert p.by_name("litellm-local-frontdoor-service").op == "update", rig.describe(p)
+    assert not p.deletes and "replace" not in p.ops().values(), rig.describe(p)
+    _assert_no_failure(stats)
+    assert set(rig.assert_all_up()) == {"proxy-a", "proxy-d"}
+    assert _pid(rig, "127.0.0.2") == a_pid
