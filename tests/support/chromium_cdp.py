@@ -51,13 +51,13 @@ def chromium_path() -> str:
 
 
 class Chromium:
-    def __init__(self, work_dir: Path, *, start_timeout: float = 60.0) -> None:
+    def __init__(self, work_dir: Path, *, start_timeout: float = 60.0, extra_flags: tuple[str, ...] = ()) -> None:
         self.profile = Path(work_dir) / "chromium-profile"
         self.profile.mkdir(parents=True, exist_ok=True)
         self.log_path = Path(work_dir) / "chromium.log"
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [chromium_path(), *FLAGS, f"--user-data-dir={self.profile}", "--remote-debugging-port=0",
+            [chromium_path(), *FLAGS, *extra_flags, f"--user-data-dir={self.profile}", "--remote-debugging-port=0",
              "--remote-debugging-address=127.0.0.1", "about:blank"],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )

@@ -21,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import httpx
 
@@ -126,17 +126,21 @@ class Load:
     concurrency), until stop() or `max_requests` in total."""
 
     def __init__(self, url: str, concurrency: int = 4, max_requests: int = 100000, min_requests: int = 0, key: str = MASTER_KEY,
-                 verify: Any = True):
+                 verify: Any = True, client: Optional[Callable[[], httpx.Client]] = None, extensions: Optional[dict] = None):
         self.url, self.concurrency, self.max_requests, self.min_requests = url, concurrency, max_requests, min_requests
         self.key = key
         self.verify = verify  # https: an ssl.SSLContext trusting the stack's CA(s)
+        # or the clients themselves (e.g. verifying TLS against a test CA), and per-request
+        # extensions (sni_hostname: the name verified when the URL holds an address)
+        self.client = client or (lambda: httpx.Client(timeout=60, trust_env=False, verify=self.verify))
+        self.extensions = dict(extensions or {})
         self.stats = LoadStats()
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     def _worker(self) -> None:
-        with httpx.Client(timeout=60, trust_env=False, verify=self.verify) as http:
+        with self.client() as http:
             while True:
                 with self._lock:
                     if (self._stop.is_set() and self.stats.sent >= self.min_requests) or self.stats.sent >= self.max_requests:
@@ -149,6 +153,7 @@ class Load:
                         f"{self.url}/v1/chat/completions",
                         headers={"Authorization": f"Bearer {self.key}"},
                         json={"model": "llama3.2", "messages": [{"role": "user", "content": f"hello {uuid.uuid4().hex}"}]},
+                        extensions=self.extensions,
                     )
                     ok = resp.status_code == 200 and "[fake:" in resp.text
                     error = "" if ok else f"HTTP {resp.status_code}: {resp.text[:200]}"

@@ -10,12 +10,20 @@ validation; each one is named in `StackOverrides` below):
   host keys; `sshPrivateKey`: the bed's deploy key. `litellm.port`: a free port (the containers
   share this machine's network namespace).
 - `models`: one deployment on a FakeOllama on loopback (the catalog's hosts are data only);
-  `model_source: config`; no teams/keys catalog (the dynamic providers are not run here).
+  `model_source: config`. `teams`/`keys`: one team and one key of it (BED_TEAM, BED_KEY; the
+  committed catalogs name models the bed does not serve). The Team and VirtualKey are created,
+  diffed and deleted by the project's dynamic providers inside the real dynamic-provider host over
+  gRPC, in the plan's order, against the stack's own admin URL (derived from the stack config: the
+  front door's address when there is one), as the engine would (tests.support.dynamic_steps).
 - `postgres`: the machine's PostgreSQL 127.0.0.1:5432 with scratch role/database names and
   `sslmode: disable`; the declared Role/Database/Grant are applied for real
   (tests.support.postgres_apply.apply_declared, what pulumi-postgresql runs) before the host steps.
 - `redis`: the machine's Redis 127.0.0.1:6379 (no ACL management), `cache` off (no shared keys
-  with other test runs), `dns` off, `tls` off (the mock engine's certificates are placeholders),
+  with other test runs); or, with `redis_host`, a Redis 7 of the test's own on that bed host's
+  127.0.1.N (started by `start_bed_redis`: an ACL file, a password on `default`, an admin ACL user)
+  managed as the stack says: `manage_acl` over SSH to that host (`ssh_host`, `host_key`) as
+  `admin_user` with the secret `redisAdminPassword`, the gateway's own password as the secret
+  `redisPassword`, `cache` on; `dns` off, `tls` off (the mock engine's certificates are placeholders),
   `observability`: prometheus, no alerting (its webhook would leave loopback).
 
 - `dns` (with `dns_host`): the DNS server is a bed host whose `samba-tool` is the recording
@@ -51,15 +59,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import httpx
+
 from config.litellm_settings import PINNED_LITELLM_VERSION
 from offline.engine import ProgramRun, RecordedResource, run_stack
 from tests.support.fake_upstreams import FakeOllama, free_port
 from tests.support.postgres_apply import apply_declared, apply_litellm_migrations
 from tests.support.systemd_bed import CONTAINER_ENGINE_DIR, DEPLOY_USER, BedHost, SystemdBed
+from tests.support.dynamic_steps import DynamicSteps
 from tests.support.transitions import Executor, Plan, describe, plan, state_after
 
 POSTGRES_TYPES = ("postgresql:index/role:Role", "postgresql:index/database:Database", "postgresql:index/grant:Grant")
 OFFLINE_ENV_FILE = "/etc/litellm-bed/prisma-offline.env"
+BED_TEAM = {"team_id": "bed-platform", "alias": "Bed platform", "models": ["llama3.2"], "rpm_limit": 6000}
+BED_KEY = {"alias": "bed-app", "service": "bed-app", "team": "bed-platform", "models": ["llama3.2"], "rpm_limit": 6000,
+           "metadata": {"owner": "bed"}}
 
 
 def prisma_offline_env() -> dict[str, str]:
@@ -87,6 +101,41 @@ def seed_offline_prisma(h: BedHost) -> None:
         "systemctl daemon-reexec",
     ])
     h.sudo(script, timeout=120)
+
+
+FRONT_DOOR_NAME = "litellm-lb"
+UI_USER = "gateway-admin"
+REDIS_DIR = "/var/lib/bed-redis"
+REDIS_UNIT = "bed-redis.service"
+REDIS_ADMIN = "bed-admin"
+REDIS_ACL_USER = "litellm-bed"
+
+
+def start_bed_redis(h: BedHost, port: int, default_password: str, admin_password: str) -> None:
+    """A redis-server of the test's own on `h`'s own address (a transient unit, as user redis), with an
+    ACL file (so `ACL SAVE` works), `default` behind a password and an admin user allowed everything.
+    The passwords travel on stdin as SHA-256 only."""
+    import hashlib
+
+    sha = lambda pw: hashlib.sha256(pw.encode()).hexdigest()  # noqa: E731
+    acl = (f"user default on #{sha(default_password)} ~* &* +@all\n"
+           f"user {REDIS_ADMIN} on #{sha(admin_password)} ~* &* +@all\n")
+    conf = "\n".join([f"bind {h.address}", f"port {port}", "protected-mode yes", f"dir {REDIS_DIR}",
+                      f"aclfile {REDIS_DIR}/users.acl", 'save ""', "appendonly no", "daemonize no", ""])
+    h.sudo(f"install -d -m 0700 -o redis -g redis {REDIS_DIR} && cat > {REDIS_DIR}/users.acl && chown redis: {REDIS_DIR}/users.acl "
+           f"&& chmod 0600 {REDIS_DIR}/users.acl", input=acl)
+    h.sudo(f"cat > {REDIS_DIR}/redis.conf && chown redis: {REDIS_DIR}/redis.conf", input=conf)
+    h.sudo(f"systemctl stop {REDIS_UNIT} 2>/dev/null; systemctl reset-failed {REDIS_UNIT} 2>/dev/null; "
+           f"systemd-run --unit={REDIS_UNIT} -p User=redis -p Group=redis /usr/bin/redis-server {REDIS_DIR}/redis.conf "
+           f"&& for i in $(seq 1 50); do redis-cli -h {h.address} -p {port} ping 2>&1 | grep -q NOAUTH && exit 0; sleep 0.2; done; "
+           f"journalctl -u {REDIS_UNIT} -n 20 --no-pager; exit 1")
+
+
+def bed_redis_cli(h: BedHost, port: int, user: str, password: str, command: str, check: bool = True) -> str:
+    """One redis-cli command on `h` as `user`; the password on stdin into REDISCLI_AUTH (never an argument)."""
+    script = (f"IFS= read -r REDISCLI_AUTH; export REDISCLI_AUTH; "
+              f"redis-cli --no-auth-warning -h {h.address} -p {port} --user {shlex.quote(user)} {command} 2>&1")
+    return h.ssh(f"bash -c {shlex.quote(script)}", input=password + "\n", check=check).stdout
 
 
 DNS_ZONE = "hx.dev.local"
@@ -135,13 +184,26 @@ class SshStackRig:
     # the host's own 127.0.1.N; the containers share this machine's network namespace)
     front_door: Optional[BedHost] = None
     agent_port: int = field(default_factory=free_port)
+    # a Redis of the test's own on this bed host, its ACL user managed by the stack (module doc)
+    redis_host: Optional[BedHost] = None
+    redis_port: int = field(default_factory=free_port)
+    redis_default_password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    redis_admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    redis_password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # `tls.issuer: provided`: a test CA and one server certificate naming every host, the service and
+    # the front door (tests.support.tls_material), as an operator's own chain; everything else as rendered
+    tls_provided: bool = False
+    # `adminUi: {enabled: true, username: UI_USER}` with the secret `uiPassword`
+    admin_ui: bool = False
+    ui_password: str = field(default_factory=lambda: "ui-" + secrets.token_urlsafe(18))
 
     def __post_init__(self) -> None:
         self.model_id = f"bed-{secrets.token_hex(3)}"
         self.fake = FakeOllama(self.model_id).start()
         self.role = self.scratch.role_name("bed")
         self.database = self.scratch.database_name("bed")
-        self.executor = Executor(env={}, cwd="/", substitute={"-migrate": self._migrate_stand_in})
+        self.dynamic = DynamicSteps()
+        self.executor = Executor(env={}, cwd="/", substitute={"-migrate": self._migrate_stand_in}, dynamic=self.dynamic)
         self.migration_reports: list = []
         import threading
 
@@ -150,6 +212,16 @@ class SshStackRig:
             seed_offline_prisma(h)
         if self.dns_host is not None:
             install_samba_stand_in(self.dns_host, self.dns_password)
+        if self.tls_provided:
+            from tests.support.tls_material import make_server_cert, make_test_ca
+
+            self.tls_ca_pem, ca_key = make_test_ca("Bed test CA")
+            names = [f"{h.name}.{DNS_ZONE}" for h in self.hosts] + [self.service_name]
+            if self.front_door is not None:
+                names.append(f"{FRONT_DOOR_NAME}.{DNS_ZONE}")
+            self.tls_chain_pem, self.tls_key_pem = make_server_cert(self.tls_ca_pem, ca_key, names)
+        if self.redis_host is not None:
+            start_bed_redis(self.redis_host, self.redis_port, self.redis_default_password, self.redis_admin_password)
 
     # ---- the stack ------------------------------------------------------------------------------
     def overrides(self, **kw: Any) -> dict[str, Any]:
@@ -161,7 +233,7 @@ class SshStackRig:
         }
         front_door = {}
         if self.front_door is not None:
-            front_door = {"frontDoor": {"name": "litellm-lb", "address": self.front_door.address,
+            front_door = {"frontDoor": {"name": FRONT_DOOR_NAME, "address": self.front_door.address,
                                         "host_key": self.front_door.host_key_line, "agent_port": self.agent_port}}
         return {
             **front_door,
@@ -169,25 +241,39 @@ class SshStackRig:
             "litellm": litellm,
             "postgres": {"host": "127.0.0.1", "port": 5432, "admin_user": "postgres", "sslmode": "disable",
                          "database": self.database, "role": self.role, "connection_limit": 10 * len(self.hosts) * kw.get("workers", 1)},
-            "redis": {"host": "127.0.0.1", "port": 6379},
-            "cache": {"enabled": False},
+            "redis": ({"host": self.redis_host.address, "port": self.redis_port, "user": REDIS_ACL_USER, "manage_acl": True,
+                       "ssh_host": self.redis_host.address, "host_key": self.redis_host.host_key_line, "admin_user": REDIS_ADMIN}
+                      if self.redis_host is not None else {"host": "127.0.0.1", "port": 6379}),
+            "cache": {"enabled": self.redis_host is not None},
             "dns": ({"enabled": True, "server": self.dns_host.address, "zone": DNS_ZONE, "admin_user": "Administrator",
                      "auth": "authfile", "host_key": self.dns_host.host_key_line}
                     if self.dns_host is not None else {"enabled": False}),
-            "tls": {"enabled": False, "allow_plaintext": True},
+            "tls": ({"enabled": True, "issuer": "provided"} if self.tls_provided
+                    else {"enabled": False, "allow_plaintext": True}),
             "observability": {"callbacks": ["prometheus"]},
             "models": [{"id": self.model_id, "model_name": "llama3.2", "provider": "ollama_chat",
                         "model": "llama3.2", "api_base": self.fake.base_url}],
             "routing": {"num_retries": 1, "timeout": kw.get("routing_timeout", 30)},
             "catalogFiles": None,
-            "keys": [],
-            "teams": [],
+            "keys": [BED_KEY],
+            "teams": [BED_TEAM],
             "protect": False,
+            "adminUi": {"enabled": True, "username": UI_USER} if self.admin_ui else None,
+            # the bed's names resolve nowhere (the DNS server is the recording stand-in): with DNS on,
+            # the providers are pointed at the host (the operator's override, e.g. for a tunnel);
+            # without, they derive the front door's (else the host's) address from the stack config
+            "adminUrl": f"http://{self.hosts[0].address}:{self.port}" if self.dns_host is not None else None,
         }
 
     def program(self, **kw: Any) -> ProgramRun:
         secrets_ = {"masterKey": self.master_key, "sshPrivateKey": self.bed.private_key,
                     "postgresAdminPassword": "unused-with-trust-auth", "dnsAdminPassword": self.dns_password}
+        if self.admin_ui:
+            secrets_["uiPassword"] = self.ui_password
+        if self.tls_provided:
+            secrets_.update(tlsCertChain=self.tls_chain_pem, tlsKey=self.tls_key_pem, tlsCaCert=self.tls_ca_pem)
+        if self.redis_host is not None:
+            secrets_.update(redisAdminPassword=self.redis_admin_password, redisPassword=self.redis_password)
         return run_stack("dev", secrets=secrets_, overrides=self.overrides(**kw))
 
     # ---- substitutions ----------------------------------------------------------------------------
@@ -229,14 +315,21 @@ class SshStackRig:
         for step in p.steps:
             if step.op == "create" and step.new.type in POSTGRES_TYPES:
                 apply_declared(self.scratch.admin, step.new.type, step.new.inputs)
+        self.dynamic.begin((new or self.current).inputs)  # type: ignore[union-attr]
         try:
             self.executor.execute(p)
         except BaseException:
             # what the engine stores after a failed step (tests.support.transitions.state_after)
             self.current = state_after(p, self.current, new, self.executor.completed)
             raise
+        finally:
+            self.dynamic.end()
         self.current = new
         return p
+
+    def key_value(self, alias: str = BED_KEY["alias"]) -> str:
+        """The value of a key the VirtualKey provider created (its secret output `key`)."""
+        return self.dynamic.outputs_of(f"litellm-dev-key-{alias}").plain("key")
 
     def describe(self, p: Plan) -> str:
         return describe(p)
@@ -245,7 +338,25 @@ class SshStackRig:
     def url(self) -> str:
         """Where consumers go: the front door when there is one, else the (only) proxy."""
         address = self.front_door.address if self.front_door is not None else "127.0.0.1"
-        return f"http://{address}:{self.port}"
+        return f"{'https' if self.tls_provided else 'http'}://{address}:{self.port}"
+
+    @property
+    def service_name(self) -> str:
+        return f"litellm.{DNS_ZONE}"
+
+    def client(self) -> "httpx.Client":
+        """An HTTP client for `url`: with TLS it verifies against the test CA only (the name: see
+        `extensions`); never an HTTP proxy from the environment."""
+        import ssl
+
+        verify = ssl.create_default_context(cadata=self.tls_ca_pem) if self.tls_provided else True
+        return httpx.Client(timeout=60, trust_env=False, verify=verify)
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        """Per request: with TLS the name the certificate is verified against (and SNI) is the
+        service's, while the connection goes to the front door's address (the bed has no DNS)."""
+        return {"sni_hostname": self.service_name} if self.tls_provided else {}
 
     def server_states(self) -> dict[str, str]:
         """HAProxy's status of every server of the backend, read on the front door's admin socket."""
@@ -280,3 +391,5 @@ class SshStackRig:
                 self.apply(None)
         finally:
             self.fake.close()
+            if self.redis_host is not None and self.redis_host.running:
+                self.redis_host.sudo(f"systemctl stop {REDIS_UNIT}; rm -rf {REDIS_DIR}", check=False)

@@ -41,7 +41,11 @@ pulumi/pulumi-command @010bd8e0, pulumi/pulumi-go-provider @ac69bde0):
 deploy) execute over real OpenSSH against their `connection`, exactly as pulumi-command's remote
 provider runs them (tests.support.remote_steps, which cites the provider's files), with the
 previous run's stdout/stderr kept per resource for `addPreviousOutputInEnv`; the error of a failed
-remote step is the provider's message. Other custom resources (random, tls) keep the values the mock engine gave them and are no-ops, as are component resources.
+remote step is the provider's message. With `dynamic=` (tests.support.dynamic_steps.DynamicSteps),
+`pulumi-python:dynamic/...` resources (the admin API's Model/Team/VirtualKey, the salt-key guard) run
+through Pulumi's real dynamic-provider host over gRPC, as the engine runs them; without it they are
+no-ops. Other custom resources (random, tls) keep the values the mock engine gave them and are
+no-ops, as are component resources.
 `substitute` replaces a named step's script with a stand-in (the transition tests replace the
 host's `install`, which would pip-install LiteLLM from the network into the venv, by a link to the
 test venv that already holds the pinned release); every other script runs exactly as rendered.
@@ -59,6 +63,7 @@ from typing import Callable, Optional
 from offline.engine import ProgramRun, RecordedResource
 # The engine-step planning (Step, Plan, plan, aliases, replace-on-changes, delete order) is the product's.
 from offline.plan import REPLACE_ON_CHANGES, Plan, Step, describe, plan  # noqa: F401
+from tests.support.dynamic_steps import DynamicSteps, is_dynamic
 
 LOCAL_COMMAND = "command:local:Command"
 REMOTE_COMMAND = "command:remote:Command"
@@ -89,11 +94,13 @@ class Executor:
         substitute: Optional[dict[str, Callable[[RecordedResource], Optional[str]]]] = None,
         parallelism: int = 8,
         on_step: Optional[Callable[[Executed], None]] = None,
+        dynamic: Optional["DynamicSteps"] = None,
     ):
         self.env, self.cwd = env, cwd
         self.substitute = substitute or {}
         self.parallelism = parallelism
         self.on_step = on_step
+        self.dynamic = dynamic
         self.log: list[Executed] = []
         self._lock = threading.Lock()
         # the provider state's stdout/stderr of each remote Command (by URN), for the next run's
@@ -101,6 +108,9 @@ class Executor:
         self.outputs: dict[str, tuple[str, str]] = {}
 
     def _run(self, step: Step, r: RecordedResource, which: str) -> None:
+        if self.dynamic is not None and is_dynamic(r):
+            self._run_dynamic(step, r, which)
+            return
         if r.type not in (LOCAL_COMMAND, REMOTE_COMMAND):
             return
         command = r.inputs.get(which)
@@ -136,6 +146,22 @@ class Executor:
             self.on_step(executed)
         if proc.returncode != 0:
             raise StepFailed(step, proc.returncode, out)
+
+    def _run_dynamic(self, step: Step, r: RecordedResource, which: str) -> None:
+        from tests.support.dynamic_steps import DynamicProviderError
+
+        try:
+            line = self.dynamic.run(step.op, r, which)  # type: ignore[union-attr]
+        except DynamicProviderError as exc:
+            executed = Executed(step, which, str(exc))
+            with self._lock:
+                self.log.append(executed)
+            raise StepFailed(step, None, str(exc), message=f"{step.op} {step.name}: {exc}") from None
+        executed = Executed(step, which, line)
+        with self._lock:
+            self.log.append(executed)
+        if self.on_step:
+            self.on_step(executed)
 
     def _run_remote(self, step: Step, r: RecordedResource, which: str, command: str) -> None:
         from tests.support.remote_steps import RemoteStepError, run_remote

@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.postgres_apply import scratch_cluster_objects
 from tests.support.postgres_fixtures import ADMIN_DSN, process_prefix
-from tests.support.ssh_stack import DNS_ZONE, SshStackRig, samba_records
+from tests.support.ssh_stack import DNS_ZONE, REDIS_ACL_USER, REDIS_ADMIN, SshStackRig, bed_redis_cli, samba_records
 from tests.support.transitions import StepFailed, plan
 
 UNIT = "litellm.service"
@@ -30,7 +30,8 @@ def rig(systemd_bed):
               "&& install -d -m 0755 /etc/litellm")
     with scratch_cluster_objects(ADMIN_DSN, prefix=process_prefix("bed")) as scratch:
         # DNS: the front-door bed host plays the domain controller (recording samba-tool)
-        r = SshStackRig(systemd_bed, [host], scratch, dns_host=systemd_bed.host("door"))
+        # and the Redis host: a Redis of the test's own there, its ACL user managed over SSH
+        r = SshStackRig(systemd_bed, [host], scratch, dns_host=systemd_bed.host("door"), redis_host=systemd_bed.host("door"))
         r.host = host
         try:
             yield r
@@ -51,7 +52,7 @@ def test_deploy_from_nothing(rig):
     remote = [s for s in p.steps if s.new.type == "command:remote:Command"]
     assert remote and {s.op for s in remote} == {"create"}
     ran = [e.step.name.rsplit("-", 1)[-1] for e in rig.executor.log]
-    for step in ("claim", "layout", "install", "config", "env", "unit", "migrate", "service"):
+    for step in ("claim", "layout", "install", "config", "env", "unit", "migrate", "service", "user"):
         assert step in ran, (step, ran)
     # the host's rollout (one step): staged files in place, restart, readiness wait
     rollout = next(e for e in rig.executor.log if e.step.name.endswith("-service"))
@@ -72,12 +73,13 @@ def test_deploy_from_nothing(rig):
     assert rig.host.sudo("cat /opt/litellm/requirements.lock").stdout == lock_text(PINNED_LITELLM_VERSION)
     ready = httpx.get(f"{rig.url}/health/readiness", timeout=30)
     assert ready.status_code == 200 and ready.json().get("db") == "connected", ready.text
+    details = httpx.get(f"{rig.url}/health/readiness/details", headers={"Authorization": f"Bearer {rig.master_key}"}, timeout=30)
+    assert details.status_code == 200 and details.json().get("cache") == "redis", details.text
     assert _chat(rig, rig.master_key).status_code == 200
-    # a virtual key stored in the database answers; an unknown key is refused
-    made = httpx.post(f"{rig.url}/key/generate", headers={"Authorization": f"Bearer {rig.master_key}"},
-                      json={"models": ["llama3.2"]}, timeout=60)
-    assert made.status_code == 200, made.text
-    answer = _chat(rig, made.json()["key"])
+    # the stack's key, made by the VirtualKey provider in the dynamic-provider host (adminUrl: the
+    # host), answers; an unknown key is refused
+    assert ("Create", "litellm-dev-key-bed-app") in rig.dynamic.calls, rig.dynamic.calls
+    answer = _chat(rig, rig.key_value())
     assert answer.status_code == 200 and "[fake:" in answer.text, answer.text
     refused = _chat(rig, "sk-not-a-key-of-this-stack")
     assert refused.status_code == 401, refused.text
@@ -87,6 +89,39 @@ def test_deploy_from_nothing(rig):
     assert records.get(f"{DNS_ZONE}|litellm|CNAME") == [f"{rig.host.name}.{DNS_ZONE}"], records
     calls = [__import__("json").loads(line) for line in rig.dns_host.sudo("cat /var/lib/fake-samba/calls.jsonl").stdout.splitlines()]
     assert calls and all(c["password_ok"] and c["auth_mode"] == "600" for c in calls), calls
+
+
+def _acl(rig, command, user=REDIS_ADMIN, password=None, check=True):
+    return bed_redis_cli(rig.redis_host, rig.redis_port, user, rig.redis_admin_password if password is None else password,
+                         command, check=check)
+
+
+def test_the_redis_acl_user_is_managed_over_ssh_and_the_proxy_caches_as_it(rig):
+    """`manage_acl`: the stack's ACL step ran on the Redis host over SSH as `admin_user` (its password
+    from the secret stdin); the proxy uses that user, whose rules confine it to the cache namespace."""
+    acl_step = next(e for e in rig.executor.log if e.step.name.endswith("-redis-acl-user"))
+    assert acl_step.command == "create" and rig.redis_password not in acl_step.stdout and rig.redis_admin_password not in acl_step.stdout
+    user = _acl(rig, f"ACL GETUSER {REDIS_ACL_USER}")
+    namespace = "litellm.dev.cache"
+    assert "on" in user.split() and f"~{namespace}:*" in user, user
+    assert "-flushall" in user or "-@dangerous" in user, user
+    # the gateway's password works for its user, a wrong one is refused
+    assert _acl(rig, "PING", user=REDIS_ACL_USER, password=rig.redis_password).strip() == "PONG"
+    wrong = _acl(rig, "PING", user=REDIS_ACL_USER, password="not-the-password", check=False)
+    assert "WRONGPASS" in wrong, wrong
+    # the proxy's response cache: a repeated request is answered from this Redis, under the namespace
+    prompt = f"cache me {time.monotonic_ns()}"
+    before = rig.fake.count
+    first = _chat(rig, rig.master_key, prompt)
+    second = _chat(rig, rig.master_key, prompt)
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    key = second.headers.get("x-litellm-cache-key", "")
+    assert key.startswith(f"{namespace}:"), dict(second.headers)
+    assert rig.fake.count == before + 1, "the repeated request reached the upstream"
+    # the entry is there, readable by the gateway's user; outside its namespace it is refused
+    assert _acl(rig, f"EXISTS {key}", user=REDIS_ACL_USER, password=rig.redis_password).strip() == "1"
+    outside = _acl(rig, "GET someone-else:key", user=REDIS_ACL_USER, password=rig.redis_password, check=False)
+    assert "NOPERM" in outside, outside
 
 
 def test_the_unit_runs_under_the_rendered_sandbox(rig, record_property):
@@ -215,6 +250,8 @@ def test_destroy_removes_what_the_stack_created_and_nothing_else(rig):
         "systemctl is-active litellm.service || true", check=False).stdout.split("\n")
     assert [line for line in left if line] in (["inactive"], ["unknown"]), left
     assert samba_records(rig.dns_host) == {}  # the records went with the stack
+    assert _acl(rig, f"ACL GETUSER {REDIS_ACL_USER}").strip() == ""  # and the Redis ACL user
+    assert ("Delete", "litellm-dev-key-bed-app") in rig.dynamic.calls and ("Delete", "litellm-dev-team-bed-platform") in rig.dynamic.calls
     # what existed before the stack: left alone (the adopted config directory too)
     assert h.sudo("cat /opt/preexisting/file; id -un bystander; id -un deploy; test -d /etc/litellm && echo etc-litellm").stdout.split() == [
         "keep", "bystander", "deploy", "etc-litellm"]

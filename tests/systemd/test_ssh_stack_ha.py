@@ -2,7 +2,10 @@
 hosts (lite-a, lite-b) behind the HAProxy front door on a third (door), PostgreSQL and Redis on
 this machine's 127.0.0.1 (tests.support.ssh_stack: what differs from the committed stack and the
 named substitutions). Each proxy and its drain agent listen on their host's own 127.0.1.N (the
-containers share this machine's network namespace); the front door on door's.
+containers share this machine's network namespace); the front door on door's. TLS everywhere with
+`tls.issuer: provided` (a test CA's certificate naming the hosts, the service and the front door):
+HAProxy verifies each proxy's certificate against the CA and the host's name, the clients (the
+providers, the tests, the load) verify the front door's against the CA and the service's name.
 
 One deployed stack serves every scenario, in file order: deploy, a release the proxy cannot boot
 (host 1 fails with its journal while host 2 serves; revert), a config change rolled under load, a
@@ -32,16 +35,32 @@ AGENT = "litellm-drain-agent.service"
 def rig(systemd_bed):
     hosts = [systemd_bed.host("lite-a"), systemd_bed.host("lite-b")]
     with scratch_cluster_objects(ADMIN_DSN, prefix=process_prefix("bedha")) as scratch:
-        r = SshStackRig(systemd_bed, hosts, scratch, front_door=systemd_bed.host("door"))
+        r = SshStackRig(systemd_bed, hosts, scratch, front_door=systemd_bed.host("door"), tls_provided=True,
+                        admin_ui=True)
+        r.http = r.client()
         try:
             yield r
         finally:
+            r.http.close()
             r.close()
 
 
 def _chat(rig, key, content="hello"):
-    return httpx.post(f"{rig.url}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=60,
-                      json={"model": "llama3.2", "messages": [{"role": "user", "content": content}]}, trust_env=False)
+    return rig.http.post(f"{rig.url}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, extensions=rig.extensions,
+                         json={"model": "llama3.2", "messages": [{"role": "user", "content": content}]})
+
+
+def _load(rig, key):
+    return Load(rig.url, concurrency=2, key=key, client=rig.client, extensions=rig.extensions).start()
+
+
+def _served_name_verifies(rig, address: str, name: str) -> bool:
+    """The proxy on `address` serves a certificate that verifies against the test CA for `name`."""
+    import ssl
+
+    ctx = ssl.create_default_context(cadata=rig.tls_ca_pem)
+    with socket.create_connection((address, rig.port), timeout=10) as raw, ctx.wrap_socket(raw, server_hostname=name) as tls:
+        return tls.version() is not None
 
 
 def _agent_says(address: str, port: int) -> str:
@@ -68,16 +87,72 @@ def test_deploy_from_nothing_through_the_front_door(rig):
         assert f"{h.address}:{rig.port}" in local and not {f"0.0.0.0:{rig.port}", f"*:{rig.port}"} & local, listening
         assert _agent_says(h.address, rig.agent_port) == "ready"
     assert rig.assert_all_up() == {h.name: "UP" for h in rig.hosts}
-    ready = httpx.get(f"{rig.url}/health/readiness", timeout=30, trust_env=False)
+    ready = rig.http.get(f"{rig.url}/health/readiness", extensions=rig.extensions)
     assert ready.status_code == 200 and ready.json().get("db") == "connected", ready.text
-    # a key made through the front door answers there; an unknown key is refused
-    made = httpx.post(f"{rig.url}/key/generate", headers={"Authorization": f"Bearer {rig.master_key}"},
-                      json={"models": ["llama3.2"]}, timeout=60, trust_env=False)
-    assert made.status_code == 200, made.text
-    rig.key = made.json()["key"]
+    # TLS: HAProxy checks each proxy (UP above) with `verify required` against the CA and the host's
+    # name; the front door's certificate verifies for the service's name only
+    cfg = rig.front_door.sudo("cat /etc/haproxy/haproxy.cfg").stdout
+    assert "ssl verify required ca-file" in cfg, cfg
+    for h in rig.hosts:
+        assert f"sni str({h.name}.hx.dev.local) verifyhost {h.name}.hx.dev.local" in cfg, cfg
+        assert _served_name_verifies(rig, h.address, f"{h.name}.hx.dev.local")
+    with rig.client() as fresh, pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):  # a new connection
+        fresh.get(f"{rig.url}/health/readiness", extensions={"sni_hostname": "not-the-service.hx.dev.local"})
+    # the stack's team and key, made by the project's providers in the dynamic-provider host, after
+    # both rollouts, through the front door (the admin URL derived from the stack config)
+    order = [e.step.name for e in rig.executor.log]
+    made = [(m, n) for m, n in rig.dynamic.calls if n.startswith(("litellm-dev-team-", "litellm-dev-key-"))]
+    assert made == [("Check", "litellm-dev-team-bed-platform"), ("Create", "litellm-dev-team-bed-platform"),
+                    ("Check", "litellm-dev-key-bed-app"), ("Create", "litellm-dev-key-bed-app")], made
+    assert order.index("litellm-dev-team-bed-platform") > max(order.index(_service(rig, h)) for h in rig.hosts), order
+    rig.key = rig.key_value()
+    info = rig.http.get(f"{rig.url}/key/info", params={"key": rig.key}, headers={"Authorization": f"Bearer {rig.master_key}"},
+                        extensions=rig.extensions)
+    assert info.status_code == 200, info.text
+    assert {k: info.json()["info"].get(k) for k in ("key_alias", "team_id", "models")} == {
+        "key_alias": "bed-app", "team_id": "bed-platform", "models": ["llama3.2"]}, info.text
+    # that key answers through the front door; an unknown key is refused
     answer = _chat(rig, rig.key)
     assert answer.status_code == 200 and "[fake:" in answer.text, answer.text
     assert _chat(rig, "sk-not-a-key-of-this-stack").status_code == 401
+
+
+def test_the_admin_ui_renders_through_the_front_door_in_chromium(rig, tmp_path):
+    """Headless Chromium (tests.support.chromium_cdp) at the service's https URL: the name mapped to
+    the front door's address (the bed has no DNS), its certificate accepted by the pin of its public
+    key only (`--ignore-certificate-errors-spki-list`: no other certificate passes). The login page,
+    the stack's UI credentials reaching the dashboard, the provider-created key listed."""
+    import base64
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.support.chromium_cdp import Chromium
+    from tests.support.ssh_stack import UI_USER
+
+    leaf = x509.load_pem_x509_certificate(rig.tls_chain_pem.encode())
+    spki = leaf.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pin = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    base = f"https://{rig.service_name}:{rig.port}"
+    flags = (f"--host-resolver-rules=MAP {rig.service_name} {rig.front_door.address}", f"--ignore-certificate-errors-spki-list={pin}")
+    with Chromium(tmp_path, extra_flags=flags) as browser:
+        page = browser.new_page()
+        page.send("Network.clearBrowserCookies")
+        page.navigate(f"{base}/ui/login")
+        page.wait_for("!!document.querySelector('input[type=password]')", what="the login form")
+        assert page.screenshot(tmp_path / "login.png").stat().st_size > 5000
+        page.type_into("input[name=username], input[placeholder='Enter your username']", UI_USER)
+        page.type_into("input[type=password]", rig.ui_password)
+        page.click("button[type=submit]")
+        page.wait_for("!location.pathname.endsWith('/login') && !location.pathname.endsWith('/login/')",
+                      what="leaving the login page")
+        cookies = page.send("Network.getCookies", {"urls": [f"{base}/"]})["cookies"]
+        assert any(c["name"] == "token" for c in cookies), [c["name"] for c in cookies]
+        page.navigate(f"{base}/ui/?page=api-keys")
+        page.wait_for("document.body.innerText.includes('bed-app')", timeout=120, what="the provider-created key listed")
+        assert page.screenshot(tmp_path / "keys.png").stat().st_size > 20000
+        assert rig.ui_password not in page.evaluate("document.documentElement.outerHTML")
 
 
 def _bad_release(rig):
@@ -102,7 +177,7 @@ def _bad_release(rig):
 
 def test_a_release_the_proxy_cannot_boot_fails_host_1_while_host_2_serves(rig):
     good = rig.current
-    load = Load(rig.url, concurrency=2, key=rig.master_key).start()
+    load = _load(rig, rig.master_key)
     try:
         with pytest.raises(StepFailed) as failed:
             rig.apply(_bad_release(rig))
@@ -157,7 +232,7 @@ class _StateWatch:
 
 
 def test_a_config_change_rolls_both_hosts_under_load(rig):
-    load = Load(rig.url, concurrency=2, key=rig.master_key).start()
+    load = _load(rig, rig.master_key)
     try:
         while load.stats.sent < 10:
             time.sleep(0.2)
