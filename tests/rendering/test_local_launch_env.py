@@ -18,7 +18,7 @@ import pytest
 
 from offline.stack_inputs import load_stack_inputs
 from rendering import host_scripts
-from rendering.host_files import host_paths, render_env_file, secret_env_names, shutdown_environment
+from rendering.host_files import host_paths, render_env_file, secret_env_names, shutdown_environment, ui_environment
 from rendering.litellm_yaml import render_litellm_config_yaml
 from tests.support.fake_upstreams import free_port
 
@@ -101,10 +101,15 @@ def test_local_proxy_gets_only_env_file_and_python_basics(tmp_path):
         assert env["LITELLM_MASTER_KEY"] == MASTER and env["LITELLM_MODE"] == "PRODUCTION"
         # and only what Python needs besides
         in_env_file = {l.split("=", 1)[0] for l in Path(p.env_file).read_text().splitlines() if "=" in l and not l.startswith("#")}
-        # + the graceful-shutdown bound the launch sets (rendering.host_files.shutdown_environment)
-        allowed = set(host_scripts.LOCAL_KEPT_ENV) | {"PATH"} | in_env_file | set(shutdown_environment(settings))
+        # + the graceful-shutdown bound and the Admin UI directory the launch sets
+        # (rendering.host_files.shutdown_environment / ui_environment)
+        allowed = (set(host_scripts.LOCAL_KEPT_ENV) | {"PATH"} | in_env_file | set(shutdown_environment(settings))
+                   | set(ui_environment(settings)))
         assert set(env) <= allowed, sorted(set(env) - allowed)
         assert env["GRACEFUL_SHUTDOWN_TIMEOUT"] == shutdown_environment(settings)["GRACEFUL_SHUTDOWN_TIMEOUT"]
+        # the release's UI directory, made absolute from the deploy's working directory
+        ui_path = ui_environment(settings)["LITELLM_UI_PATH"]
+        assert env["LITELLM_UI_PATH"] == (ui_path if ui_path.startswith("/") else str(Path.cwd() / ui_path)), env["LITELLM_UI_PATH"]
         assert env["PATH"].startswith(str(venv_bin) + ":")
         assert env["HOME"] == parent_env["HOME"] and env["LANG"] == "C.UTF-8"
     finally:
