@@ -81,6 +81,19 @@ def _wait_up(sock: str) -> None:
         time.sleep(0.2)
 
 
+def _stop_all(plan, servers, tmp_path) -> None:
+    """The stand-in backends, then HAProxy by the rendered stop script (SIGKILL for what it left)."""
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
+    subprocess.run(["bash", "-c", fds.stop_script(plan)], cwd=tmp_path)
+    for text in (Path(plan.pid_file).read_text().split() if Path(plan.pid_file).exists() else []):
+        try:
+            os.kill(int(text), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+
+
 def test_reload_checks_the_staged_config_and_keeps_a_drain(tmp_path):
     port = free_port()
     s = _settings(tmp_path, port)
@@ -123,15 +136,7 @@ def test_reload_checks_the_staged_config_and_keeps_a_drain(tmp_path):
         staged = sorted(p.name for p in Path(plan.config_dir).glob("haproxy.cfg.*"))
         assert staged == [Path(fds.staged_cfg_path(plan, hashlib.sha256(second.encode()).hexdigest())).name]
     finally:
-        for srv in servers:
-            srv.shutdown()
-            srv.server_close()
-        subprocess.run(["bash", "-c", fds.stop_script(plan)], cwd=tmp_path)
-        for text in (Path(plan.pid_file).read_text().split() if Path(plan.pid_file).exists() else []):
-            try:
-                os.kill(int(text), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
+        _stop_all(plan, servers, tmp_path)
 
 
 def test_a_staged_ca_bundle_replaces_the_live_one_only_when_every_serving_host_verifies(tmp_path):
@@ -210,15 +215,7 @@ def test_a_staged_ca_bundle_replaces_the_live_one_only_when_every_serving_host_v
         time.sleep(1.5)
         _wait_up(plan.admin_socket)
     finally:
-        for srv in servers:
-            srv.shutdown()
-            srv.server_close()
-        subprocess.run(["bash", "-c", fds.stop_script(plan)], cwd=tmp_path)
-        for text in (Path(plan.pid_file).read_text().split() if Path(plan.pid_file).exists() else []):
-            try:
-                os.kill(int(text), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
+        _stop_all(plan, servers, tmp_path)
 
 
 def _load_cert(context, cert_pem: str, key_pem: str, directory: Path) -> None:
