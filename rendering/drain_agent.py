@@ -259,3 +259,18 @@ def agent_remove_lines(control: AgentControl) -> list[str]:
         f"systemctl disable --now {_q(AGENT_UNIT)} >/dev/null 2>&1 || true",
         f"rm -f {_q(AGENT_UNIT_FILE)} {_q(control.agent_script_file)} {_q(STATE_FILE)}",
     ]
+
+
+def agent_retire_lines(agent_script_file: str) -> list[str]:
+    """An ssh host with no front door (any more: 2 -> 1 hosts): the drain agent it ran behind the
+    front door is stopped and removed, with its unit and state (nothing when there is none). Its
+    rollout runs this before the front door's own delete: HAProxy does not count an agent that
+    refuses the connection against the server (its health check decides)."""
+    return [
+        f"if [ -e {_q(AGENT_UNIT_FILE)} ] || [ -e {_q(agent_script_file)} ]; then",
+        f"  systemctl disable --now {_q(AGENT_UNIT)} >/dev/null 2>&1 || true",
+        f"  rm -f {_q(AGENT_UNIT_FILE)} {_q(agent_script_file)} {_q(STATE_FILE)}",
+        "  systemctl daemon-reload",
+        '  echo "no front door: its drain agent stopped and removed"',
+        "fi",
+    ]

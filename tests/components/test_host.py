@@ -237,10 +237,15 @@ def test_commands_are_the_host_scripts(dev_run, local_run):
 
     hs_ = settings_for_host(s, spec)
     assert hs_.litellm.bind_host == spec.address
-    assert service["create"] == hs.remote_command(hs.with_reasons(hs.rollout_script(hs_, spec, files, None), reasons), "ansible")
+    # no front door: a drain agent left from an earlier two-host shape is retired (rendering.drain_agent)
+    agent = f"{p.install_dir}/drain-agent.py"
+    assert service["create"] == hs.remote_command(
+        hs.with_reasons(hs.rollout_script(hs_, spec, files, None, retire_agent=agent), reasons), "ansible")
     assert service["update"] == service["create"]
     assert "triggers" not in service
-    assert service["delete"] == hs.remote_command(hs.rollout_delete_script(hs_, host.name, [f.live for f in files], None), "ansible")
+    assert service["delete"] == hs.remote_command(
+        hs.rollout_delete_script(hs_, host.name, [f.live for f in files], None, retire_agent=agent), "ansible")
+    assert "systemctl disable --now litellm-drain-agent.service" in service["create"]
     for r in run.children_of(host.urn):
         if r.type == REMOTE:
             assert r.inputs.get("addPreviousOutputInEnv") is False, r.name

@@ -347,5 +347,10 @@ def test_two_to_one_ssh_hosts_moves_the_name_back_before_the_front_door_goes():
     assert {n: op for n, op in ops.items() if n.startswith(h1 + "-") and not n.startswith(h1 + "-2") and op != "same"} == {f"{h1}-service": "update"}, describe(p)
     deleted = [s.name for chain in p.deletes for s in chain]
     assert deleted.index(f"{h2}-service") < deleted.index("litellm-dev-frontdoor-service"), deleted
+    # host 1's rollout (it runs: the front door's reason went) retires the drain agent it ran behind
+    # the front door; with the front door it had none of that
+    retire = "no front door: its drain agent stopped and removed"
+    assert retire in p.by_name(f"{h1}-service").new.inputs["update"]
+    assert retire not in p.by_name(f"{h1}-service").old.inputs["update"]
     cname = p.by_name("litellm-dev-litellm-cname-record")
     assert "hx-litellm-server.hx.dev.local" in cname.new.inputs["create"], cname.new.inputs["create"][-400:]
