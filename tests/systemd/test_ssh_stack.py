@@ -598,7 +598,9 @@ def test_two_to_one_hosts_moves_the_service_name_back_before_the_front_door_goes
     left = _ran(rig, since, f"litellm-dev-{h2.name}-service", "delete")
     stopped = _ran(rig, since, "litellm-dev-frontdoor-service", "delete")
     assert switch["time"] < left.started < left.ended <= stopped.started, (switch["time"], left.started, stopped.started)
-    # lite-b drained before it stopped: HAProxy's first state of it other than UP is DRAIN
+    # lite-b drained before it stopped (it was restarted above: its agent's /run directory is new):
+    # HAProxy's first state of it other than UP is DRAIN
+    assert "leaving the stack: its agent says drain" in left.stdout, left.stdout[-1500:]
     states = [s.get(h2.name, "") for _, s in watch.timed if "error" not in s]
     first_out = next((st for st in states if st != "UP"), None)
     assert first_out is not None and first_out.startswith("DRAIN"), states
