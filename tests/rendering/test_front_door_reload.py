@@ -144,7 +144,8 @@ def test_a_staged_ca_bundle_replaces_the_live_one_only_when_every_serving_host_v
     certificate a serving host presents now is refused (the step fails, the live bundle and the
     running HAProxy are kept, the staged one waits for the next run); the old CA + the new one is
     accepted; once the hosts present the new CA's certificates the old CA can go; a config HAProxy
-    refuses puts the previous bundle back."""
+    refuses puts the previous bundle back. The front door's own certificate + key is staged the
+    same way: a refused reload leaves the live one (which a restart of HAProxy would load) as it was."""
     import ssl
 
     from tests.support.tls_material import make_server_cert, make_test_ca
@@ -164,54 +165,92 @@ def test_a_staged_ca_bundle_replaces_the_live_one_only_when_every_serving_host_v
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         servers.append(srv)
     subprocess.run(["bash", "-c", fds.install_script(plan)], check=True, cwd=tmp_path)
-    cert, key = make_server_cert(ca_a, key_a, ["localhost"])
-    Path(plan.tls_pem_file).write_text(cert + key)
+    # the front door's own certificates: A's at first, B's from the rotation on, then another of B's
+    own = {tag: "".join(make_server_cert(ca, key, ["localhost"])) for tag, ca, key in
+           (("a", ca_a, key_a), ("b", ca_b, key_b), ("b2", ca_b, key_b))}
     cfg = render_haproxy_cfg(s, plan)
     live, staged = Path(plan.backend_ca_file), Path(fds.staged_ca_path(plan))
+    live_pem, staged_pem = Path(plan.tls_pem_file), Path(fds.staged_pem_path(plan))
 
     def stage_ca(pem: str) -> None:
         subprocess.run(["bash", "-c", fds.write_file_script(plan, str(staged), "0644")], input=pem, text=True, check=True, cwd=tmp_path)
 
+    def stage_pem(pem: str) -> None:
+        subprocess.run(["bash", "-c", fds.write_file_script(plan, str(staged_pem), "0600")], input=pem, text=True, check=True, cwd=tmp_path)
+
+    def served() -> str:
+        """The certificate the front door presents now (PEM)."""
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                return ssl.DER_cert_to_PEM_cert(tls.getpeercert(binary_form=True))
+
+    def same_cert(a: str, b: str) -> bool:
+        """Two PEM texts start with the same certificate (b: certificate + key)."""
+        end = "-----END CERTIFICATE-----"
+        return ssl.PEM_cert_to_DER_cert(a.split(end)[0] + end) == ssl.PEM_cert_to_DER_cert(b.split(end)[0] + end)
+
     try:
         stage_ca(ca_a)
+        stage_pem(own["a"])
         started = _stage_and_reload(plan, cfg, tmp_path)
         assert started.returncode == 0, started.stderr
         assert live.read_text() == ca_a and not staged.exists()
+        assert live_pem.read_text() == own["a"] and not staged_pem.exists()
+        assert oct(live_pem.stat().st_mode & 0o777) == "0o600"
         for _ in range(50):
             if os.path.exists(plan.admin_socket):
                 break
             time.sleep(0.1)
         _wait_up(plan.admin_socket)
 
-        # the new CA alone: both hosts still present A's certificates
+        assert same_cert(served(), own["a"])
+
+        # the new CA alone (and the front door's own certificate from B): both hosts still present
+        # A's certificates: refused, the live CA bundle and certificate are kept, the staged ones wait
         stage_ca(ca_b)
+        stage_pem(own["b"])
         refused = _stage_and_reload(plan, cfg, tmp_path)
         assert refused.returncode == 1, refused.stderr
         assert "proxy-a (127.0.0.2:" in refused.stderr and "proxy-b (127.0.0.3:" in refused.stderr, refused.stderr
         assert "set tls.previous_ca_cert" in refused.stderr, refused.stderr
         assert live.read_text() == ca_a and staged.read_text() == ca_b
+        assert live_pem.read_text() == own["a"] and staged_pem.read_text() == own["b"]
         assert _states(plan.admin_socket) == {"proxy-a": "UP", "proxy-b": "UP"}
 
-        # old + new: accepted; then the hosts move to B's certificates, still UP
+        # old + new: accepted, with the staged certificate; then the hosts move to B's certificates, still UP
         stage_ca(ca_a + ca_b)
         both = _stage_and_reload(plan, cfg, tmp_path)
         assert both.returncode == 0, both.stderr
         assert live.read_text() == ca_a + ca_b and not staged.exists()
+        assert live_pem.read_text() == own["b"] and not staged_pem.exists()
+        assert not Path(plan.tls_pem_file + ".prev").exists() and not Path(plan.backend_ca_file + ".prev").exists()
+        deadline = time.monotonic() + 10
+        while not same_cert(served(), own["b"]):
+            assert time.monotonic() < deadline, "the reloaded front door does not present its new certificate"
+            time.sleep(0.1)
         for name in contexts:
             _load_cert(contexts[name], *make_server_cert(ca_b, key_b, [name]), tmp_path / name)
         time.sleep(1.5)
         _wait_up(plan.admin_socket)
 
-        # a config HAProxy refuses, with a staged bundle: the live bundle is put back, the staged one kept
+        # a config HAProxy refuses, with a staged bundle and certificate: the live ones are put back,
+        # the staged ones kept
         stage_ca(ca_b)
+        stage_pem(own["b2"])
         broken = _stage_and_reload(plan, cfg.replace("balance leastconn", "balance nonsense"), tmp_path)
         assert broken.returncode == 1 and "haproxy refused the new config" in broken.stderr, broken.stderr
         assert live.read_text() == ca_a + ca_b and staged.read_text() == ca_b
+        assert live_pem.read_text() == own["b"] and staged_pem.read_text() == own["b2"]
+        assert not Path(plan.tls_pem_file + ".prev").exists() and not Path(plan.backend_ca_file + ".prev").exists()
+        assert same_cert(served(), own["b"])
 
         # no host presents A's certificate any more: A goes
         dropped = _stage_and_reload(plan, cfg, tmp_path)
         assert dropped.returncode == 0, dropped.stderr
         assert live.read_text() == ca_b and not staged.exists()
+        assert live_pem.read_text() == own["b2"] and not staged_pem.exists()
         time.sleep(1.5)
         _wait_up(plan.admin_socket)
     finally:
