@@ -4,7 +4,8 @@ whoever keeps its zone (`build/<stack>/dns-records.txt`, offline/render.py). Pur
 The same records components/gateway.py writes on the Samba AD domain controller when dns.enabled
 (tests/rendering/test_dns_records.py checks the two agree on every committed stack): an A record per
 host, the front door's A record (several hosts), and the service name as a CNAME of the front door
-(or of the first host).
+(or of the first host). `records_behind`: the records a name resolves through (its record, then
+its CNAME's target's, ...): the admin-API providers wait for those of the gateway's URL.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
+
+from config.endpoints import base_url
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,29 @@ def needed_records(settings: Any) -> list[DnsRecordLine]:
     elif service and service != s.litellm.hosts[0].name:
         out.append(DnsRecordLine(service, "CNAME", s.fqdn(s.litellm.hosts[0].name)))
     return out
+
+
+def records_behind(settings: Any, fqdn: str) -> list[DnsRecordLine]:
+    """The records of `needed_records` that `fqdn` resolves through, in resolution order: its own
+    record, then, while it is a CNAME, its target's. Empty when the stack has no record for it."""
+    zone = (settings.dns.zone or settings.domain).rstrip(".").lower()
+    by_fqdn = {f"{r.name}.{zone}".lower(): r for r in needed_records(settings)}
+    out: list[DnsRecordLine] = []
+    name = fqdn.rstrip(".").lower()
+    while name in by_fqdn and by_fqdn[name] not in out:
+        record = by_fqdn[name]
+        out.append(record)
+        if record.type != "CNAME":
+            break
+        name = record.value.rstrip(".").lower()
+    return out
+
+
+def admin_url_records(settings: Any) -> list[DnsRecordLine]:
+    """The records the gateway's URL (`config.endpoints.base_url`: the admin-API providers' URL
+    unless `adminUrl` overrides it) resolves through: with a front door, the service name's CNAME
+    and the front door's A record."""
+    return records_behind(settings, urlsplit(base_url(settings)).hostname or "")
 
 
 def _address_type(address: str) -> str:
