@@ -45,7 +45,7 @@ from config.fields import is_ip_address
 from config.litellm_settings import ADMIT_ANY_KEY_WARNING
 from config.settings import GatewaySettings
 from config.tls_provided import check_provided, required_names
-from rendering.dns_records import admin_url_records
+from rendering.dns_records import admin_url_records, dns_zone, zone_relative_name
 from rendering.host_files import ca_files, secret_env_names
 from rendering.litellm_yaml import admin_model_info, deployment_entry, render_litellm_config_yaml
 from rendering.redis_acl import litellm_channel_patterns, namespace_key_pattern
@@ -266,7 +266,7 @@ class Gateway(pulumi.ComponentResource):
                         DnsRecordArgs(
                             connection=dns_conn,
                             server=s.dns.server,  # type: ignore[arg-type]
-                            zone=s.dns.zone or s.domain,
+                            zone=dns_zone(s),
                             name=record_name,
                             record_type=record_type,
                             value=value,
@@ -278,19 +278,21 @@ class Gateway(pulumi.ComponentResource):
                     )
                     return dns_resources[record_name]
 
-                records = [dns_record(f"{name}-{host.name}-a", host.name, "A", host.address,
+                records = [dns_record(f"{name}-{host.name}-a", zone_relative_name(s, host.name), "A", host.address,
                                       [pulumi.Alias(name=f"{name}-{old}-a") for old in host.renamed_from])]
                 if index == 0 and s.has_front_door:
                     # the service name points at the front door, never at one proxy
                     fd = s.front_door
-                    records.append(dns_record(f"{name}-{fd.name}-a", fd.name, "A", fd.address))
+                    records.append(dns_record(f"{name}-{fd.name}-a", zone_relative_name(s, fd.name), "A", fd.address))
                     if s.litellm.service_name and s.litellm.service_name != fd.name:
                         # created below, once the front door serves (1 -> 2 hosts: the name moves
                         # from host 1 to the front door only after it reloaded and a host is UP)
-                        service_cname = (dns_record, f"{name}-{s.litellm.service_name}-cname", s.litellm.service_name, s.fqdn(fd.name))
+                        service_cname = (dns_record, f"{name}-{s.litellm.service_name}-cname",
+                                         zone_relative_name(s, s.litellm.service_name), s.fqdn(fd.name))
                 elif index == 0 and s.litellm.service_name and s.litellm.service_name != host.name:
                     records.append(
-                        dns_record(f"{name}-{s.litellm.service_name}-cname", s.litellm.service_name, "CNAME", s.fqdn(host.name))
+                        dns_record(f"{name}-{s.litellm.service_name}-cname", zone_relative_name(s, s.litellm.service_name), "CNAME",
+                                   s.fqdn(host.name))
                     )
                 host_depends.extend(records)
 

@@ -82,3 +82,24 @@ def test_the_gateway_url_resolves_through_the_service_cname_then_the_front_doors
         [one.litellm.service_name, first.name] if one.litellm.service_name not in (None, first.name) else [first.name])
     # no records for local deploys
     assert admin_url_records(load_stack_inputs("local").settings()) == []
+
+
+def test_in_a_parent_zone_the_records_name_the_hosts_under_the_domain():
+    """dns.zone dev.local for domain hx.dev.local: every record is `<host>.hx` in that zone, so its
+    FQDN is the host's own (what certificates, URLs and clients use); the program writes exactly
+    those, and the gateway URL's records are still found (the providers wait for them)."""
+    from rendering.dns_records import admin_url_records
+
+    dns = load_stack_inputs("dev-ha").settings().dns.model_dump(exclude_unset=True)  # an override replaces the section
+    inputs = load_stack_inputs("dev-ha", overrides={"dns": {**dns, "zone": "dev.local"}})
+    s = inputs.settings()
+    assert s.dns.enabled
+    wanted = needed_records(s)
+    assert [r.name for r in wanted] == [f"{h.name}.hx" for h in s.litellm.hosts] + [f"{s.front_door.name}.hx", f"{s.litellm.service_name}.hx"]
+    assert [r.name for r in admin_url_records(s)] == [f"{s.litellm.service_name}.hx", f"{s.front_door.name}.hx"]
+    run = run_program("dev-ha", inputs.config, inputs.secret_keys)
+    commands = [r for r in run.resources if r.type == "command:remote:Command" and r.name.endswith("-record")]
+    assert sorted((c.inputs["triggers"][1], c.inputs["triggers"][2]) for c in commands) == sorted(("dev.local", r.name) for r in wanted)
+    # what a zone file (dns.enabled: false) gets is the same FQDNs
+    off = load_stack_inputs("dev-ha", overrides={"dns": {**dns, "zone": "dev.local", "enabled": False}}).settings()
+    assert f"{s.litellm.service_name}.hx.dev.local. IN CNAME {s.front_door.name}.hx.dev.local.\n" in records_text(off)
