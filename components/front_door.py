@@ -6,11 +6,12 @@ rendering.front_door_scripts, config in rendering.haproxy_cfg):
   install        ssh: apt-get install haproxy; local: haproxy must be on PATH
   file-cfg       haproxy.cfg.<sha12> from stdin: staged; `service` checks it with `haproxy -c`,
                  puts it in place, dumps the servers' state (kept across the reload) and reloads
-  file-tls-pem   certificate + key for the service name (0600, secret stdin)        (TLS on)
+  file-tls-pem   certificate + key for the service name (0600, secret stdin), staged   (TLS on)
   file-tls-ca    the CA bundle of the proxies' certificates (re-encryption is verified), staged (TLS on);
                  with tls.previous_ca_cert during a CA rotation it holds the CA being replaced too
   service        a staged CA bundle replaces the live one only when every host that serves now presents
-                 a certificate it verifies (else the step fails and nothing changes);
+                 a certificate it verifies (else the step fails and nothing changes); the staged CA
+                 bundle and certificate go in place for `haproxy -c`, and back out if it refuses;
                  start, or reload in place when the config/TLS changed (the reasons are a comment
                  in the command text: an UPDATE, never a stop; see rendering.host_scripts)
 
@@ -88,11 +89,14 @@ class FrontDoor(pulumi.ComponentResource):
             pem = pulumi.Output.secret(
                 pulumi.Output.all(args.tls.cert_pem, args.tls.private_key_pem).apply(lambda v: v[0].rstrip("\n") + "\n" + v[1])
             )
+            staged_pem = scripts.staged_pem_path(plan)
             files.append(
                 self.command(
                     "file-tls-pem",
-                    create=scripts.write_file_script(plan, plan.tls_pem_file, "0600"),
-                    delete=scripts.remove_file_script(plan.tls_pem_file),
+                    # staged: `service` puts it in place only after its checks (a refused reload
+                    # leaves the certificate a later HAProxy restart would load as it was)
+                    create=scripts.write_file_script(plan, staged_pem, "0600"),
+                    delete=scripts.remove_file_script(plan.tls_pem_file, staged_pem, plan.tls_pem_file + ".prev"),
                     stdin=pem,
                     depends_on=[install],
                 )

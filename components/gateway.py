@@ -5,6 +5,10 @@ Order (each arrow is a Pulumi dependency through outputs, not a string):
   DNS records ─────┤
   Postgres db/role ┼─> LiteLLM host(s) (ready = /health/readiness answered) ─> models, teams, keys
   Redis cache ─────┘
+
+With a front door the service name's CNAME to it is made after the front door serves and host 1
+rolled; the models, teams and keys wait for every host and for the records the gateway's URL
+resolves through (that CNAME, the front door's A record), the way they reach the proxy.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from config.fields import is_ip_address
 from config.litellm_settings import ADMIT_ANY_KEY_WARNING
 from config.settings import GatewaySettings
 from config.tls_provided import check_provided, required_names
+from rendering.dns_records import admin_url_records, dns_zone, zone_relative_name
 from rendering.host_files import ca_files, secret_env_names
 from rendering.litellm_yaml import admin_model_info, deployment_entry, render_litellm_config_yaml
 from rendering.redis_acl import litellm_channel_patterns, namespace_key_pattern
@@ -225,6 +230,7 @@ class Gateway(pulumi.ComponentResource):
             self.ca_bundle_pem = cluster.ca_bundle_pem
             hosts.append(cluster)  # type: ignore[arg-type] - the admin objects wait for it as for hosts
         pending: list[tuple] = []  # (host, its dependencies, its TLS files): built after the front door
+        dns_resources: dict[str, DnsRecord] = {}  # record name (relative to the zone) -> its resource
         service_cname: Optional[tuple] = None  # the service name -> front door record, made after the front door serves
         host_aliases = {h.name: [pulumi.Alias(name=f"{name}-{old}") for old in h.renamed_from] for h in s.litellm.hosts}
         for index, host in enumerate(s.litellm.hosts):
@@ -255,12 +261,12 @@ class Gateway(pulumi.ComponentResource):
 
                 def dns_record(resource_name: str, record_name: str, record_type: str, value: str, aliases=(),
                                depends_on: Optional[list] = None) -> DnsRecord:
-                    return DnsRecord(
+                    dns_resources[record_name] = DnsRecord(
                         resource_name,
                         DnsRecordArgs(
                             connection=dns_conn,
                             server=s.dns.server,  # type: ignore[arg-type]
-                            zone=s.dns.zone or s.domain,
+                            zone=dns_zone(s),
                             name=record_name,
                             record_type=record_type,
                             value=value,
@@ -270,21 +276,24 @@ class Gateway(pulumi.ComponentResource):
                         ),
                         opts=pulumi.ResourceOptions(parent=self, aliases=list(aliases), depends_on=depends_on),
                     )
+                    return dns_resources[record_name]
 
-                records = [dns_record(f"{name}-{host.name}-a", host.name, "A", host.address,
+                records = [dns_record(f"{name}-{host.name}-a", zone_relative_name(s, host.name), "A", host.address,
                                       [pulumi.Alias(name=f"{name}-{old}-a") for old in host.renamed_from])]
                 if index == 0 and s.has_front_door:
                     # the service name points at the front door, never at one proxy
                     fd = s.front_door
-                    records.append(dns_record(f"{name}-{fd.name}-a", fd.name, "A", fd.address))
+                    records.append(dns_record(f"{name}-{fd.name}-a", zone_relative_name(s, fd.name), "A", fd.address))
                     if s.litellm.service_name and s.litellm.service_name != fd.name:
                         # created below, once the front door serves (1 -> 2 hosts: the name moves
                         # from host 1 to the front door only after it reloaded and every host's
                         # rollout re-enabled it there, i.e. every server is UP)
-                        service_cname = (dns_record, f"{name}-{s.litellm.service_name}-cname", s.litellm.service_name, s.fqdn(fd.name))
+                        service_cname = (dns_record, f"{name}-{s.litellm.service_name}-cname",
+                                         zone_relative_name(s, s.litellm.service_name), s.fqdn(fd.name))
                 elif index == 0 and s.litellm.service_name and s.litellm.service_name != host.name:
                     records.append(
-                        dns_record(f"{name}-{s.litellm.service_name}-cname", s.litellm.service_name, "CNAME", s.fqdn(host.name))
+                        dns_record(f"{name}-{s.litellm.service_name}-cname", zone_relative_name(s, s.litellm.service_name), "CNAME",
+                                   s.fqdn(host.name))
                     )
                 host_depends.extend(records)
 
@@ -330,7 +339,17 @@ class Gateway(pulumi.ComponentResource):
         # ---- objects inside the proxy, after every host is ready ------------------------------
         # The admin calls verify the proxy's certificate against the stack's CA (None without TLS);
         # the URL they use follows from the same stack config as base_url (rendering.host_files).
-        after_ready = pulumi.ResourceOptions(parent=self, depends_on=hosts)
+        # They also wait for the DNS records the gateway's URL resolves through when the stack writes
+        # them: with a front door the service name's CNAME is made only after host 1's rollout,
+        # while the hosts' rollouts alone would let them run before it (rendering.dns_records).
+        admin_dns: list[pulumi.Resource] = []
+        if s.dns.enabled:
+            for record in admin_url_records(s):
+                if record.name not in dns_resources:
+                    raise ValueError(f"stack '{s.stack}': the gateway URL resolves through DNS record "
+                                     f"'{record.name}', which the stack does not write")
+                admin_dns.append(dns_resources[record.name])
+        after_ready = pulumi.ResourceOptions(parent=self, depends_on=[*hosts, *admin_dns])
         used_adoptions: set[str] = set()
 
         def adopt(resource_name: str) -> Optional[str]:

@@ -217,6 +217,11 @@ def section_problems(s: Any) -> list[tuple[str, str]]:
         problems.append(("litellm.database_outage", "'admit_any_key' is about an outage of the database: enable postgres, or leave the default 'refuse'"))
     if s.dns.enabled and s.litellm.deploy == "local":
         problems.append(("dns.enabled", "DNS records are for ssh-deployed hosts; turn DNS off for a local deploy"))
+    if s.dns.zone and not (s.domain == s.dns.zone or s.domain.endswith("." + s.dns.zone)):
+        # the records are `<host>.<domain>` (what every certificate, URL and client uses), written
+        # relative to the zone (rendering.dns_records.zone_relative_name): only a parent zone holds them
+        problems.append(("dns.zone", f"expected the stack's domain '{s.domain}' or a parent zone of it (the records are "
+                         f"<host>.{s.domain}); '{s.dns.zone}' does not contain them"))
     if s.secrets.redis_admin_password is not None and not (s.redis.enabled and s.redis.manage_acl):
         problems.append(("redisAdminPassword", "is only used to manage the Redis ACL user (redis.manage_acl: true); "
                          "remove it (`pulumi config rm redisAdminPassword`) or set redis.manage_acl: true"))

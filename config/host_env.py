@@ -13,10 +13,17 @@ GATEWAY_ENV_VARS = frozenset(
 # Settings that are not secret and the same on every host.
 #  - LITELLM_MODE=PRODUCTION: otherwise the proxy loads a .env from its working directory.
 #  - LITELLM_LOCAL_MODEL_COST_MAP=True: no download of the price map at every start.
+#  - TIMEOUT_WORKER_HEALTHCHECK=30: with several workers uvicorn's supervisor kills any worker that
+#    does not answer its ping within 5 s (its default; uvicorn/supervisors/multiprocess.py), and
+#    while `litellm.workers` workers import LiteLLM at once on a small, busy host one can miss it:
+#    the proxy then kills and respawns workers in a loop and never becomes ready (seen in the tests
+#    at a load of 8-11 on 2 cores). 30 s still replaces a hung worker. Read by LiteLLM's CLI
+#    (`--timeout_worker_healthcheck`'s envvar); no effect with one worker.
 # STORE_MODEL_IN_DB is not here: it follows litellm.model_source (rendering.host_files.store_model_in_db_env).
 PLAIN_ENV: tuple[tuple[str, str], ...] = (
     ("LITELLM_MODE", "PRODUCTION"),
     ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
+    ("TIMEOUT_WORKER_HEALTHCHECK", "30"),
 )
 
 # The Redis CA file's path on the host / in the pod (redis.ca_cert). LiteLLM reads REDIS_<ARG> for

@@ -126,7 +126,7 @@ DESCRIPTIONS = {
     "cache.enabled": "LiteLLM's response cache in Redis",
     "cache.ttl_seconds": "how long a cached response lives",
     "dns.server": "the Samba AD domain controller that runs `samba-tool` (reached over SSH)",
-    "dns.zone": "the DNS zone the records go into",
+    "dns.zone": "the DNS zone the records go into: the domain (default) or a parent zone of it; the records are always <host>.<domain>",
     "dns.admin_user": "the Samba account (`DOMAIN\\user` allowed); password: secret `dnsAdminPassword`",
     "dns.host_key": "the DC's SSH host key (required when enabled)",
     "tls.enabled": "HTTPS on the proxies (and the front door)",

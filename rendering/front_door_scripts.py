@@ -2,10 +2,13 @@
 
   install  ssh: Debian's `haproxy` (apt-get); local: checks that `haproxy` is on PATH
   file-*   haproxy.cfg staged as haproxy.cfg.<sha12>, the proxies' CA bundle staged as <ca>.next, and
-           the front door's own certificate
-  service  `haproxy -c` of the staged config; a staged CA bundle replaces the live one only when
-           every server answering TLS now presents a certificate it verifies (TRUST_CHECK: a CA
-           rotation keeps the old CA until no host uses it); then haproxy.cfg is replaced; the servers' state is
+           the front door's own certificate + key staged as <pem>.next: nothing a running or
+           restarting HAProxy reads is written before the service step's checks
+  service  a staged CA bundle replaces the live one only when every server answering TLS now
+           presents a certificate it verifies (TRUST_CHECK: a CA rotation keeps the old CA until no
+           host uses it); the staged CA bundle and certificate go in place, `haproxy -c` checks the
+           staged config with them, and a refusal puts the previous ones back (the staged ones wait
+           for the next run); then haproxy.cfg is replaced; the servers' state is
            dumped (`server-state-file`) so the new process keeps drains and health;
            start, or reload in place: ssh `systemctl reload haproxy` (master-worker: the old
            worker finishes its requests, listeners are handed over); local `haproxy -D -x <socket>
@@ -65,6 +68,14 @@ def staged_ca_path(plan: FrontDoorPlan) -> str:
     only after TRUST_CHECK passed."""
     assert plan.backend_ca_file is not None
     return plan.backend_ca_file + ".next"
+
+
+def staged_pem_path(plan: FrontDoorPlan) -> str:
+    """Where the file-tls-pem step stages the front door's own certificate + key: the service step
+    puts it in place only after TRUST_CHECK and `haproxy -c` (a refused reload leaves the live one,
+    which a later restart of HAProxy would load)."""
+    assert plan.tls_pem_file is not None
+    return plan.tls_pem_file + ".next"
 
 
 def staged_cfg_path(plan: FrontDoorPlan, cfg_sha256: str) -> str:
@@ -141,30 +152,43 @@ def reload_script(plan: FrontDoorPlan, staged_cfg: str) -> str:
     ]
     refused = 'echo "haproxy refused the new config ($STAGED); the running front door and its config are kept" >&2; exit 1'
     if plan.backend_ca_file:
-        # the staged CA bundle goes in place (`haproxy -c` reads the ca-file the config names) only
-        # when it verifies every serving host; a refused config puts the previous bundle back
+        # the staged CA bundle may go in place only when it verifies every serving host
         servers = " ".join(_q(f"{sv.name},{sv.address},{sv.port},{sv.tls_name}") for sv in plan.servers)
         lines += [
             f"CA={_q(plan.backend_ca_file)}",
             f"CA_NEXT={_q(staged_ca_path(plan))}",
-            'ca_moved=""',
             'if [ -f "$CA_NEXT" ]; then',
             "  TRUST_CHECK=$(cat <<'TRUST_EOF'\n" + TRUST_CHECK.rstrip("\n") + "\nTRUST_EOF\n)",
             f'  python3 -c "$TRUST_CHECK" "$CA_NEXT" {servers}',
-            '  rm -f "$CA.prev"',
-            '  if [ -f "$CA" ]; then cp -p "$CA" "$CA.prev"; fi',
-            '  mv -f "$CA_NEXT" "$CA"',
-            "  ca_moved=1",
             "fi",
-            'if ! haproxy -c -q -f "$STAGED"; then',
-            '  if [ -n "$ca_moved" ]; then',
-            '    mv -f "$CA" "$CA_NEXT"',
-            '    if [ -f "$CA.prev" ]; then mv -f "$CA.prev" "$CA"; fi',
-            "  fi",
-            f"  {refused}",
-            "fi",
-            'rm -f "$CA.prev"',
         ]
+    staged_files = []  # (live, staged): put in place for `haproxy -c` (it reads them), put back on a refusal
+    if plan.backend_ca_file:
+        staged_files.append(("$CA", "$CA_NEXT"))
+    if plan.tls_pem_file:
+        lines += [f"PEM={_q(plan.tls_pem_file)}", f"PEM_NEXT={_q(staged_pem_path(plan))}"]
+        staged_files.append(("$PEM", "$PEM_NEXT"))
+    if staged_files:
+        restore, done = [], []
+        for live, staged in staged_files:
+            flag = f"moved_{live[1:]}"
+            lines += [
+                f'{flag}=""',
+                f'if [ -f "{staged}" ]; then',
+                f'  rm -f "{live}.prev"',
+                f'  if [ -f "{live}" ]; then cp -p "{live}" "{live}.prev"; fi',
+                f'  mv -f "{staged}" "{live}"',
+                f"  {flag}=1",
+                "fi",
+            ]
+            restore += [
+                f'  if [ -n "${flag}" ]; then',
+                f'    mv -f "{live}" "{staged}"',
+                f'    if [ -f "{live}.prev" ]; then mv -f "{live}.prev" "{live}"; fi',
+                "  fi",
+            ]
+            done.append(f'rm -f "{live}.prev"')
+        lines += ['if ! haproxy -c -q -f "$STAGED"; then', *restore, f"  {refused}", "fi", *done]
     else:
         lines.append(f'haproxy -c -q -f "$STAGED" || {{ {refused}; }}')
     lines += [

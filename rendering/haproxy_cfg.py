@@ -23,6 +23,14 @@ Design (docs/components.md, "FrontDoor"):
   ... level admin`: `set server litellm_proxies/<host> state drain`) and puts it back (`state
   ready`); an ssh host, which cannot reach that socket, through its drain agent polled by
   `agent-check` (rendering.drain_agent), so its whole rollout stays one step on the host.
+- **Reloads** (rendering.front_door_scripts): the old process soft-stops. By default HAProxy 2.6
+  then closes every idle keep-alive client connection at once, and a client whose next request is
+  already on the wire gets no response (`Server disconnected without sending a response`; a POST
+  is never replayed by a client). `option idle-close-on-response` keeps such connections until
+  their next request, answered with `Connection: close`, so the client's following request opens a
+  connection to the new process. `hard-stop-after` bounds how long an old process may live: the
+  longest a request may last (`timeout server`) after the longest an idle connection is kept
+  (`timeout http-keep-alive`), so it never cuts a request that could still complete.
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ from rendering.host_files import shutdown_timeout_s
 
 BACKEND = "litellm_proxies"
 FRONTEND = "litellm"
+# how long an idle keep-alive client connection is kept (also by an old process after a reload)
+KEEP_ALIVE_S = 30
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,7 @@ class FrontDoorPlan:
     rise: int
     retries: int
     timeout_server_s: int
+    hard_stop_after_s: int  # an old process after a reload: its last requests, then it exits
     is_local: bool
     agent_port: Optional[int] = None  # ssh: each host's drain agent (rendering.drain_agent)
 
@@ -121,6 +132,9 @@ def front_door_plan(settings: GatewaySettings) -> FrontDoorPlan:
         rise=fd.rise,
         retries=fd.retries,
         timeout_server_s=timeout_server,
+        # an idle connection's last request may arrive just before its keep-alive ends, and last
+        # as long as any request may
+        hard_stop_after_s=KEEP_ALIVE_S + timeout_server,
         is_local=is_local,
         agent_port=None if is_local else fd.agent_port,
     )
@@ -137,6 +151,8 @@ def render_haproxy_cfg(settings: GatewaySettings, plan: Optional[FrontDoorPlan] 
         "    stats timeout 30s",
         # drains and health survive a reload (the reload script dumps them here first)
         f"    server-state-file {p.server_state_file}",
+        # a reload's old process finishes its requests, bounded (module docstring, "Reloads")
+        f"    hard-stop-after {p.hard_stop_after_s}s",
     ]
     if not p.is_local:
         lines += [
@@ -163,9 +179,13 @@ def render_haproxy_cfg(settings: GatewaySettings, plan: Optional[FrontDoorPlan] 
         "    option redispatch 1",
         f"    retries {p.retries}",
         "    retry-on conn-failure empty-response",
+        # at a reload the old process answers an idle connection's next request (Connection:
+        # close) instead of closing it under a client that is sending (module docstring, "Reloads")
+        "    option idle-close-on-response",
         "    timeout connect 2s",
         "    timeout http-request 30s",
         "    timeout client 10m",
+        f"    timeout http-keep-alive {KEEP_ALIVE_S}s",
         f"    timeout server {p.timeout_server_s}s",
         "    timeout check 5s",
         "",

@@ -107,6 +107,36 @@ def test_admin_objects_wait_for_the_host(dev):
         assert waits_for(dev, r, host), r.name
 
 
+def test_admin_objects_wait_for_the_dns_records_the_gateway_url_resolves_through():
+    """A front door and DNS written by the stack (dev-ha): the service name's CNAME to the front door
+    is made only after host 1's rollout, so waiting for the hosts does not order the models, teams
+    and keys after it; they reach the proxy through that name, so they wait for it and for the
+    front door's A record themselves."""
+    run = run_stack("dev-ha")
+    admin = run.of_type(MODEL) + run.of_type(TEAM) + run.of_type(KEY)
+    assert admin and run.of_type(KEY)
+    records = {r.name: r for r in run.of_type(DNS)}
+    cname, fd_a = records["litellm-dev-ha-litellm-cname"], records["litellm-dev-ha-hx-litellm-lb-a"]
+    for r in admin:
+        assert waits_for(run, r, cname), r.name
+        assert waits_for(run, r, fd_a), r.name
+        for host in run.of_type(HOST):
+            assert waits_for(run, r, host), r.name
+    # the other hosts' A records are not on the way to the gateway URL: no order on them
+    other = records["litellm-dev-ha-hx-litellm-server-2-a"]
+    assert not any(other.urn in r.depends_on for r in admin)
+
+
+def test_without_managed_dns_the_admin_objects_wait_for_the_hosts_alone():
+    run = run_stack("dev-ha", overrides={"dns": {"enabled": False}})
+    assert not run.of_type(DNS)
+    admin = run.of_type(MODEL) + run.of_type(TEAM) + run.of_type(KEY)
+    assert admin
+    for r in admin:
+        for host in run.of_type(HOST):
+            assert waits_for(run, r, host), r.name
+
+
 def test_keys_reference_their_team_through_its_output(dev):
     key = next(r for r in dev.of_type(KEY) if r.inputs["key_alias"] == "langchain-dev")
     assert key.inputs["team_id"] == "platform-ai"

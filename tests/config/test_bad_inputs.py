@@ -153,6 +153,10 @@ CASES: list[Case] = [
     C("redis-ssh-host-newline", "dev", "redis.ssh_host", HOST_FIX, {"redis.ssh_host": "hx-redis-server\n"}),
     C("dns-zone-newline", "dev", "dns.zone", "expected a lower-case DNS name", {"dns.zone": "hx.dev.local\n"}),
     C("dns-server-newline", "dev", "dns.server", HOST_FIX, {"dns.server": "hx-dc-server.hx.dev.local\n"}),
+    # the records are <host>.<domain>: a zone that is not the domain or a parent of it cannot hold them
+    C("dns-zone-not-a-parent", "dev", "dns.zone", "expected the stack's domain 'hx.dev.local' or a parent zone of it", {"dns.zone": "corp.example.com"}),
+    C("dns-zone-child-of-domain", "dev", "dns.zone", "expected the stack's domain 'hx.dev.local' or a parent zone of it", {"dns.zone": "lab.hx.dev.local"}),
+    C("dns-zone-suffix-not-label", "dev", "dns.zone", "expected the stack's domain 'hx.dev.local' or a parent zone of it", {"dns.zone": "x.dev.local"}),
     C("service-name-newline", "dev", "litellm.service_name", LABEL_FIX, {"litellm.service_name": "litellm\n"}),
     C("proxy-budget-duration-newline", "dev", "observability.proxy_budget.budget_duration", "expected a LiteLLM duration", {"observability.proxy_budget.budget_duration": "30d\n"}),
     C("team-budget-duration-newline", "local", "teams[0].budget_duration", "expected a LiteLLM duration", {"teams": [{"team_id": "t1", "budget_duration": "30d\n"}]}),
@@ -646,6 +650,7 @@ def test_bad_input_is_refused_with_stack_key_and_fix(case: Case):
         ("dev", {}, {"envSecrets.OPENAI_API_KEY": "p4$$w0rd with spaces \"quoted\" %h"}),
         ("dev-ha", {"tls.previous_ca_cert": OLD_CA, "tlsCaCert": NEW_CA}, {}),  # a CA rotation's first run
         ("local", {"frontDoor.with_one_host": True, "litellm.hosts[0].address": "127.0.0.2"}, {}),  # one local host kept behind the front door
+        ("dev-ha", {"dns.zone": "dev.local"}, {}),  # the records go into a parent zone of the domain
     ],
 )
 def test_neighbours_are_accepted(stack, changes, secrets):

@@ -19,6 +19,7 @@ Shown:
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 
 import pytest
@@ -39,9 +40,17 @@ USER = "gateway-admin"
 
 
 class UiRig:
-    def __init__(self, proxy, browser, ui_password, key_aliases, shots, venv):
+    def __init__(self, proxy, browser, ui_password, key_aliases, shots, venv, off):
         self.proxy, self.browser, self.ui_password = proxy, browser, ui_password
         self.key_aliases, self.shots, self.venv = key_aliases, shots, venv
+        self._off = off
+
+    @property
+    def off(self):
+        """The proxy booted with what a stack without adminUi renders (see ui_off_launch)."""
+        if "error" in self._off:
+            raise self._off["error"]
+        return self._off["proxy"]
 
     def url(self, path: str) -> str:
         return f"{self.proxy.base_url}{path}"
@@ -57,6 +66,18 @@ class UiRig:
         page.type_into("input[name=username], input[placeholder='Enter your username']", username)
         page.type_into("input[type=password]", password)
         page.click("button[type=submit]")
+
+
+def ui_off_launch(venv):
+    """What a stack without adminUi renders (the default) for the proxy: its settings, the env the
+    proxy gets (the UI entries plus LITELLM_UI_PATH of the release's "off" directory), the rendered
+    general_settings and the proxy's config."""
+    settings = load_stack_inputs("local").settings()
+    env = {name: value for name, value in plain_env(settings) if name in UI_PLAIN_ENV_NAMES}
+    general = render_litellm_config(settings)["general_settings"]
+    config = {**DEFAULT_CONFIG, "general_settings": {"master_key": general["master_key"],
+                                                     **{k: v for k, v in general.items() if k.startswith("disable_")}}}
+    return settings, {**env, UI_PATH_ENV: ui_dir(str(venv), False)}, general, config
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +96,29 @@ def rig(real_proxy_factory, tmp_path_factory):
     general = render_litellm_config(settings)["general_settings"]
     config = {**DEFAULT_CONFIG, "general_settings": {"master_key": general["master_key"],
                                                      **{k: v for k, v in general.items() if k.startswith("disable_")}}}
-    proxy = real_proxy_factory.start(config=config, env=env, name="admin-ui")
+    # The UI-off proxy of the last test boots meanwhile (a proxy's boot is mostly CPU: two at once
+    # use both cores); the test finds it in `rig.off` (or the error its boot raised).
+    _, off_env, _, off_config = ui_off_launch(venv)
+    off: dict = {}
+
+    def boot_off() -> None:
+        try:
+            off["proxy"] = real_proxy_factory.start(config=off_config, env=off_env, name="admin-ui-off")
+        except BaseException as exc:  # noqa: BLE001 - raised again by the test that uses it
+            off["error"] = exc
+
+    booting = threading.Thread(target=boot_off)
+    booting.start()
+    try:
+        proxy = real_proxy_factory.start(config=config, env=env, name="admin-ui")
+    finally:
+        booting.join()
     aliases = [f"ui-probe-{secrets.token_hex(4)}-{i}" for i in range(2)]
     for alias in aliases:
         proxy.generate_key(key_alias=alias, models=["mock-gpt"])
     shots = tmp_path_factory.mktemp("admin-ui")
     with Chromium(shots) as browser:
-        yield UiRig(proxy, browser, ui_password, aliases, shots, venv)
+        yield UiRig(proxy, browser, ui_password, aliases, shots, venv, off)
 
 
 def test_the_login_page_renders(rig):
@@ -129,18 +166,14 @@ def test_the_master_key_as_password_is_refused(rig):
     page.screenshot(rig.shots / "master-key-refused.png")
 
 
-def test_with_the_ui_off_the_browser_finds_no_ui(rig, real_proxy_factory):
+def test_with_the_ui_off_the_browser_finds_no_ui(rig):
     # what a stack without adminUi renders (the default), on a proxy reached directly, no front door
-    settings = load_stack_inputs("local").settings()
+    settings, env, general, config = ui_off_launch(rig.venv)
     assert not settings.admin_ui.enabled
-    env = {name: value for name, value in plain_env(settings) if name in UI_PLAIN_ENV_NAMES}
-    assert env == {"DISABLE_ADMIN_UI": "True"}
-    env[UI_PATH_ENV] = ui_dir(str(rig.venv), False)
-    general = render_litellm_config(settings)["general_settings"]
+    assert env == {"DISABLE_ADMIN_UI": "True", UI_PATH_ENV: ui_dir(str(rig.venv), False)}
     assert general.get("disable_env_credential_login") is True
-    config = {**DEFAULT_CONFIG, "general_settings": {"master_key": general["master_key"],
-                                                     **{k: v for k, v in general.items() if k.startswith("disable_")}}}
-    off = real_proxy_factory.start(config=config, env=env, name="admin-ui-off")
+    off = rig.off
+    assert off.config == {**config, "general_settings": {**config["general_settings"], "proxy_batch_write_at": 1}}
     page = rig.browser.new_page()
     for path in ("/ui", "/ui/login", "/ui/?page=api-keys"):
         page.navigate(f"{off.base_url}{path}")

@@ -10,6 +10,9 @@ The stream lasts longer than LiteLLM's default drain (GRACEFUL_SHUTDOWN_TIMEOUT 
 control case — the same pod without the rendered GRACEFUL_SHUTDOWN_TIMEOUT, i.e. the pods of main
 before issue 19 — must see the stream cut: the test can fail, and fails without the setting.
 
+The two pods (the rendered one and the control) boot and stream side by side: their streams are
+mostly waits, so the module costs one stream's time, not two.
+
 Differences from a pod (as in the boot test): the venv's pinned LiteLLM instead of the image, loopback
 Redis and fake upstreams instead of cluster DNS, no database (the harness drops it), SIGTERM sent by
 the test instead of the kubelet (no preStop sleep: nothing here routes to the pod through endpoints).
@@ -21,6 +24,7 @@ import json
 import os
 import shutil
 import signal
+import threading
 import time
 import uuid
 
@@ -81,36 +85,73 @@ def _stream_during_sigterm(settings, fakes, proxy):
     return complete, error, refused, exit_seconds
 
 
-def test_sigterm_during_a_stream_lets_it_complete_then_the_pod_exits(fake_factory, redis_endpoint):
-    settings, manifests, fakes, proxy, root, _ = boot_kube_pod(fake_factory, redis_endpoint, name="kube-stop")
-    pod = manifests["deployment"]["spec"]["template"]["spec"]
+class _Pod:
+    """One booted pod and what its stream saw (filled in by `pods`)."""
+
+    def __init__(self, boot) -> None:
+        self.settings, self.manifests, self.fakes, self.proxy, self.root, _ = boot
+        self.env_at_start: dict | None = None
+        self.result: tuple | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.proxy.wait_ready()
+            self.env_at_start = self.proxy.env()
+            self.result = _stream_during_sigterm(self.settings, self.fakes, self.proxy)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the test that reads it
+            self.error = exc
+
+    def outcome(self) -> tuple:
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+@pytest.fixture(scope="module")
+def pods(fake_factory, redis_endpoint):
+    """The rendered pod and the control (no GRACEFUL_SHUTDOWN_TIMEOUT), booted side by side, each
+    taken through its stream and SIGTERM at the same time: two processes, two fake upstreams, two
+    ports; nothing is shared but the machine. Their streams are mostly waits (6 x GAP), so running
+    them together costs one stream's time instead of two."""
+    rendered = _Pod(boot_kube_pod(fake_factory, redis_endpoint, name="kube-stop"))
+    control = _Pod(boot_kube_pod(fake_factory, redis_endpoint, name="kube-stop-control",
+                                 drop_env=("GRACEFUL_SHUTDOWN_TIMEOUT",)))
+    try:
+        for pod in (rendered, control):
+            pod.proxy.start(wait=False)
+        threads = [threading.Thread(target=pod.run) for pod in (rendered, control)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        yield rendered, control
+    finally:
+        for pod in (rendered, control):
+            pod.proxy.stop()
+            shutil.rmtree(pod.root, ignore_errors=True)
+
+
+def test_sigterm_during_a_stream_lets_it_complete_then_the_pod_exits(pods):
+    pod_view, _ = pods
+    pod = pod_view.manifests["deployment"]["spec"]["template"]["spec"]
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert float(env["GRACEFUL_SHUTDOWN_TIMEOUT"]) > 6 * GAP > 30  # the stream outlasts LiteLLM's default drain
-    try:
-        proxy.start()
-        assert proxy.env()["GRACEFUL_SHUTDOWN_TIMEOUT"] == env["GRACEFUL_SHUTDOWN_TIMEOUT"]
-        complete, error, refused, exit_seconds = _stream_during_sigterm(settings, fakes, proxy)
-        assert error is None, f"the stream was cut: {error!r}"
-        assert complete, "the stream ended without all its pieces, finish_reason stop and [DONE]"
-        assert refused is True, "the proxy still accepted new connections after SIGTERM"
-        assert exit_seconds is not None, "the proxy did not exit after the stream"
-        assert exit_seconds < pod["terminationGracePeriodSeconds"] - pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
-    finally:
-        proxy.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    complete, error, refused, exit_seconds = pod_view.outcome()
+    assert pod_view.env_at_start["GRACEFUL_SHUTDOWN_TIMEOUT"] == env["GRACEFUL_SHUTDOWN_TIMEOUT"]
+    assert error is None, f"the stream was cut: {error!r}"
+    assert complete, "the stream ended without all its pieces, finish_reason stop and [DONE]"
+    assert refused is True, "the proxy still accepted new connections after SIGTERM"
+    assert exit_seconds is not None, "the proxy did not exit after the stream"
+    assert exit_seconds < pod["terminationGracePeriodSeconds"] - pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
 
 
-def test_control_without_the_rendered_drain_the_stream_is_cut(fake_factory, redis_endpoint):
+def test_control_without_the_rendered_drain_the_stream_is_cut(pods):
     """The pods as rendered before issue 19 (no GRACEFUL_SHUTDOWN_TIMEOUT): LiteLLM's 30 s default."""
-    settings, manifests, fakes, proxy, root, _ = boot_kube_pod(fake_factory, redis_endpoint, name="kube-stop",
-                                                               drop_env=("GRACEFUL_SHUTDOWN_TIMEOUT",))
-    try:
-        proxy.start()
-        assert "GRACEFUL_SHUTDOWN_TIMEOUT" not in proxy.env()
-        complete, error, refused, exit_seconds = _stream_during_sigterm(settings, fakes, proxy)
-        # cut at LiteLLM's default 30 s: the last events (finish_reason, [DONE], at 32 s and 40 s) never come
-        assert not complete, "the stream completed: this control proves nothing"
-        assert exit_seconds is not None and exit_seconds < 6 * GAP
-    finally:
-        proxy.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    _, control = pods
+    complete, error, refused, exit_seconds = control.outcome()
+    assert "GRACEFUL_SHUTDOWN_TIMEOUT" not in control.env_at_start
+    # cut at LiteLLM's default 30 s: the last events (finish_reason, [DONE], at 32 s and 40 s) never come
+    assert not complete, "the stream completed: this control proves nothing"
+    assert exit_seconds is not None and exit_seconds < 6 * GAP

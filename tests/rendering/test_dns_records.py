@@ -60,3 +60,46 @@ def test_a_host_given_by_name_or_ipv6_gets_the_matching_record_type():
         if host["name"] == "gw-1":
             assert "gw-1.hx.dev.local. IN CNAME gw-1.infra.example.\n" in records_text(s)
     assert records == [DnsRecordLine("gw-1", "CNAME", "gw-1.infra.example"), DnsRecordLine("gw-2", "AAAA", "fd00::20")]
+
+
+def test_the_gateway_url_resolves_through_the_service_cname_then_the_front_doors_a_record():
+    from rendering.dns_records import admin_url_records, records_behind
+
+    s = load_stack_inputs("dev-ha").settings()  # service name `litellm`, a front door, DNS managed
+    fd = s.front_door
+    assert admin_url_records(s) == [
+        DnsRecordLine(s.litellm.service_name, "CNAME", s.fqdn(fd.name)),
+        DnsRecordLine(fd.name, "A", fd.address),
+    ]
+    # a host's own name: its A record alone; a name the stack has no record for: none
+    host = s.litellm.hosts[1]
+    assert records_behind(s, s.fqdn(host.name) + ".") == [DnsRecordLine(host.name, "A", host.address)]
+    assert records_behind(s, "elsewhere.example.org") == []
+    # one host, no front door: the service name is a CNAME of the first host
+    one = load_stack_inputs("dev").settings()
+    first = one.litellm.hosts[0]
+    assert [r.name for r in admin_url_records(one)] == (
+        [one.litellm.service_name, first.name] if one.litellm.service_name not in (None, first.name) else [first.name])
+    # no records for local deploys
+    assert admin_url_records(load_stack_inputs("local").settings()) == []
+
+
+def test_in_a_parent_zone_the_records_name_the_hosts_under_the_domain():
+    """dns.zone dev.local for domain hx.dev.local: every record is `<host>.hx` in that zone, so its
+    FQDN is the host's own (what certificates, URLs and clients use); the program writes exactly
+    those, and the gateway URL's records are still found (the providers wait for them)."""
+    from rendering.dns_records import admin_url_records
+
+    dns = load_stack_inputs("dev-ha").settings().dns.model_dump(exclude_unset=True)  # an override replaces the section
+    inputs = load_stack_inputs("dev-ha", overrides={"dns": {**dns, "zone": "dev.local"}})
+    s = inputs.settings()
+    assert s.dns.enabled
+    wanted = needed_records(s)
+    assert [r.name for r in wanted] == [f"{h.name}.hx" for h in s.litellm.hosts] + [f"{s.front_door.name}.hx", f"{s.litellm.service_name}.hx"]
+    assert [r.name for r in admin_url_records(s)] == [f"{s.litellm.service_name}.hx", f"{s.front_door.name}.hx"]
+    run = run_program("dev-ha", inputs.config, inputs.secret_keys)
+    commands = [r for r in run.resources if r.type == "command:remote:Command" and r.name.endswith("-record")]
+    assert sorted((c.inputs["triggers"][1], c.inputs["triggers"][2]) for c in commands) == sorted(("dev.local", r.name) for r in wanted)
+    # what a zone file (dns.enabled: false) gets is the same FQDNs
+    off = load_stack_inputs("dev-ha", overrides={"dns": {**dns, "zone": "dev.local", "enabled": False}}).settings()
+    assert f"{s.litellm.service_name}.hx.dev.local. IN CNAME {s.front_door.name}.hx.dev.local.\n" in records_text(off)

@@ -241,3 +241,20 @@ def test_the_ui_rule_follows_the_setting():
     rule = 'http-request return status 404 content-type text/plain string "Not Found" if admin_ui_path'
     assert rule in off and "acl admin_ui_path path /ui /login /v2/login /fallback/login" in off
     assert "admin_ui_path" not in on
+
+
+def test_a_reload_answers_idle_connections_and_its_old_process_ends_bounded():
+    """At a reload the old process keeps an idle keep-alive connection until its next request
+    (answered with `Connection: close`) instead of closing it under a client that is sending
+    (tests/rendering/test_front_door_reload.py, the keep-alive race); it exits at the latest once
+    a request that came just before the keep-alive timeout could have run its whole `timeout server`."""
+    from rendering.haproxy_cfg import KEEP_ALIVE_S
+
+    for s in (load_stack_inputs("dev-ha").settings(), _two_local_hosts()):
+        plan = front_door_plan(s)
+        lines = [line.strip() for line in render_haproxy_cfg(s).splitlines()]
+        defaults, frontend = lines.index("defaults"), lines.index("frontend litellm")
+        assert "option idle-close-on-response" in lines[defaults:frontend]
+        assert f"timeout http-keep-alive {KEEP_ALIVE_S}s" in lines[defaults:frontend]
+        assert f"hard-stop-after {KEEP_ALIVE_S + plan.timeout_server_s}s" in lines[:defaults]
+        assert plan.timeout_server_s > 60  # the bound is the request budget's, not a short fixed one

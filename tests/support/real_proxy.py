@@ -401,6 +401,12 @@ class RealProxy:
         assert self.database is not None
         return self.database.url
 
+    @property
+    def salt_key(self) -> str:
+        """The proxy's LITELLM_SALT_KEY (secret: do not print); another proxy on the same database
+        needs it to read what this one stored encrypted."""
+        return self._salt_key
+
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key if key is not None else self.master_key}"}
 

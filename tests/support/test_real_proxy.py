@@ -1,24 +1,86 @@
 """The real LiteLLM proxy with its database (tests/support/real_proxy.py), through the shared fixture:
-what the emulator cannot show is answered by the pinned server itself."""
+what the emulator cannot show is answered by the pinned server itself.
+
+The standalone process and the two-worker proxy start booting before the first test, next to the
+shared proxy (fixture ``early_boots``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 import yaml
 
 from tests.support.fake_upstreams import free_port
 from tests.support.postgres_fixtures import ADMIN_DSN
 from tests.support.real_proxy import DEFAULT_CONFIG, RealProxy, RedisTarget, hash_token, wait_until
 from tests.support.real_proxy_fixtures import real_proxy, real_proxy_factory, unique_name  # noqa: F401
+
+
+@dataclass
+class Standalone:
+    proc: subprocess.Popen
+    port: int
+    master: str
+    out: Path
+
+
+def _two_worker_config(namespace: str) -> dict:
+    return {
+        "model_list": DEFAULT_CONFIG["model_list"],
+        "litellm_settings": {
+            "cache": True,
+            "cache_params": {"type": "redis", "host": "os.environ/REDIS_HOST", "port": "os.environ/REDIS_PORT", "namespace": namespace},
+        },
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def early_boots(real_proxy_factory, tmp_path_factory):  # noqa: F811
+    """The standalone process and the two-worker proxy of the tests below start booting before this
+    module's first test, alongside the shared proxy (`real_proxy`): a boot is mostly CPU in one
+    process, so three at once use both cores. Each test waits for its own and checks it as before;
+    a boot that failed fails the test that uses it."""
+    tmp_path = tmp_path_factory.mktemp("standalone")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"model_list": DEFAULT_CONFIG["model_list"], "general_settings": {"proxy_batch_write_at": 1}}))
+    port, master = free_port(), "sk-standalone-test-" + uuid.uuid4().hex[:8]
+    out = tmp_path / "standalone.log"
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_MASTER_KEY"}
+    with open(out, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.real_proxy", "--port", str(port), "--master-key", master, "--config", str(config)],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    namespace = f"ns-two-workers-{uuid.uuid4().hex[:8]}"
+    pool = ThreadPoolExecutor(1)
+    two_workers = pool.submit(
+        real_proxy_factory.start, _two_worker_config(namespace), num_workers=2, redis=RedisTarget(), name="two-workers"
+    )
+    pool.shutdown(wait=False)
+    try:
+        yield {"standalone": Standalone(proc, port, master, out), "two-workers": two_workers}
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        with contextlib.suppress(Exception):
+            real_proxy_factory.stop(two_workers.result())
 
 
 def _team(proxy: RealProxy, alias: str, models: list[str]) -> str:
@@ -91,23 +153,12 @@ def _databases_like(prefix: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def test_standalone_serves_until_sigterm_then_drops_its_database(tmp_path):
-    """`python -m tests.support.real_proxy --port P --master-key K --config FILE`: the issue's checks
-    through it, then SIGTERM: the process ends and its database and role are gone."""
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"model_list": DEFAULT_CONFIG["model_list"], "general_settings": {"proxy_batch_write_at": 1}}))
-    port, master = free_port(), "sk-standalone-test-" + uuid.uuid4().hex[:8]
-    out = tmp_path / "standalone.log"
-    env = {k: v for k, v in os.environ.items() if k != "LITELLM_MASTER_KEY"}
-    with open(out, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.real_proxy", "--port", str(port), "--master-key", master, "--config", str(config)],
-            cwd=Path(__file__).resolve().parents[2],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+def test_standalone_serves_until_sigterm_then_drops_its_database(early_boots):
+    """`python -m tests.support.real_proxy --port P --master-key K --config FILE` (started by
+    `early_boots`): the issue's checks through it, then SIGTERM: the process ends and its database
+    and role are gone."""
+    standalone = early_boots["standalone"]
+    proc, port, master, out = standalone.proc, standalone.port, standalone.master, standalone.out
     try:
         ready = f"LiteLLM proxy with database ready: http://127.0.0.1:{port}"
 
@@ -144,16 +195,10 @@ def test_standalone_serves_until_sigterm_then_drops_its_database(tmp_path):
             proc.wait(timeout=30)
 
 
-def test_several_workers_with_redis_each_with_its_own_engine(real_proxy_factory, unique_name):
-    namespace = unique_name("ns")
-    config = {
-        "model_list": DEFAULT_CONFIG["model_list"],
-        "litellm_settings": {
-            "cache": True,
-            "cache_params": {"type": "redis", "host": "os.environ/REDIS_HOST", "port": "os.environ/REDIS_PORT", "namespace": namespace},
-        },
-    }
-    proxy = real_proxy_factory.start(config, num_workers=2, redis=RedisTarget(), name="two-workers")
+def test_several_workers_with_redis_each_with_its_own_engine(real_proxy_factory, early_boots):
+    proxy = early_boots["two-workers"].result()  # booted by early_boots with _two_worker_config
+    assert proxy.num_workers == 2 and proxy.redis == RedisTarget()
+    assert proxy.config["litellm_settings"]["cache_params"]["type"] == "redis"
     try:
         workers = _engine_processes(proxy)
         assert len(workers) == 2, workers  # one translator (engine) per worker, in the proxy's process group

@@ -11,7 +11,9 @@ with CA A, then rotated to CA B by the procedure of docs/runbook.md ("CA rotatio
   2. tls.previous_ca_cert removed: the front door alone reloads, trusting B only.
 
 Before step 1, the mistake the procedure exists for: B without previous_ca_cert. The front door's
-reload refuses (every host still presents A's certificate), nothing else runs, no request fails.
+reload refuses (every host still presents A's certificate), nothing else runs, no request fails,
+and the front door's files are as they were: its CA bundle and its own certificate (B's waits,
+staged, for the next run; a restart of HAProxy meanwhile loads A's).
 Each step fails on one failed request or any server not UP at its end.
 """
 
@@ -56,6 +58,12 @@ def _live_bundle(rig: RolloutRig) -> str:
     return (rig.workdir / "deploy" / "frontdoor" / "tls" / "proxies-ca.crt").read_text()
 
 
+def _front_door_pem(rig: RolloutRig, staged: bool = False) -> str:
+    """The front door's own certificate + key as HAProxy loads it (or as staged for the next reload)."""
+    path = rig.workdir / "deploy" / "frontdoor" / "tls" / ("frontdoor.pem.next" if staged else "frontdoor.pem")
+    return path.read_text()
+
+
 def _serves_from(rig: RolloutRig, ca_pem: str) -> dict[str, object]:
     """For each host: True when its proxy presents a certificate for its name that `ca_pem` alone
     verifies, else the probe's error."""
@@ -77,6 +85,7 @@ def test_ca_rotation_keeps_every_host_trusted(rig):
     assert _serves_from(rig, CA_A[0]) == {"proxy-a": True, "proxy-b": True}
 
     # the new CA without the previous one: the front door refuses to reload, nothing else runs
+    own_a = _front_door_pem(rig)
     load = Load(rig.url, concurrency=4, min_requests=40, verify=rig.client_verify()).start()
     before = len(rig.executor.log)
     with pytest.raises(StepFailed) as failed:
@@ -87,6 +96,8 @@ def test_ca_rotation_keeps_every_host_trusted(rig):
     assert "tls.previous_ca_cert" in message and "proxy-a (127.0.0.2:" in message and "proxy-b (127.0.0.3:" in message, message
     assert not HOST_SERVICES & {e.step.name for e in rig.executor.log[before:]}
     assert _live_bundle(rig) == CA_A[0]
+    # its own certificate from B was written, but only staged: the live one is A's
+    assert _front_door_pem(rig) == own_a and _front_door_pem(rig, staged=True) != own_a
     _assert_no_failure(stats, at_least=40)
     rig.assert_all_up()
 
@@ -102,6 +113,7 @@ def test_ca_rotation_keeps_every_host_trusted(rig):
         if e.step.name in HOST_SERVICES:
             assert "drained" in e.stdout and "LiteLLM ready" in e.stdout and "serving" in e.stdout, e.stdout
     assert CA_A[0] in _live_bundle(rig) and CA_B[0] in _live_bundle(rig)
+    assert _front_door_pem(rig) != own_a
     assert _serves_from(rig, CA_B[0]) == {"proxy-a": True, "proxy-b": True}
     _assert_no_failure(stats)
     rig.assert_all_up()

@@ -38,7 +38,7 @@ from components.litellm_admin.virtual_key_provider import VirtualKeyProvider, re
 from components.litellm_admin.values import parse_timestamp
 from tests.support.admin_emulator import AdminEmulator
 from tests.support.dynamic_host import PROVIDER_KEY, DynamicProviderHost, ProviderError, Secret, dynamic_type_token, dynamic_urn, pickle_provider
-from tests.support.real_proxy import ProxyDatabase, RealProxy, wait_until
+from tests.support.real_proxy import RealProxy, wait_until
 from tests.support.real_proxy_fixtures import real_proxy_factory  # noqa: F401
 
 from .test_through_engine_host import PROJECT_DIR
@@ -354,18 +354,18 @@ def test_model_new_that_cannot_be_served_on_the_real_proxy(real_backend, monkeyp
     assert proxy.database.query('SELECT count(*) FROM "LiteLLM_ProxyModelTable" WHERE model_id = %s', ("bad-provider",)) == [(0,)]
 
 
-def test_refresh_through_a_worker_that_has_not_reloaded(real_proxy_factory, monkeypatch):  # noqa: F811
-    """Two proxies on one database. The lagging one booted with no model and reloads only every 10
-    minutes, so its router stays empty: /v2/model/info answers it an empty page even for a modelId the
-    database holds. The provider must not drop that model; a model that is really gone still goes."""
-    database = ProxyDatabase(label="lagging").create()
-    keys = {"master_key": "sk-master-lagging-0123456789abcdef", "salt_key": "sk-salt-lagging-0123456789abcdef"}
+def test_refresh_through_a_worker_that_has_not_reloaded(real_backend, real_proxy_factory, monkeypatch):  # noqa: F811
+    """Two proxies on one database: the module's proxy (the writer) and a lagging one booted on its
+    database, with its keys, that reloads only every 10 minutes, so its router never learns a model
+    created after it booted: /v2/model/info answers it an empty page even for a modelId the database
+    holds. The provider must not drop that model; a model that is really gone still goes."""
+    _, writer = real_backend
+    lagging = real_proxy_factory.start(
+        config={"model_list": [], "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY", "store_model_in_db": True, "proxy_config_reload_interval_seconds": 600}},
+        env=PROXY_ENV, database=writer.database, name="lagging", startup_timeout=900,
+        master_key=writer.master_key, salt_key=writer.salt_key,
+    )
     try:
-        lagging = real_proxy_factory.start(
-            config={"model_list": [], "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY", "store_model_in_db": True, "proxy_config_reload_interval_seconds": 600}},
-            env=PROXY_ENV, database=database, name="lagging", startup_timeout=900, **keys,
-        )
-        writer = real_proxy_factory.start(config=PROXY_CONFIG, env=PROXY_ENV, database=database, name="writer", startup_timeout=900, **keys)
         write, read = Backend("writer", writer.base_url, writer.master_key).endpoint(), Backend("lagging", lagging.base_url, lagging.master_key).endpoint()
         client.create_model(write, {"model_name": "lag", "litellm_params": {"model": "openai/gpt-4o-mini", "mock_response": "x"}, "model_info": {"id": "lag-1"}})
 
@@ -377,11 +377,9 @@ def test_refresh_through_a_worker_that_has_not_reloaded(real_proxy_factory, monk
             client.get_model(read, "lag-1")  # exists: an error, never "gone"
         assert client.get_model(read, "never-created") is None  # the database says it is gone
         assert client.get_model(write, "lag-1")["model_info"]["id"] == "lag-1"
+        client.delete_model(write, "lag-1")
     finally:
-        for proxy in list(real_proxy_factory._started):
-            if proxy.name in ("lagging", "writer"):
-                real_proxy_factory.stop(proxy)
-        database.drop()
+        real_proxy_factory.stop(lagging)  # the database stays: it is the module proxy's
 
 
 def test_rotated_out_key_stops_by_litellms_own_expiry(real_backend, monkeypatch):
