@@ -340,7 +340,7 @@ class Gateway(pulumi.ComponentResource):
         # The admin calls verify the proxy's certificate against the stack's CA (None without TLS);
         # the URL they use follows from the same stack config as base_url (rendering.host_files).
         # They also wait for the DNS records the gateway's URL resolves through when the stack writes
-        # them: with a front door the service name's CNAME is made only after host 1's rollout,
+        # them: with a front door the service name's CNAME is made only after every host's rollout,
         # while the hosts' rollouts alone would let them run before it (rendering.dns_records).
         admin_dns: list[pulumi.Resource] = []
         if s.dns.enabled:
