@@ -1,6 +1,6 @@
 """Requests lost while a config change rolls out on real systemd hosts (the systemd test bed).
 
-The `dev-ha` shape of tests/systemd/test_ssh_stack_ha.py: two LiteLLM hosts (systemd-nspawn
+The `dev-ha` shape (the one tests/systemd/test_ssh_stack.py grows its stack into): two LiteLLM hosts (systemd-nspawn
 containers booted by tests.support.systemd_bed, each proxy on its own 127.0.1.N), the HAProxy front
 door on a third, PostgreSQL and Redis on this machine's 127.0.0.1; deployed from nothing over real
 OpenSSH by executing the program's steps (tests.support.ssh_stack, with its named substitutions).

@@ -286,7 +286,8 @@ class Gateway(pulumi.ComponentResource):
                     records.append(dns_record(f"{name}-{fd.name}-a", zone_relative_name(s, fd.name), "A", fd.address))
                     if s.litellm.service_name and s.litellm.service_name != fd.name:
                         # created below, once the front door serves (1 -> 2 hosts: the name moves
-                        # from host 1 to the front door only after it reloaded and a host is UP)
+                        # from host 1 to the front door only after it reloaded and every host's
+                        # rollout re-enabled it there, i.e. every server is UP)
                         service_cname = (dns_record, f"{name}-{s.litellm.service_name}-cname",
                                          zone_relative_name(s, s.litellm.service_name), s.fqdn(fd.name))
                 elif index == 0 and s.litellm.service_name and s.litellm.service_name != host.name:
@@ -303,7 +304,7 @@ class Gateway(pulumi.ComponentResource):
         if s.has_front_door:
             front_door = self._front_door(name, s, [t for _, _, t in pending if t is not None])
         previous: Optional[pulumi.Resource] = None
-        first_rollout: Optional[pulumi.Resource] = None
+        rollouts: list[pulumi.Resource] = []
         for host, host_depends, tls_files in pending:
             built = LiteLLMHost(
                 f"{name}-{host.name}",
@@ -323,11 +324,12 @@ class Gateway(pulumi.ComponentResource):
             )
             hosts.append(built)
             previous = built.rollout_done
-            first_rollout = first_rollout or built.rollout_done
+            rollouts.append(built.rollout_done)
         if service_cname is not None and front_door is not None:
             make, resource_name, record_name, target = service_cname
-            # the front door runs its current config and host 1's rollout re-enabled it there
-            make(resource_name, record_name, "CNAME", target, depends_on=[front_door.service, first_rollout])
+            # the front door runs its current config and every host's rollout (also with rollout.mode
+            # parallel) re-enabled it there: the name moves only to an endpoint whose servers are all UP
+            make(resource_name, record_name, "CNAME", target, depends_on=[front_door.service, *rollouts])
 
         self.base_url = pulumi.Output.from_input(base_url(s))
         self.ui_url = self.base_url.apply(lambda u: f"{u}/ui")
@@ -338,7 +340,7 @@ class Gateway(pulumi.ComponentResource):
         # The admin calls verify the proxy's certificate against the stack's CA (None without TLS);
         # the URL they use follows from the same stack config as base_url (rendering.host_files).
         # They also wait for the DNS records the gateway's URL resolves through when the stack writes
-        # them: with a front door the service name's CNAME is made only after host 1's rollout,
+        # them: with a front door the service name's CNAME is made only after every host's rollout,
         # while the hosts' rollouts alone would let them run before it (rendering.dns_records).
         admin_dns: list[pulumi.Resource] = []
         if s.dns.enabled:

@@ -426,6 +426,8 @@ class LiteLLMHost(pulumi.ComponentResource):
         # The host drives the front door itself: local deploy through the admin socket (the same
         # machine), ssh through its drain agent (see the module doc). Never a step on the front door.
         in_step_control: Optional[scripts.FrontDoorControl | AgentControl] = control if is_local else agent
+        # ssh without a front door: a drain agent left from when it had one (2 -> 1 hosts) goes
+        retire_agent = f"{p.install_dir}/drain-agent.py" if (not is_local and fd is None) else None
         live_files = [live for _step, live, _path in staged]
         # local: a changed address moves the host's directory; its rollout stops the proxy it left
         host_dirs = local_host_dirs(args.settings)
@@ -433,7 +435,7 @@ class LiteLLMHost(pulumi.ComponentResource):
             lambda v: scripts.with_reasons(
                 scripts.rollout_script(
                     s, host, [scripts.StagedFile(live=l, staged=f) for l, f in zip(live_files, v[1:])], in_step_control,
-                    identities=[name, *args.previous_names], host_dirs=host_dirs,
+                    identities=[name, *args.previous_names], host_dirs=host_dirs, retire_agent=retire_agent,
                 ),
                 list(v[0]),
             )
@@ -442,7 +444,7 @@ class LiteLLMHost(pulumi.ComponentResource):
             "service",
             create=rollout_text,
             update=rollout_text,
-            delete=scripts.rollout_delete_script(s, name, live_files, in_step_control),
+            delete=scripts.rollout_delete_script(s, name, live_files, in_step_control, retire_agent=retire_agent),
             depends_on=[
                 *before_start,
                 *([fd.service] if fd is not None else []),

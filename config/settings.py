@@ -88,8 +88,11 @@ class GatewaySettings(StrictModel):
         share rpm/tpm usage and cooldowns through Redis, or each enforces the limits alone."""
         if self.litellm.deploy == "kubernetes" and self.kubernetes is not None:
             return self.kubernetes.max_replicas > 1
-        # a lone host kept behind the front door shares it too: going 1 <-> 2 hosts leaves its config alone
-        return len(self.litellm.hosts) > 1 or self.litellm.workers > 1 or self.has_front_door
+        # a lone host kept behind the front door shares it too, and so does a lone ssh host when the
+        # stack has Redis: going 1 <-> 2 hosts leaves its config alone (a changed config restarts
+        # the only host while the service name still points at it)
+        return (len(self.litellm.hosts) > 1 or self.litellm.workers > 1 or self.has_front_door
+                or (self.litellm.deploy == "ssh" and self.redis.enabled))
 
     @property
     def cache_enabled(self) -> bool:

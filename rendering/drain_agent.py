@@ -237,13 +237,17 @@ def agent_front_door_lines(control: AgentControl, ready_probe: Optional[str]) ->
 
 
 def agent_leave_lines(control: AgentControl) -> list[str]:
-    """A host leaving the stack, before its proxy stops: `drain` (when the agent ever ran), then
-    its open connections finish (bounded by the drain timeout). The front door's reload may have
-    dropped the server already (updates run before deletes): then this waits for the requests
-    its old process still has on this proxy."""
+    """A host leaving the stack, before its proxy stops: `drain` (when the agent runs, or ran
+    since the boot), then its open connections finish (bounded by the drain timeout). The front
+    door's reload may have dropped the server already (updates run before deletes): then this
+    waits for the requests its old process still has on this proxy. After a reboot /run is empty
+    but the (enabled) agent answers again: the agent running is what counts, not its directory
+    (found on the systemd bed: a host removed after a restart was stopped undrained)."""
     return [
         f"AGENT_STATE={_q(STATE_FILE)}",
-        'if [ -d "$(dirname "$AGENT_STATE")" ]; then',
+        f'if [ -d "$(dirname "$AGENT_STATE")" ] || systemctl is-active --quiet {_q(AGENT_UNIT)}; then',
+        f"  install -d -m 0755 {_q(STATE_DIR)}",
+        '  echo "leaving the stack: its agent says drain"',
         '  printf "drain\\n" > "$AGENT_STATE.tmp" && chmod 0644 "$AGENT_STATE.tmp" && mv -f "$AGENT_STATE.tmp" "$AGENT_STATE"',
         f"  sleep {control.seen_wait_s:g}",
         "fi",
@@ -258,4 +262,19 @@ def agent_remove_lines(control: AgentControl) -> list[str]:
     return [
         f"systemctl disable --now {_q(AGENT_UNIT)} >/dev/null 2>&1 || true",
         f"rm -f {_q(AGENT_UNIT_FILE)} {_q(control.agent_script_file)} {_q(STATE_FILE)}",
+    ]
+
+
+def agent_retire_lines(agent_script_file: str) -> list[str]:
+    """An ssh host with no front door (any more: 2 -> 1 hosts): the drain agent it ran behind the
+    front door is stopped and removed, with its unit and state (nothing when there is none). Its
+    rollout runs this before the front door's own delete: HAProxy does not count an agent that
+    refuses the connection against the server (its health check decides)."""
+    return [
+        f"if [ -e {_q(AGENT_UNIT_FILE)} ] || [ -e {_q(agent_script_file)} ]; then",
+        f"  systemctl disable --now {_q(AGENT_UNIT)} >/dev/null 2>&1 || true",
+        f"  rm -f {_q(AGENT_UNIT_FILE)} {_q(agent_script_file)} {_q(STATE_FILE)}",
+        "  systemctl daemon-reload",
+        '  echo "no front door: its drain agent stopped and removed"',
+        "fi",
     ]

@@ -17,6 +17,7 @@ from typing import Mapping, Optional
 
 from config.admin_ui import ui_plain_env, ui_secret_env_names
 from config.endpoints import base_url
+from config.fields import is_ip_address
 from config.host_env import PLAIN_ENV, REDIS_CA_ENV
 from config.kubernetes_settings import GRACEFUL_SHUTDOWN_ENV, request_window_seconds
 from config.litellm_locks import lock_text
@@ -358,12 +359,18 @@ def settings_for_host(settings: GatewaySettings, host: LiteLLMHostSpec) -> Gatew
     ssh: the same directories on every host (each is its own machine); behind a front door (several
     hosts) each proxy listens on its host's own address (config.cross_checks: an IP, and no
     litellm.bind_host then), not 0.0.0.0: HAProxy is the only client meant to reach it, and the
-    port stays free on the host's other addresses. local with several hosts (the front door's
+    port stays free on the host's other addresses. A lone ssh host whose address is an IP listens
+    there too unless the stack sets litellm.bind_host: the address its DNS record and every client
+    use, and the same unit it runs behind a front door, so going 1 <-> 2 hosts never restarts it
+    (a restart of the only host, while the service name still points at it, fails requests). local with several hosts (the front door's
     loopback replicas): each host gets its own directories, `<install_dir>/hosts/<address>`, and
     binds its own loopback address, so two proxies on this machine never share a file, a pid file
     or a port. The directory follows the address, not the name: a renamed host keeps its directory
     (and its running proxy)."""
-    if settings.litellm.deploy == "ssh" and len(settings.litellm.hosts) >= 2:
+    if settings.litellm.deploy == "ssh" and (
+        len(settings.litellm.hosts) >= 2
+        or ("bind_host" not in settings.litellm.model_fields_set and is_ip_address(host.address))
+    ):
         return settings.model_copy(update={"litellm": settings.litellm.model_copy(update={"bind_host": host.address})})
     dirs = local_host_dirs(settings)
     if dirs is None:

@@ -52,6 +52,7 @@ from rendering.drain_agent import (
     agent_install_lines,
     agent_leave_lines,
     agent_remove_lines,
+    agent_retire_lines,
 )
 from rendering.host_files import host_paths, prisma_environment, secret_env_names
 from rendering.prisma_generate import STAGE_PREFIX, ssh_generate_lines
@@ -1077,6 +1078,7 @@ def rollout_script(
     front_door: Optional[Union[FrontDoorControl, AgentControl]],
     identities: Sequence[str] = (),
     host_dirs: Optional[str] = None,
+    retire_agent: Optional[str] = None,
 ) -> str:
     """A host's whole rollout, one command: [drain] -> staged files in place -> restart -> wait
     ready -> [re-enable]; on a failed readiness wait the previous files are put back, the proxy is
@@ -1092,7 +1094,10 @@ def rollout_script(
     address) and `identities` (this host's resource name and earlier names): a host whose address
     changed has a new directory, and its proxy at the old address is not in the front door's
     config any more (the reload ran first) but still runs. Once the new one serves, the rollout
-    stops it (graceful, as any stop) and releases that directory's ownership marker."""
+    stops it (graceful, as any stop) and releases that directory's ownership marker.
+
+    `retire_agent` (ssh without a front door: the agent's script path): a drain agent left from
+    when the host was behind a front door (2 -> 1 hosts) is stopped and removed first."""
     p = host_paths(settings)
     for f in files:
         if any(c in f.live + f.staged for c in " \t\r\n"):
@@ -1145,6 +1150,7 @@ def rollout_script(
         'mkdir -p "$STATE_DIR"',
         'chmod 0700 "$STATE_DIR"',
         *(["install_agent"] if isinstance(front_door, AgentControl) else []),
+        *(agent_retire_lines(retire_agent) if retire_agent and not isinstance(front_door, AgentControl) else []),
         # 2. what runs now: the last successful rollout's record, or the live files of an earlier release
         'PREV_FILES=""',
         'PREV_RESTART=""',
@@ -1257,11 +1263,13 @@ def _stop_previous_address_lines(settings: GatewaySettings, identities: Sequence
 
 
 def rollout_delete_script(settings: GatewaySettings, identity: str, live_files: list[str],
-                          front_door: Optional[Union[FrontDoorControl, AgentControl]], drain_here: bool = True) -> str:
+                          front_door: Optional[Union[FrontDoorControl, AgentControl]], drain_here: bool = True,
+                          retire_agent: Optional[str] = None) -> str:
     """Deleting a host's rollout step (the host leaves the stack): drained first when a front door
     exists (`drain_here`: through its admin socket from this step; ssh: the front door's enable
     step's delete did it), its open connections finished (bounded), then stopped, then its live
-    files removed; nothing when another identity owns it."""
+    files removed; nothing when another identity owns it. `retire_agent` (ssh without a front
+    door): a drain agent left from an earlier shape goes too."""
     lines = [
         _header("drain, stop and remove the proxy (if still ours)"),
         *_if_owner(settings, identity, "the proxy running"),
@@ -1289,6 +1297,8 @@ def rollout_delete_script(settings: GatewaySettings, identity: str, live_files: 
     lines += [f"rm -f {_q(f)}" for f in live_files]
     if isinstance(front_door, AgentControl):
         lines += agent_remove_lines(front_door)
+    elif retire_agent:
+        lines += agent_retire_lines(retire_agent)
     if settings.litellm.deploy != "local":
         lines.append("systemctl daemon-reload")  # the unit file is gone
     lines.append(f"rm -rf {_q(rollout_state_dir(settings))}")

@@ -232,14 +232,24 @@ def test_commands_are_the_host_scripts(dev_run, local_run):
     service = step(run, host, "service").inputs
     reasons = reasons_of(service["create"])
     files = staged_files(s, run, host, DEV_STEPS)
-    assert service["create"] == hs.remote_command(hs.with_reasons(hs.rollout_script(s, spec, files, None), reasons), "ansible")
+    # the host's own settings: the lone host listens on its address (rendering.host_files.settings_for_host)
+    from rendering.host_files import settings_for_host
+
+    hs_ = settings_for_host(s, spec)
+    assert hs_.litellm.bind_host == spec.address
+    # no front door: a drain agent left from an earlier two-host shape is retired (rendering.drain_agent)
+    agent = f"{p.install_dir}/drain-agent.py"
+    assert service["create"] == hs.remote_command(
+        hs.with_reasons(hs.rollout_script(hs_, spec, files, None, retire_agent=agent), reasons), "ansible")
     assert service["update"] == service["create"]
     assert "triggers" not in service
-    assert service["delete"] == hs.remote_command(hs.rollout_delete_script(s, host.name, [f.live for f in files], None), "ansible")
+    assert service["delete"] == hs.remote_command(
+        hs.rollout_delete_script(hs_, host.name, [f.live for f in files], None, retire_agent=agent), "ansible")
+    assert "systemctl disable --now litellm-drain-agent.service" in service["create"]
     for r in run.children_of(host.urn):
         if r.type == REMOTE:
             assert r.inputs.get("addPreviousOutputInEnv") is False, r.name
-    assert step(run, host, "file-unit").inputs["stdin"] == render_systemd_unit(s, spec)
+    assert step(run, host, "file-unit").inputs["stdin"] == render_systemd_unit(hs_, spec)
 
     linputs, lrun = local_run
     ls = linputs.settings()
@@ -447,7 +457,10 @@ def test_dev_unit_trigger_follows_the_unit(dev_run):
     [host] = hosts_of(run)
     import hashlib
 
-    unit = render_systemd_unit(s, s.litellm.hosts[0])
+    from rendering.host_files import settings_for_host
+
+    unit = render_systemd_unit(settings_for_host(s, s.litellm.hosts[0]), s.litellm.hosts[0])
+    assert f"--host {s.litellm.hosts[0].address} " in unit  # a lone ssh host listens on its own address
     assert triggers_by_label(run, host)["unit"] == hashlib.sha256(unit.encode()).hexdigest()
 
 

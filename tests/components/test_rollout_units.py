@@ -294,3 +294,63 @@ def test_a_changed_front_door_host_key_reloads_the_front_door_alone(dev_ha_base)
     assert changed and set(changed.values()) == {"update"} and not p.deletes, describe(p)
     assert all(n.startswith("litellm-dev-ha-frontdoor-") for n in changed), describe(p)
     assert "litellm-dev-ha-frontdoor-service" in changed
+
+
+def _dev_grown(hosts: int) -> ProgramRun:
+    """dev (one ssh host, DNS, Redis) with dev-ha's second host and front door when hosts == 2."""
+    dev = load_stack_inputs("dev").config
+    ha = load_stack_inputs("dev-ha").config
+    # room for both hosts' connection pools either way (the role is not what this is about)
+    postgres = {**json.loads(dev["litellm-gateway:postgres"]), "connection_limit": 100}
+    # without TLS: a certificate the stack issues drops the service name behind a front door
+    # (components.gateway), so host 1 gets a new one and restarts (docs/runbook.md, 1 -> 2 hosts);
+    # with `tls.issuer: provided` its certificate stays (the bed's 1 -> 2 row)
+    tls = {"enabled": False, "allow_plaintext": True}
+    if hosts == 1:
+        return run_stack("dev", overrides={"postgres": postgres, "tls": tls})
+    grown = {**json.loads(dev["litellm-gateway:litellm"]), "hosts": json.loads(ha["litellm-gateway:litellm"])["hosts"]}
+    return run_stack("dev", overrides={"litellm": grown, "postgres": postgres, "tls": tls,
+                                       "frontDoor": json.loads(ha["litellm-gateway:frontDoor"])})
+
+
+def test_one_to_two_ssh_hosts_leaves_host_1_running_what_it_runs():
+    """1 -> 2 ssh hosts: host 1 already listens on its own address and shares router state through
+    the stack's Redis, so none of its files changes (its rollout step runs for the new drain agent,
+    and restarts nothing: the host runs these files). A changed file would restart the only host
+    while the service name still points at it: every request to it would fail meanwhile."""
+    p = plan(_dev_grown(1), _dev_grown(2))
+    ops = p.ops()
+    h1 = "litellm-dev-hx-litellm-server"
+    assert {n: op for n, op in ops.items() if n.startswith(h1 + "-") and not n.startswith(h1 + "-2") and op != "same"} == {f"{h1}-service": "update"}, describe(p)
+    assert ops["litellm-dev-litellm-cname-record"] == "update" and not p.deletes, describe(p)
+
+
+def test_the_service_name_moves_to_the_front_door_after_every_host_rolled():
+    """1 -> 2 ssh hosts: the CNAME's update waits for the front door's service step and for the
+    rollout of EVERY host (the new one included): the name moves only once every server is UP."""
+    grown = _dev_grown(2)
+    urn = {r.name: r.urn for r in grown.resources}
+    [record] = [r for r in grown.resources if r.name == "litellm-dev-litellm-cname"]
+    assert {urn["litellm-dev-frontdoor-service"], urn["litellm-dev-hx-litellm-server-service"],
+            urn["litellm-dev-hx-litellm-server-2-service"]} <= set(record.depends_on), record.depends_on
+
+
+def test_two_to_one_ssh_hosts_moves_the_name_back_before_the_front_door_goes():
+    """2 -> 1: the CNAME goes back to host 1 in the plan's updates, before any delete (the engine
+    runs deletes of resources gone from the program last: tests.support.transitions); host 2's
+    rollout step is deleted (its delete drains it through its agent, then stops it) before the
+    front door's service step stops HAProxy; host 1's files are unchanged (no restart)."""
+    p = plan(_dev_grown(2), _dev_grown(1))
+    ops = p.ops()
+    h1, h2 = "litellm-dev-hx-litellm-server", "litellm-dev-hx-litellm-server-2"
+    assert ops["litellm-dev-litellm-cname-record"] == "update", describe(p)
+    assert {n: op for n, op in ops.items() if n.startswith(h1 + "-") and not n.startswith(h1 + "-2") and op != "same"} == {f"{h1}-service": "update"}, describe(p)
+    deleted = [s.name for chain in p.deletes for s in chain]
+    assert deleted.index(f"{h2}-service") < deleted.index("litellm-dev-frontdoor-service"), deleted
+    # host 1's rollout (it runs: the front door's reason went) retires the drain agent it ran behind
+    # the front door; with the front door it had none of that
+    retire = "no front door: its drain agent stopped and removed"
+    assert retire in p.by_name(f"{h1}-service").new.inputs["update"]
+    assert retire not in p.by_name(f"{h1}-service").old.inputs["update"]
+    cname = p.by_name("litellm-dev-litellm-cname-record")
+    assert "hx-litellm-server.hx.dev.local" in cname.new.inputs["create"], cname.new.inputs["create"][-400:]

@@ -1,6 +1,6 @@
 """The ssh hosts' drain agent behind the front door (rendering.drain_agent) and the proxies' own
 addresses, as rendered for dev-ha (fast tier: text only; the bed runs them,
-tests/systemd/test_ha_stack.py)."""
+tests/systemd/test_ssh_stack.py)."""
 
 from __future__ import annotations
 
@@ -69,3 +69,28 @@ def test_local_hosts_keep_the_admin_socket():
     run = run_stack("local", overrides={"litellm": {**litellm, "hosts": hosts, "database_connection_pool_limit": 5}})
     rollout = next(r for r in run.resources if r.name.endswith("-service") and "frontdoor" not in r.name).inputs["create"]
     assert "admin.sock" in rollout and "install_agent" not in rollout
+
+
+def test_a_leaving_host_drains_when_its_agent_runs_even_after_a_reboot():
+    """Removing a host (its service step's delete): `drain` is written when the agent runs, not only
+    when its /run directory exists (a boot empties /run while the enabled agent answers again), and
+    before the proxy stops."""
+    run = run_stack("dev-ha")
+    delete = _named(run, f"{H2}-service").inputs["delete"]
+    guard = delete.index("systemctl is-active --quiet litellm-drain-agent.service; then")
+    assert delete.index("install -d -m 0755 /run/litellm-gateway", guard) < delete.index("leaving the stack: its agent says drain")
+    assert delete.index("leaving the stack: its agent says drain") < delete.index("systemctl disable --now litellm.service")
+
+
+def test_a_host_without_a_front_door_retires_a_leftover_agent():
+    """2 -> 1: the remaining ssh host's rollout (and its delete) stop and remove a drain agent left
+    from the two-host shape; behind a front door the rollout installs it instead."""
+    single = run_stack("dev")
+    rollout = _named(single, "litellm-dev-hx-litellm-server-service").inputs["create"]
+    retire = rollout.index("no front door: its drain agent stopped and removed")
+    assert rollout.index("systemctl disable --now litellm-drain-agent.service") < retire
+    assert rollout.index("rm -f /etc/systemd/system/litellm-drain-agent.service /opt/litellm/drain-agent.py") < retire
+    assert retire < rollout.index('put_in_place "$NEW_FILES"')  # before anything of the proxy changes
+    assert "no front door: its drain agent stopped and removed" in _named(single, "litellm-dev-hx-litellm-server-service").inputs["delete"]
+    ha = _named(run_stack("dev-ha"), f"{H1}-service").inputs["create"]
+    assert "no front door" not in ha and "\ninstall_agent\n" in ha

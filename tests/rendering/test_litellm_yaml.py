@@ -129,9 +129,16 @@ def test_dev_renders_api_managed_models_budget_alerting_and_router_state():
     }
 
     litellm = settings.model_dump(mode="python")["litellm"]
+    # one ssh host with one worker and the stack's Redis shares it all the same: the config it runs
+    # behind a front door, so going 1 <-> 2 hosts never restarts it (config.settings.router_shares_state)
     one_process = render_litellm_config(settings_of("dev", litellm={**litellm, "workers": 1}))
-    assert "redis_host" not in one_process["router_settings"]
-    assert "coordination_redis" not in one_process["general_settings"]
+    assert one_process["router_settings"]["redis_host"] == "hx-redis-server.hx.dev.local"
+    assert one_process["general_settings"]["coordination_redis"] == doc["general_settings"]["coordination_redis"]
+    # without Redis, one process has nothing to share
+    alone = render_litellm_config(settings_of("dev", litellm={**litellm, "workers": 1}, redis={"enabled": False, "host": "unused.invalid"},
+                                              cache={"enabled": False}))
+    assert "redis_host" not in alone["router_settings"]
+    assert "coordination_redis" not in alone["general_settings"]
     two_hosts = render_litellm_config(settings_of("dev", litellm={**litellm, "workers": 1, "hosts": [
         {"name": "hx-litellm-server", "address": "192.168.10.20", "host_key": placeholder_host_key("hx-litellm-server")},
         {"name": "hx-litellm-server-2", "address": "192.168.10.21", "host_key": placeholder_host_key("hx-litellm-server-2")},

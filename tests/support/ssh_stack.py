@@ -27,9 +27,15 @@ validation; each one is named in `StackOverrides` below):
   `observability`: prometheus, no alerting (its webhook would leave loopback).
 
 - `dns` (with `dns_host`): the DNS server is a bed host whose `samba-tool` is the recording
-  stand-in of tests/rendering/test_dns_scripts.py (records in a JSON file, every call logged,
+  stand-in of tests/rendering/test_dns_scripts.py (records in a JSON file, every call logged with
+  its wall-clock time,
   the auth file's password checked against a sha256 the stand-in holds, never the password); the
   SSH path and the rendered DnsRecord scripts are real, only Samba is not.
+
+Shapes: `hosts` (and `front_door`) are the stack's now; `spare_hosts`/`spare_front_door` are bed
+hosts seeded and named in the TLS certificate from the start, which `grow` adds (1 -> 2 hosts) and
+`shrink` takes away again (2 -> 1); the next `program` renders the new shape. `DnsFollowingLoad`
+is a client that finds the service through the stand-in's records.
 
 Substitutions of what the bed cannot provide (named, everything else runs as rendered):
 
@@ -154,6 +160,9 @@ def install_samba_stand_in(h: BedHost, password: str) -> None:
     tool = tool.replace('creds.get("password") == PASSWORD', 'hashlib.sha256(creds.get("password", "").encode()).hexdigest() == PASSWORD_SHA')
     tool = tool.replace('creds.get("password") != PASSWORD', 'hashlib.sha256(creds.get("password", "").encode()).hexdigest() != PASSWORD_SHA')
     assert "PASSWORD_SHA" in tool and "== PASSWORD\n" not in tool and "!= PASSWORD:" not in tool
+    # every call logged with its wall-clock time (the containers share this machine's clock)
+    tool = tool.replace('entry = {"argv": sys.argv[1:],', 'entry = {"time": __import__("time").time(), "argv": sys.argv[1:],')
+    assert '"time": __import__("time").time()' in tool
     digest = hashlib.sha256(password.encode()).hexdigest()
     wrapper = (f"#!/bin/sh\nFAKE_SAMBA_DB={SAMBA_DIR}/records.json FAKE_SAMBA_LOG={SAMBA_DIR}/calls.jsonl "
                f"FAKE_SAMBA_ZONES={DNS_ZONE} FAKE_SAMBA_PASSWORD_SHA256={digest} exec /usr/bin/python3 {SAMBA_DIR}/samba_tool.py \"$@\"\n")
@@ -170,6 +179,119 @@ def samba_records(h: BedHost) -> dict[str, list[str]]:
     return {k: v for k, v in json.loads(text).items() if v}
 
 
+def samba_calls(h: BedHost) -> list[dict]:
+    """The stand-in's call log (calls.jsonl): one entry per samba-tool invocation, with its time."""
+    import json
+
+    return [json.loads(line) for line in h.sudo(f"cat {SAMBA_DIR}/calls.jsonl").stdout.splitlines() if line.strip()]
+
+
+def resolve_service(records: dict[str, list[str]], name: str = "litellm") -> Optional[str]:
+    """`name` in DNS_ZONE as a resolver would answer from the stand-in's records: its A record, or
+    its CNAME followed (within the zone) to the target's A record; None when there is none."""
+    for _ in range(8):
+        a = records.get(f"{DNS_ZONE}|{name}|A")
+        if a:
+            return a[0]
+        cname = records.get(f"{DNS_ZONE}|{name}|CNAME")
+        if not cname or not cname[0].endswith("." + DNS_ZONE):
+            return None
+        name = cname[0][: -len(DNS_ZONE) - 1]
+    return None
+
+
+class DnsFollowingLoad:
+    """Chat completions to the service NAME, as a client behind a resolver would send them: a
+    resolver thread reads the stand-in's records every `poll` seconds (`samba_records`, the CNAME
+    followed to its A record) and the workers connect to the address it last resolved (keeping the
+    last answer when a read fails or finds no record, as a cache would), verifying TLS against the
+    service name. Every request counts; `switches` is [(time, address)] as the resolver saw them."""
+
+    def __init__(self, rig: "SshStackRig", key: str, concurrency: int = 2, poll: float = 0.5):
+        import threading
+
+        self.rig, self.key, self.concurrency, self.poll = rig, key, concurrency, poll
+        self.sent = self.failed = 0
+        self.errors: list[str] = []
+        self.by_address: dict[str, int] = {}
+        self.switches: list[tuple[float, str]] = []
+        self.resolve_errors = 0
+        self.latencies: list[float] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.address: Optional[str] = None
+        self._threads = [threading.Thread(target=self._resolve, daemon=True)]
+        self._threads += [threading.Thread(target=self._work, daemon=True) for _ in range(concurrency)]
+
+    def _resolve_once(self) -> None:
+        import time
+
+        try:
+            address = resolve_service(samba_records(self.rig.dns_host))
+        except Exception:  # noqa: BLE001 - a failed read keeps the cached answer
+            self.resolve_errors += 1
+            return
+        if address is None:
+            self.resolve_errors += 1
+            return
+        if address != self.address:
+            self.switches.append((time.time(), address))
+            self.address = address
+
+    def _resolve(self) -> None:
+        while not self._stop.wait(self.poll):
+            self._resolve_once()
+
+    def _work(self) -> None:
+        import time
+
+        with self.rig.client() as http:
+            n = 0
+            while not self._stop.is_set():
+                address, n = self.address, n + 1
+                started = time.monotonic()
+                try:
+                    r = http.post(f"{'https' if self.rig.tls_provided else 'http'}://{address}:{self.rig.port}/v1/chat/completions",
+                                  headers={"Authorization": f"Bearer {self.key}"}, extensions=self.rig.extensions, timeout=60,
+                                  json={"model": "llama3.2", "messages": [{"role": "user", "content": f"dns load {n}"}]})
+                    ok, why = r.status_code == 200, f"{address}: HTTP {r.status_code} {r.text[:200]}"
+                except httpx.HTTPError as exc:
+                    ok, why = False, f"{address}: {type(exc).__name__}: {exc}"
+                with self._lock:
+                    self.sent += 1
+                    self.by_address[address] = self.by_address.get(address, 0) + 1
+                    self.latencies.append(time.monotonic() - started)
+                    if not ok:
+                        self.failed += 1
+                        self.errors.append(why)
+                time.sleep(0.05)
+
+    def start(self) -> "DnsFollowingLoad":
+        self._resolve_once()
+        assert self.address is not None, f"the service name resolves to nothing: {samba_records(self.rig.dns_host)}"
+        for t in self._threads:
+            t.start()
+        return self
+
+    def wait_for(self, n: int, timeout: float = 120) -> None:
+        import time
+
+        deadline, target = time.monotonic() + timeout, self.sent + n
+        while self.sent < target:
+            assert time.monotonic() < deadline, f"the load sent {self.sent} of {target} requests in {timeout}s"
+            time.sleep(0.2)
+
+    def stop(self) -> "DnsFollowingLoad":
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=90)
+        return self
+
+    def p99_ms(self) -> float:
+        xs = sorted(self.latencies)
+        return 1000 * xs[min(len(xs) - 1, int(0.99 * len(xs)))] if xs else 0.0
+
+
 @dataclass
 class SshStackRig:
     bed: SystemdBed
@@ -184,6 +306,10 @@ class SshStackRig:
     # the host's own 127.0.1.N; the containers share this machine's network namespace)
     front_door: Optional[BedHost] = None
     agent_port: int = field(default_factory=free_port)
+    # bed hosts that may join the stack later (1 -> 2 hosts): seeded like `hosts`, named in the TLS certificate
+    spare_hosts: list[BedHost] = field(default_factory=list)
+    # the bed host that becomes the front door when the stack grows (`grow`)
+    spare_front_door: Optional[BedHost] = None
     # a Redis of the test's own on this bed host, its ACL user managed by the stack (module doc)
     redis_host: Optional[BedHost] = None
     redis_port: int = field(default_factory=free_port)
@@ -208,7 +334,7 @@ class SshStackRig:
         import threading
 
         self._migrate_lock = threading.Lock()
-        for h in self.hosts:
+        for h in [*self.hosts, *self.spare_hosts]:
             seed_offline_prisma(h)
         if self.dns_host is not None:
             install_samba_stand_in(self.dns_host, self.dns_password)
@@ -216,10 +342,13 @@ class SshStackRig:
             from tests.support.tls_material import make_server_cert, make_test_ca
 
             self.tls_ca_pem, ca_key = make_test_ca("Bed test CA")
-            names = [f"{h.name}.{DNS_ZONE}" for h in self.hosts] + [self.service_name]
-            if self.front_door is not None:
+            everyone = [*self.hosts, *self.spare_hosts]
+            names = [f"{h.name}.{DNS_ZONE}" for h in everyone] + [self.service_name]
+            if self.front_door is not None or self.spare_front_door is not None:
                 names.append(f"{FRONT_DOOR_NAME}.{DNS_ZONE}")
-            self.tls_chain_pem, self.tls_key_pem = make_server_cert(self.tls_ca_pem, ca_key, names)
+            # the hosts' addresses too: with DNS on, the providers' adminUrl is host 1's address
+            self.tls_chain_pem, self.tls_key_pem = make_server_cert(self.tls_ca_pem, ca_key, names,
+                                                                    ip_addresses=[h.address for h in everyone])
         if self.redis_host is not None:
             start_bed_redis(self.redis_host, self.redis_port, self.redis_default_password, self.redis_admin_password)
 
@@ -240,7 +369,9 @@ class SshStackRig:
             "ssh": {"user": DEPLOY_USER, "port": self.bed.hosts[0].port},
             "litellm": litellm,
             "postgres": {"host": "127.0.0.1", "port": 5432, "admin_user": "postgres", "sslmode": "disable",
-                         "database": self.database, "role": self.role, "connection_limit": 10 * len(self.hosts) * kw.get("workers", 1)},
+                         "database": self.database, "role": self.role,
+                         # room for two hosts from the start: 1 <-> 2 hosts leaves the role alone
+                         "connection_limit": 10 * max(2, len(self.hosts)) * kw.get("workers", 1)},
             "redis": ({"host": self.redis_host.address, "port": self.redis_port, "user": REDIS_ACL_USER, "manage_acl": True,
                        "ssh_host": self.redis_host.address, "host_key": self.redis_host.host_key_line, "admin_user": REDIS_ADMIN}
                       if self.redis_host is not None else {"host": "127.0.0.1", "port": 6379}),
@@ -262,7 +393,8 @@ class SshStackRig:
             # the bed's names resolve nowhere (the DNS server is the recording stand-in): with DNS on,
             # the providers are pointed at the host (the operator's override, e.g. for a tunnel);
             # without, they derive the front door's (else the host's) address from the stack config
-            "adminUrl": f"http://{self.hosts[0].address}:{self.port}" if self.dns_host is not None else None,
+            "adminUrl": (f"{'https' if self.tls_provided else 'http'}://{self.hosts[0].address}:{self.port}"
+                         if self.dns_host is not None else None),
         }
 
     def program(self, **kw: Any) -> ProgramRun:
@@ -334,10 +466,23 @@ class SshStackRig:
     def describe(self, p: Plan) -> str:
         return describe(p)
 
+    def grow(self) -> None:
+        """1 -> 2 hosts: the spare hosts join, behind the spare front door (the next `program`)."""
+        assert self.spare_front_door is not None and self.spare_hosts and self.front_door is None
+        self.hosts, self.spare_hosts = [*self.hosts, *self.spare_hosts], []
+        self.front_door, self.spare_front_door = self.spare_front_door, None
+
+    def shrink(self) -> None:
+        """2 -> 1 hosts: host 1 alone again, no front door (the next `program`)."""
+        assert self.front_door is not None and len(self.hosts) > 1
+        self.hosts, self.spare_hosts = self.hosts[:1], [*self.spare_hosts, *self.hosts[1:]]
+        self.front_door, self.spare_front_door = None, self.front_door
+
     @property
     def url(self) -> str:
-        """Where consumers go: the front door when there is one, else the (only) proxy."""
-        address = self.front_door.address if self.front_door is not None else "127.0.0.1"
+        """Where consumers go: the front door when there is one, else the (only) proxy, on its own
+        address (a lone ssh host listens there: rendering.host_files.settings_for_host)."""
+        address = self.front_door.address if self.front_door is not None else self.hosts[0].address
         return f"{'https' if self.tls_provided else 'http'}://{address}:{self.port}"
 
     @property
@@ -358,18 +503,20 @@ class SshStackRig:
         service's, while the connection goes to the front door's address (the bed has no DNS)."""
         return {"sni_hostname": self.service_name} if self.tls_provided else {}
 
-    def server_states(self) -> dict[str, str]:
-        """HAProxy's status of every server of the backend, read on the front door's admin socket."""
+    def server_states(self, door: Optional[BedHost] = None) -> dict[str, str]:
+        """HAProxy's status of every server of the backend, read on the front door's admin socket
+        (`door`: that bed host, also while the stack is changing shape)."""
         import csv
         import io
 
         from rendering.haproxy_cfg import BACKEND
 
-        assert self.front_door is not None
+        door = door or self.front_door
+        assert door is not None
         script = ("import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.settimeout(10)\ns.connect('/run/haproxy/admin.sock')\n"
                   "s.sendall(b'show stat\\n')\nd=b''\nwhile True:\n    c=s.recv(65536)\n    if not c: break\n    d+=c\n"
                   "sys.stdout.write(d.decode())\n")
-        out = self.front_door.sudo(f"python3 -c {shlex.quote(script)}", timeout=60).stdout
+        out = door.sudo(f"python3 -c {shlex.quote(script)}", timeout=60).stdout
         rows = csv.DictReader(io.StringIO(out.lstrip("# ")))
         return {r["svname"]: r["status"] for r in rows if r["pxname"] == BACKEND and r["svname"] not in ("FRONTEND", "BACKEND")}
 

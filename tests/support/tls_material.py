@@ -23,7 +23,7 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -356,9 +356,9 @@ def tls_probe(port: int, server_hostname: str, ca_file: Path, host: str = "127.0
 
 
 def make_server_cert(ca_cert_pem: str, ca_key_pem: str, dns_names: list[str], *, valid_from_hours: float = -1,
-                     valid_hours: float = 24 * 90, algorithm: str = "ECDSA") -> tuple[str, str]:
-    """A server certificate for `dns_names`, signed by the given CA, valid from now + valid_from_hours
-    for valid_hours (negative values make expired or not-yet-valid ones): (cert PEM, key PEM)."""
+                     valid_hours: float = 24 * 90, algorithm: str = "ECDSA", ip_addresses: Sequence[str] = ()) -> tuple[str, str]:
+    """A server certificate for `dns_names` (and `ip_addresses`), signed by the given CA, valid from now +
+    valid_from_hours for valid_hours (negative values make expired or not-yet-valid ones): (cert PEM, key PEM)."""
     ca_cert = x509.load_pem_x509_certificate(ca_cert_pem.encode())
     ca_key = serialization.load_pem_private_key(ca_key_pem.encode(), password=None)
     key = generate_key(KeySpec(algorithm=algorithm, ecdsa_curve="P256"))
@@ -372,7 +372,8 @@ def make_server_cert(ca_cert_pem: str, ca_key_pem: str, dns_names: list[str], *,
         .not_valid_before(start)
         .not_valid_after(start + dt.timedelta(hours=valid_hours))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]
+                                                   + [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     )
     return _pem(builder.sign(ca_key, hashes.SHA256())), key_pem(key)

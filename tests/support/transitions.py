@@ -56,8 +56,9 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from offline.engine import ProgramRun, RecordedResource
@@ -82,6 +83,8 @@ class Executed:
     step: Step
     command: str  # which command ran: create | update | delete
     stdout: str
+    started: float = 0.0  # wall clock (time.time()) when a remote step's command started (0: not recorded)
+    ended: float = field(default_factory=time.time)  # when the entry was made: the step's end
 
 
 class Executor:
@@ -168,16 +171,17 @@ class Executor:
 
         # create: a fresh state (no previous output); update/delete: the old state's outputs
         previous = self.outputs.get(step.old.urn, ("", "")) if (which != "create" and step.old is not None) else ("", "")
+        started = time.time()
         try:
             result = run_remote(r.inputs, command, previous)
         except RemoteStepError as exc:
-            executed = Executed(step, which, exc.output)
+            executed = Executed(step, which, exc.output, started)
             with self._lock:
                 self.log.append(executed)
             if self.on_step:
                 self.on_step(executed)
             raise StepFailed(step, exc.exit_status, exc.output, message=f"{step.op} {step.name}: {exc}") from None
-        executed = Executed(step, which, result.combined)
+        executed = Executed(step, which, result.combined, started)
         with self._lock:
             self.log.append(executed)
             if which == "delete":

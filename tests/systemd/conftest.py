@@ -8,7 +8,8 @@ import pytest
 
 from tests.support.systemd_bed import SystemdBed
 
-# Three hosts: two LiteLLM hosts and the front door (haproxy stays enabled there).
+# Three hosts: two LiteLLM hosts and the door host (the DNS stand-in and a Redis; the front door once
+# the stack has two hosts: haproxy stays enabled there).
 BED_HOSTS = ["lite-a", "lite-b", "door"]
 
 

@@ -1,13 +1,31 @@
-"""The `dev`-shaped ssh stack from nothing on a real systemd host, over real OpenSSH
+"""ONE ssh stack on real systemd hosts, over real OpenSSH, through every shape it takes
 (tests.support.ssh_stack: what differs from Pulumi.dev.yaml and the two named substitutions).
 
-The scenarios run in file order against one deployed stack, as an operator's first week would:
-deploy, check the unit's sandbox and journal, re-apply, a failed update, a host reboot, destroy.
+The scenarios run in file order against one deployed stack, as an operator's first weeks would:
+
+1. `dev`-shaped, one host (lite-a): deploy from nothing with DNS through the recording samba-tool
+   stand-in on the door host, Redis with `manage_acl` there, TLS with `tls.issuer: provided` (a
+   test CA's certificate naming the hosts, the service and the front door) and the Admin UI; the
+   Redis ACL user, the unit's sandbox, the journal, an unchanged re-apply, a host presenting
+   another key, a proxy that cannot boot, a reboot.
+2. 1 -> 2 hosts under a load that follows DNS (tests.support.ssh_stack.DnsFollowingLoad): lite-b
+   and the HAProxy front door (on the door host) join; the service name's CNAME moves from lite-a
+   to the front door only once every server is UP; no request fails.
+3. `dev-ha`-shaped (two hosts behind the front door): everything through the front door (TLS
+   re-encrypted, HAProxy verifying each proxy), the Admin UI in Chromium, a release the proxy
+   cannot boot, a config change rolled under load, a container restart.
+4. 2 -> 1 under the DNS-following load: the name moves back to lite-a before lite-b (drained
+   first) and the front door go; no request fails.
+5. destroy: what the stack created goes, nothing else.
+
+Each test names what broke; a later one relies on the state the earlier ones leave (the module's
+one `rig`), as the two files of one shape each did before.
 """
 
 from __future__ import annotations
 
 import re
+import socket
 import time
 
 import httpx
@@ -15,10 +33,13 @@ import pytest
 
 from tests.support.postgres_apply import scratch_cluster_objects
 from tests.support.postgres_fixtures import ADMIN_DSN, process_prefix
-from tests.support.ssh_stack import DNS_ZONE, REDIS_ACL_USER, REDIS_ADMIN, SshStackRig, bed_redis_cli, samba_records
+from tests.support.rollout_rig import Load
+from tests.support.ssh_stack import (DNS_ZONE, REDIS_ACL_USER, REDIS_ADMIN, DnsFollowingLoad, SshStackRig, bed_redis_cli,
+                                     samba_calls, samba_records)
 from tests.support.transitions import StepFailed, plan
 
 UNIT = "litellm.service"
+AGENT = "litellm-drain-agent.service"
 
 
 @pytest.fixture(scope="module")
@@ -28,20 +49,35 @@ def rig(systemd_bed):
     # (the config directory among them: the layout adopts it, and a destroy must not remove it)
     host.sudo("install -d -m 0755 /opt/preexisting && echo keep > /opt/preexisting/file && useradd --system bystander "
               "&& install -d -m 0755 /etc/litellm")
+    door = systemd_bed.host("door")
     with scratch_cluster_objects(ADMIN_DSN, prefix=process_prefix("bed")) as scratch:
-        # DNS: the front-door bed host plays the domain controller (recording samba-tool)
-        # and the Redis host: a Redis of the test's own there, its ACL user managed over SSH
-        r = SshStackRig(systemd_bed, [host], scratch, dns_host=systemd_bed.host("door"), redis_host=systemd_bed.host("door"))
+        # DNS: the door bed host plays the domain controller (recording samba-tool) and the Redis
+        # host (a Redis of the test's own there, its ACL user managed over SSH); it becomes the
+        # front door when lite-b joins
+        r = SshStackRig(systemd_bed, [host], scratch, dns_host=door, redis_host=door, tls_provided=True, admin_ui=True,
+                        spare_hosts=[systemd_bed.host("lite-b")], spare_front_door=door)
         r.host = host
+        r.http = r.client()
         try:
             yield r
         finally:
+            r.http.close()
             r.close()
 
 
 def _chat(rig, key, content="hello"):
-    return httpx.post(f"{rig.url}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=60,
-                      json={"model": "llama3.2", "messages": [{"role": "user", "content": content}]})
+    return rig.http.post(f"{rig.url}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, extensions=rig.extensions,
+                         json={"model": "llama3.2", "messages": [{"role": "user", "content": content}]})
+
+
+def _get(rig, path, timeout=30, **kw):
+    """GET on the stack's URL (the lone host's address, or the front door's), TLS verified against
+    the test CA for the service's name."""
+    return rig.http.get(f"{rig.url}{path}", extensions=rig.extensions, timeout=timeout, **kw)
+
+
+def _load(rig, key):
+    return Load(rig.url, concurrency=2, key=key, client=rig.client, extensions=rig.extensions).start()
 
 
 def test_deploy_from_nothing(rig):
@@ -71,15 +107,21 @@ def test_deploy_from_nothing(rig):
     from config.litellm_settings import PINNED_LITELLM_VERSION
 
     assert rig.host.sudo("cat /opt/litellm/requirements.lock").stdout == lock_text(PINNED_LITELLM_VERSION)
-    ready = httpx.get(f"{rig.url}/health/readiness", timeout=30)
+    ready = _get(rig, "/health/readiness")
     assert ready.status_code == 200 and ready.json().get("db") == "connected", ready.text
-    details = httpx.get(f"{rig.url}/health/readiness/details", headers={"Authorization": f"Bearer {rig.master_key}"}, timeout=30)
+    details = _get(rig, "/health/readiness/details", headers={"Authorization": f"Bearer {rig.master_key}"})
     assert details.status_code == 200 and details.json().get("cache") == "redis", details.text
     assert _chat(rig, rig.master_key).status_code == 200
-    # the stack's key, made by the VirtualKey provider in the dynamic-provider host (adminUrl: the
-    # host), answers; an unknown key is refused
-    assert ("Create", "litellm-dev-key-bed-app") in rig.dynamic.calls, rig.dynamic.calls
-    answer = _chat(rig, rig.key_value())
+    # the stack's team and key, made by the project's providers in the dynamic-provider host
+    # (adminUrl: the host's address, https verified against the test CA), after the host's rollout
+    order = [e.step.name for e in rig.executor.log]
+    made = [(m, n) for m, n in rig.dynamic.calls if n.startswith(("litellm-dev-team-", "litellm-dev-key-"))]
+    assert made == [("Check", "litellm-dev-team-bed-platform"), ("Create", "litellm-dev-team-bed-platform"),
+                    ("Check", "litellm-dev-key-bed-app"), ("Create", "litellm-dev-key-bed-app")], made
+    assert order.index("litellm-dev-team-bed-platform") > order.index(f"litellm-dev-{rig.host.name}-service"), order
+    rig.key = rig.key_value()
+    # the key answers; an unknown key is refused
+    answer = _chat(rig, rig.key)
     assert answer.status_code == 200 and "[fake:" in answer.text, answer.text
     refused = _chat(rig, "sk-not-a-key-of-this-stack")
     assert refused.status_code == 401, refused.text
@@ -87,8 +129,14 @@ def test_deploy_from_nothing(rig):
     records = samba_records(rig.dns_host)
     assert records.get(f"{DNS_ZONE}|{rig.host.name}|A") == [rig.host.address], records
     assert records.get(f"{DNS_ZONE}|litellm|CNAME") == [f"{rig.host.name}.{DNS_ZONE}"], records
-    calls = [__import__("json").loads(line) for line in rig.dns_host.sudo("cat /var/lib/fake-samba/calls.jsonl").stdout.splitlines()]
+    calls = samba_calls(rig.dns_host)
     assert calls and all(c["password_ok"] and c["auth_mode"] == "600" for c in calls), calls
+    # a lone ssh host listens on its own address (the one its A record names), not 0.0.0.0 (so
+    # lite-b joining later changes nothing of it); TLS: its certificate verifies for the service name
+    listening = rig.host.sudo(f"ss -Hltn 'sport = :{rig.port}'").stdout
+    local = {line.split()[3] for line in listening.splitlines()}  # (the bed shares one network namespace)
+    assert f"{rig.host.address}:{rig.port}" in local and not {f"0.0.0.0:{rig.port}", f"*:{rig.port}"} & local, listening
+    assert _served_name_verifies(rig, rig.host.address, rig.service_name)
 
 
 def _acl(rig, command, user=REDIS_ADMIN, password=None, check=True):
@@ -177,7 +225,7 @@ def test_a_host_presenting_another_key_is_refused_before_anything_runs(rig, syst
     limit = int(next(r for r in wrong.resources if r.name.endswith("-claim")).inputs["connection"]["dialErrorLimit"])
     assert f"after {limit} failed attempts:" in text and "Host key verification failed" in text, text[-1500:]
     assert [e.step.name for e in rig.executor.log[before:]] == [refused.value.step.name]
-    assert httpx.get(f"{rig.url}/health/readiness", timeout=30).status_code == 200
+    assert _get(rig, "/health/readiness").status_code == 200
 
 
 def test_a_proxy_that_cannot_boot_fails_the_update_with_the_journal(rig):
@@ -203,7 +251,7 @@ def test_a_proxy_that_cannot_boot_fails_the_update_with_the_journal(rig):
     # the rollout put the previous files back and restarted with them: the host serves again, and
     # the engine keeps the rollout step's old state (tests.support.transitions.state_after)
     assert "restoring the previous files" in text and "running the previous files again" in text, text[-2000:]
-    assert httpx.get(f"{rig.url}/health/readiness", timeout=30).status_code == 200
+    assert _get(rig, "/health/readiness").status_code == 200
     service = f"litellm-dev-{rig.host.name}-service"
     assert {r.name: r for r in rig.current.resources}[service].inputs == {r.name: r for r in good.resources}[service].inputs
     journal = text.split("--- last 50 lines of the proxy log ---", 1)[1]
@@ -213,7 +261,7 @@ def test_a_proxy_that_cannot_boot_fails_the_update_with_the_journal(rig):
     reverted = rig.apply(good)
     assert reverted.by_name(service).op == "same", rig.describe(reverted)
     p = rig.apply(rig.program(routing_timeout=33))
-    assert httpx.get(f"{rig.url}/health/readiness", timeout=30).status_code == 200
+    assert _get(rig, "/health/readiness").status_code == 200
     assert p.by_name(f"litellm-dev-{rig.host.name}-service").op == "update"
 
 
@@ -221,13 +269,13 @@ def test_a_reboot_brings_the_proxy_back(rig, systemd_bed):
     h = rig.host
     systemd_bed.stop_host(h)
     with pytest.raises(httpx.HTTPError):
-        httpx.get(f"{rig.url}/health/readiness", timeout=5)
+        _get(rig, "/health/readiness", timeout=5)
     systemd_bed.boot_host(h)
     assert h.ssh(f"systemctl is-enabled {UNIT}").stdout.strip() == "enabled"
     deadline = time.monotonic() + 180
     while True:
         try:
-            if httpx.get(f"{rig.url}/health/readiness", timeout=5).status_code == 200:
+            if _get(rig, "/health/readiness", timeout=5).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
@@ -236,10 +284,340 @@ def test_a_reboot_brings_the_proxy_back(rig, systemd_bed):
     assert _chat(rig, rig.master_key).status_code == 200
 
 
+def _served_name_verifies(rig, address: str, name: str) -> bool:
+    """The proxy on `address` serves a certificate that verifies against the test CA for `name`."""
+    import ssl
+
+    ctx = ssl.create_default_context(cadata=rig.tls_ca_pem)
+    with socket.create_connection((address, rig.port), timeout=10) as raw, ctx.wrap_socket(raw, server_hostname=name) as tls:
+        return tls.version() is not None
+
+
+def _agent_says(address: str, port: int) -> str:
+    with socket.create_connection((address, port), timeout=5) as s:
+        return s.recv(64).decode().strip()
+
+
+def _service(rig, h) -> str:
+    return f"litellm-dev-{h.name}-service"
+
+
+def _pid(h) -> str:
+    return h.sudo(f"systemctl show -p MainPID --value {UNIT}").stdout.strip()
+
+
+def _service_name_calls(rig, since: int) -> list[dict]:
+    """The stand-in's calls since `since` that wrote the service name's CNAME (add/update)."""
+    return [c for c in samba_calls(rig.dns_host)[since:]
+            if len(c["argv"]) > 5 and c["argv"][:2] in (["dns", "add"], ["dns", "update"]) and c["argv"][4:6] == ["litellm", "CNAME"]]
+
+
+def _ran(rig, since: int, name: str, command: str):
+    return next(e for e in rig.executor.log[since:] if e.step.name == name and e.command == command)
+
+
+def test_one_to_two_hosts_moves_the_service_name_to_the_front_door_under_dns_following_load(rig):
+    """lite-b and the front door join. The load resolves the service name from the DC's records
+    every 0.5 s and connects where it points (TLS verified for the service name): first lite-a,
+    then the front door. The CNAME moves only after the front door's service step and every host's
+    rollout, when HAProxy shows every server UP; lite-a runs on (same files: not restarted)."""
+    h1, h2 = rig.hosts[0], rig.spare_hosts[0]
+    pid = _pid(h1)
+    load = DnsFollowingLoad(rig, rig.key).start()
+    assert load.address == h1.address, load.switches
+    try:
+        load.wait_for(10)
+        since, calls_from = len(rig.executor.log), len(samba_calls(rig.dns_host))
+        rig.grow()
+        started = time.monotonic()
+        with _StateWatch(rig, every=0.2) as watch:
+            # the stack as the fix-forward above left it (routing.timeout 33), plus lite-b and the front door
+            p = rig.apply(rig.program(routing_timeout=33))
+        took = time.monotonic() - started
+        deadline = time.monotonic() + 30
+        while load.address != rig.front_door.address:
+            assert time.monotonic() < deadline, load.switches
+            time.sleep(0.2)
+        load.wait_for(20)
+    finally:
+        load.stop()
+    print(f"1 -> 2 hosts (DNS-following load): {load.sent} requests, {load.failed} failed, p99 {load.p99_ms():.0f} ms, "
+          f"by address {load.by_address}, apply {took:.1f}s\n{rig.describe(p)}")
+    assert load.failed == 0, load.errors[:5]
+    assert load.by_address.get(h1.address, 0) > 0 and load.by_address.get(rig.front_door.address, 0) > 0, load.by_address
+    assert [a for _, a in load.switches] == [h1.address, rig.front_door.address], load.switches
+    # one rollout step per host, on the host; nothing of the hosts' rollouts on the front door
+    names = {s.name for s in p.steps}
+    assert not [n for n in names if n.endswith("-drain") or n.endswith("-enable")], sorted(names)
+    # lite-a: none of its files changed (it listened on its address and shared router state
+    # already), its rollout step ran for the drain agent and restarted nothing
+    changed = {s.name: s.op for s in p.steps if s.name.startswith(f"litellm-dev-{h1.name}-") and s.op != "same"}
+    assert changed == {f"litellm-dev-{h1.name}-service": "update"}, rig.describe(p)
+    assert _pid(h1) == pid
+    assert p.by_name(f"litellm-dev-{h2.name}-service").op == "create", rig.describe(p)
+    # the switch: the stand-in's CNAME write came after the front door's service step and every
+    # host's rollout ended, and after HAProxy showed every server UP
+    [switch] = _service_name_calls(rig, calls_from)
+    assert switch["argv"][6 if switch["argv"][1] == "add" else 7].startswith("litellm-lb."), switch["argv"]
+    after = [_ran(rig, since, n, c) for n, c in (("litellm-dev-frontdoor-service", "create"),
+                                                  (f"litellm-dev-{h1.name}-service", "update"),
+                                                  (f"litellm-dev-{h2.name}-service", "create"))]
+    assert all(e.ended <= switch["time"] for e in after), [(e.step.name, e.ended, switch["time"]) for e in after]
+    up_before = [t for t, s in watch.timed if t < switch["time"] and s.get(h1.name) == "UP" and s.get(h2.name) == "UP"]
+    assert up_before, [(round(t - switch["time"], 1), s) for t, s in watch.timed][-15:]
+    # and nobody was ever taken out after the name moved
+    assert all(set(s.values()) == {"UP"} for t, s in watch.timed if t > switch["time"] + 0.5 and "error" not in s), watch.timed[-10:]
+    assert samba_records(rig.dns_host).get(f"{DNS_ZONE}|litellm|CNAME") == [f"litellm-lb.{DNS_ZONE}"]
+    assert rig.assert_all_up() == {h.name: "UP" for h in rig.hosts}
+
+
+def test_two_hosts_serve_through_the_front_door(rig):
+    """The dev-ha shape, grown from dev: every proxy and its drain agent on its host's own address,
+    HAProxy re-encrypting with `verify required`, the stack's key through the front door."""
+    for h in rig.hosts:
+        # the proxy listens on its host's own address, not 0.0.0.0; so does its drain agent
+        listening = h.sudo(f"ss -Hltn 'sport = :{rig.port}'").stdout
+        local = {line.split()[3] for line in listening.splitlines()}  # (the bed shares one network namespace)
+        assert f"{h.address}:{rig.port}" in local and not {f"0.0.0.0:{rig.port}", f"*:{rig.port}"} & local, listening
+        assert _agent_says(h.address, rig.agent_port) == "ready"
+    assert rig.assert_all_up() == {h.name: "UP" for h in rig.hosts}
+    ready = _get(rig, "/health/readiness")
+    assert ready.status_code == 200 and ready.json().get("db") == "connected", ready.text
+    # TLS: HAProxy checks each proxy (UP above) with `verify required` against the CA and the host's
+    # name; the front door's certificate verifies for the service's name only
+    cfg = rig.front_door.sudo("cat /etc/haproxy/haproxy.cfg").stdout
+    assert "ssl verify required ca-file" in cfg, cfg
+    for h in rig.hosts:
+        assert f"sni str({h.name}.hx.dev.local) verifyhost {h.name}.hx.dev.local" in cfg, cfg
+        assert _served_name_verifies(rig, h.address, f"{h.name}.hx.dev.local")
+    with rig.client() as fresh, pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):  # a new connection
+        fresh.get(f"{rig.url}/health/readiness", extensions={"sni_hostname": "not-the-service.hx.dev.local"})
+    # the stack's team and key (made by the providers when the stack had one host) through the front door
+    info = rig.http.get(f"{rig.url}/key/info", params={"key": rig.key}, headers={"Authorization": f"Bearer {rig.master_key}"},
+                        extensions=rig.extensions)
+    assert info.status_code == 200, info.text
+    assert {k: info.json()["info"].get(k) for k in ("key_alias", "team_id", "models")} == {
+        "key_alias": "bed-app", "team_id": "bed-platform", "models": ["llama3.2"]}, info.text
+    # that key answers through the front door; an unknown key is refused
+    answer = _chat(rig, rig.key)
+    assert answer.status_code == 200 and "[fake:" in answer.text, answer.text
+    assert _chat(rig, "sk-not-a-key-of-this-stack").status_code == 401
+
+
+def test_the_admin_ui_renders_through_the_front_door_in_chromium(rig, tmp_path):
+    """Headless Chromium (tests.support.chromium_cdp) at the service's https URL: the name mapped to
+    the front door's address (the bed has no DNS), its certificate accepted by the pin of its public
+    key only (`--ignore-certificate-errors-spki-list`: no other certificate passes). The login page,
+    the stack's UI credentials reaching the dashboard, the provider-created key listed."""
+    import base64
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.support.chromium_cdp import Chromium
+    from tests.support.ssh_stack import UI_USER
+
+    leaf = x509.load_pem_x509_certificate(rig.tls_chain_pem.encode())
+    spki = leaf.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pin = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    base = f"https://{rig.service_name}:{rig.port}"
+    flags = (f"--host-resolver-rules=MAP {rig.service_name} {rig.front_door.address}", f"--ignore-certificate-errors-spki-list={pin}")
+    with Chromium(tmp_path, extra_flags=flags) as browser:
+        page = browser.new_page()
+        page.send("Network.clearBrowserCookies")
+        page.navigate(f"{base}/ui/login")
+        page.wait_for("!!document.querySelector('input[type=password]')", what="the login form")
+        assert page.screenshot(tmp_path / "login.png").stat().st_size > 5000
+        page.type_into("input[name=username], input[placeholder='Enter your username']", UI_USER)
+        page.type_into("input[type=password]", rig.ui_password)
+        page.click("button[type=submit]")
+        page.wait_for("!location.pathname.endsWith('/login') && !location.pathname.endsWith('/login/')",
+                      what="leaving the login page")
+        cookies = page.send("Network.getCookies", {"urls": [f"{base}/"]})["cookies"]
+        assert any(c["name"] == "token" for c in cookies), [c["name"] for c in cookies]
+        page.navigate(f"{base}/ui/?page=api-keys")
+        page.wait_for("document.body.innerText.includes('bed-app')", timeout=120, what="the provider-created key listed")
+        assert page.screenshot(tmp_path / "keys.png").stat().st_size > 20000
+        assert rig.ui_password not in page.evaluate("document.documentElement.outerHTML")
+
+
+def _bad_release(rig):
+    """The env file of every host points the proxy at a database port nothing listens on."""
+    bad = rig.program(readiness_timeout=40)
+    renames = {}
+    for r in bad.resources:
+        if r.name.endswith("-file-env"):
+            r.inputs["stdin"] = r.inputs["stdin"].replace("@127.0.0.1:5432/", "@127.0.0.1:9/")
+            assert "@127.0.0.1:9/" in r.inputs["stdin"]
+            [staged] = set(re.findall(r"litellm\.env\.[0-9a-f]{12}", r.inputs["create"]))
+            renames[staged] = f"litellm.env.0badc0ffee{len(renames):02d}"
+    # files are staged under the digest of their content: each edited env gets its own name
+    for r in bad.resources:
+        if r.type == "command:remote:Command":
+            for k in ("create", "update"):
+                if isinstance(r.inputs.get(k), str):
+                    for old, new in renames.items():
+                        r.inputs[k] = r.inputs[k].replace(old, new)
+    return bad
+
+
+def test_a_release_the_proxy_cannot_boot_fails_host_1_while_host_2_serves(rig):
+    good = rig.current
+    load = _load(rig, rig.master_key)
+    try:
+        with pytest.raises(StepFailed) as failed:
+            rig.apply(_bad_release(rig))
+        text = str(failed.value)
+        h1, h2 = rig.hosts
+        assert failed.value.step.name == _service(rig, h1), text[-2000:]
+        assert "LiteLLM did not become ready" in text and "--- last 50 lines of the proxy log ---" in text
+        assert "draining this host through its agent" in text and "restoring the previous files" in text, text[-3000:]
+        journal = text.split("--- last 50 lines of the proxy log ---", 1)[1]
+        assert "litellm" in journal.lower() and len(journal.strip().splitlines()) >= 5, journal
+        assert rig.master_key not in text and rig.declared_password() not in text
+        # host 2 never started its rollout; host 1 runs the previous files again, and says `ready`
+        assert not any(u.endswith("::" + _service(rig, h2)) for u in rig.executor.completed)
+        assert _agent_says(h1.address, rig.agent_port) == "ready"
+        # a revert: the hosts already run the good files (no rollout runs), every server UP
+        reverted = rig.apply(good)
+        for h in rig.hosts:
+            assert reverted.by_name(_service(rig, h)).op == "same", rig.describe(reverted)
+        rig.assert_all_up()
+        while load.stats.sent < 20:
+            time.sleep(0.2)
+    finally:
+        stats = load.stop()
+    print(f"failed release + revert: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
+    assert stats.sent >= 20 and stats.failed == 0, stats.errors[:5]
+
+
+class _StateWatch:
+    """HAProxy's server states, read on the front door every `every` seconds while a change runs."""
+
+    def __init__(self, rig, every: float = 1.0, door=None):
+        import threading
+
+        self.rig, self.seen, self.timed, self.every, self._stop = rig, [], [], every, threading.Event()
+        self.door = door or rig.front_door or rig.spare_front_door  # the host, whatever shape the stack is taking
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                states = self.rig.server_states(self.door)
+            except Exception as exc:  # noqa: BLE001 - a missed sample is not a result
+                states = {"error": str(exc)}
+            # stamped when the read returned: the state held at some moment before that
+            self.seen.append(states)
+            self.timed.append((time.time(), states))
+            self._stop.wait(self.every)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=120)
+
+
+def test_a_config_change_rolls_both_hosts_under_load(rig):
+    load = _load(rig, rig.master_key)
+    try:
+        while load.stats.sent < 10:
+            time.sleep(0.2)
+        log_from = len(rig.executor.log)
+        with _StateWatch(rig) as watch:
+            p = rig.apply(rig.program(routing_timeout=34))  # (33 since the single-host fix-forward)
+        target = load.stats.sent + 10
+        while load.stats.sent < target:
+            time.sleep(0.2)
+    finally:
+        stats = load.stop()
+    # HAProxy itself took each host out (the agent's `drain`), one at a time, never both
+    for h in rig.hosts:
+        assert any(s.get(h.name, "").startswith("DRAIN") for s in watch.seen), watch.seen
+    assert not any(all(not v.startswith("UP") for k, v in s.items() if k != "error") and "error" not in s
+                   for s in watch.seen), watch.seen
+    print(f"config change: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
+    for h in rig.hosts:
+        assert p.by_name(_service(rig, h)).op == "update", rig.describe(p)
+        rollout = next(e for e in rig.executor.log[log_from:] if e.step.name == _service(rig, h))
+        assert "drained" in rollout.stdout and "re-enabled on the front door" in rollout.stdout, rollout.stdout[-2000:]
+    assert stats.failed == 0, stats.errors[:5]
+    rig.assert_all_up()
+
+
+def test_a_container_restart_brings_its_proxy_back_and_the_front_door_marks_it_up(rig, systemd_bed):
+    h = rig.hosts[1]
+    systemd_bed.stop_host(h)
+    deadline = time.monotonic() + 60
+    while rig.server_states().get(h.name, "").startswith("UP"):
+        assert time.monotonic() < deadline, rig.server_states()
+        time.sleep(1)
+    # the other host serves alone meanwhile
+    assert _chat(rig, rig.key).status_code == 200
+    systemd_bed.boot_host(h)
+    assert h.ssh(f"systemctl is-enabled {UNIT} {AGENT}").stdout.split() == ["enabled", "enabled"]
+    rig.assert_all_up(settle_seconds=240)
+    assert _agent_says(h.address, rig.agent_port) == "ready"  # /run is empty after a boot: `ready`
+    assert _chat(rig, rig.key).status_code == 200
+
+
+def test_two_to_one_hosts_moves_the_service_name_back_before_the_front_door_goes(rig):
+    """lite-b and the front door leave. The CNAME moves back to lite-a in the plan's updates, before
+    the deletes; lite-b is drained (HAProxy shows it DRAIN, never DOWN first) before it stops;
+    the front door stops last; lite-a runs on. The DNS-following load: 0 failed."""
+    h1, h2, door = rig.hosts[0], rig.hosts[1], rig.front_door
+    pid = _pid(h1)
+    load = DnsFollowingLoad(rig, rig.key).start()
+    assert load.address == door.address, load.switches
+    try:
+        load.wait_for(10)
+        since, calls_from = len(rig.executor.log), len(samba_calls(rig.dns_host))
+        started = time.monotonic()
+        with _StateWatch(rig, every=0.2) as watch:
+            rig.shrink()
+            p = rig.apply(rig.program(routing_timeout=34))  # as the config change left it
+        took = time.monotonic() - started
+        deadline = time.monotonic() + 30
+        while load.address != h1.address:
+            assert time.monotonic() < deadline, load.switches
+            time.sleep(0.2)
+        load.wait_for(20)
+    finally:
+        load.stop()
+    print(f"2 -> 1 hosts (DNS-following load): {load.sent} requests, {load.failed} failed, p99 {load.p99_ms():.0f} ms, "
+          f"by address {load.by_address}, apply {took:.1f}s\n{rig.describe(p)}")
+    assert load.failed == 0, load.errors[:5]
+    assert load.by_address.get(h1.address, 0) > 0 and load.by_address.get(door.address, 0) > 0, load.by_address
+    assert [a for _, a in load.switches] == [door.address, h1.address], load.switches
+    [switch] = _service_name_calls(rig, calls_from)
+    assert switch["argv"][7].startswith(f"{h1.name}."), switch["argv"]
+    left = _ran(rig, since, f"litellm-dev-{h2.name}-service", "delete")
+    stopped = _ran(rig, since, "litellm-dev-frontdoor-service", "delete")
+    assert switch["time"] < left.started < left.ended <= stopped.started, (switch["time"], left.started, stopped.started)
+    # lite-b drained before it stopped (it was restarted above: its agent's /run directory is new):
+    # HAProxy's first state of it other than UP is DRAIN
+    assert "leaving the stack: its agent says drain" in left.stdout, left.stdout[-1500:]
+    states = [s.get(h2.name, "") for _, s in watch.timed if "error" not in s]
+    first_out = next((st for st in states if st != "UP"), None)
+    assert first_out is not None and first_out.startswith("DRAIN"), states
+    assert _pid(h1) == pid
+    # lite-a's rollout retired the drain agent it ran behind the front door
+    assert "no front door: its drain agent stopped and removed" in _ran(rig, since, f"litellm-dev-{h1.name}-service", "update").stdout
+    assert h1.sudo(f"systemctl is-active {AGENT}; ls /opt/litellm/drain-agent.py 2>&1", check=False).stdout.split()[0] in ("inactive", "unknown")
+    assert samba_records(rig.dns_host).get(f"{DNS_ZONE}|litellm|CNAME") == [f"{h1.name}.{DNS_ZONE}"]
+    assert h2.sudo(f"systemctl is-active {UNIT}", check=False).stdout.strip() in ("inactive", "unknown")
+    assert door.sudo("systemctl is-active haproxy.service", check=False).stdout.strip() in ("inactive", "unknown")
+    assert _get(rig, "/health/readiness").status_code == 200
+
+
 def test_destroy_removes_what_the_stack_created_and_nothing_else(rig):
     h = rig.host
     assert h.sudo("id -un litellm").stdout.strip() == "litellm"
-    p = rig.apply(None)
+    rig.apply(None)
     rig.current = None
     ran = [e.step.name for e in rig.executor.log if e.command == "delete"]
     print("destroy ran:", ran)
