@@ -62,7 +62,6 @@ import re
 import secrets
 import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Optional
 
 import httpx
