@@ -81,6 +81,14 @@ def _wait_up(sock: str) -> None:
         time.sleep(0.2)
 
 
+def _wait_for_socket(path: str) -> None:
+    """The first start: HAProxy creates its admin socket (up to 5 s)."""
+    for _ in range(50):
+        if os.path.exists(path):
+            return
+        time.sleep(0.1)
+
+
 def _stop_all(plan, servers, tmp_path) -> None:
     """The stand-in backends, then HAProxy by the rendered stop script (SIGKILL for what it left)."""
     for srv in servers:
@@ -107,10 +115,7 @@ def test_reload_checks_the_staged_config_and_keeps_a_drain(tmp_path):
     try:
         started = _stage_and_reload(plan, first, tmp_path)
         assert started.returncode == 0, started.stderr
-        for _ in range(50):
-            if os.path.exists(plan.admin_socket):
-                break
-            time.sleep(0.1)
+        _wait_for_socket(plan.admin_socket)
         _wait_up(plan.admin_socket)
         assert _admin(plan.admin_socket, f"set server {BACKEND}/proxy-a state drain").strip() == ""
         assert "DRAIN" in _states(plan.admin_socket)["proxy-a"]
@@ -199,10 +204,7 @@ def test_a_staged_ca_bundle_replaces_the_live_one_only_when_every_serving_host_v
         assert live.read_text() == ca_a and not staged.exists()
         assert live_pem.read_text() == own["a"] and not staged_pem.exists()
         assert oct(live_pem.stat().st_mode & 0o777) == "0o600"
-        for _ in range(50):
-            if os.path.exists(plan.admin_socket):
-                break
-            time.sleep(0.1)
+        _wait_for_socket(plan.admin_socket)
         _wait_up(plan.admin_socket)
 
         assert same_cert(served(), own["a"])
@@ -344,10 +346,7 @@ def test_reloads_under_keep_alive_load_fail_no_request(tmp_path):
     try:
         started = _stage_and_reload(plan, cfg, tmp_path)
         assert started.returncode == 0, started.stderr
-        for _ in range(50):
-            if os.path.exists(plan.admin_socket):
-                break
-            time.sleep(0.1)
+        _wait_for_socket(plan.admin_socket)
         _wait_up(plan.admin_socket)
         for t in threads:
             t.start()
