@@ -257,12 +257,17 @@ def agent_leave_lines(control: AgentControl) -> list[str]:
     ]
 
 
-def agent_remove_lines(control: AgentControl) -> list[str]:
-    """A host leaving the stack: the agent and its state go with the proxy (after the stop)."""
+def _agent_teardown_lines(agent_script_file: str) -> list[str]:
+    """Stop and disable the agent, remove its unit, script and state."""
     return [
         f"systemctl disable --now {_q(AGENT_UNIT)} >/dev/null 2>&1 || true",
-        f"rm -f {_q(AGENT_UNIT_FILE)} {_q(control.agent_script_file)} {_q(STATE_FILE)}",
+        f"rm -f {_q(AGENT_UNIT_FILE)} {_q(agent_script_file)} {_q(STATE_FILE)}",
     ]
+
+
+def agent_remove_lines(control: AgentControl) -> list[str]:
+    """A host leaving the stack: the agent and its state go with the proxy (after the stop)."""
+    return _agent_teardown_lines(control.agent_script_file)
 
 
 def agent_retire_lines(agent_script_file: str) -> list[str]:
@@ -272,8 +277,7 @@ def agent_retire_lines(agent_script_file: str) -> list[str]:
     refuses the connection against the server (its health check decides)."""
     return [
         f"if [ -e {_q(AGENT_UNIT_FILE)} ] || [ -e {_q(agent_script_file)} ]; then",
-        f"  systemctl disable --now {_q(AGENT_UNIT)} >/dev/null 2>&1 || true",
-        f"  rm -f {_q(AGENT_UNIT_FILE)} {_q(agent_script_file)} {_q(STATE_FILE)}",
+        *("  " + line for line in _agent_teardown_lines(agent_script_file)),
         "  systemctl daemon-reload",
         '  echo "no front door: its drain agent stopped and removed"',
         "fi",
