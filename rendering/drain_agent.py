@@ -92,6 +92,18 @@ except (OSError, ValueError):
     sys.exit(1)
 '''
 
+# A peer's drain agent answering at all (`ready` or `drain`): that host is in the rotation (its
+# rollout installed the agent), whatever its proxy does now.
+PEER_AGENT_PROBE = r'''import socket, sys
+try:
+    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3) as sock:
+        sock.settimeout(3)
+        word = sock.recv(64).strip()
+    sys.exit(0 if word in (b"ready", b"drain") else 1)
+except (OSError, ValueError):
+    sys.exit(1)
+'''
+
 
 @dataclass(frozen=True)
 class AgentControl:
@@ -194,11 +206,19 @@ def agent_front_door_lines(control: AgentControl, ready_probe: Optional[str]) ->
     selector = _listen_filter(control.address, control.proxy_port)
     return [
         _heredoc("PEER_PROBE", PEER_PROBE, "PEER_PROBE_EOF"),
+        _heredoc("PEER_AGENT_PROBE", PEER_AGENT_PROBE, "PEER_AGENT_PROBE_EOF"),
         f"PEERS=({peers})",
         "peer_serves() {",
         "  local peer",
         '  for peer in "${PEERS[@]}"; do',
         f'    if python3 -c "$PEER_PROBE" "$peer" {int(control.proxy_port)} {scheme}; then echo "$peer"; return 0; fi',
+        "  done",
+        "  return 1",
+        "}",
+        "peer_in_rotation() {",
+        "  local peer",
+        '  for peer in "${PEERS[@]}"; do',
+        f'    if python3 -c "$PEER_AGENT_PROBE" "$peer" {int(control.agent_port)}; then echo "$peer"; return 0; fi',
         "  done",
         "  return 1",
         "}",
@@ -210,8 +230,17 @@ def agent_front_door_lines(control: AgentControl, ready_probe: Optional[str]) ->
         "  drain)",
         f'    if {ready_probe or "false"}; then',
         "      if ! peer=$(peer_serves); then",
-        '        echo "rollout $SERVER: refusing to drain: this host serves and no other host answers /health/readiness" >&2',
-        "        exit 1",
+        # A peer whose agent answers is in the rotation with its proxy down: taking this host
+        # out too would leave none, so the rollout stops here. No peer agent at all: the other
+        # hosts are joining in this same run (1 -> 2 hosts: their rollouts come after this one's,
+        # and the service name still points at this host) or entirely down; waiting would never
+        # end, so this host restarts as a lone host does (its clients see the restart).
+        "        if peer=$(peer_in_rotation); then",
+        '          echo "rollout $SERVER: refusing to drain: this host serves and no other host answers /health/readiness ($peer is in the rotation: its agent answers, its proxy does not)" >&2',
+        "          exit 1",
+        "        fi",
+        '        say "no other host serves or runs its drain agent yet (hosts joining in this run, or down): restarting without a drain"',
+        "        return 0",
         "      fi",
         '      say "$peer serves: draining this host through its agent"',
         "    fi",

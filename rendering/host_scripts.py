@@ -740,7 +740,24 @@ def wait_ready_script(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
         lines += [
             f"UNIT={_q(p.unit_name)}",
             "command -v ss >/dev/null || { echo 'ss (iproute2) is required on this host' >&2; exit 1; }",
-            "alive() { ! systemctl is-failed --quiet \"$UNIT\"; }",
+            # The unit is Restart=on-failure: a proxy that exits while starting (a database it
+            # cannot reach, a config it refuses) is restarted by systemd and never `failed`, so
+            # waiting for `failed` would wait out the whole timeout. The process of this start
+            # exiting at all (auto-restart pending, or a restart counted since the wait began) is
+            # the failure: the rollout restores the previous files at once (the local deploy's
+            # `kill -0` of the started pid says the same).
+            'RESTARTS_AT_START=$(systemctl show -p NRestarts --value "$UNIT" 2>/dev/null || echo 0)',
+            "alive() {",
+            "  local active sub restarts",
+            '  active=$(systemctl show -p ActiveState --value "$UNIT" 2>/dev/null)',
+            '  sub=$(systemctl show -p SubState --value "$UNIT" 2>/dev/null)',
+            '  restarts=$(systemctl show -p NRestarts --value "$UNIT" 2>/dev/null || echo 0)',
+            '  if [ "${restarts:-0}" -le "${RESTARTS_AT_START:-0}" ]; then',
+            '    case "$active/$sub" in failed/* | inactive/* | */auto-restart) ;; *) return 0 ;; esac',
+            "  fi",
+            '  EXITED="it exited with status $(systemctl show -p ExecMainStatus --value "$UNIT" 2>/dev/null); unit $active/$sub"',
+            "  return 1",
+            "}",
             "show_log() { journalctl -u \"$UNIT\" -n 50 --no-pager; }",
             "owns_port() {",
             "  local pid",
@@ -761,7 +778,7 @@ def wait_ready_script(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
         f"TIMEOUT=${{READY_TIMEOUT:-{timeout}}}",
         "deadline=$((SECONDS + TIMEOUT))",
         "while :; do",
-        '  alive || fail "the proxy process is not running"',
+        '  alive || fail "the proxy process is not running${EXITED:+ ($EXITED)}"',
         f'  if owns_port && {_q(p.venv + "/bin/python")} -c "$PROBE" {_q(address)} "$PORT" {_q(name)} {_q(ca)}; then',
         '    echo "LiteLLM ready: $URL"',
         "    exit 0",

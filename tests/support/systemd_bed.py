@@ -343,6 +343,25 @@ class SystemdBed:
         self._boot(h)
         self._wait_booted(h, time.monotonic() + self.boot_timeout)
 
+    def rekey_host(self, h: BedHost) -> str:
+        """A host whose sshd gets a new ed25519 host key (a reinstalled or re-imaged host keeping its
+        address): the key is written into the container's root, the bed's own known_hosts pins it,
+        sshd is reloaded over it. Returns the new line."""
+        key = h.root / "etc/ssh/ssh_host_ed25519_key"
+        staged = self.dir / "keys" / f"{h.name}-rekey"
+        for f in (staged, staged.with_suffix(".pub")):
+            f.unlink(missing_ok=True)
+        _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", h.name, "-f", str(staged)], what="new host key")
+        shutil.copyfile(staged, key)
+        os.chmod(key, 0o600)
+        shutil.copyfile(staged.with_suffix(".pub"), key.with_suffix(".pub"))
+        # sshd re-executes itself for every connection, which reads the host key anew: the next
+        # connection already presents the new key (found on the bed); the reload is for form's sake
+        h.host_key_line = staged.with_suffix(".pub").read_text().strip()
+        self.known_hosts_file.write_text("".join(x.known_hosts_line + "\n" for x in self.hosts))
+        h.sudo("systemctl reload ssh")
+        return h.host_key_line
+
     def close(self) -> None:
         with self._lock:
             if self._closed:

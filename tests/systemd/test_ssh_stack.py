@@ -12,8 +12,9 @@ The scenarios run in file order against one deployed stack, as an operator's fir
    and the HAProxy front door (on the door host) join; the service name's CNAME moves from lite-a
    to the front door only once every server is UP; no request fails.
 3. `dev-ha`-shaped (two hosts behind the front door): everything through the front door (TLS
-   re-encrypted, HAProxy verifying each proxy), the Admin UI in Chromium, a release the proxy
-   cannot boot, a config change rolled under load, a container restart.
+   re-encrypted, HAProxy verifying each proxy), the Admin UI in Chromium, a host re-keyed (its
+   new host key pinned: its steps update, nothing restarts), a release the proxy cannot boot, a
+   config change rolled under load, a container restart.
 4. 2 -> 1 under the DNS-following load: the name moves back to lite-a before lite-b (drained
    first) and the front door go; no request fails.
 5. destroy: what the stack created goes, nothing else.
@@ -248,6 +249,9 @@ def test_a_proxy_that_cannot_boot_fails_the_update_with_the_journal(rig):
     text = str(failed.value)
     assert failed.value.step.name.endswith("-service"), text[-2000:]
     assert "LiteLLM did not become ready" in text and "--- last 50 lines of the proxy log ---" in text
+    # LiteLLM exits (status 3) when its database is unreachable and systemd restarts it: the wait
+    # fails on the exit, not after the readiness timeout
+    assert "the proxy process is not running (it exited with status 3;" in text, text[-2000:]
     # the rollout put the previous files back and restarted with them: the host serves again, and
     # the engine keeps the rollout step's old state (tests.support.transitions.state_after)
     assert "restoring the previous files" in text and "running the previous files again" in text, text[-2000:]
@@ -440,6 +444,43 @@ def test_the_admin_ui_renders_through_the_front_door_in_chromium(rig, tmp_path):
         page.wait_for("document.body.innerText.includes('bed-app')", timeout=120, what="the provider-created key listed")
         assert page.screenshot(tmp_path / "keys.png").stat().st_size > 20000
         assert rig.ui_password not in page.evaluate("document.documentElement.outerHTML")
+
+
+def test_a_host_key_change_updates_that_host_without_a_restart_under_load(rig, systemd_bed):
+    """lite-b is re-imaged and keeps its address: its sshd presents a new host key, the stack's
+    `host_key` follows. The pinned key is an input of every step on that host, so all of them
+    update (over the new key); the rollout finds the host already runs these files and restarts
+    nothing. The other host and the front door run nothing; load through the front door: 0 failed."""
+    h1, h2 = rig.hosts
+    pids = {h.name: _pid(h) for h in rig.hosts}
+    load = _load(rig, rig.master_key)
+    try:
+        while load.stats.sent < 10:
+            time.sleep(0.2)
+        old_key = h2.host_key_line
+        assert systemd_bed.rekey_host(h2) != old_key
+        log_from = len(rig.executor.log)
+        with _StateWatch(rig) as watch:
+            p = rig.apply(rig.program(routing_timeout=33))
+        target = load.stats.sent + 10
+        while load.stats.sent < target:
+            time.sleep(0.2)
+    finally:
+        stats = load.stop()
+    print(f"host key change: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
+    by_host: dict[str, set] = {}
+    for r in rig.current.resources:
+        if r.type == "command:remote:Command":
+            by_host.setdefault(r.inputs["connection"]["host"], set()).add(r.name)
+    changed = {s.name for s in p.steps if s.op != "same"}
+    assert changed == by_host[h2.address], rig.describe(p)
+    assert all(s.op == "update" for s in p.steps if s.name in changed), rig.describe(p)
+    rollout = next(e for e in rig.executor.log[log_from:] if e.step.name == _service(rig, h2))
+    assert "already runs these files and this release: no restart" in rollout.stdout, rollout.stdout[-2000:]
+    assert {h.name: _pid(h) for h in rig.hosts} == pids
+    assert all(v.startswith("UP") for s in watch.seen for k, v in s.items() if k != "error"), watch.seen
+    assert stats.failed == 0, stats.errors[:5]
+    rig.assert_all_up()
 
 
 def _bad_release(rig):
