@@ -2,7 +2,7 @@
 #   make render [STACK=local|dev|dev-ha|kube]  evaluate the program offline, write build/<stack>/, print the tree
 #   make test    the whole suite; prepares the machine first (Debian packages as root, PostgreSQL and
 #                Redis on 127.0.0.1, the offline Prisma engine): nothing to run before it
-#   make check   the fast tier: no process, no socket (pytest -m "not slow"), about 2.5 minutes
+#   make check   the fast tier: no process, no socket (pytest -m "not slow"), about 2 minutes
 #   make plan STACK=x [BASE=<git ref or build dir>]  the steps `pulumi up` would take from BASE (default
 #                HEAD) to the working tree, offline, as markdown (creates/updates/replaces/deletes,
 #                host restarts in rollout order, catalog changes)
