@@ -49,11 +49,12 @@ prepare: $(VENV)/.test-installed
 check: $(VENV)/.test-installed
 	$(BIN)/python -m pytest -m "not slow" -q
 
-# The fast tier first (fails fast, under its no-process guard), then everything else; the ten
-# slowest tests are listed at the end.
+# The fast tier first (fails fast, under its no-process guard), then everything else: the real
+# systemd hosts alongside the rest (tests/support/run_slow_tier.sh); the ten slowest tests of each
+# are listed at the end.
 test: prepare
 	$(BIN)/python -m pytest -m "not slow" -q
-	$(BIN)/python -m pytest -m slow --durations=10
+	bash tests/support/run_slow_tier.sh $(BIN)/python
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench_providers.py

@@ -14,7 +14,10 @@ Rules that hold for all three resources:
 * Values that are not known yet (preview) are never validated and always count as a change.
 * `ca_bundle_pem` (the CA the admin calls verify the proxy's certificate with) is an input of all
   three and kept in their state, but it is connection plumbing, not part of the object: it is never
-  sent to the API and never compared, so a CA change alone is no diff, no update and no replace.
+  sent to the API. A CA change alone is an update that sends nothing (never a replace): the engine
+  hands a delete and a refresh only the state, so a state keeping the CA of before a rotation would
+  fail them against a proxy that now presents the new CA's certificate (found on the systemd bed:
+  the destroy after a CA rotation could not delete the stack's key).
 """
 
 from __future__ import annotations
@@ -347,8 +350,18 @@ def _removed_keys(old: Any, new: Any) -> set[str]:
     return set(old) - set(new)
 
 
+def ca_bundle_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    """The CA to verify the proxy with changed (an update that sends nothing: see the module doc)."""
+    new = news.get(CA_BUNDLE_FIELD)
+    if is_unknown(new):
+        return True
+    return (olds.get(CA_BUNDLE_FIELD) or "").strip() != (new or "").strip()
+
+
 def diff_model(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diff:
     changed, replaces = _diff_fields(olds, news, MODEL_FIELDS, frozenset({"model_id"}), {})
+    if ca_bundle_changed(olds, news):
+        changed.append(CA_BUNDLE_FIELD)
     # The PATCH endpoint merges parameters: one that is no longer declared cannot be removed in place.
     for section in ("litellm_params", "model_info"):
         if section in changed and not is_unknown(news.get(section)) and _removed_keys(olds.get(section), news.get(section)):
@@ -448,6 +461,8 @@ def team_create_body(inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 def diff_team(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diff:
     changed, replaces = _diff_fields(olds, news, TEAM_FIELDS, frozenset({"team_id"}), _TEAM_COMPARATORS)
+    if ca_bundle_changed(olds, news):
+        changed.append(CA_BUNDLE_FIELD)
     return Diff(changes=bool(changed), replaces=replaces, changed=changed)
 
 
@@ -642,6 +657,8 @@ def diff_key(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diff:
     changed, replaces = _diff_fields(olds, news, KEY_FIELDS, frozenset({"rotation_trigger"}), _KEY_COMPARATORS)
     if _owner_changed(olds, news):
         changed.append(KEY_OWNER_FIELD)  # the marker in the key's metadata must follow (an update)
+    if ca_bundle_changed(olds, news):
+        changed.append(CA_BUNDLE_FIELD)
     # Create-before-delete (the default) is what a rotation needs: the new key exists before the old
     # one goes. The alias clash that causes is handled in VirtualKeyProvider.create.
     return Diff(changes=bool(changed), replaces=replaces, changed=changed)

@@ -321,6 +321,12 @@ class SshStackRig:
     # `adminUi: {enabled: true, username: UI_USER}` with the secret `uiPassword`
     admin_ui: bool = False
     ui_password: str = field(default_factory=lambda: "ui-" + secrets.token_urlsafe(18))
+    # changes that stay made (as on a real stack): `program`'s keyword arguments every later
+    # program starts from (`keep`), and stand-ins for a new release of this project (`release`:
+    # (module, attribute, wrap) patched while the program runs, so every later program renders
+    # that release too; undoing one is a change of its own)
+    kept: dict[str, Any] = field(default_factory=dict)
+    release_patches: list[tuple[Any, str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.model_id = f"bed-{secrets.token_hex(3)}"
@@ -337,19 +343,39 @@ class SshStackRig:
             seed_offline_prisma(h)
         if self.dns_host is not None:
             install_samba_stand_in(self.dns_host, self.dns_password)
+        # the consumers' trust: the stack's CA, and during a CA rotation the previous one too
+        self.client_cas: list[str] = []
+        self.previous_ca_pem: Optional[str] = None
         if self.tls_provided:
-            from tests.support.tls_material import make_server_cert, make_test_ca
-
-            self.tls_ca_pem, ca_key = make_test_ca("Bed test CA")
-            everyone = [*self.hosts, *self.spare_hosts]
-            names = [f"{h.name}.{DNS_ZONE}" for h in everyone] + [self.service_name]
-            if self.front_door is not None or self.spare_front_door is not None:
-                names.append(f"{FRONT_DOOR_NAME}.{DNS_ZONE}")
-            # the hosts' addresses too: with DNS on, the providers' adminUrl is host 1's address
-            self.tls_chain_pem, self.tls_key_pem = make_server_cert(self.tls_ca_pem, ca_key, names,
-                                                                    ip_addresses=[h.address for h in everyone])
+            self._issue("Bed test CA")
         if self.redis_host is not None:
             start_bed_redis(self.redis_host, self.redis_port, self.redis_default_password, self.redis_admin_password)
+
+    def _issue(self, ca_name: str) -> None:
+        """A new test CA and one server certificate from it naming every host, the service and the
+        front door (`tls.issuer: provided`: the operator's own chain); the consumers trust it."""
+        from tests.support.tls_material import make_server_cert, make_test_ca
+
+        self.tls_ca_pem, ca_key = make_test_ca(ca_name)
+        everyone = [*self.hosts, *self.spare_hosts]
+        names = [f"{h.name}.{DNS_ZONE}" for h in everyone] + [self.service_name]
+        if self.front_door is not None or self.spare_front_door is not None:
+            names.append(f"{FRONT_DOOR_NAME}.{DNS_ZONE}")
+        # the hosts' addresses too: with DNS on, the providers' adminUrl is host 1's address
+        self.tls_chain_pem, self.tls_key_pem = make_server_cert(self.tls_ca_pem, ca_key, names,
+                                                                ip_addresses=[h.address for h in everyone])
+        self.client_cas.append(self.tls_ca_pem)
+
+    def rotate_ca(self, ca_name: str) -> None:
+        """Run 1 of a CA rotation (docs/runbook.md "CA rotation"): a new CA and chain, the old CA as
+        `tls.previous_ca_cert`; the consumers already trust both (step 0)."""
+        previous = self.tls_ca_pem
+        self._issue(ca_name)
+        self.previous_ca_pem = previous
+
+    def end_ca_rotation(self) -> None:
+        """Run 2: `tls.previous_ca_cert` removed; the consumers may drop the old CA afterwards."""
+        self.previous_ca_pem = None
 
     # ---- the stack ------------------------------------------------------------------------------
     def overrides(self, **kw: Any) -> dict[str, Any]:
@@ -378,12 +404,15 @@ class SshStackRig:
             "dns": ({"enabled": True, "server": self.dns_host.address, "zone": DNS_ZONE, "admin_user": "Administrator",
                      "auth": "authfile", "host_key": self.dns_host.host_key_line}
                     if self.dns_host is not None else {"enabled": False}),
-            "tls": ({"enabled": True, "issuer": "provided"} if self.tls_provided
+            "tls": ({"enabled": True, "issuer": "provided",
+                     **({"previous_ca_cert": self.previous_ca_pem} if self.previous_ca_pem else {})} if self.tls_provided
                     else {"enabled": False, "allow_plaintext": True}),
             "observability": {"callbacks": ["prometheus"]},
             "models": [{"id": self.model_id, "model_name": "llama3.2", "provider": "ollama_chat",
                         "model": "llama3.2", "api_base": self.fake.base_url}],
             "routing": {"num_retries": 1, "timeout": kw.get("routing_timeout", 30)},
+            # the drain timeout defaults to routing.timeout (config/front_door.py)
+            **({"rollout": {"drain_timeout_seconds": kw["drain_timeout"]}} if kw.get("drain_timeout") else {}),
             "catalogFiles": None,
             "keys": [BED_KEY],
             "teams": [BED_TEAM],
@@ -396,16 +425,28 @@ class SshStackRig:
                          if self.dns_host is not None else None),
         }
 
+    def keep(self, **kw: Any) -> None:
+        """Every later `program` starts from these keyword arguments (a change that stays made)."""
+        self.kept.update(kw)
+
     def program(self, **kw: Any) -> ProgramRun:
+        kw = {**self.kept, **kw}
         secrets_ = {"masterKey": self.master_key, "sshPrivateKey": self.bed.private_key,
                     "postgresAdminPassword": "unused-with-trust-auth", "dnsAdminPassword": self.dns_password}
+        for name, value in (kw.get("env_secrets") or {}).items():
+            secrets_[f"envSecrets.{name}"] = value
         if self.admin_ui:
             secrets_["uiPassword"] = self.ui_password
         if self.tls_provided:
             secrets_.update(tlsCertChain=self.tls_chain_pem, tlsKey=self.tls_key_pem, tlsCaCert=self.tls_ca_pem)
         if self.redis_host is not None:
             secrets_.update(redisAdminPassword=self.redis_admin_password, redisPassword=self.redis_password)
-        return run_stack("dev", secrets=secrets_, overrides=self.overrides(**kw))
+        import pytest
+
+        with pytest.MonkeyPatch.context() as patches:
+            for module, attribute, wrap in self.release_patches:
+                patches.setattr(module, attribute, wrap(getattr(module, attribute)))
+            return run_stack("dev", secrets=secrets_, overrides=self.overrides(**kw))
 
     # ---- substitutions ----------------------------------------------------------------------------
     def _migrate_stand_in(self, r: RecordedResource) -> Optional[str]:
@@ -493,7 +534,7 @@ class SshStackRig:
         `extensions`); never an HTTP proxy from the environment."""
         import ssl
 
-        verify = ssl.create_default_context(cadata=self.tls_ca_pem) if self.tls_provided else True
+        verify = ssl.create_default_context(cadata="".join(self.client_cas)) if self.tls_provided else True
         return httpx.Client(timeout=60, trust_env=False, verify=verify)
 
     @property
@@ -505,6 +546,13 @@ class SshStackRig:
     def server_states(self, door: Optional[BedHost] = None) -> dict[str, str]:
         """HAProxy's status of every server of the backend, read on the front door's admin socket
         (`door`: that bed host, also while the stack is changing shape)."""
+        return {name: row["status"] for name, row in self._server_stats(door).items()}
+
+    def server_sessions(self, door: Optional[BedHost] = None) -> dict[str, int]:
+        """The sessions (requests in flight) HAProxy has open on each server of the backend."""
+        return {name: int(row["scur"] or 0) for name, row in self._server_stats(door).items()}
+
+    def _server_stats(self, door: Optional[BedHost] = None) -> dict[str, dict[str, str]]:
         import csv
         import io
 
@@ -517,7 +565,7 @@ class SshStackRig:
                   "sys.stdout.write(d.decode())\n")
         out = door.sudo(f"python3 -c {shlex.quote(script)}", timeout=60).stdout
         rows = csv.DictReader(io.StringIO(out.lstrip("# ")))
-        return {r["svname"]: r["status"] for r in rows if r["pxname"] == BACKEND and r["svname"] not in ("FRONTEND", "BACKEND")}
+        return {r["svname"]: r for r in rows if r["pxname"] == BACKEND and r["svname"] not in ("FRONTEND", "BACKEND")}
 
     def assert_all_up(self, settle_seconds: float = 60.0) -> dict[str, str]:
         """Every server UP (no DRAIN/MAINT left), given `settle_seconds` for HAProxy's rise."""

@@ -7,14 +7,18 @@ The scenarios run in file order against one deployed stack, as an operator's fir
    stand-in on the door host, Redis with `manage_acl` there, TLS with `tls.issuer: provided` (a
    test CA's certificate naming the hosts, the service and the front door) and the Admin UI; the
    Redis ACL user, the unit's sandbox, the journal, an unchanged re-apply, a host presenting
-   another key, a proxy that cannot boot, a reboot.
+   another key, a proxy that cannot boot and the fix-forward from that failed run, a reboot.
 2. 1 -> 2 hosts under a load that follows DNS (tests.support.ssh_stack.DnsFollowingLoad): lite-b
    and the HAProxy front door (on the door host) join; the service name's CNAME moves from lite-a
    to the front door only once every server is UP; no request fails.
 3. `dev-ha`-shaped (two hosts behind the front door): everything through the front door (TLS
    re-encrypted, HAProxy verifying each proxy), the Admin UI in Chromium, a host re-keyed (its
-   new host key pinned: its steps update, nothing restarts), a release the proxy cannot boot, a
-   config change rolled under load, a container restart.
+   new host key pinned: its steps update, nothing restarts), a release the proxy cannot boot (then
+   the retry, which fails the same way, and the revert), and under load through the front door
+   the rest of the transition matrix (docs/runbook.md "What is guaranteed"): a config change with
+   a stream open through host 1's drain, a drain-settings-only change, a new release of this
+   project's restart script, an env secret, a unit-only change, a CA rotation's two runs; then a
+   container restart.
 4. 2 -> 1 under the DNS-following load: the name moves back to lite-a before lite-b (drained
    first) and the front door go; no request fails.
 5. destroy: what the stack created goes, nothing else.
@@ -26,12 +30,14 @@ one `rig`), as the two files of one shape each did before.
 from __future__ import annotations
 
 import re
+import secrets
 import socket
 import time
 
 import httpx
 import pytest
 
+from config.litellm_settings import PINNED_LITELLM_VERSION
 from tests.support.postgres_apply import scratch_cluster_objects
 from tests.support.postgres_fixtures import ADMIN_DSN, process_prefix
 from tests.support.rollout_rig import Load
@@ -244,6 +250,9 @@ def test_a_proxy_that_cannot_boot_fails_the_update_with_the_journal(rig):
             for k in ("create", "update"):
                 if isinstance(r.inputs.get(k), str):
                     r.inputs[k] = r.inputs[k].replace(staged_env, "litellm.env.0badc0ffee00")
+    # the test's own idle keep-alive connection would hold each stop of the proxy 30 s (runbook,
+    # Limits: the event loop's TLS shutdown timeout); this row is about the failure, so it lets go
+    _fresh_client(rig)
     with pytest.raises(StepFailed) as failed:
         rig.apply(bad)
     text = str(failed.value)
@@ -261,12 +270,15 @@ def test_a_proxy_that_cannot_boot_fails_the_update_with_the_journal(rig):
     journal = text.split("--- last 50 lines of the proxy log ---", 1)[1]
     assert "litellm" in journal.lower() and len(journal.strip().splitlines()) >= 5, journal
     assert rig.master_key not in text and rig.declared_password() not in text
-    # a revert is a no-op for the host (it already runs the good files); a fix-forward rolls
-    reverted = rig.apply(good)
-    assert reverted.by_name(service).op == "same", rig.describe(reverted)
-    p = rig.apply(rig.program(routing_timeout=33))
+    # a fix-forward, straight from the failed run (the revert runs on two hosts below): the engine
+    # kept the rollout step's old state, so the host rolls from the good files to the fixed ones
+    _fresh_client(rig)
+    rig.keep(routing_timeout=33)
+    p = rig.apply(rig.program())
+    assert p.by_name(service).op == "update", rig.describe(p)
+    rollout = [e for e in rig.executor.log if e.step.name == service][-1]
+    assert "restarting with the new files" in rollout.stdout and "LiteLLM ready" in rollout.stdout, rollout.stdout[-2000:]
     assert _get(rig, "/health/readiness").status_code == 200
-    assert p.by_name(f"litellm-dev-{rig.host.name}-service").op == "update"
 
 
 def test_a_reboot_brings_the_proxy_back(rig, systemd_bed):
@@ -286,6 +298,12 @@ def test_a_reboot_brings_the_proxy_back(rig, systemd_bed):
         assert time.monotonic() < deadline, h.sudo(f"journalctl -u {UNIT} -n 40 --no-pager").stdout
         time.sleep(2)
     assert _chat(rig, rig.master_key).status_code == 200
+
+
+def _fresh_client(rig) -> None:
+    """Close the test's own client (and its idle keep-alive connection) and open a new one."""
+    rig.http.close()
+    rig.http = rig.client()
 
 
 def _served_name_verifies(rig, address: str, name: str) -> bool:
@@ -336,7 +354,7 @@ def test_one_to_two_hosts_moves_the_service_name_to_the_front_door_under_dns_fol
         started = time.monotonic()
         with _StateWatch(rig, every=0.2) as watch:
             # the stack as the fix-forward above left it (routing.timeout 33), plus lite-b and the front door
-            p = rig.apply(rig.program(routing_timeout=33))
+            p = rig.apply(rig.program())
         took = time.monotonic() - started
         deadline = time.monotonic() + 30
         while load.address != rig.front_door.address:
@@ -461,7 +479,7 @@ def test_a_host_key_change_updates_that_host_without_a_restart_under_load(rig, s
         assert systemd_bed.rekey_host(h2) != old_key
         log_from = len(rig.executor.log)
         with _StateWatch(rig) as watch:
-            p = rig.apply(rig.program(routing_timeout=33))
+            p = rig.apply(rig.program())
         target = load.stats.sent + 10
         while load.stats.sent < target:
             time.sleep(0.2)
@@ -492,7 +510,8 @@ def _bad_release(rig):
             r.inputs["stdin"] = r.inputs["stdin"].replace("@127.0.0.1:5432/", "@127.0.0.1:9/")
             assert "@127.0.0.1:9/" in r.inputs["stdin"]
             [staged] = set(re.findall(r"litellm\.env\.[0-9a-f]{12}", r.inputs["create"]))
-            renames[staged] = f"litellm.env.0badc0ffee{len(renames):02d}"
+            # a name of its own, derived from the good one's (hosts with the same env share one)
+            renames[staged] = f"litellm.env.0badc0{staged[-6:]}"
     # files are staged under the digest of their content: each edited env gets its own name
     for r in bad.resources:
         if r.type == "command:remote:Command":
@@ -520,6 +539,17 @@ def test_a_release_the_proxy_cannot_boot_fails_host_1_while_host_2_serves(rig):
         # host 2 never started its rollout; host 1 runs the previous files again, and says `ready`
         assert not any(u.endswith("::" + _service(rig, h2)) for u in rig.executor.completed)
         assert _agent_says(h1.address, rig.agent_port) == "ready"
+        # a retry (the same program again): the engine kept the old state of host 1's rollout step
+        # (it failed) and the new state of the staged files (they were written), so only host 1's
+        # rollout runs again, and fails the same way; host 2 is still not touched
+        since = len(rig.executor.log)
+        with pytest.raises(StepFailed) as again:
+            rig.apply(_bad_release(rig))
+        assert again.value.step.name == _service(rig, h1), str(again.value)[-2000:]
+        assert "restoring the previous files" in str(again.value), str(again.value)[-2000:]
+        assert [e.step.name for e in rig.executor.log[since:]] == [_service(rig, h1)], rig.executor.log[since:]
+        assert _agent_says(h1.address, rig.agent_port) == "ready"
+        rig.assert_all_up()
         # a revert: the hosts already run the good files (no rollout runs), every server UP
         reverted = rig.apply(good)
         for h in rig.hosts:
@@ -529,7 +559,7 @@ def test_a_release_the_proxy_cannot_boot_fails_host_1_while_host_2_serves(rig):
             time.sleep(0.2)
     finally:
         stats = load.stop()
-    print(f"failed release + revert: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
+    print(f"failed release, retry, revert: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
     assert stats.sent >= 20 and stats.failed == 0, stats.errors[:5]
 
 
@@ -563,31 +593,246 @@ class _StateWatch:
         self._thread.join(timeout=120)
 
 
-def test_a_config_change_rolls_both_hosts_under_load(rig):
+def _roll_under_load(rig, program):
+    """`program` applied under load through the front door while HAProxy's states are watched:
+    the plan, the load's stats, the watch and where this change's entries of the executor's log
+    begin."""
     load = _load(rig, rig.master_key)
     try:
         while load.stats.sent < 10:
             time.sleep(0.2)
         log_from = len(rig.executor.log)
         with _StateWatch(rig) as watch:
-            p = rig.apply(rig.program(routing_timeout=34))  # (33 since the single-host fix-forward)
+            p = rig.apply(program)
         target = load.stats.sent + 10
         while load.stats.sent < target:
             time.sleep(0.2)
     finally:
         stats = load.stop()
-    # HAProxy itself took each host out (the agent's `drain`), one at a time, never both
+    return p, stats, watch, log_from
+
+
+def _assert_rolled_one_host_at_a_time(rig, what, p, stats, watch, log_from):
+    """Each host's whole rollout ran (drained through its agent, restarted, ready, re-enabled), host 1
+    before host 2; HAProxy took each out (DRAIN) and never both; 0 failed; every server UP."""
+    print(f"{what}: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
+    rollouts = []
+    for h in rig.hosts:
+        assert p.by_name(_service(rig, h)).op == "update", rig.describe(p)
+        rollout = next(e for e in rig.executor.log[log_from:] if e.step.name == _service(rig, h))
+        assert "drained" in rollout.stdout and "LiteLLM ready" in rollout.stdout, rollout.stdout[-2000:]
+        assert "re-enabled on the front door" in rollout.stdout, rollout.stdout[-2000:]
+        rollouts.append(rollout)
+    assert rollouts[0].ended <= rollouts[1].started, [(r.step.name, r.started, r.ended) for r in rollouts]
     for h in rig.hosts:
         assert any(s.get(h.name, "").startswith("DRAIN") for s in watch.seen), watch.seen
     assert not any(all(not v.startswith("UP") for k, v in s.items() if k != "error") and "error" not in s
                    for s in watch.seen), watch.seen
-    print(f"config change: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
-    for h in rig.hosts:
-        assert p.by_name(_service(rig, h)).op == "update", rig.describe(p)
-        rollout = next(e for e in rig.executor.log[log_from:] if e.step.name == _service(rig, h))
-        assert "drained" in rollout.stdout and "re-enabled on the front door" in rollout.stdout, rollout.stdout[-2000:]
     assert stats.failed == 0, stats.errors[:5]
     rig.assert_all_up()
+
+
+def _stream(rig, result: dict) -> None:
+    """One streamed chat completion through the front door; `result`: status, the streamed content,
+    whether [DONE] came, when it ended (wall clock)."""
+    from tests.support.rollout_rig import read_chat_stream
+
+    started = time.monotonic()
+    try:
+        with rig.client() as http, http.stream(
+                "POST", f"{rig.url}/v1/chat/completions", headers={"Authorization": f"Bearer {rig.key}"}, extensions=rig.extensions,
+                timeout=120, json={"model": "llama3.2", "stream": True, "messages": [{"role": "user", "content": "a long answer"}]}) as resp:
+            result["status"] = resp.status_code
+            result["content"], result["done"] = read_chat_stream(resp)
+    except (httpx.HTTPError, ValueError) as exc:
+        result["error"] = f"{type(exc).__name__}: {exc}"
+    result["seconds"], result["ended"] = time.monotonic() - started, time.time()
+
+
+STREAM_GAP = 8.0  # seconds after each of the fake's 4 streamed pieces: about 32 s in all
+
+
+def test_a_config_change_rolls_both_hosts_under_load_and_waits_for_a_stream(rig):
+    """A config change (routing.timeout 33 -> 60) rolls both hosts, one at a time, under load.
+    Two streamed completions (about 32 s each: longer than a host's drain takes without them)
+    are open when it starts, one on each host (HAProxy balances leastconn): host 1's drain begins
+    while its stream is open and waits for it; both streams end whole."""
+    import threading
+
+    rig.fake.stream_slowly(STREAM_GAP)
+    streams = []
+    try:
+        for _ in range(2):
+            result: dict = {}
+            t = threading.Thread(target=_stream, args=(rig, result), daemon=True)
+            t.start()
+            streams.append((t, result))
+        deadline = time.monotonic() + 20
+        while sum(rig.server_sessions().values()) < 2:
+            assert time.monotonic() < deadline and not any("error" in r for _, r in streams), (rig.server_sessions(), streams)
+            time.sleep(0.2)
+        assert rig.server_sessions() == {h.name: 1 for h in rig.hosts}, rig.server_sessions()
+        rig.keep(routing_timeout=60)
+        p, stats, watch, log_from = _roll_under_load(rig, rig.program())
+        for t, _ in streams:
+            t.join(timeout=120)
+    finally:
+        rig.fake.recover()
+    _assert_rolled_one_host_at_a_time(rig, "config change with two streams open", p, stats, watch, log_from)
+    for _, result in streams:
+        assert not result.get("error") and result.get("status") == 200 and result.get("done"), result
+        assert result["content"].endswith("echo: a long answer") and result["seconds"] >= 3 * STREAM_GAP, result
+    h1 = rig.hosts[0]
+    rollout = next(e for e in rig.executor.log[log_from:] if e.step.name == _service(rig, h1))
+    assert "still open" not in rollout.stdout, rollout.stdout[-2000:]
+    # host 1 was DRAIN while its stream was still open, and its rollout ended only after the stream
+    # did: the drain (and so the stop) waited for it instead of cutting it
+    drained_at = next(t for t, st in watch.timed if st.get(h1.name, "").startswith("DRAIN"))
+    ended = [r["ended"] for _, r in streams]
+    assert drained_at < min(ended) and max(ended) <= rollout.ended, (drained_at, ended, rollout.started, rollout.ended)
+
+
+def test_a_drain_settings_only_change_restarts_nothing(rig):
+    """`rollout.drain_timeout_seconds` alone: each host's rollout step updates (the drain is part of
+    it) and finds the host already running exactly its files and release: no drain, no restart."""
+    pids = {h.name: _pid(h) for h in rig.hosts}
+    rig.keep(drain_timeout=90)  # was routing.timeout (60 s), the default
+    p, stats, watch, log_from = _roll_under_load(rig, rig.program())
+    print(f"drain settings only: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
+    assert {s.name for s in p.steps if s.op != "same"} == {_service(rig, h) for h in rig.hosts}, rig.describe(p)
+    for e in rig.executor.log[log_from:]:
+        assert "no restart" in e.stdout and "draining" not in e.stdout, e.stdout[-2000:]
+    assert {h.name: _pid(h) for h in rig.hosts} == pids
+    assert all(v.startswith("UP") for s in watch.seen for k, v in s.items() if k != "error"), watch.seen
+    assert stats.failed == 0, stats.errors[:5]
+    rig.assert_all_up()
+
+
+def test_a_new_release_of_this_projects_restart_script_rolls_each_host_drained(rig):
+    """A release of litellm-gateway that edits only the restart script: nothing else of the stack
+    changes, yet each host's whole rollout runs (drain, restart, readiness wait, re-enable), host 1
+    then host 2; the release stays (every later program renders it)."""
+    from rendering import host_scripts
+
+    rig.release_patches.append((host_scripts, "restart_script", lambda original: lambda s: original(s) + "# litellm-gateway, a new release\n"))
+    p, stats, watch, log_from = _roll_under_load(rig, rig.program())
+    assert {s.name for s in p.steps if s.op != "same"} == {_service(rig, h) for h in rig.hosts}, rig.describe(p)
+    _assert_rolled_one_host_at_a_time(rig, "restart script only (a new release of this project)", p, stats, watch, log_from)
+
+
+def test_an_env_secret_change_rolls_both_hosts(rig):
+    """A new value of an `envSecrets` entry: the env files are staged on both hosts, and each host
+    takes its new env in its own turn, drained; the secret never reaches a log."""
+    value = "rotated-" + secrets.token_urlsafe(12)
+    rig.keep(env_secrets={"ROLLOUT_MARK": value})
+    p, stats, watch, log_from = _roll_under_load(rig, rig.program())
+    # the migrate step runs with the env file too: it runs again, before host 1's rollout
+    changed = {s.name for s in p.steps if s.op != "same"}
+    assert changed == {f"litellm-dev-{h.name}-{step}" for h in rig.hosts for step in ("file-env", "migrate", "service")}, rig.describe(p)
+    _assert_rolled_one_host_at_a_time(rig, "env secret", p, stats, watch, log_from)
+    for h in rig.hosts:
+        pid = _pid(h)
+        assert f"ROLLOUT_MARK={value}" in h.sudo(f"tr '\\0' '\\n' < /proc/{pid}/environ").stdout.splitlines()
+    assert not any(value in e.stdout for e in rig.executor.log[log_from:])
+
+
+def test_a_unit_only_change_rolls_both_hosts(rig):
+    """Only the systemd unit changes (an Environment= line, as a release of this project may add):
+    each host's new unit is staged, and put in place, daemon-reloaded and restarted in the host's
+    own turn, drained."""
+    from rendering import host_files
+
+    rig.release_patches.append((host_files, "shutdown_environment", lambda original: lambda s: {**original(s), "PYTHONUNBUFFERED": "1"}))
+    p, stats, watch, log_from = _roll_under_load(rig, rig.program())
+    changed = {s.name for s in p.steps if s.op != "same"}
+    assert changed == {_service(rig, h) for h in rig.hosts} | {f"litellm-dev-{h.name}-file-unit" for h in rig.hosts}, rig.describe(p)
+    _assert_rolled_one_host_at_a_time(rig, "unit only", p, stats, watch, log_from)
+    for h in rig.hosts:
+        assert "PYTHONUNBUFFERED=1" in h.sudo(f"systemctl show -p Environment --value {UNIT}").stdout
+
+
+def _front_door_bundle(rig) -> str:
+    """The CA bundle HAProxy verifies the proxies with (its `ca-file`), as on the front door."""
+    cfg = rig.front_door.sudo("cat /etc/haproxy/haproxy.cfg").stdout
+    path = re.search(r"ca-file (\S+)", cfg).group(1)
+    return rig.front_door.sudo(f"cat {path}").stdout
+
+
+def test_a_ca_rotation_keeps_every_host_trusted_under_load(rig):
+    """`tls.issuer: provided`, the operator's CA replaced by the runbook's two runs, under load
+    through the front door (its consumers trust both CAs: step 0). Run 1, the new chain with the
+    old CA as `previous_ca_cert`: the front door reloads trusting both, then each host takes the
+    new certificate in its own turn, drained. Run 2, `previous_ca_cert` removed: only the front
+    door changes (it trusts the new CA alone); no host restarts."""
+    old_ca = rig.tls_ca_pem
+    rig.rotate_ca("Bed test CA B")
+    p, stats, watch, log_from = _roll_under_load(rig, rig.program())
+    door_steps = {s.name for s in p.steps if s.op != "same" and "-frontdoor-" in s.name}
+    assert "litellm-dev-frontdoor-service" in door_steps, rig.describe(p)
+    ran = [e.step.name for e in rig.executor.log[log_from:]]
+    assert ran.index("litellm-dev-frontdoor-service") < ran.index(_service(rig, rig.hosts[0])), ran
+    _assert_rolled_one_host_at_a_time(rig, "CA rotation, run 1", p, stats, watch, log_from)
+    for h in rig.hosts:  # each proxy presents the new CA's certificate
+        assert _served_name_verifies(rig, h.address, f"{h.name}.{DNS_ZONE}")
+    assert old_ca.strip() in _front_door_bundle(rig) and rig.tls_ca_pem.strip() in _front_door_bundle(rig)
+
+    pids = {h.name: _pid(h) for h in rig.hosts}
+    rig.end_ca_rotation()
+    p, stats, watch, log_from = _roll_under_load(rig, rig.program())
+    print(f"CA rotation, run 2: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
+    changed = {s.name for s in p.steps if s.op != "same"}
+    assert changed and all("-frontdoor-" in n for n in changed), rig.describe(p)
+    assert {h.name: _pid(h) for h in rig.hosts} == pids
+    assert old_ca.strip() not in _front_door_bundle(rig) and rig.tls_ca_pem.strip() in _front_door_bundle(rig)
+    assert stats.failed == 0, stats.errors[:5]
+    rig.assert_all_up()
+    # the consumers may drop the old CA now: a client trusting only the new one gets through
+    rig.client_cas = [rig.tls_ca_pem]
+    _fresh_client(rig)
+    assert _get(rig, "/health/readiness").status_code == 200
+
+
+def _venv_running(h) -> str:
+    """The venv the host's proxy runs from (its main process's command line)."""
+    argv = h.sudo(f"tr '\\0' ' ' < /proc/{_pid(h)}/cmdline").stdout
+    return re.search(r"(/\S+/venvs/[^/\s]+)/", argv).group(1)
+
+
+def test_a_new_lock_installs_beside_the_running_venv_and_switches_host_by_host(rig, tmp_path):
+    """A new hashed lock (what a LiteLLM upgrade or a dependency's security fix brings; the bed's
+    wheel cache holds one release's files, so the stand-in is the same release's lock with a line
+    added: a new lock is a new venv all the same, `<version>-<lock hash>`). The install puts the
+    new venv beside the running one on every host, never touching the venv a proxy runs; each host
+    switches to it in its own turn, drained: while host 1 rolls, host 2 still runs the old one.
+    Each host keeps the previous venv."""
+    import config.litellm_locks as locks
+
+    lock = locks.lock_file(PINNED_LITELLM_VERSION)
+    (tmp_path / lock.name).write_text(lock.read_text() + "# rebuilt: a new lock of the same release (bed stand-in)\n")
+    rig.release_patches.append((locks, "LOCKS_DIR", lambda _original: tmp_path))
+    old = {h.name: _venv_running(h) for h in rig.hosts}
+    h1, h2 = rig.hosts
+    seen: dict = {}
+
+    def watch(executed) -> None:
+        if executed.step.name == _service(rig, h1):
+            seen["h2 runs"] = _venv_running(h2)
+            seen["h2 old venv there"] = h2.sudo(f"test -x {old[h2.name]}/bin/litellm && echo yes", check=False).stdout.strip()
+            seen["h1 runs"] = _venv_running(h1)
+
+    rig.executor.on_step = watch
+    try:
+        p, stats, watch_, log_from = _roll_under_load(rig, rig.program())
+    finally:
+        rig.executor.on_step = None
+    installs = {s.name: s.op for s in p.steps if s.name.endswith("-install") and s.op != "same"}
+    assert set(installs) == {f"litellm-dev-{h.name}-install" for h in rig.hosts} and set(installs.values()) <= {"update", "replace"}, rig.describe(p)
+    _assert_rolled_one_host_at_a_time(rig, "a new lock (LiteLLM upgrade stand-in)", p, stats, watch_, log_from)
+    new = {h.name: _venv_running(h) for h in rig.hosts}
+    assert all(new[n] != old[n] and new[n].rsplit("/", 1)[1].startswith(PINNED_LITELLM_VERSION + "-") for n in new), (old, new)
+    assert seen == {"h2 runs": old[h2.name], "h2 old venv there": "yes", "h1 runs": new[h1.name]}, seen
+    for h in rig.hosts:  # the current and the previous venv, nothing else
+        assert sorted(h.sudo(f"ls -d {new[h.name].rsplit('/', 1)[0]}/*").stdout.split()) == sorted([old[h.name], new[h.name]])
 
 
 def test_a_container_restart_brings_its_proxy_back_and_the_front_door_marks_it_up(rig, systemd_bed):
@@ -620,7 +865,7 @@ def test_two_to_one_hosts_moves_the_service_name_back_before_the_front_door_goes
         started = time.monotonic()
         with _StateWatch(rig, every=0.2) as watch:
             rig.shrink()
-            p = rig.apply(rig.program(routing_timeout=34))  # as the config change left it
+            p = rig.apply(rig.program())  # as the earlier rows left it
         took = time.monotonic() - started
         deadline = time.monotonic() + 30
         while load.address != h1.address:

@@ -387,17 +387,46 @@ def test_check_allows_the_ca_and_refuses_what_is_not_pem(case, stack_ca):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_a_ca_change_alone_is_no_diff(case, stack_ca, tmp_path):
+def test_a_ca_change_alone_is_an_update_that_sends_nothing(case, stack_ca, tmp_path):
+    """A CA change (a rotation, or the CA added or removed) is an update, never a replace: the engine
+    hands delete and refresh only the state, which must hold the CA the proxy is verified with now.
+    The update sends nothing (an emulator that refuses every request stands in for the proxy)."""
     provider_class, props = CASES[case]
     other = make_tls_files(tmp_path / "other", ca_name="Renewed CA")
     olds = {**props, specs.CA_BUNDLE_FIELD: stack_ca.ca_pem}
     for new_ca in (other.ca_pem, None):
         news = {k: v for k, v in {**props, specs.CA_BUNDLE_FIELD: new_ca}.items() if v is not None and k not in ("token", "key")}
         diff = provider_class().diff("id", olds, news)
-        assert (diff.changes, diff.replaces) == (False, []), (case, diff)
-    # Adding one where there was none: no change either.
+        assert (diff.changes, diff.replaces) == (True, []), (case, diff)
+        spec_diff = {"model": specs.diff_model, "team": specs.diff_team, "key": specs.diff_key}[case](olds, news)
+        assert spec_diff.changed == [specs.CA_BUNDLE_FIELD], (case, spec_diff)
+    # Adding one where there was none: an update too; the same CA (whitespace aside): no change.
     news = {k: v for k, v in olds.items() if k not in ("token", "key")}
-    assert provider_class().diff("id", props, news).changes is False
+    assert provider_class().diff("id", props, news).changes is True
+    same = {**news, specs.CA_BUNDLE_FIELD: stack_ca.ca_pem.rstrip("\n") + "\n\n"}
+    assert provider_class().diff("id", olds, same).changes is False
+
+
+def test_a_ca_only_update_sends_nothing_and_keeps_the_new_ca(stack_ca, tmp_path, monkeypatch):
+    """The update of a CA change alone makes no admin call (none is needed: nothing of the object
+    changed) and returns the new CA as state."""
+    from components.litellm_admin import client as admin_client
+
+    other = make_tls_files(tmp_path / "other", ca_name="Renewed CA")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"an admin call for a CA change alone: {args[:2]}")
+
+    for name in ("update_team", "update_key", "update_model", "get_team", "get_key", "get_model"):
+        monkeypatch.setattr(admin_client, name, refuse)
+    monkeypatch.setenv("LITELLM_GATEWAY_ADMIN_URL", "https://127.0.0.1:9")  # (never reached)
+    monkeypatch.setenv("LITELLM_GATEWAY_MASTER_KEY", "sk-never-sent")
+    for case in sorted(CASES):
+        provider_class, props = CASES[case]
+        olds = {**props, specs.CA_BUNDLE_FIELD: stack_ca.ca_pem}
+        news = {k: v for k, v in {**props, specs.CA_BUNDLE_FIELD: other.ca_pem}.items() if k not in ("token", "key")}
+        outs = provider_class().update("id", olds, news).outs
+        assert outs[specs.CA_BUNDLE_FIELD] == other.ca_pem, case
 
 
 # --- a stack whose DNS records are not written by the stack (dns.enabled: false) --------------------

@@ -603,11 +603,18 @@ def test_https_at_the_derived_url_trusting_the_resources_ca(declared, open_host,
         for entry in emulator.access_log:  # the CA is connection plumbing: never sent
             assert "BEGIN CERTIFICATE" not in entry["body"] + entry["query"]
 
-        # A renewed CA alone: no diff (so no update, no replacement).
+        # A renewed CA alone: an update (never a replacement) that sends nothing, so that the state
+        # holds the CA a later delete or refresh must trust (the engine gives them only the state).
         renewed = make_tls_files(tmp_path / "renewed", ca_name="Renewed CA")
         news, failures = host.check(team.urn, inputs, {**with_ca, "ca_bundle_pem": renewed.ca_pem})
         assert failures == []
-        assert host.diff(id_, team.urn, outs, news, old_inputs=inputs).changes == "DIFF_NONE"
+        diff = host.diff(id_, team.urn, outs, news, old_inputs=inputs)
+        assert diff.changes == "DIFF_SOME" and not list(diff.replaces), diff
+        emulator.reset_counts()
+        renewed_outs = host.update(id_, team.urn, outs, news, old_inputs=inputs)
+        assert renewed_outs["ca_bundle_pem"] == renewed.ca_pem and emulator.count() == 0
+        # the same CA again: no diff
+        assert host.diff(id_, team.urn, renewed_outs, news, old_inputs=news).changes == "DIFF_NONE"
 
         # Without the CA: the system trust store does not know the test CA.
         emulator.reset_counts()
