@@ -747,15 +747,23 @@ def wait_ready_script(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
             # the failure: the rollout restores the previous files at once (the local deploy's
             # `kill -0` of the started pid says the same).
             'RESTARTS_AT_START=$(systemctl show -p NRestarts --value "$UNIT" 2>/dev/null || echo 0)',
+            # One `systemctl show` per poll, not four: a consistent snapshot of the unit (the
+            # four values from one moment) and one fork every 2 s. systemctl prints KEY=VALUE lines
+            # in its own property order, not the order of the -p flags: parsed by key.
             "alive() {",
-            "  local active sub restarts",
-            '  active=$(systemctl show -p ActiveState --value "$UNIT" 2>/dev/null)',
-            '  sub=$(systemctl show -p SubState --value "$UNIT" 2>/dev/null)',
-            '  restarts=$(systemctl show -p NRestarts --value "$UNIT" 2>/dev/null || echo 0)',
+            "  local key value active='' sub='' restarts='' status=''",
+            "  while IFS='=' read -r key value; do",
+            '    case "$key" in',
+            '      ActiveState) active=$value ;;',
+            '      SubState) sub=$value ;;',
+            '      NRestarts) restarts=$value ;;',
+            '      ExecMainStatus) status=$value ;;',
+            "    esac",
+            '  done < <(systemctl show -p ActiveState -p SubState -p NRestarts -p ExecMainStatus "$UNIT" 2>/dev/null || true)',
             '  if [ "${restarts:-0}" -le "${RESTARTS_AT_START:-0}" ]; then',
             '    case "$active/$sub" in failed/* | inactive/* | */auto-restart) ;; *) return 0 ;; esac',
             "  fi",
-            '  EXITED="it exited with status $(systemctl show -p ExecMainStatus --value "$UNIT" 2>/dev/null); unit $active/$sub"',
+            '  EXITED="it exited with status $status; unit $active/$sub"',
             "  return 1",
             "}",
             "show_log() { journalctl -u \"$UNIT\" -n 50 --no-pager; }",
