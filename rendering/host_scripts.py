@@ -216,6 +216,10 @@ def _header(purpose: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+# the local proxy's pid file, in its install directory
+LOCAL_PID_FILE = "litellm.pid"
+
+
 @dataclass(frozen=True)
 class HostLayout:
     """Paths and identities beyond rendering.host_files.HostPaths."""
@@ -236,7 +240,7 @@ def host_layout(settings: GatewaySettings) -> HostLayout:
         is_local=is_local,
         user=None if is_local else settings.litellm.system_user,
         home_dir=None if is_local else host_paths(settings).service_home,
-        pid_file=str(install / "litellm.pid"),
+        pid_file=str(install / LOCAL_PID_FILE),
         log_file=str(install / "litellm.log"),
         lock_file=str(install / "requirements.lock"),
         prisma_home=host_paths(settings).prisma_home,
@@ -747,15 +751,23 @@ def wait_ready_script(settings: GatewaySettings, host: LiteLLMHostSpec) -> str:
             # the failure: the rollout restores the previous files at once (the local deploy's
             # `kill -0` of the started pid says the same).
             'RESTARTS_AT_START=$(systemctl show -p NRestarts --value "$UNIT" 2>/dev/null || echo 0)',
+            # One `systemctl show` per poll, not four: a consistent snapshot of the unit (the
+            # four values from one moment) and one fork every 2 s. systemctl prints KEY=VALUE lines
+            # in its own property order, not the order of the -p flags: parsed by key.
             "alive() {",
-            "  local active sub restarts",
-            '  active=$(systemctl show -p ActiveState --value "$UNIT" 2>/dev/null)',
-            '  sub=$(systemctl show -p SubState --value "$UNIT" 2>/dev/null)',
-            '  restarts=$(systemctl show -p NRestarts --value "$UNIT" 2>/dev/null || echo 0)',
+            "  local key value active='' sub='' restarts='' status=''",
+            "  while IFS='=' read -r key value; do",
+            '    case "$key" in',
+            '      ActiveState) active=$value ;;',
+            '      SubState) sub=$value ;;',
+            '      NRestarts) restarts=$value ;;',
+            '      ExecMainStatus) status=$value ;;',
+            "    esac",
+            '  done < <(systemctl show -p ActiveState -p SubState -p NRestarts -p ExecMainStatus "$UNIT" 2>/dev/null || true)',
             '  if [ "${restarts:-0}" -le "${RESTARTS_AT_START:-0}" ]; then',
             '    case "$active/$sub" in failed/* | inactive/* | */auto-restart) ;; *) return 0 ;; esac',
             "  fi",
-            '  EXITED="it exited with status $(systemctl show -p ExecMainStatus --value "$UNIT" 2>/dev/null); unit $active/$sub"',
+            '  EXITED="it exited with status $status; unit $active/$sub"',
             "  return 1",
             "}",
             "show_log() { journalctl -u \"$UNIT\" -n 50 --no-pager; }",
@@ -954,11 +966,27 @@ def release_script(settings: GatewaySettings, identity: str) -> str:
 
 
 # The front door's runtime API, spoken over its admin socket (HAProxy management guide, "Unix
-# Socket commands"). argv: socket action(drain|ready) backend server timeout-seconds.
+# Socket commands"). argv: socket action(drain|ready) backend server timeout-seconds
+# [host-dirs mark...].
 #   drain: `set server B/S state drain`, then wait until the server has no open session (scur 0);
 #   ready: `set server B/S state ready`, then wait until HAProxy's checks see it UP.
-ADMIN_CLIENT = r'''import csv, io, socket, sys, time
+# host-dirs (the local rollout: `<install_dir>/hosts`, one directory per host address) and the marks
+# (paths inside a host's directory, ROLLED_OUT_MARKS): which other servers are "in the rotation",
+# i.e. were rolled out. Never the last server that serves: another server UP -> drain; none, but
+# one in the rotation (its proxy down, or set to MAINT) -> refuse, naming it; none in the rotation
+# (hosts joining in this same run: 1 -> 2 hosts with a change that restarts host 1, whose rollout
+# comes before host 2's) -> restart without a drain, as a lone host does (the ssh twin:
+# rendering.drain_agent, a peer's agent answering). Without host-dirs every other server counts as
+# in the rotation (a leaving host's drain).
+# Why the host's directory, not HAProxy's view: a joining server and a rolled-out one whose proxy
+# died are both DOWN there (L4CON), MAINT/DRAIN are an operator's, and right after the reload that
+# adds a server HAProxy shows it `UP 1/2` (check INI: up until its first check fails), so a server
+# not rolled out does not count as serving either. Nor the process running: a rolled-out host whose
+# proxy crashed is in the rotation (the ssh agent answers there too), and restarting the last server
+# UP then would leave none.
+ADMIN_CLIENT = r'''import csv, io, ipaddress, os, socket, sys, time
 sock_path, action, backend, server, timeout = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+host_dirs, marks = (sys.argv[6], sys.argv[7:]) if len(sys.argv) > 6 else (None, [])
 def cmd(line):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
@@ -980,16 +1008,44 @@ def row():
     sys.exit("front door: no server %s in backend %s" % (server, backend))
 def others():
     text = cmd("show stat").lstrip("# ")
-    return [r.get("status", "") for r in csv.DictReader(io.StringIO(text))
+    return [r for r in csv.DictReader(io.StringIO(text))
             if r.get("pxname") == backend and r.get("svname") not in ("FRONTEND", "BACKEND", server)]
+def in_rotation(r):
+    if host_dirs is None:
+        return True
+    try:
+        ip = ipaddress.ip_address((r.get("addr") or "").rsplit(":", 1)[0].strip("[]"))
+    except ValueError:
+        return True  # an address this cannot read: counted in (a refusal, never an undrained restart)
+    try:
+        names = os.listdir(host_dirs)
+    except OSError:
+        names = []
+    for name in names:
+        try:
+            if ipaddress.ip_address(name) != ip:
+                continue
+        except ValueError:
+            continue
+        if any(os.path.exists(os.path.join(host_dirs, name, m)) for m in marks):
+            return True
+    return False
 me = row()
-if action == "drain" and not others():
-    # a lone host (frontDoor.with_one_host): no other server could serve meanwhile
-    print("front door: %s is the only server of %s: it restarts without a drain" % (server, backend))
-    sys.exit(0)
-if action == "drain" and me.get("status", "").startswith("UP") and not [st for st in others() if st.startswith("UP")]:
-    # never take out the last server that serves: the rollout stops before touching this host
-    sys.exit("front door: refusing to drain %s: it is the only server UP in %s" % (server, backend))
+if action == "drain":
+    peers = others()
+    if not peers:
+        # a lone host (frontDoor.with_one_host): no other server could serve meanwhile
+        print("front door: %s is the only server of %s: it restarts without a drain" % (server, backend))
+        sys.exit(0)
+    if me.get("status", "").startswith("UP") and not [r for r in peers if r.get("status", "").startswith("UP") and in_rotation(r)]:
+        rotation = [r for r in peers if in_rotation(r)]
+        if rotation:
+            # never take out the last server that serves: the rollout stops before touching this host
+            sys.exit("front door: refusing to drain %s: it is the only server UP in %s (%s in the rotation: rolled out, not UP)"
+                     % (server, backend, ", ".join("%s is %s" % (r.get("svname"), r.get("status")) for r in rotation)))
+        print("front door: no other server of %s serves or was rolled out yet (hosts joining in this run): %s restarts without a drain"
+              % (backend, server))
+        sys.exit(0)
 answer = cmd("set server %s/%s state %s" % (backend, server, action)).strip()
 if answer:
     sys.exit("front door refused 'set server %s/%s state %s': %s" % (backend, server, action, answer))
@@ -1029,6 +1085,12 @@ def front_door_server_script(admin_socket: str, action: str, backend: str, serve
 
 STAGED_DIR = "staged"
 ROLLOUT_DIR = "rollout"
+
+# What a local host's directory holds once its rollout began (its state directory, made before the
+# restart, removed with the host) or a proxy was started there (the pid file; also by the earlier
+# releases of this project, which had no rollout directory; removed by the stop): relative paths
+# under `<host_dirs>/<address>`, ADMIN_CLIENT's marks.
+ROLLED_OUT_MARKS = (ROLLOUT_DIR, LOCAL_PID_FILE)
 
 
 @dataclass(frozen=True)
@@ -1149,9 +1211,10 @@ def rollout_script(
         ]
     elif front_door is not None:
         fd = front_door
+        rotation = f" {_q(host_dirs)} " + " ".join(_q(m) for m in ROLLED_OUT_MARKS) if host_dirs else ""
         lines += [
             _heredoc_assign("ADMIN", ADMIN_CLIENT, "ADMIN_EOF"),
-            f'front_door() {{ python3 -c "$ADMIN" {_q(fd.admin_socket)} "$1" {_q(fd.backend)} {_q(fd.server)} "$2"; }}',
+            f'front_door() {{ python3 -c "$ADMIN" {_q(fd.admin_socket)} "$1" {_q(fd.backend)} {_q(fd.server)} "$2"{rotation}; }}',
             f"DRAIN_TIMEOUT={int(fd.drain_timeout)}",
             f"ENABLE_TIMEOUT={int(fd.enable_timeout)}",
         ]
@@ -1272,8 +1335,11 @@ def _stop_previous_address_lines(settings: GatewaySettings, identities: Sequence
         f"    for me in {' '.join(_q(i) for i in identities)}; do [ \"$owner\" = \"$me\" ] && mine=1; done",
         '    [ "$mine" = 1 ] || continue',
         '    say "stopping its proxy at the previous address ($(basename "$dir"))"',
-        '    PIDFILE="$dir/litellm.pid"',
+        f'    PIDFILE="$dir/{LOCAL_PID_FILE}"',
         *("    " + line for line in stop[1:]),
+        # its rollout record there goes too: nothing is rolled out at that address any more (a host
+        # added there later is joining, not in the rotation: ADMIN_CLIENT's marks)
+        f'    rm -rf "$dir/{ROLLOUT_DIR}"',
         '    rm -f "$marker"',
         "  done",
     ]

@@ -19,8 +19,30 @@ from tests.rendering.test_host_scripts import _settings
 pytestmark = pytest.mark.slow
 
 FAKE_SYSTEMCTL = """#!/bin/bash
-# `systemctl show -p <P> --value <unit>`: the value from $STATE_DIR/<P> (the test writes them)
-if [ "$1" = show ] && [ "$2" = -p ]; then cat "$STATE_DIR/$3"; exit 0; fi
+# Every call is logged to $STATE_DIR/calls. The values come from $STATE_DIR/<P> (the test writes them).
+# `systemctl show -p <P> --value <unit>`: the value alone.
+# `systemctl show -p <P> -p <Q> ... <unit>`: KEY=VALUE lines in systemctl's own order (as the real
+# one: a service's properties before its unit's), not the order of the -p flags.
+echo "$*" >> "$STATE_DIR/calls"
+if [ "$1" = show ]; then
+  shift; props=(); value=0
+  while [ $# -gt 1 ]; do
+    case "$1" in
+      -p) props+=("$2"); shift 2 ;;
+      --value) value=1; shift ;;
+      *) echo "unexpected: systemctl show ... $1" >&2; exit 2 ;;
+    esac
+  done
+  if [ $value = 1 ] && [ ${#props[@]} = 1 ]; then cat "$STATE_DIR/${props[0]}"; exit 0; fi
+  if [ $value = 0 ]; then
+    for known in ExecMainStatus NRestarts ActiveState SubState; do
+      for p in "${props[@]}"; do
+        if [ "$p" = "$known" ]; then printf '%s=%s\n' "$p" "$(cat "$STATE_DIR/$p")"; fi
+      done
+    done
+    exit 0
+  fi
+fi
 echo "unexpected: systemctl $*" >&2; exit 2
 """
 FAKE_JOURNALCTL = """#!/bin/bash
@@ -74,6 +96,17 @@ def test_restarts_before_the_wait_began_do_not_count(tmp_path):
     rc, err, took = _run(tmp_path, {**RUNNING, "ActiveState": "active", "SubState": "running", "NRestarts": "2"}, timeout=3)
     assert rc == 1 and took >= 3, (rc, took, err)
     assert "nothing of ours listens on port" in err
+
+
+def test_one_systemctl_call_per_poll(tmp_path):
+    # a consistent snapshot of the unit and one fork per 2 s poll (it was four: ActiveState,
+    # SubState, NRestarts, then ExecMainStatus); the count of restarts at the start is read once
+    rc, err, took = _run(tmp_path, {**RUNNING, "ActiveState": "active", "SubState": "running"}, timeout=2)
+    assert rc == 1 and "nothing of ours listens on port" in err, (rc, err)
+    calls = (tmp_path / "state" / "calls").read_text().splitlines()
+    unit = hs.host_paths(_settings("dev", tls={"enabled": False, "allow_plaintext": True})).unit_name
+    assert calls[0] == f"show -p NRestarts --value {unit}"
+    assert len(calls) >= 2 and set(calls[1:]) == {f"show -p ActiveState -p SubState -p NRestarts -p ExecMainStatus {unit}"}, calls
 
 
 @pytest.mark.parametrize("active", ["failed", "inactive"])

@@ -211,7 +211,7 @@ class SystemdBed:
         try:
             for name, address in zip(self.names, self._addresses()):
                 self.hosts.append(self._prepare(name, address))
-            self.known_hosts_file.write_text("".join(h.known_hosts_line + "\n" for h in self.hosts))
+            self._write_known_hosts()
             # one after the other: containers booting at the same time on this machine's hybrid
             # cgroup (v1) hierarchy sometimes fail a unit with 219/CGROUP
             for h in self.hosts:
@@ -257,8 +257,7 @@ class SystemdBed:
         ssh_dir = root / "etc/ssh"
         for old in ssh_dir.glob("ssh_host_*"):
             old.unlink()
-        _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(ssh_dir / "ssh_host_ed25519_key")], what="host key")
-        host_key_line = (ssh_dir / "ssh_host_ed25519_key.pub").read_text().strip()
+        host_key_line = _new_host_key(ssh_dir, name)
         (ssh_dir / "sshd_config.d").mkdir(exist_ok=True)
         (ssh_dir / "sshd_config.d/litellm-bed.conf").write_text(
             f"# litellm-gateway test bed\nListenAddress {address}:{SSH_PORT}\nHostKey /etc/ssh/ssh_host_ed25519_key\n"
@@ -347,20 +346,16 @@ class SystemdBed:
         """A host whose sshd gets a new ed25519 host key (a reinstalled or re-imaged host keeping its
         address): the key is written into the container's root, the bed's own known_hosts pins it,
         sshd is reloaded over it. Returns the new line."""
-        key = h.root / "etc/ssh/ssh_host_ed25519_key"
-        staged = self.dir / "keys" / f"{h.name}-rekey"
-        for f in (staged, staged.with_suffix(".pub")):
-            f.unlink(missing_ok=True)
-        _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", h.name, "-f", str(staged)], what="new host key")
-        shutil.copyfile(staged, key)
-        os.chmod(key, 0o600)
-        shutil.copyfile(staged.with_suffix(".pub"), key.with_suffix(".pub"))
         # sshd re-executes itself for every connection, which reads the host key anew: the next
         # connection already presents the new key (found on the bed); the reload is for form's sake
-        h.host_key_line = staged.with_suffix(".pub").read_text().strip()
-        self.known_hosts_file.write_text("".join(x.known_hosts_line + "\n" for x in self.hosts))
+        h.host_key_line = _new_host_key(h.root / "etc/ssh", h.name)
+        self._write_known_hosts()
         h.sudo("systemctl reload ssh")
         return h.host_key_line
+
+    def _write_known_hosts(self) -> None:
+        """The bed's known_hosts: every host's address and port with its current host key."""
+        self.known_hosts_file.write_text("".join(h.known_hosts_line + "\n" for h in self.hosts))
 
     def close(self) -> None:
         with self._lock:
@@ -397,6 +392,21 @@ class SystemdBed:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _new_host_key(ssh_dir: Path, name: str) -> str:
+    """A fresh ed25519 host key (commented `name`) at ssh_dir/ssh_host_ed25519_key and .pub, in place
+    of the one there; returns its public line. Generated beside it (ssh-keygen asks before it
+    overwrites), then renamed over it: sshd, which reads its host key at every connection, finds
+    the old key or the new one, never a half-written file."""
+    key, staged = ssh_dir / "ssh_host_ed25519_key", ssh_dir / "ssh_host_ed25519_key.new"
+    pub, staged_pub = Path(f"{key}.pub"), Path(f"{staged}.pub")
+    for f in (staged, staged_pub):
+        f.unlink(missing_ok=True)
+    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(staged)], what="host key")
+    os.replace(staged, key)
+    os.replace(staged_pub, pub)
+    return pub.read_text().strip()
 
 
 def write_known_hosts(path: Path, address: str, port: int, host_key: str) -> None:

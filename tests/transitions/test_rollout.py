@@ -13,8 +13,9 @@ restart reason on each host (a new env entry), a host rename, a LiteLLM release 
 readiness wait on host 1 followed by a retry, a revert and a fix-forward, an added host and a
 removed one, a unit-only change, a LiteLLM upgrade switched host by host, a streaming request
 longer than a drain open through a rollout, a host address change, and (with
-`frontDoor.with_one_host`) two hosts to one, a restart of that lone host, and back to two. A CA
-rotation runs on a TLS gateway of its own: test_ca_rotation.py.
+`frontDoor.with_one_host`) two hosts to one, a restart of that lone host, back to two, and (from
+one host again) to two together with a change that restarts host 1. A CA rotation runs on a TLS
+gateway of its own: test_ca_rotation.py.
 """
 
 from __future__ import annotations
@@ -504,3 +505,35 @@ def test_one_to_two_hosts_behind_the_kept_front_door(rig):
     _assert_no_failure(stats)
     assert set(rig.assert_all_up()) == {"proxy-a", "proxy-d"}
     assert _pid(rig, "127.0.0.2") == a_pid
+
+
+def test_one_to_two_hosts_with_a_change_that_restarts_host_1(rig):
+    """One host behind the kept front door goes to two together with a change that restarts host a
+    (an env secret). The front door is reloaded with the new host first; host a's rollout comes
+    before the new host's, so no other server serves or was rolled out yet (its host directory has
+    no rollout record or pid file): host a restarts without a drain and says so, instead of
+    refusing on every run; then the new host rolls out. Both end UP. Requests during host a's
+    restart may fail (nothing else serves): not run under load. The new host takes the address the
+    host removed just before had (its delete removed its rollout record: it is joining again)."""
+    one = CURRENT["hosts"][:1]
+    if len(CURRENT["hosts"]) > 1:
+        rig.apply(_program(rig, one, with_one_host=True)[0])
+        CURRENT["hosts"] = one
+    assert set(rig.assert_all_up()) == {"proxy-a"}
+    hosts = [*one, {"name": "proxy-e", "address": "127.0.0.6"}]
+    a_pid = _pid(rig, "127.0.0.2")
+    before = len(rig.executor.log)
+    new, kw = _program(rig, hosts, env_secrets={"ROLLOUT_MARK": "joined"})
+    p = rig.apply(new)
+    CURRENT["kw"], CURRENT["hosts"] = kw, hosts
+    assert set(_ops(p, "proxy-e-service").values()) == {"create"}, rig.describe(p)
+    assert _host_services(p)["litellm-local-proxy-a-service"] == "update", rig.describe(p)
+    ran = _ran(rig, before)
+    assert ran.index("litellm-local-frontdoor-service") < ran.index("litellm-local-proxy-a-service") < ran.index("litellm-local-proxy-e-service")
+    out = {e.step.name: e.stdout for e in rig.executor.log[before:]}
+    text = out["litellm-local-proxy-a-service"]
+    assert ("front door: no other server of litellm_proxies serves or was rolled out yet (hosts joining in this run): "
+            "proxy-a restarts without a drain") in text, text
+    assert "drained" not in text and "LiteLLM ready" in text and "serving" in text, text
+    assert _pid(rig, "127.0.0.2") != a_pid
+    assert set(rig.assert_all_up()) == {"proxy-a", "proxy-e"}
