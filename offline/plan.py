@@ -11,7 +11,8 @@ pulumi/pulumi-command @010bd8e0, pulumi/pulumi-go-provider @ac69bde0):
   because Command implements CustomUpdate. Unchanged inputs: SAME (nothing runs).
 - **Diff of the admin objects** (components/litellm_admin/specs.py): a Model is replaced when its
   `model_id` changes, a Team when its `team_id` does, a VirtualKey when its `rotation_trigger` does
-  (a rotation); `ca_bundle_pem` and `adopt_id` are never diffed; anything else is an update.
+  (a rotation); `adopt_id` is never diffed; anything else is an update (`ca_bundle_pem` alone: an
+  update that sends nothing to the proxy, so the state holds the CA a later delete must trust).
 - The `replaceOnChanges` and `ignoreChanges` resource options are honoured; `import_` on a resource
   that is not in the old run is an IMPORT (read, not created).
 - **Replace** (pkg/resource/deploy/step_generator.go `generateStepsFromDiff`): with
@@ -48,7 +49,7 @@ TEAM_TYPE = "pulumi-python:dynamic/litellm:Team"
 KEY_TYPE = "pulumi-python:dynamic/litellm:VirtualKey"
 # What the dynamic providers' diff replaces on (specs.diff_model/diff_team/diff_key) and never diffs.
 PROVIDER_REPLACES = {MODEL_TYPE: {"model_id"}, TEAM_TYPE: {"team_id"}, KEY_TYPE: {"rotation_trigger"}}
-PROVIDER_NEVER_DIFFED = {"ca_bundle_pem", "__provider", "adopt_id"}
+PROVIDER_NEVER_DIFFED = {"__provider", "adopt_id"}
 CATALOG_TYPES = {MODEL_TYPE: ("model", "model_id"), TEAM_TYPE: ("team", "team_id"), KEY_TYPE: ("key", "key_alias")}
 HOST_TYPE = "litellm-gateway:host:LiteLLMHost"
 REASONS_MARK = "# restart reasons: "

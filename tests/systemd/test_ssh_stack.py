@@ -772,6 +772,11 @@ def test_a_ca_rotation_keeps_every_host_trusted_under_load(rig):
     ran = [e.step.name for e in rig.executor.log[log_from:]]
     assert ran.index("litellm-dev-frontdoor-service") < ran.index(_service(rig, rig.hosts[0])), ran
     _assert_rolled_one_host_at_a_time(rig, "CA rotation, run 1", p, stats, watch, log_from)
+    # the stack's team and key store the new CA (an update that sends nothing): the destroy below
+    # deletes them through the proxy's new certificate
+    for name in ("litellm-dev-team-bed-platform", "litellm-dev-key-bed-app"):
+        assert p.by_name(name).op == "update", rig.describe(p)
+        assert rig.dynamic.outputs_of(name).plain("ca_bundle_pem") == rig.tls_ca_pem
     for h in rig.hosts:  # each proxy presents the new CA's certificate
         assert _served_name_verifies(rig, h.address, f"{h.name}.{DNS_ZONE}")
     assert old_ca.strip() in _front_door_bundle(rig) and rig.tls_ca_pem.strip() in _front_door_bundle(rig)
