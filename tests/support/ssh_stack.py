@@ -507,10 +507,21 @@ class SshStackRig:
         return describe(p)
 
     def grow(self) -> None:
-        """1 -> 2 hosts: the spare hosts join, behind the spare front door (the next `program`)."""
+        """1 -> 2 hosts: the first spare host joins, behind the spare front door (the next `program`)."""
         assert self.spare_front_door is not None and self.spare_hosts and self.front_door is None
-        self.hosts, self.spare_hosts = [*self.hosts, *self.spare_hosts], []
+        self.join(self.spare_hosts[0])
         self.front_door, self.spare_front_door = self.spare_front_door, None
+
+    def join(self, h: BedHost) -> None:
+        """A spare host joins the stack, after the others (the next `program`)."""
+        self.spare_hosts.remove(h)
+        self.hosts = [*self.hosts, h]
+
+    def leave(self, h: BedHost) -> None:
+        """A host other than host 1 leaves the stack (the next `program`); it stays a spare."""
+        assert h in self.hosts[1:]
+        self.hosts = [x for x in self.hosts if x is not h]
+        self.spare_hosts = [*self.spare_hosts, h]
 
     def shrink(self) -> None:
         """2 -> 1 hosts: host 1 alone again, no front door (the next `program`)."""

@@ -8,9 +8,9 @@ import pytest
 
 from tests.support.systemd_bed import SystemdBed
 
-# Three hosts: two LiteLLM hosts and the door host (the DNS stand-in and a Redis; the front door once
-# the stack has two hosts: haproxy stays enabled there).
-BED_HOSTS = ["lite-a", "lite-b", "door"]
+# Four hosts: three LiteLLM hosts (the third joins for 2 -> 3 -> 2) and the door host (the DNS
+# stand-in and a Redis; the front door once the stack has two hosts: haproxy stays enabled there).
+BED_HOSTS = ["lite-a", "lite-b", "lite-c", "door"]
 
 
 @pytest.fixture(scope="session")

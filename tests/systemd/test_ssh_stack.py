@@ -17,8 +17,9 @@ The scenarios run in file order against one deployed stack, as an operator's fir
    the retry, which fails the same way, and the revert), and under load through the front door
    the rest of the transition matrix (docs/runbook.md "What is guaranteed"): a config change with
    a stream open through host 1's drain, a drain-settings-only change, a new release of this
-   project's restart script, an env secret, a unit-only change, a CA rotation's two runs; then a
-   container restart.
+   project's restart script, an env secret, a unit-only change, a CA rotation's two runs, a new
+   lock (a new venv) switched host by host, 2 -> 3 -> 2 hosts (lite-c joins, then is drained and
+   leaves); then a container restart.
 4. 2 -> 1 under the DNS-following load: the name moves back to lite-a before lite-b (drained
    first) and the front door go; no request fails.
 5. destroy: what the stack created goes, nothing else.
@@ -62,7 +63,7 @@ def rig(systemd_bed):
         # host (a Redis of the test's own there, its ACL user managed over SSH); it becomes the
         # front door when lite-b joins
         r = SshStackRig(systemd_bed, [host], scratch, dns_host=door, redis_host=door, tls_provided=True, admin_ui=True,
-                        spare_hosts=[systemd_bed.host("lite-b")], spare_front_door=door)
+                        spare_hosts=[systemd_bed.host("lite-b"), systemd_bed.host("lite-c")], spare_front_door=door)
         r.host = host
         r.http = r.client()
         try:
@@ -471,20 +472,12 @@ def test_a_host_key_change_updates_that_host_without_a_restart_under_load(rig, s
     nothing. The other host and the front door run nothing; load through the front door: 0 failed."""
     h1, h2 = rig.hosts
     pids = {h.name: _pid(h) for h in rig.hosts}
-    load = _load(rig, rig.master_key)
-    try:
-        while load.stats.sent < 10:
-            time.sleep(0.2)
-        old_key = h2.host_key_line
+    old_key = h2.host_key_line
+
+    def rekey() -> None:
         assert systemd_bed.rekey_host(h2) != old_key
-        log_from = len(rig.executor.log)
-        with _StateWatch(rig) as watch:
-            p = rig.apply(rig.program())
-        target = load.stats.sent + 10
-        while load.stats.sent < target:
-            time.sleep(0.2)
-    finally:
-        stats = load.stop()
+
+    p, stats, watch, log_from = _roll_under_load(rig, before=rekey)
     print(f"host key change: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
     by_host: dict[str, set] = {}
     for r in rig.current.resources:
@@ -593,17 +586,20 @@ class _StateWatch:
         self._thread.join(timeout=120)
 
 
-def _roll_under_load(rig, program):
-    """`program` applied under load through the front door while HAProxy's states are watched:
-    the plan, the load's stats, the watch and where this change's entries of the executor's log
-    begin."""
+def _roll_under_load(rig, program=None, *, before=None, every: float = 1.0):
+    """`program` (default: the stack as it now is, rendered once the load runs and `before` ran)
+    applied under load through the front door while HAProxy's states are watched every `every`
+    seconds: the plan, the load's stats, the watch and where this change's entries of the
+    executor's log begin."""
     load = _load(rig, rig.master_key)
     try:
         while load.stats.sent < 10:
             time.sleep(0.2)
+        if before is not None:
+            before()
         log_from = len(rig.executor.log)
-        with _StateWatch(rig) as watch:
-            p = rig.apply(program)
+        with _StateWatch(rig, every=every) as watch:
+            p = rig.apply(program or rig.program())
         target = load.stats.sent + 10
         while load.stats.sent < target:
             time.sleep(0.2)
@@ -673,7 +669,7 @@ def test_a_config_change_rolls_both_hosts_under_load_and_waits_for_a_stream(rig)
             time.sleep(0.2)
         assert rig.server_sessions() == {h.name: 1 for h in rig.hosts}, rig.server_sessions()
         rig.keep(routing_timeout=60)
-        p, stats, watch, log_from = _roll_under_load(rig, rig.program())
+        p, stats, watch, log_from = _roll_under_load(rig)
         for t, _ in streams:
             t.join(timeout=120)
     finally:
@@ -697,7 +693,7 @@ def test_a_drain_settings_only_change_restarts_nothing(rig):
     it) and finds the host already running exactly its files and release: no drain, no restart."""
     pids = {h.name: _pid(h) for h in rig.hosts}
     rig.keep(drain_timeout=90)  # was routing.timeout (60 s), the default
-    p, stats, watch, log_from = _roll_under_load(rig, rig.program())
+    p, stats, watch, log_from = _roll_under_load(rig)
     print(f"drain settings only: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
     assert {s.name for s in p.steps if s.op != "same"} == {_service(rig, h) for h in rig.hosts}, rig.describe(p)
     for e in rig.executor.log[log_from:]:
@@ -715,7 +711,7 @@ def test_a_new_release_of_this_projects_restart_script_rolls_each_host_drained(r
     from rendering import host_scripts
 
     rig.release_patches.append((host_scripts, "restart_script", lambda original: lambda s: original(s) + "# litellm-gateway, a new release\n"))
-    p, stats, watch, log_from = _roll_under_load(rig, rig.program())
+    p, stats, watch, log_from = _roll_under_load(rig)
     assert {s.name for s in p.steps if s.op != "same"} == {_service(rig, h) for h in rig.hosts}, rig.describe(p)
     _assert_rolled_one_host_at_a_time(rig, "restart script only (a new release of this project)", p, stats, watch, log_from)
 
@@ -725,7 +721,7 @@ def test_an_env_secret_change_rolls_both_hosts(rig):
     takes its new env in its own turn, drained; the secret never reaches a log."""
     value = "rotated-" + secrets.token_urlsafe(12)
     rig.keep(env_secrets={"ROLLOUT_MARK": value})
-    p, stats, watch, log_from = _roll_under_load(rig, rig.program())
+    p, stats, watch, log_from = _roll_under_load(rig)
     # the migrate step runs with the env file too: it runs again, before host 1's rollout
     changed = {s.name for s in p.steps if s.op != "same"}
     assert changed == {f"litellm-dev-{h.name}-{step}" for h in rig.hosts for step in ("file-env", "migrate", "service")}, rig.describe(p)
@@ -743,7 +739,7 @@ def test_a_unit_only_change_rolls_both_hosts(rig):
     from rendering import host_files
 
     rig.release_patches.append((host_files, "shutdown_environment", lambda original: lambda s: {**original(s), "PYTHONUNBUFFERED": "1"}))
-    p, stats, watch, log_from = _roll_under_load(rig, rig.program())
+    p, stats, watch, log_from = _roll_under_load(rig)
     changed = {s.name for s in p.steps if s.op != "same"}
     assert changed == {_service(rig, h) for h in rig.hosts} | {f"litellm-dev-{h.name}-file-unit" for h in rig.hosts}, rig.describe(p)
     _assert_rolled_one_host_at_a_time(rig, "unit only", p, stats, watch, log_from)
@@ -766,7 +762,7 @@ def test_a_ca_rotation_keeps_every_host_trusted_under_load(rig):
     door changes (it trusts the new CA alone); no host restarts."""
     old_ca = rig.tls_ca_pem
     rig.rotate_ca("Bed test CA B")
-    p, stats, watch, log_from = _roll_under_load(rig, rig.program())
+    p, stats, watch, log_from = _roll_under_load(rig)
     door_steps = {s.name for s in p.steps if s.op != "same" and "-frontdoor-" in s.name}
     assert "litellm-dev-frontdoor-service" in door_steps, rig.describe(p)
     ran = [e.step.name for e in rig.executor.log[log_from:]]
@@ -783,7 +779,7 @@ def test_a_ca_rotation_keeps_every_host_trusted_under_load(rig):
 
     pids = {h.name: _pid(h) for h in rig.hosts}
     rig.end_ca_rotation()
-    p, stats, watch, log_from = _roll_under_load(rig, rig.program())
+    p, stats, watch, log_from = _roll_under_load(rig)
     print(f"CA rotation, run 2: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
     changed = {s.name for s in p.steps if s.op != "same"}
     assert changed and all("-frontdoor-" in n for n in changed), rig.describe(p)
@@ -827,7 +823,7 @@ def test_a_new_lock_installs_beside_the_running_venv_and_switches_host_by_host(r
 
     rig.executor.on_step = watch
     try:
-        p, stats, watch_, log_from = _roll_under_load(rig, rig.program())
+        p, stats, watch_, log_from = _roll_under_load(rig)
     finally:
         rig.executor.on_step = None
     installs = {s.name: s.op for s in p.steps if s.name.endswith("-install") and s.op != "same"}
@@ -838,6 +834,52 @@ def test_a_new_lock_installs_beside_the_running_venv_and_switches_host_by_host(r
     assert seen == {"h2 runs": old[h2.name], "h2 old venv there": "yes", "h1 runs": new[h1.name]}, seen
     for h in rig.hosts:  # the current and the previous venv, nothing else
         assert sorted(h.sudo(f"ls -d {new[h.name].rsplit('/', 1)[0]}/*").stdout.split()) == sorted([old[h.name], new[h.name]])
+
+
+def test_two_to_three_hosts_the_third_joins_under_load(rig, systemd_bed):
+    """lite-c joins: installed, its A record written, the front door reloaded with it before its
+    rollout starts it and HAProxy sees it UP; lite-a and lite-b run on (not restarted). Load
+    through the front door: 0 failed."""
+    h3 = systemd_bed.host("lite-c")
+    pids = {h.name: _pid(h) for h in rig.hosts}
+    rig.join(h3)
+    p, stats, watch, log_from = _roll_under_load(rig)
+    print(f"2 -> 3 hosts: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
+    assert p.by_name(_service(rig, h3)).op == "create", rig.describe(p)
+    # lite-a's and lite-b's rollout steps update (their drain agents' list of peers gains lite-c)
+    # and find each host already running its files: nothing restarts there
+    for h in rig.hosts[:2]:
+        assert "no restart" in _ran(rig, log_from, _service(rig, h), "update").stdout
+    ran = [e.step.name for e in rig.executor.log[log_from:]]
+    assert ran.index("litellm-dev-frontdoor-service") < ran.index(_service(rig, h3)), ran
+    assert {h: _pid(x) for h, x in ((x.name, x) for x in rig.hosts[:2])} == pids
+    assert samba_records(rig.dns_host).get(f"{DNS_ZONE}|{h3.name}|A") == [h3.address]
+    assert stats.failed == 0, stats.errors[:5]
+    assert rig.assert_all_up() == {h.name: "UP" for h in rig.hosts}
+
+
+def test_three_to_two_hosts_the_third_is_drained_before_it_stops(rig):
+    """lite-c leaves: drained through its agent (HAProxy shows it DRAIN before anything else), then
+    stopped, the front door reloaded without it and its A record removed; lite-a and lite-b run on.
+    Load through the front door: 0 failed."""
+    h3 = rig.hosts[2]
+    pids = {h.name: _pid(h) for h in rig.hosts[:2]}
+    rig.leave(h3)
+    p, stats, watch, since = _roll_under_load(rig, every=0.2)
+    print(f"3 -> 2 hosts: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
+    left = _ran(rig, since, _service(rig, h3), "delete")
+    assert "leaving the stack: its agent says drain" in left.stdout, left.stdout[-1500:]
+    states = [s.get(h3.name, "") for _, s in watch.timed if "error" not in s and h3.name in s]
+    first_out = next((st for st in states if st != "UP"), None)
+    assert first_out is not None and first_out.startswith("DRAIN"), states
+    assert h3.sudo(f"systemctl is-active {UNIT}", check=False).stdout.strip() in ("inactive", "unknown")
+    assert f"{DNS_ZONE}|{h3.name}|A" not in samba_records(rig.dns_host)
+    for h in rig.hosts:  # their agents' peers lose lite-c; nothing restarts there
+        assert p.by_name(_service(rig, h)).op == "update", rig.describe(p)
+        assert "no restart" in _ran(rig, since, _service(rig, h), "update").stdout
+    assert {h.name: _pid(h) for h in rig.hosts} == pids
+    assert stats.failed == 0, stats.errors[:5]
+    assert rig.assert_all_up() == {h.name: "UP" for h in rig.hosts}
 
 
 def test_a_container_restart_brings_its_proxy_back_and_the_front_door_marks_it_up(rig, systemd_bed):
