@@ -322,9 +322,9 @@ class SshStackRig:
     admin_ui: bool = False
     ui_password: str = field(default_factory=lambda: "ui-" + secrets.token_urlsafe(18))
     # changes that stay made (as on a real stack): `program`'s keyword arguments every later
-    # program starts from (`keep`), and stand-ins for a new release of this project (`release`:
-    # (module, attribute, wrap) patched while the program runs, so every later program renders
-    # that release too; undoing one is a change of its own)
+    # program starts from (`keep`), and stand-ins for a new release of this project
+    # (`release_patches`: (module, attribute, wrap), patched while each program runs, so every later
+    # program renders that release too; undoing one would be a change of its own)
     kept: dict[str, Any] = field(default_factory=dict)
     release_patches: list[tuple[Any, str, Any]] = field(default_factory=list)
 

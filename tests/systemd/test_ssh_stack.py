@@ -859,9 +859,11 @@ def test_two_to_three_hosts_the_third_joins_under_load(rig, systemd_bed):
 
 
 def test_three_to_two_hosts_the_third_is_drained_before_it_stops(rig):
-    """lite-c leaves: drained through its agent (HAProxy shows it DRAIN before anything else), then
-    stopped, the front door reloaded without it and its A record removed; lite-a and lite-b run on.
-    Load through the front door: 0 failed."""
+    """lite-c leaves. Updates run before deletes: the front door reloads without it first (HAProxy
+    sends it nothing new; the old process finishes what it has there), then lite-c's delete says
+    `drain` through its agent, waits for its open connections and stops it; its A record goes.
+    HAProxy never shows it DOWN (it is never stopped while in the config); lite-a and lite-b run
+    on. Load through the front door: 0 failed."""
     h3 = rig.hosts[2]
     pids = {h.name: _pid(h) for h in rig.hosts[:2]}
     rig.leave(h3)
@@ -869,9 +871,11 @@ def test_three_to_two_hosts_the_third_is_drained_before_it_stops(rig):
     print(f"3 -> 2 hosts: {stats.sent} requests, {stats.failed} failed, p99 {stats.p99():.0f} ms")
     left = _ran(rig, since, _service(rig, h3), "delete")
     assert "leaving the stack: its agent says drain" in left.stdout, left.stdout[-1500:]
-    states = [s.get(h3.name, "") for _, s in watch.timed if "error" not in s and h3.name in s]
-    first_out = next((st for st in states if st != "UP"), None)
-    assert first_out is not None and first_out.startswith("DRAIN"), states
+    reloaded = _ran(rig, since, "litellm-dev-frontdoor-service", "update")
+    assert reloaded.ended <= left.started, (reloaded.ended, left.started)
+    states = [s[h3.name] for _, s in watch.timed if "error" not in s and h3.name in s]
+    assert all(st.startswith(("UP", "DRAIN")) for st in states), states
+    assert h3.name not in rig.server_states()
     assert h3.sudo(f"systemctl is-active {UNIT}", check=False).stdout.strip() in ("inactive", "unknown")
     assert f"{DNS_ZONE}|{h3.name}|A" not in samba_records(rig.dns_host)
     for h in rig.hosts:  # their agents' peers lose lite-c; nothing restarts there
