@@ -852,7 +852,7 @@ def test_two_to_three_hosts_the_third_joins_under_load(rig, systemd_bed):
         assert "no restart" in _ran(rig, log_from, _service(rig, h), "update").stdout
     ran = [e.step.name for e in rig.executor.log[log_from:]]
     assert ran.index("litellm-dev-frontdoor-service") < ran.index(_service(rig, h3)), ran
-    assert {h: _pid(x) for h, x in ((x.name, x) for x in rig.hosts[:2])} == pids
+    assert {h.name: _pid(h) for h in rig.hosts[:2]} == pids
     assert samba_records(rig.dns_host).get(f"{DNS_ZONE}|{h3.name}|A") == [h3.address]
     assert stats.failed == 0, stats.errors[:5]
     assert rig.assert_all_up() == {h.name: "UP" for h in rig.hosts}
