@@ -728,7 +728,9 @@ def test_an_env_secret_change_rolls_both_hosts(rig):
     _assert_rolled_one_host_at_a_time(rig, "env secret", p, stats, watch, log_from)
     for h in rig.hosts:
         pid = _pid(h)
-        assert f"ROLLOUT_MARK={value}" in h.sudo(f"tr '\\0' '\\n' < /proc/{pid}/environ").stdout.splitlines()
+        # (a failure must not print the environment: it holds the master key and the database URL)
+        found = f"ROLLOUT_MARK={value}" in h.sudo(f"tr '\\0' '\\n' < /proc/{pid}/environ").stdout.splitlines()
+        assert found, f"{h.name}: the proxy's environment lacks the new ROLLOUT_MARK (values not shown)"
     assert not any(value in e.stdout for e in rig.executor.log[log_from:])
 
 
